@@ -1,0 +1,118 @@
+//! Scripted faults: what the emulator answers instead of the real thing.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// One scripted misbehaviour of an endpoint, queued with
+/// [`MockServer::inject`](super::MockServer::inject) and used by the next matching request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this HTTP status and a JSON error body, with `Retry-After: {secs}` when
+    /// given.
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// The `Retry-After` header, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Never answer (until the emulator shuts down).
+    Hang,
+    /// Answer 200 with `application/json` that is not valid JSON.
+    MalformedJson,
+    /// Answer 200 with an HTML page, as a captive proxy would.
+    Html,
+    /// Answer 200 with a valid JSON body of about this many bytes.
+    Oversized(usize),
+    /// Answer 200, promise a longer body, send part of it and close the connection.
+    CloseMidBody,
+    /// Answer 200 with `{"status": "<this>"}`: an unknown status on the status endpoint.
+    UnknownStatus(String),
+    /// Answer `307 Temporary Redirect` to this URL.
+    Redirect(String),
+    /// Answer with this status and this body as `application/json` (missing or mistyped
+    /// fields).
+    Body {
+        /// The HTTP status code.
+        code: u16,
+        /// The raw body.
+        body: String,
+    },
+}
+
+impl Fault {
+    /// `Fault::Status` without `Retry-After`.
+    pub fn status(code: u16) -> Self {
+        Fault::Status { code, retry_after: None }
+    }
+
+    /// `Fault::Status` with `Retry-After: {secs}`.
+    pub fn status_retry_after(code: u16, secs: u64) -> Self {
+        Fault::Status { code, retry_after: Some(secs) }
+    }
+
+    /// `Fault::Body` with status 200.
+    pub fn body(body: impl Into<String>) -> Self {
+        Fault::Body { code: 200, body: body.into() }
+    }
+
+    /// The response of a fault that answers at once; `None` for [`Fault::Delay`] and
+    /// [`Fault::Hang`], which the server handles.
+    pub(crate) fn response(&self) -> Option<Response> {
+        let response = match self {
+            Fault::Delay(_) | Fault::Hang => return None,
+            Fault::Status { code, retry_after } => {
+                let code = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = super::server::json_error(code, "injected fault");
+                if let Some(secs) = retry_after {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+                }
+                response
+            }
+            Fault::MalformedJson => json(StatusCode::OK, r#"{"status": "ACTIVE", "state": "#.to_owned()),
+            Fault::Html => (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!doctype html><html><body><h1>Gateway login required</h1></body></html>",
+            )
+                .into_response(),
+            Fault::Oversized(bytes) => {
+                json(StatusCode::OK, format!(r#"{{"status":"ACTIVE","padding":"{}"}}"#, "x".repeat(*bytes)))
+            }
+            Fault::CloseMidBody => {
+                let chunks: [Result<&'static str, std::io::Error>; 2] = [
+                    Ok(r#"{"status":"ACT"#),
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected close")),
+                ];
+                let mut response = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(64u32));
+                response
+            }
+            Fault::Redirect(location) => match HeaderValue::from_str(location) {
+                Ok(location) => {
+                    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+                }
+                Err(_) => {
+                    super::server::json_error(StatusCode::INTERNAL_SERVER_ERROR, "bad injected redirect")
+                }
+            },
+            Fault::UnknownStatus(status) => {
+                json(StatusCode::OK, serde_json::json!({ "status": status }).to_string())
+            }
+            Fault::Body { code, body } => {
+                json(StatusCode::from_u16(*code).unwrap_or(StatusCode::OK), body.clone())
+            }
+        };
+        Some(response)
+    }
+}
+
+fn json(code: StatusCode, body: String) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

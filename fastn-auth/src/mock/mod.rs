@@ -1,0 +1,347 @@
+//! An emulator of the Fastn connect API: a real HTTP server on loopback, for tests,
+//! examples, benchmarks and local development (feature `mock`).
+//!
+//! It answers exactly as PROTOCOL.md describes — the official Python client works against
+//! it too — checks the headers the real service checks, serves a consent page at the
+//! `redirectUrl` where a person can click Approve or Deny, and can be scripted: approve or
+//! deny flows, fix credentials, inject faults, and read back every request it saw.
+//!
+//! ```
+//! use fastn_auth::mock::{Fault, MockServer};
+//! use fastn_auth::{Endpoint, FastnAuth, PollOptions};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mock = MockServer::start().await?;
+//! let client = FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build()?;
+//!
+//! let session = client.initialize("slack").await?;
+//! mock.inject(Endpoint::Status, Fault::status(503)); // the first poll fails, the SDK polls on
+//! assert!(mock.approve(session.state_key()));
+//! let result = session.wait_for_completion(PollOptions::new(
+//!     std::time::Duration::from_millis(10),
+//!     std::time::Duration::from_secs(5),
+//! )).await?;
+//! assert!(result.credentials.unwrap().extra.contains_key("team_id"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod consent;
+mod faults;
+mod generate;
+mod server;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::serve::ListenerExt as _;
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+pub use faults::Fault;
+pub use store::ConnectionKey;
+
+use crate::error::Endpoint;
+
+/// The `errorMessage` of a flow denied on the consent page.
+pub const DENIED_MESSAGE: &str = "user denied access";
+
+/// When flows approve themselves without anyone clicking Approve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AutoApprove {
+    /// Only [`MockServer::approve`] or the consent page approve (the default).
+    #[default]
+    Never,
+    /// The first poll at least this long after init sees `ACTIVE` (`Duration::ZERO`: at once).
+    After(Duration),
+    /// The n-th poll sees `ACTIVE` (1: the first).
+    AfterPolls(u32),
+}
+
+/// Whether credentials come wrapped in `{"success": true, "credentials": …}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wrapping {
+    /// `{"success": true, "credentials": {…}}` (the default, as the live API).
+    #[default]
+    Envelope,
+    /// The credentials object alone.
+    Bare,
+}
+
+/// How the common credential keys are spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyCase {
+    /// `access_token`, `refresh_token`, `expires_at`, `expires_in` (the default; client 1.0.5).
+    #[default]
+    Snake,
+    /// `accessToken`, `refreshToken`, `expiresAt`, `expiresIn` (client 1.0.4).
+    Camel,
+}
+
+/// The wire shape of the credentials endpoint's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CredentialsShape {
+    /// Envelope or bare object.
+    pub wrapping: Wrapping,
+    /// snake_case or camelCase common keys.
+    pub keys: KeyCase,
+}
+
+/// One request the emulator received.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path and query exactly as sent (still percent-encoded).
+    pub path: String,
+    /// Every header, lowercase names, in arrival order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = name == "x-fastn-api-key" || name == "authorization";
+                (name.as_str(), if secret { "[REDACTED]" } else { value.as_str() })
+            })
+            .collect();
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .finish()
+    }
+}
+
+/// Configures a [`MockServer`]; start with [`MockServer::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call .start().await"]
+pub struct MockServerBuilder {
+    port: u16,
+    api_keys: Vec<String>,
+    auth_tokens: Vec<String>,
+    auto_approve: AutoApprove,
+    shape: CredentialsShape,
+    record_requests: bool,
+}
+
+impl MockServerBuilder {
+    /// Listens on this port of 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Accepts this API key too (besides [`MockServer::API_KEY`]).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_keys.push(key.into());
+        self
+    }
+
+    /// Accepts this bearer token too (besides [`MockServer::AUTH_TOKEN`]).
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.auth_tokens.push(token.into());
+        self
+    }
+
+    /// Flows approve themselves on the first poll at least `delay` after init.
+    pub fn auto_approve_after(mut self, delay: Duration) -> Self {
+        self.auto_approve = AutoApprove::After(delay);
+        self
+    }
+
+    /// Flows approve themselves on their `polls`-th poll.
+    pub fn auto_approve_after_polls(mut self, polls: u32) -> Self {
+        self.auto_approve = AutoApprove::AfterPolls(polls);
+        self
+    }
+
+    /// Sets when flows approve themselves.
+    pub fn auto_approve(mut self, auto_approve: AutoApprove) -> Self {
+        self.auto_approve = auto_approve;
+        self
+    }
+
+    /// The wire shape of credentials answers (default: envelope, snake_case).
+    pub fn credentials_shape(mut self, wrapping: Wrapping, keys: KeyCase) -> Self {
+        self.shape = CredentialsShape { wrapping, keys };
+        self
+    }
+
+    /// Whether to keep the log that [`MockServer::requests`] returns (default `true`;
+    /// benchmarks turn it off).
+    pub fn record_requests(mut self, record: bool) -> Self {
+        self.record_requests = record;
+        self
+    }
+
+    /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// The port could not be bound.
+    pub async fn start(self) -> std::io::Result<MockServer> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let addr = listener.local_addr()?;
+        let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.record_requests));
+        let (stop, shutdown) = watch::channel(false);
+        let app = Arc::new(server::App {
+            store: store.clone(),
+            origin: format!("http://{addr}"),
+            api_keys: self.api_keys,
+            auth_tokens: self.auth_tokens,
+            shutdown: shutdown.clone(),
+        });
+        let counter = store.clone();
+        let listener = listener.tap_io(move |tcp| {
+            counter.connections_accepted.fetch_add(1, Ordering::Relaxed);
+            let _ = tcp.set_nodelay(true);
+        });
+        let mut stopped = shutdown;
+        let serve = axum::serve(listener, server::router(app)).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        });
+        tokio::spawn(async move {
+            if let Err(err) = serve.await {
+                tracing::error!(error = %err, "emulator stopped");
+            }
+        });
+        Ok(MockServer { addr, store, stop })
+    }
+}
+
+/// A running emulator; it stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    store: Arc<store::Store>,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer").field("base_url", &self.base_url()).finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl MockServer {
+    /// The API key every emulator accepts.
+    pub const API_KEY: &'static str = "mock-api-key";
+    /// The bearer token every emulator accepts.
+    pub const AUTH_TOKEN: &'static str = "mock-auth-token";
+
+    /// Starts an emulator with the defaults on a free port.
+    ///
+    /// # Errors
+    /// No port could be bound.
+    pub async fn start() -> std::io::Result<MockServer> {
+        MockServer::builder().start().await
+    }
+
+    /// Configures an emulator.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder {
+            port: 0,
+            api_keys: vec![MockServer::API_KEY.to_owned()],
+            auth_tokens: vec![MockServer::AUTH_TOKEN.to_owned()],
+            auto_approve: AutoApprove::Never,
+            shape: CredentialsShape::default(),
+            record_requests: true,
+        }
+    }
+
+    /// The base URL to give the client: `http://127.0.0.1:{port}/api`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Approves the pending flow `state`, as a click on Approve would; `false` when no flow
+    /// with that state is pending.
+    pub fn approve(&self, state: &str) -> bool {
+        self.store.decide(state, true, "")
+    }
+
+    /// Fails the pending flow `state` with `message` as its `errorMessage`; `false` when no
+    /// flow with that state is pending.
+    pub fn deny(&self, state: &str, message: &str) -> bool {
+        self.store.decide(state, false, message)
+    }
+
+    /// Every connection of `connector_id` approved from now on gets these credentials (a
+    /// JSON object, snake_case keys) instead of generated ones.
+    ///
+    /// # Panics
+    /// When `credentials` is not a JSON object: a mistake in the calling test.
+    pub fn set_credentials(&self, connector_id: &str, credentials: Value) {
+        self.store.set_template(connector_id, into_object(credentials));
+    }
+
+    /// Creates a completed connection, as if a flow had been approved earlier, and returns
+    /// its credentials: with `None`, realistic generated ones.
+    ///
+    /// # Panics
+    /// When `credentials` is given and is not a JSON object.
+    pub fn insert_connection(&self, key: ConnectionKey, credentials: Option<Value>) -> Map<String, Value> {
+        self.store.insert_connection(key, credentials.map(into_object))
+    }
+
+    /// Makes the next request to `endpoint` fail with `fault`.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
+        self.store.inject(endpoint, fault, 1);
+    }
+
+    /// Makes the next `times` requests to `endpoint` fail with `fault`.
+    pub fn inject_times(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        self.store.inject(endpoint, fault, times);
+    }
+
+    /// Every request received so far, oldest first (empty when recording is off).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.store.requests()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        self.store.clear_requests();
+    }
+
+    /// How many TCP connections it has accepted.
+    pub fn connections_accepted(&self) -> u64 {
+        self.store.connections_accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many flows are waiting for approval.
+    pub fn pending_flows(&self) -> usize {
+        self.store.pending_flows()
+    }
+}
+
+fn into_object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("mock credentials must be a JSON object, got {other}"),
+    }
+}

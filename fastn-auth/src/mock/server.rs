@@ -1,0 +1,211 @@
+//! The emulator's HTTP face: routes, header checks, fault application, the consent page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::store::{ConnectionKey, Store};
+use super::{Fault, RecordedRequest};
+use crate::error::Endpoint;
+
+pub(crate) struct App {
+    pub(crate) store: Arc<Store>,
+    pub(crate) origin: String,
+    pub(crate) api_keys: Vec<String>,
+    pub(crate) auth_tokens: Vec<String>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+type Shared = State<Arc<App>>;
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/connect/init/{org}/{connector}", post(init))
+        .route("/api/connect/status/{state}", get(status))
+        .route("/api/connect/credentials/{org}/{connector}", get(credentials))
+        .route("/authorize", get(consent_page).post(consent_decision))
+        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "no such route") })
+        .layer(middleware::from_fn_with_state(app.clone(), record))
+        .with_state(app)
+}
+
+pub(crate) fn json_error(code: StatusCode, message: &str) -> Response {
+    (code, axum::Json(json!({ "success": false, "error": message }))).into_response()
+}
+
+async fn record(State(app): Shared, request: Request, next: Next) -> Response {
+    app.store.record(|| RecordedRequest {
+        method: request.method().to_string(),
+        path: request.uri().path_and_query().map_or_else(String::new, |p| p.as_str().to_owned()),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+            })
+            .collect(),
+    });
+    next.run(request).await
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+impl App {
+    /// Applies a scripted fault, then the header checks of the real service, then
+    /// `answer` with the caller's space id.
+    async fn serve(
+        &self,
+        endpoint: Endpoint,
+        headers: &HeaderMap,
+        answer: impl FnOnce(&str) -> Response,
+    ) -> Response {
+        match self.store.next_fault(endpoint) {
+            Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+            Some(Fault::Hang) => {
+                let mut shutdown = self.shutdown.clone();
+                let _ = shutdown.wait_for(|stopped| *stopped).await;
+                return json_error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
+            }
+            Some(fault) => {
+                if let Some(response) = fault.response() {
+                    return response;
+                }
+            }
+            None => {}
+        }
+        let space_id = header(headers, "x-fastn-space-id");
+        if space_id.is_empty() {
+            return json_error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
+        }
+        let key = header(headers, "x-fastn-api-key");
+        let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
+        let authorized = (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
+            || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer));
+        if !authorized {
+            return json_error(StatusCode::UNAUTHORIZED, "missing or unknown x-fastn-api-key / bearer token");
+        }
+        answer(space_id)
+    }
+
+    fn key(space_id: &str, org: String, connector: String, headers: &HeaderMap) -> ConnectionKey {
+        ConnectionKey {
+            space_id: space_id.to_owned(),
+            org_id: org,
+            connector_id: connector,
+            tenant_id: header(headers, "x-fastn-space-tenantid").to_owned(),
+            connection_id: header(headers, "x-fastn-space-connection-id").to_owned(),
+        }
+    }
+}
+
+async fn init(
+    State(app): Shared,
+    Path((org, connector)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    app.serve(Endpoint::Init, &headers, |space_id| {
+        let state = app.store.start(App::key(space_id, org, connector, &headers));
+        let redirect_url = format!("{}/authorize?state={state}", app.origin);
+        axum::Json(json!({
+            "type": "oauth",
+            "success": true,
+            "state": state,
+            "redirectUrl": redirect_url,
+            "message": "redirect the user to redirectUrl to authorize",
+        }))
+        .into_response()
+    })
+    .await
+}
+
+async fn status(State(app): Shared, Path(state): Path<String>, headers: HeaderMap) -> Response {
+    app.serve(Endpoint::Status, &headers, |space_id| match app.store.poll(space_id, &state) {
+        Some((status, None)) => axum::Json(json!({ "status": status })).into_response(),
+        Some((status, Some(message))) => {
+            axum::Json(json!({ "status": status, "errorMessage": message })).into_response()
+        }
+        None => json_error(StatusCode::NOT_FOUND, "unknown state"),
+    })
+    .await
+}
+
+async fn credentials(
+    State(app): Shared,
+    Path((org, connector)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    app.serve(Endpoint::Credentials, &headers, |space_id| {
+        match app.store.credentials_body(&App::key(space_id, org, connector, &headers)) {
+            Some(body) => axum::Json(body).into_response(),
+            None => {
+                json_error(StatusCode::NOT_FOUND, "no completed connection for this connector and tenant")
+            }
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    state: String,
+}
+
+async fn consent_page(State(app): Shared, Query(query): Query<StateQuery>) -> Response {
+    match app.store.pending_view(&query.state) {
+        Some(view) => Html(super::consent::page(&view)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Html(super::consent::outcome(
+                "Unknown flow",
+                "This flow does not exist or has already completed.",
+            )),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    state: String,
+    decision: String,
+}
+
+async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Response {
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(super::consent::outcome("Bad request", "decision must be approve or deny")),
+            )
+                .into_response();
+        }
+    };
+    if !app.store.decide(&form.state, approve, super::DENIED_MESSAGE) {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(super::consent::outcome(
+                "Unknown flow",
+                "This flow does not exist or has already completed.",
+            )),
+        )
+            .into_response();
+    }
+    let (title, text) = if approve {
+        ("Connected", "Access granted. You can close this window and return to the app.")
+    } else {
+        ("Access denied", "You denied access. You can close this window.")
+    };
+    ([(header::CACHE_CONTROL, "no-store")], Html(super::consent::outcome(title, text))).into_response()
+}

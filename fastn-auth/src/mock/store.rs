@@ -1,0 +1,261 @@
+//! The emulator's state: flows, connections with their credentials, scripted faults and the
+//! request log. Plain data and locks; no HTTP here.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use super::{AutoApprove, CredentialsShape, Fault, KeyCase, RecordedRequest, Wrapping};
+use crate::error::Endpoint;
+use crate::session::AuthStatus;
+
+/// Which connection credentials belong to: the emulator keeps one set per key, so a tenant
+/// only ever reads its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectionKey {
+    /// The space (`x-fastn-space-id`).
+    pub space_id: String,
+    /// The org (path).
+    pub org_id: String,
+    /// The connector (path).
+    pub connector_id: String,
+    /// The tenant (`x-fastn-space-tenantid`, empty when none).
+    pub tenant_id: String,
+    /// The connection (`x-fastn-space-connection-id`, empty when none).
+    pub connection_id: String,
+}
+
+impl ConnectionKey {
+    /// The key of `connector_id` in `space_id`, org `community`, no tenant, no connection id.
+    pub fn new(space_id: impl Into<String>, connector_id: impl Into<String>) -> Self {
+        ConnectionKey {
+            space_id: space_id.into(),
+            org_id: crate::DEFAULT_ORG_ID.to_owned(),
+            connector_id: connector_id.into(),
+            tenant_id: String::new(),
+            connection_id: String::new(),
+        }
+    }
+
+    /// With this org.
+    #[must_use]
+    pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.org_id = org_id.into();
+        self
+    }
+
+    /// With this tenant.
+    #[must_use]
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = tenant_id.into();
+        self
+    }
+
+    /// With this connection id.
+    #[must_use]
+    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.connection_id = connection_id.into();
+        self
+    }
+}
+
+struct Flow {
+    key: ConnectionKey,
+    status: AuthStatus,
+    error_message: Option<String>,
+    started: Instant,
+    polls: u32,
+}
+
+/// What the consent page shows of a pending flow.
+pub(crate) struct PendingView {
+    pub(crate) connector_id: String,
+    pub(crate) org_id: String,
+    pub(crate) tenant_id: String,
+    pub(crate) state: String,
+}
+
+pub(crate) struct Store {
+    pub(crate) auto_approve: AutoApprove,
+    pub(crate) shape: CredentialsShape,
+    record_requests: bool,
+    flows: Mutex<HashMap<String, Flow>>,
+    connections: Mutex<HashMap<ConnectionKey, Map<String, Value>>>,
+    templates: Mutex<HashMap<String, Map<String, Value>>>,
+    faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
+    any_faults: AtomicBool,
+    log: Mutex<Vec<RecordedRequest>>,
+    pub(crate) connections_accepted: AtomicU64,
+}
+
+/// Locks ignoring poisoning: a panicking test thread must not take the emulator down.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Store {
+    pub(crate) fn new(auto_approve: AutoApprove, shape: CredentialsShape, record_requests: bool) -> Self {
+        Store {
+            auto_approve,
+            shape,
+            record_requests,
+            flows: Mutex::default(),
+            connections: Mutex::default(),
+            templates: Mutex::default(),
+            faults: Mutex::default(),
+            any_faults: AtomicBool::new(false),
+            log: Mutex::default(),
+            connections_accepted: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts a flow and returns its state.
+    pub(crate) fn start(&self, key: ConnectionKey) -> String {
+        let state = super::generate::token(32);
+        let flow = Flow {
+            key,
+            status: AuthStatus::Inactive,
+            error_message: None,
+            started: Instant::now(),
+            polls: 0,
+        };
+        lock(&self.flows).insert(state.clone(), flow);
+        state
+    }
+
+    /// A poll: the flow's status after auto-approval, or `None` for an unknown state or one
+    /// of another space.
+    pub(crate) fn poll(&self, space_id: &str, state: &str) -> Option<(AuthStatus, Option<String>)> {
+        let mut flows = lock(&self.flows);
+        let flow = flows.get_mut(state).filter(|flow| flow.key.space_id == space_id)?;
+        flow.polls += 1;
+        let due = match self.auto_approve {
+            AutoApprove::Never => false,
+            AutoApprove::After(delay) => flow.started.elapsed() >= delay,
+            AutoApprove::AfterPolls(polls) => flow.polls >= polls,
+        };
+        if due && flow.status == AuthStatus::Inactive {
+            flow.status = AuthStatus::Active;
+            let key = flow.key.clone();
+            drop(flows);
+            self.store_credentials(key);
+            return Some((AuthStatus::Active, None));
+        }
+        Some((flow.status, flow.error_message.clone()))
+    }
+
+    /// Ends a pending flow; `false` when no pending flow has that state.
+    pub(crate) fn decide(&self, state: &str, approve: bool, message: &str) -> bool {
+        let mut flows = lock(&self.flows);
+        let Some(flow) = flows.get_mut(state).filter(|flow| flow.status == AuthStatus::Inactive) else {
+            return false;
+        };
+        if approve {
+            flow.status = AuthStatus::Active;
+            let key = flow.key.clone();
+            drop(flows);
+            self.store_credentials(key);
+        } else {
+            flow.status = AuthStatus::Failed;
+            flow.error_message = Some(message.to_owned());
+        }
+        true
+    }
+
+    pub(crate) fn pending_view(&self, state: &str) -> Option<PendingView> {
+        let flows = lock(&self.flows);
+        let flow = flows.get(state).filter(|flow| flow.status == AuthStatus::Inactive)?;
+        Some(PendingView {
+            connector_id: flow.key.connector_id.clone(),
+            org_id: flow.key.org_id.clone(),
+            tenant_id: flow.key.tenant_id.clone(),
+            state: state.to_owned(),
+        })
+    }
+
+    fn store_credentials(&self, key: ConnectionKey) {
+        let creds = lock(&self.templates)
+            .get(&key.connector_id)
+            .cloned()
+            .unwrap_or_else(|| super::generate::credentials(&key));
+        lock(&self.connections).insert(key, creds);
+    }
+
+    pub(crate) fn set_template(&self, connector_id: &str, creds: Map<String, Value>) {
+        lock(&self.templates).insert(connector_id.to_owned(), creds);
+    }
+
+    pub(crate) fn insert_connection(
+        &self,
+        key: ConnectionKey,
+        creds: Option<Map<String, Value>>,
+    ) -> Map<String, Value> {
+        let creds = creds.unwrap_or_else(|| super::generate::credentials(&key));
+        lock(&self.connections).insert(key, creds.clone());
+        creds
+    }
+
+    /// The stored credentials of a connection, in the configured wire shape.
+    pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Value> {
+        let creds = lock(&self.connections).get(key)?.clone();
+        let creds = match self.shape.keys {
+            KeyCase::Snake => creds,
+            KeyCase::Camel => creds
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match key.as_str() {
+                        "access_token" => "accessToken".to_owned(),
+                        "refresh_token" => "refreshToken".to_owned(),
+                        "expires_at" => "expiresAt".to_owned(),
+                        "expires_in" => "expiresIn".to_owned(),
+                        _ => key,
+                    };
+                    (key, value)
+                })
+                .collect(),
+        };
+        Some(match self.shape.wrapping {
+            Wrapping::Envelope => serde_json::json!({ "success": true, "credentials": creds }),
+            Wrapping::Bare => Value::Object(creds),
+        })
+    }
+
+    pub(crate) fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
+        let mut faults = lock(&self.faults);
+        faults.entry(endpoint).or_default().extend(std::iter::repeat_n(fault, times));
+        self.any_faults.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn next_fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        if !self.any_faults.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut faults = lock(&self.faults);
+        let fault = faults.get_mut(&endpoint)?.pop_front();
+        if faults.values().all(VecDeque::is_empty) {
+            self.any_faults.store(false, Ordering::Release);
+        }
+        fault
+    }
+
+    pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
+        if self.record_requests {
+            lock(&self.log).push(request());
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+
+    pub(crate) fn pending_flows(&self) -> usize {
+        lock(&self.flows).values().filter(|flow| flow.status == AuthStatus::Inactive).count()
+    }
+}
