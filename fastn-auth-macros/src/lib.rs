@@ -1,7 +1,122 @@
-//! placeholder until the macro lands in this same change
-use proc_macro::TokenStream;
-/// temporary
+//! The `connectors!` macro of [fastn-auth](https://docs.rs/fastn-auth): typed connectors
+//! generated from a `connectors.yaml` manifest. Use it through `fastn_auth::connectors!`.
+//!
+//! This crate is a thin shell: [`connectors`] calls [`expand`], which reads the manifest
+//! ([`manifest`]), names things ([`naming`]) and generates code ([`codegen`]) — plain
+//! functions, unit-tested without a compiler run.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use syn::LitStr;
+
+mod codegen;
+mod manifest;
+mod naming;
+
+/// The environment variable that, when set, replaces `CARGO_MANIFEST_DIR` as the directory
+/// manifest paths are resolved against. For test harnesses such as trybuild, which compile
+/// the test in a directory of their own.
+const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
+
+/// Generates typed connectors from a manifest; see `fastn_auth::connectors!`.
 #[proc_macro]
-pub fn connectors(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn connectors(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The whole macro as a plain function: `"path.yaml"` in, items or a spanned error out.
+fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+    let literal: LitStr = syn::parse2(input.clone()).map_err(|_| {
+        syn::Error::new_spanned(
+            &input,
+            "expected the manifest path as a string literal: connectors!(\"connectors.yaml\")",
+        )
+    })?;
+    let written = literal.value();
+    let error = |message: String| syn::Error::new(literal.span(), message);
+    let dir = manifest_dir()
+        .ok_or_else(|| error(format!("neither {MANIFEST_DIR_OVERRIDE} nor CARGO_MANIFEST_DIR is set")))?;
+    let path = dir.join(&written);
+    let text = read_manifest(&path).map_err(|reason| {
+        error(format!(
+            "cannot read the connectors manifest `{written}`: {reason} (resolved against `{}/`)",
+            dir.display()
+        ))
+    })?;
+    let manifest = manifest::parse(&text).map_err(|err| match err.position {
+        Some((line, column)) => error(format!("{written}:{line}:{column}: {}", err.message)),
+        None => error(format!("{written}: {}", err.message)),
+    })?;
+    Ok(codegen::generate(&manifest, path.to_str()))
+}
+
+fn manifest_dir() -> Option<PathBuf> {
+    std::env::var_os(MANIFEST_DIR_OVERRIDE)
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+        .map(PathBuf::from)
+}
+
+fn read_manifest(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_owned(),
+        _ => err.to_string(),
+    })?;
+    if bytes.len() > manifest::MAX_BYTES {
+        return Err(format!(
+            "it is {} bytes, more than the {} bytes a manifest may have",
+            bytes.len(),
+            manifest::MAX_BYTES
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|err| format!("it is not UTF-8 (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn expand_str(input: TokenStream) -> String {
+        match expand(input) {
+            Ok(tokens) => tokens.to_string(),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_expands_to_types_and_forwards() {
+        // Relative to this crate's directory.
+        let out = expand_str(quote!("tests/manifests/naming.yaml"));
+        for expected in [
+            "pub struct N1password ;",
+            "const ID : & 'static str = \"1password\"",
+            "pub r#type : :: std :: string :: String",
+            "pub instance_url : :: fastn_auth :: __private :: url :: Url",
+            "instance_url : fields . required (\"instanceUrl\") ?",
+            "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
+            "const DEFAULT_ORG : :: core :: option :: Option < & 'static str > = :: core :: option :: Option :: Some (\"acme\")",
+            "pub enum ConnectorId",
+            "include_bytes !",
+        ] {
+            assert!(out.contains(expected), "missing `{expected}` in {out}");
+        }
+    }
+
+    #[test]
+    fn errors_quote_the_path_as_written_and_the_position() {
+        let out = expand_str(quote!("tests/manifests/unknown_type.yaml"));
+        assert!(
+            out.starts_with(
+                "tests/manifests/unknown_type.yaml:5:13: connectors.slack.extra.team: unknown type `strng`"
+            ),
+            "{out}"
+        );
+        let out = expand_str(quote!("tests/manifests/absent.yaml"));
+        assert!(out.contains("cannot read the connectors manifest `tests/manifests/absent.yaml`: file not found (resolved against `"), "{out}");
+        let out = expand_str(quote!(connectors_yaml));
+        assert!(out.contains("expected the manifest path as a string literal"), "{out}");
+    }
 }

@@ -15,10 +15,26 @@ use crate::session::{AuthSession, SessionHandle};
 pub trait Connector: Send + Sync + 'static {
     /// The connector id used on the wire (`"google-sheets"`).
     const ID: &'static str;
+    /// How the connector authenticates (from the manifest's `auth:`).
+    const AUTH: AuthKind = AuthKind::OAuth2;
     /// The org used when a call names none; `None` means [`DEFAULT_ORG_ID`](crate::DEFAULT_ORG_ID).
     const DEFAULT_ORG: Option<&'static str> = None;
     /// The connector-specific credential fields.
     type Extra: Extra;
+}
+
+/// How a connector authenticates its users, as declared in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthKind {
+    /// An OAuth 2 consent flow.
+    OAuth2,
+    /// An API key the user provides.
+    ApiKey,
+    /// A user name and password.
+    Basic,
+    /// Anything else.
+    Custom,
 }
 
 /// The untyped connector: the id is chosen at run time and `extra` is a JSON map. This is
@@ -106,4 +122,14 @@ pub fn resume<C: Connector>(client: &FastnAuth, handle: SessionHandle) -> Result
         )));
     }
     Ok(AuthSession::new(client.clone(), handle))
+}
+
+/// `FromStr` of a generated `ConnectorId`: finds `id` among `all` by wire id.
+#[doc(hidden)]
+pub fn parse_connector_id<T: Copy>(id: &str, all: &[T], as_str: fn(T) -> &'static str) -> Result<T> {
+    all.iter().copied().find(|known| as_str(*known) == id).ok_or_else(|| {
+        let known: Vec<&str> = all.iter().map(|known| as_str(*known)).collect();
+        let shown: String = id.chars().take(64).collect();
+        Error::config(format!("unknown connector id {shown:?}, expected one of: {}", known.join(", ")))
+    })
 }

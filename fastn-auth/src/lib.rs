@@ -49,8 +49,8 @@ pub use client::{
     InitOptions,
 };
 pub use connector::{
-    Connect, ConnectRequest, Connector, ConnectorRequest, CredentialsRequest, Dynamic, FetchCredentials,
-    resume,
+    AuthKind, Connect, ConnectRequest, Connector, ConnectorRequest, CredentialsRequest, Dynamic,
+    FetchCredentials, resume,
 };
 pub use credentials::{Credentials, Extra, FieldValue, Fields};
 pub use error::{Endpoint, Error, Result};
@@ -64,4 +64,6 @@ pub mod __private {
     pub use secrecy;
     pub use serde_json;
     pub use url;
+
+    pub use crate::connector::parse_connector_id;
 }

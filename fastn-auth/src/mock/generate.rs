@@ -70,7 +70,7 @@ pub(crate) fn token(len: usize) -> String {
 }
 
 fn upper(len: usize) -> String {
-    std::iter::repeat_with(|| fastrand::uppercase()).take(len).collect()
+    std::iter::repeat_with(fastrand::uppercase).take(len).collect()
 }
 
 /// The tenant as a DNS-safe label, for realistic URLs.

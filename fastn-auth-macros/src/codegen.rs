@@ -1,0 +1,162 @@
+//! Rust items for a validated manifest: per connector a unit type, its `Extra` struct and
+//! one-line forwards into `fastn_auth`'s generic code; once, the `ConnectorId` enum.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::manifest::{Auth, ConnectorSpec, FieldSpec, FieldType, Manifest};
+use crate::naming;
+
+/// Everything the manifest generates; `tracked` is the manifest's absolute path, included
+/// so that cargo rebuilds when it changes.
+pub fn generate(manifest: &Manifest, tracked: Option<&str>) -> TokenStream {
+    let track = tracked.map(|path| quote! { const _: &[u8] = ::core::include_bytes!(#path); });
+    let connectors = manifest.connectors.iter().map(connector);
+    let ids = connector_id_enum(&manifest.connectors);
+    quote! { #track #(#connectors)* #ids }
+}
+
+fn connector(spec: &ConnectorSpec) -> TokenStream {
+    let name = naming::ident(&spec.name);
+    let extra = format_ident!("{}Extra", spec.name);
+    let id = &spec.id;
+    let doc = spec.description.clone().unwrap_or_else(|| format!("The Fastn connector `{id}`."));
+    let extra_doc = format!("The credential fields specific to `{id}`.");
+    let auth = format_ident!(
+        "{}",
+        match spec.auth {
+            Auth::Oauth2 => "OAuth2",
+            Auth::ApiKey => "ApiKey",
+            Auth::Basic => "Basic",
+            Auth::Custom => "Custom",
+        }
+    );
+    let default_org = spec.org_id.as_ref().map(|org| {
+        quote! { const DEFAULT_ORG: ::core::option::Option<&'static str> = ::core::option::Option::Some(#org); }
+    });
+    let declarations = spec.extra.iter().map(|field| {
+        let ident = naming::ident(&field.field);
+        let ty = rust_type(&field.ty);
+        let ty = if field.optional {
+            quote! { ::core::option::Option<#ty> }
+        } else {
+            ty
+        };
+        let doc = field_doc(field);
+        quote! { #[doc = #doc] pub #ident: #ty }
+    });
+    let reads = spec.extra.iter().map(|field| {
+        let ident = naming::ident(&field.field);
+        let key = &field.key;
+        let take = if field.optional { quote!(optional) } else { quote!(required) };
+        quote! { #ident: fields.#take(#key)? }
+    });
+    let fields = if spec.extra.is_empty() { format_ident!("_fields") } else { format_ident!("fields") };
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct #name;
+
+        impl ::fastn_auth::Connector for #name {
+            const ID: &'static str = #id;
+            const AUTH: ::fastn_auth::AuthKind = ::fastn_auth::AuthKind::#auth;
+            #default_org
+            type Extra = #extra;
+        }
+
+        impl #name {
+            /// Starts an authentication flow for this connector.
+            pub fn connect(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::ConnectRequest<'_, Self> {
+                ::fastn_auth::ConnectRequest::new(client)
+            }
+
+            /// Fetches the credentials of an existing connection of this connector.
+            pub fn credentials(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::CredentialsRequest<'_, Self> {
+                ::fastn_auth::CredentialsRequest::new(client)
+            }
+
+            /// Continues a flow of this connector from its handle.
+            pub fn resume(
+                client: &::fastn_auth::FastnAuth,
+                handle: ::fastn_auth::SessionHandle,
+            ) -> ::fastn_auth::Result<::fastn_auth::AuthSession<Self>> {
+                ::fastn_auth::resume(client, handle)
+            }
+        }
+
+        #[doc = #extra_doc]
+        #[derive(Debug, Clone)]
+        pub struct #extra { #(#declarations,)* }
+
+        impl ::fastn_auth::Extra for #extra {
+            fn from_fields(#fields: &mut ::fastn_auth::Fields) -> ::fastn_auth::Result<Self> {
+                ::core::result::Result::Ok(Self { #(#reads,)* })
+            }
+
+            fn fmt_redacted(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(self, f)
+            }
+        }
+    }
+}
+
+fn field_doc(field: &FieldSpec) -> String {
+    let presence = if field.optional { "optional" } else { "required" };
+    let wire = format!("`{}` on the wire ({}, {presence}).", field.key, field.ty);
+    match &field.description {
+        Some(description) => format!("{description}\n\n{wire}"),
+        None => wire,
+    }
+}
+
+fn rust_type(ty: &FieldType) -> TokenStream {
+    match ty {
+        FieldType::String => quote! { ::std::string::String },
+        FieldType::Secret => quote! { ::fastn_auth::SecretString },
+        FieldType::Integer => quote! { i64 },
+        FieldType::Number => quote! { f64 },
+        FieldType::Boolean => quote! { bool },
+        FieldType::Url => quote! { ::fastn_auth::__private::url::Url },
+        FieldType::Json => quote! { ::fastn_auth::__private::serde_json::Value },
+        FieldType::List(inner) => {
+            let inner = rust_type(inner);
+            quote! { ::std::vec::Vec<#inner> }
+        }
+    }
+}
+
+fn connector_id_enum(connectors: &[ConnectorSpec]) -> TokenStream {
+    let count = connectors.len();
+    let variants: Vec<_> = connectors.iter().map(|spec| naming::ident(&spec.name)).collect();
+    let docs = connectors.iter().map(|spec| format!("`{}`", spec.id));
+    let ids = connectors.iter().map(|spec| &spec.id);
+    quote! {
+        /// The connectors of the manifest, by wire id.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ConnectorId { #(#[doc = #docs] #variants,)* }
+
+        impl ConnectorId {
+            /// Every connector of the manifest, in manifest order.
+            pub const ALL: [ConnectorId; #count] = [#(ConnectorId::#variants),*];
+
+            /// The connector id used on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self { #(ConnectorId::#variants => #ids,)* }
+            }
+        }
+
+        impl ::core::fmt::Display for ConnectorId {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::core::str::FromStr for ConnectorId {
+            type Err = ::fastn_auth::Error;
+
+            fn from_str(id: &str) -> ::fastn_auth::Result<Self> {
+                ::fastn_auth::__private::parse_connector_id(id, &Self::ALL, Self::as_str)
+            }
+        }
+    }
+}

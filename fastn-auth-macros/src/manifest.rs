@@ -1,0 +1,592 @@
+//! `connectors.yaml`: the schema (version 1) and its validation.
+//!
+//! Every check runs while serde_yaml reads the document, so each error carries the line and
+//! column of the offending node.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::naming;
+
+/// The largest manifest read; anything bigger is almost certainly not a connector list.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// A parsed and validated manifest.
+#[derive(Debug)]
+pub struct Manifest {
+    /// The connectors, in manifest order.
+    pub connectors: Vec<ConnectorSpec>,
+}
+
+/// One connector of the manifest.
+#[derive(Debug)]
+pub struct ConnectorSpec {
+    /// The Fastn connector id, used on the wire.
+    pub id: String,
+    /// The Rust type name.
+    pub name: String,
+    /// Documentation.
+    pub description: Option<String>,
+    /// How the connector authenticates.
+    pub auth: Auth,
+    /// The org used when a call names none.
+    pub org_id: Option<String>,
+    /// Connector-specific credential fields, in manifest order.
+    pub extra: Vec<FieldSpec>,
+}
+
+/// `auth:` of a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// OAuth 2 (the default).
+    #[default]
+    Oauth2,
+    /// An API key the user pastes.
+    ApiKey,
+    /// User name and password.
+    Basic,
+    /// Anything else.
+    Custom,
+}
+
+/// One field under `extra:`.
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The key on the wire.
+    pub key: String,
+    /// The Rust field name (raw identifiers are made at generation).
+    pub field: String,
+    /// The field's type.
+    pub ty: FieldType,
+    /// Whether the field may be missing.
+    pub optional: bool,
+    /// Documentation.
+    pub description: Option<String>,
+}
+
+/// The type of an extra field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    /// `string`
+    String,
+    /// `secret`
+    Secret,
+    /// `integer`
+    Integer,
+    /// `number`
+    Number,
+    /// `boolean`
+    Boolean,
+    /// `url`
+    Url,
+    /// `json`
+    Json,
+    /// `list<T>`
+    List(Box<FieldType>),
+}
+
+/// The types as the manifest spells them, for error messages.
+pub const TYPES: &str = "string, secret, integer, number, boolean, url, json, list<T>";
+
+impl FieldType {
+    fn parse(text: &str) -> Result<FieldType, String> {
+        let text = text.trim();
+        Ok(match text {
+            "string" => FieldType::String,
+            "secret" => FieldType::Secret,
+            "integer" => FieldType::Integer,
+            "number" => FieldType::Number,
+            "boolean" => FieldType::Boolean,
+            "url" => FieldType::Url,
+            "json" => FieldType::Json,
+            _ => match text.strip_prefix("list<").and_then(|rest| rest.strip_suffix('>')) {
+                Some(inner) => FieldType::List(Box::new(FieldType::parse(inner)?)),
+                None => {
+                    return Err(format!(
+                        "unknown type `{text}`, expected one of: {TYPES} (append `?` for optional)"
+                    ));
+                }
+            },
+        })
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldType::String => f.write_str("string"),
+            FieldType::Secret => f.write_str("secret"),
+            FieldType::Integer => f.write_str("integer"),
+            FieldType::Number => f.write_str("number"),
+            FieldType::Boolean => f.write_str("boolean"),
+            FieldType::Url => f.write_str("url"),
+            FieldType::Json => f.write_str("json"),
+            FieldType::List(inner) => write!(f, "list<{inner}>"),
+        }
+    }
+}
+
+/// A manifest error: the message and, when known, the 1-based line and column.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    /// What is wrong, what was expected.
+    pub message: String,
+    /// Line and column of the offending node.
+    pub position: Option<(usize, usize)>,
+}
+
+/// Parses and validates a manifest.
+pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    BAD_KEY.with(|bad| bad.borrow_mut().take());
+    let raw: RawManifest = serde_yaml::from_str(text).map_err(|err| {
+        let mut position = err.location().map(|at| (at.line(), at.column()));
+        // serde_yaml places errors about a key at the start of its mapping: find the key.
+        if let (Some(key), Some((line, _))) = (BAD_KEY.with(|bad| bad.borrow_mut().take()), position) {
+            position = locate_key(text, line, &key).or(position);
+        }
+        let mut message = err.to_string();
+        // serde_yaml appends the position, which the caller prints its own way.
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
+        }
+        ManifestError { message, position }
+    })?;
+    Ok(Manifest { connectors: raw.connectors.0 })
+}
+
+thread_local! {
+    /// The map key a validation error is about, set just before the error is raised.
+    static BAD_KEY: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// An error about the map key `key`.
+fn key_error<E: de::Error>(key: &str, message: String) -> E {
+    BAD_KEY.with(|bad| *bad.borrow_mut() = Some(key.to_owned()));
+    E::custom(message)
+}
+
+/// The line and column of `key:` in block style, searching from line `from`.
+fn locate_key(text: &str, from: usize, key: &str) -> Option<(usize, usize)> {
+    let forms = [format!("{key}:"), format!("'{key}':"), format!("\"{key}\":")];
+    text.lines().enumerate().skip(from.saturating_sub(1)).find_map(|(index, line)| {
+        let trimmed = line.trim_start();
+        forms
+            .iter()
+            .any(|form| trimmed.starts_with(form.as_str()))
+            .then(|| (index + 1, line.len() - trimmed.len() + 1))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a manifest: a map of version and connectors")]
+struct RawManifest {
+    #[allow(dead_code, reason = "read only to be checked")]
+    version: Version,
+    connectors: Connectors,
+}
+
+struct Version;
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u64::deserialize(deserializer)? {
+            1 => Ok(Version),
+            other => Err(de::Error::custom(format!("unsupported manifest version {other}, expected 1"))),
+        }
+    }
+}
+
+/// The `connectors:` map, checked for ids that give no or the same Rust names.
+struct Connectors(Vec<ConnectorSpec>);
+
+impl<'de> Deserialize<'de> for Connectors {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ConnectorsVisitor)
+    }
+}
+
+struct ConnectorsVisitor;
+
+impl<'de> Visitor<'de> for ConnectorsVisitor {
+    type Value = Connectors;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map from connector id to connector")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Connectors, A::Error> {
+        let mut names = Names::new(["ConnectorId"]);
+        let mut connectors = Vec::new();
+        while let Some((id, default_name)) = map.next_key_seed(IdSeed(&names))? {
+            let raw: RawConnector = map.next_value()?;
+            let name = raw.name.map_or(default_name, |name| name.0);
+            names.claim(&name, &id).map_err(|message| key_error(&id, message))?;
+            connectors.push(ConnectorSpec {
+                id,
+                name,
+                description: raw.description,
+                auth: raw.auth,
+                org_id: raw.org_id,
+                extra: raw.extra.0,
+            });
+        }
+        Ok(Connectors(connectors))
+    }
+}
+
+/// Generated type names taken so far, with the id that took each.
+struct Names(Vec<(String, String)>);
+
+impl Names {
+    fn new(reserved: impl IntoIterator<Item = &'static str>) -> Self {
+        Names(reserved.into_iter().map(|name| (name.to_owned(), String::new())).collect())
+    }
+
+    /// Which id already owns `name` or `{name}Extra`, if any.
+    fn owner(&self, name: &str) -> Option<&str> {
+        self.0.iter().find_map(|(taken, id)| {
+            let clash = taken == name || *taken == format!("{name}Extra") || format!("{taken}Extra") == name;
+            clash.then_some(id.as_str())
+        })
+    }
+
+    fn claim(&mut self, name: &str, id: &str) -> Result<(), String> {
+        match self.owner(name) {
+            Some("") => Err(format!(
+                "connector `{id}` would generate `{name}`, a name the macro itself uses; set `name:`"
+            )),
+            Some(other) => Err(format!(
+                "connectors `{other}` and `{id}` both give the Rust name `{name}`; rename one or set `name:`"
+            )),
+            None => {
+                self.0.push((name.to_owned(), id.to_owned()));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads a connector id and checks it gives a type name not yet taken.
+struct IdSeed<'a>(&'a Names);
+
+impl<'de> DeserializeSeed<'de> for IdSeed<'_> {
+    type Value = (String, String);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        if id.is_empty() || id == "." || id == ".." {
+            return Err(key_error::<D::Error>(
+                &id,
+                format!("connector id {id:?} cannot be used: ids must be non-empty and not `.` or `..`"),
+            ));
+        }
+        let name = naming::type_name(&id).ok_or_else(|| {
+            key_error::<D::Error>(
+                &id,
+                format!("connector id `{id}` gives no Rust identifier: it needs a letter or digit"),
+            )
+        })?;
+        if let Some(owner) = self.0.owner(&name).filter(|owner| !owner.is_empty()) {
+            return Err(key_error::<D::Error>(
+                &id,
+                format!(
+                    "connectors `{owner}` and `{id}` both give the Rust name `{name}`; rename one or set `name:`"
+                ),
+            ));
+        }
+        Ok((id, name))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a connector: a map of description, auth, org_id, name, extra")]
+struct RawConnector {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    auth: Auth,
+    #[serde(default)]
+    org_id: Option<String>,
+    #[serde(default)]
+    name: Option<TypeName>,
+    #[serde(default)]
+    extra: Fields,
+}
+
+/// A `name:` override: an UpperCamelCase-able Rust identifier.
+struct TypeName(String);
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if !naming::is_identifier(&name) || naming::is_unrawable_keyword(&name) || name.starts_with("r#") {
+            return Err(de::Error::custom(format!(
+                "`name: {name}` is not a Rust identifier, expected e.g. `GoogleSheets`"
+            )));
+        }
+        Ok(TypeName(name))
+    }
+}
+
+/// The `extra:` map of one connector.
+#[derive(Default)]
+struct Fields(Vec<FieldSpec>);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map from credential key to type")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let mut taken = HashSet::new();
+        let mut fields = Vec::new();
+        while let Some((key, field)) = map.next_key_seed(FieldKeySeed(&taken))? {
+            let ty: RawFieldType = map.next_value()?;
+            taken.insert(field.clone());
+            fields.push(FieldSpec {
+                key,
+                field,
+                ty: ty.ty,
+                optional: ty.optional,
+                description: ty.description,
+            });
+        }
+        Ok(Fields(fields))
+    }
+}
+
+/// Reads a credential key and checks it gives a field name not yet taken.
+struct FieldKeySeed<'a>(&'a HashSet<String>);
+
+impl<'de> DeserializeSeed<'de> for FieldKeySeed<'_> {
+    type Value = (String, String);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        let field = naming::field_name(&key).ok_or_else(|| {
+            key_error::<D::Error>(
+                &key,
+                format!("extra key {key:?} gives no Rust field name: it needs a letter or digit"),
+            )
+        })?;
+        if field == "access_token"
+            || field == "refresh_token"
+            || field == "expires_at"
+            || field == "expires_in"
+        {
+            return Err(key_error::<D::Error>(
+                &key,
+                format!(
+                    "extra key `{key}` is a common credential field (`{field}` on Credentials), not an extra one"
+                ),
+            ));
+        }
+        if self.0.contains(&field) {
+            return Err(key_error::<D::Error>(
+                &key,
+                format!("extra key `{key}` gives the field name `{field}`, which another key already gives"),
+            ));
+        }
+        Ok((key, field))
+    }
+}
+
+/// A field's type, in the short form (`url`, `secret?`) or the long form.
+struct RawFieldType {
+    ty: FieldType,
+    optional: bool,
+    description: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawFieldType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldTypeVisitor)
+    }
+}
+
+struct FieldTypeVisitor;
+
+impl<'de> Visitor<'de> for FieldTypeVisitor {
+    type Value = RawFieldType;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a type ({TYPES}, `?` for optional) or a map with `type`, `optional`, `description`")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RawFieldType, E> {
+        let (text, optional) = match text.trim().strip_suffix('?') {
+            Some(text) => (text, true),
+            None => (text, false),
+        };
+        Ok(RawFieldType { ty: FieldType::parse(text).map_err(E::custom)?, optional, description: None })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawFieldType, A::Error> {
+        let long = LongField::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(RawFieldType { ty: long.ty.0, optional: long.optional, description: long.description })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a field: a map of type, optional, description")]
+struct LongField {
+    #[serde(rename = "type")]
+    ty: StrictType,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `type:` of the long form, where optionality is spelled `optional: true`.
+struct StrictType(FieldType);
+
+impl<'de> Deserialize<'de> for StrictType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().ends_with('?') {
+            return Err(de::Error::custom(format!(
+                "`type: {text}`: in the long form write `optional: true` instead of `?`"
+            )));
+        }
+        FieldType::parse(&text).map(StrictType).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(yaml: &str) -> (String, Option<(usize, usize)>) {
+        let err = parse(yaml).unwrap_err();
+        (err.message, err.position)
+    }
+
+    #[test]
+    fn a_full_manifest_in_order() {
+        let manifest = parse(
+            "version: 1\nconnectors:\n  salesforce:\n    extra:\n      instanceUrl: url\n      tags: list<string>?\n      \
+             team:\n        type: string\n        optional: true\n        description: Team\n  google-sheets:\n    auth: api_key\n    \
+             org_id: acme\n    name: Sheets\n",
+        )
+        .unwrap();
+        let [salesforce, sheets] = &manifest.connectors[..] else { panic!("two connectors") };
+        assert_eq!((salesforce.id.as_str(), salesforce.name.as_str()), ("salesforce", "Salesforce"));
+        let fields: Vec<_> = salesforce
+            .extra
+            .iter()
+            .map(|f| (f.key.as_str(), f.field.as_str(), f.ty.to_string(), f.optional))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("instanceUrl", "instance_url", "url".to_owned(), false),
+                ("tags", "tags", "list<string>".to_owned(), true),
+                ("team", "team", "string".to_owned(), true)
+            ]
+        );
+        assert_eq!(salesforce.extra[2].description.as_deref(), Some("Team"));
+        assert_eq!(
+            (sheets.name.as_str(), sheets.auth, sheets.org_id.as_deref()),
+            ("Sheets", Auth::ApiKey, Some("acme"))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_the_allowed_ones_at_their_position() {
+        let (message, position) = error("version: 1\nconnectors:\n  slack:\n    descripton: x\n");
+        assert!(
+            message.contains("unknown field `descripton`, expected one of `description`, `auth`"),
+            "{message}"
+        );
+        assert_eq!(position, Some((4, 5)));
+        let (message, _) = error("version: 1\nconnectors: {}\nextra: 1\n");
+        assert!(message.contains("unknown field `extra`"), "{message}");
+    }
+
+    #[test]
+    fn unknown_types_list_the_types() {
+        let (message, position) = error("version: 1\nconnectors:\n  slack:\n    extra:\n      team: strng\n");
+        assert!(message.contains("unknown type `strng`, expected one of: string, secret"), "{message}");
+        assert_eq!(position, Some((5, 13)));
+        let (message, _) = error("version: 1\nconnectors:\n  a:\n    extra:\n      t: list<strng>?\n");
+        assert!(message.contains("unknown type `strng`"), "{message}");
+        let (message, _) = error("version: 1\nconnectors:\n  a:\n    extra:\n      t:\n        type: url?\n");
+        assert!(message.contains("optional: true"), "{message}");
+    }
+
+    #[test]
+    fn ids_that_give_no_or_the_same_name() {
+        let (message, position) =
+            error("version: 1\nconnectors:\n  google-sheets: {}\n  google_sheets: {}\n");
+        assert!(
+            message.contains("`google-sheets` and `google_sheets` both give the Rust name `GoogleSheets`"),
+            "{message}"
+        );
+        assert_eq!(position, Some((4, 3)));
+        let (message, _) = error("version: 1\nconnectors:\n  '---': {}\n");
+        assert!(message.contains("gives no Rust identifier"), "{message}");
+        let (message, _) = error("version: 1\nconnectors:\n  '': {}\n");
+        assert!(message.contains("must be non-empty"), "{message}");
+        let (message, position) = error("version: 1\nconnectors:\n  a: {name: B}\n  b: {}\n");
+        assert!(message.contains("`a` and `b` both give the Rust name `B`"), "{message}");
+        assert_eq!(position, Some((4, 3)));
+        let (message, _) = error("version: 1\nconnectors:\n  connector-id: {}\n");
+        assert!(message.contains("a name the macro itself uses"), "{message}");
+        let (message, _) = error("version: 1\nconnectors:\n  a: {}\n  a-extra: {}\n");
+        assert!(message.contains("`a` and `a-extra` both give the Rust name `AExtra`"), "{message}");
+    }
+
+    #[test]
+    fn field_keys_that_collide_or_shadow_common_fields() {
+        let (message, position) = error(
+            "version: 1\nconnectors:\n  a:\n    extra:\n      instanceUrl: url\n      instance_url: url\n",
+        );
+        assert!(
+            message.contains("`instance_url` gives the field name `instance_url`, which another key"),
+            "{message}"
+        );
+        assert_eq!(position, Some((6, 7)));
+        let (message, _) = error("version: 1\nconnectors:\n  a:\n    extra:\n      accessToken: secret\n");
+        assert!(message.contains("common credential field"), "{message}");
+    }
+
+    #[test]
+    fn versions_syntax_and_hostile_documents() {
+        let (message, _) = error("version: 2\nconnectors: {}\n");
+        assert!(message.contains("unsupported manifest version 2, expected 1"), "{message}");
+        let (message, _) = error("connectors: {}\n");
+        assert!(message.contains("missing field `version`"), "{message}");
+        let (_, position) = error("version: 1\nconnectors:\n  a: [\n");
+        assert!(position.is_some());
+        let nested = format!("version: 1\nconnectors: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(parse(&nested).is_err());
+        let mut laughs =
+            String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        for level in 1..9 {
+            let prev = (b'a' + level - 1) as char;
+            let name = (b'a' + level) as char;
+            laughs.push_str(&format!(
+                "{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
+        }
+        laughs.push_str("version: 1\nconnectors: {}\n");
+        let started = std::time::Instant::now();
+        assert!(parse(&laughs).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+}

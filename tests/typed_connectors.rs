@@ -1,0 +1,86 @@
+//! The connectors generated from the root `connectors.yaml`, end to end against the emulator.
+
+use std::time::Duration;
+
+use fastn_auth::mock::{ConnectionKey, MockServer};
+use fastn_auth::{AuthKind, Connector, ExposeSecret, FastnAuth, PollOptions};
+use fastn_auth_workspace::{ConnectorId, GoogleSheets, Hubspot, MicrosoftTeams, Salesforce, Slack, Stripe};
+
+async fn setup() -> (MockServer, FastnAuth) {
+    let mock = MockServer::builder().auto_approve_after_polls(2).start().await.unwrap();
+    let client =
+        FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build().unwrap();
+    (mock, client)
+}
+
+fn fast() -> PollOptions {
+    PollOptions::new(Duration::from_millis(10), Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn salesforce_instance_url_is_a_typed_url() {
+    let (mock, client) = setup().await;
+    let session = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
+    let creds = session.wait_for_completion(fast()).await.unwrap().credentials.unwrap();
+    let instance: &url::Url = &creds.extra.instance_url;
+    assert_eq!(instance.host_str(), Some("acme.my.salesforce.com"));
+    assert!(creds.extra.id.is_some());
+    assert!(mock.requests()[0].path.ends_with("/connect/init/community/salesforce"));
+}
+
+#[tokio::test]
+async fn typed_credentials_of_an_existing_connection() {
+    let (mock, client) = setup().await;
+    mock.insert_connection(ConnectionKey::new("space", "hubspot").tenant_id("acme"), None);
+    let creds = Hubspot::credentials(&client).tenant_id("acme").send().await.unwrap();
+    let hub_id: i64 = creds.extra.hub_id;
+    assert!(hub_id > 0);
+
+    mock.insert_connection(ConnectionKey::new("space", "stripe").connection_id("c9"), None);
+    let creds = Stripe::credentials(&client).connection_id("c9").send().await.unwrap();
+    let key = creds.extra.stripe_publishable_key.expose_secret().to_owned();
+    assert!(key.starts_with("pk_test_"));
+    assert!(!format!("{creds:?}").contains(&key), "secret extra fields are redacted");
+    assert!(!creds.extra.livemode);
+}
+
+#[tokio::test]
+async fn a_missing_required_field_names_connector_and_field() {
+    let (mock, client) = setup().await;
+    mock.set_credentials(
+        "slack",
+        serde_json::json!({ "access_token": "x", "bot_user_id": "U1", "scope": "s" }),
+    );
+    let session = Slack::connect(&client).send().await.unwrap();
+    let err = session.wait_for_completion(fast()).await.unwrap_err();
+    assert_eq!(err.code(), "INVALID_RESPONSE");
+    let text = err.to_string();
+    assert!(text.contains("connector `slack`") && text.contains("`team_id`"), "{text}");
+}
+
+#[tokio::test]
+async fn typed_resume_checks_the_connector() {
+    let (_mock, client) = setup().await;
+    let session = GoogleSheets::connect(&client).tenant_id("acme").send().await.unwrap();
+    let handle = session.handle();
+    let resumed = GoogleSheets::resume(&client, handle.clone()).unwrap();
+    let creds = resumed.wait_for_completion(fast()).await.unwrap().credentials.unwrap();
+    assert!(creds.extra.scope.contains("spreadsheets"));
+    let err = Salesforce::resume(&client, handle).unwrap_err();
+    assert_eq!(err.code(), "CONFIG_ERROR");
+}
+
+#[test]
+fn connector_ids_round_trip() {
+    assert_eq!(ConnectorId::ALL.len(), 8);
+    for id in ConnectorId::ALL {
+        assert_eq!(id.as_str().parse::<ConnectorId>().unwrap(), id);
+        assert_eq!(id.to_string(), id.as_str());
+    }
+    assert_eq!("microsoft-teams".parse::<ConnectorId>().unwrap(), ConnectorId::MicrosoftTeams);
+    assert_eq!(ConnectorId::GoogleSheets.as_str(), GoogleSheets::ID);
+    let err = "google_sheets".parse::<ConnectorId>().unwrap_err().to_string();
+    assert!(err.contains("\"google_sheets\"") && err.contains("google-sheets, salesforce"), "{err}");
+    assert_eq!(Stripe::AUTH, AuthKind::ApiKey);
+    assert_eq!(MicrosoftTeams::AUTH, AuthKind::OAuth2);
+}

@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/alias_bomb.yaml");
+
+fn main() {}

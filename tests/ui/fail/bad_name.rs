@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/bad_name.yaml");
+
+fn main() {}

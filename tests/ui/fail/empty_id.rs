@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/empty_id.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/field_collision.yaml");
+
+fn main() {}

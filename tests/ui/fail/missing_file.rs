@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/does-not-exist.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/no_identifier.yaml");
+
+fn main() {}

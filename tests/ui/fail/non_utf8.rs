@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/non_utf8.yaml");
+
+fn main() {}

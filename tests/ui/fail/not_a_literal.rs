@@ -1,0 +1,3 @@
+fastn_auth::connectors!(connectors_yaml);
+
+fn main() {}

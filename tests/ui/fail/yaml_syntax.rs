@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/yaml_syntax.yaml");
+
+fn main() {}
