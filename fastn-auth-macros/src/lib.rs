@@ -1,8 +1,8 @@
 //! The `connectors!` macro of [fastn-auth](https://docs.rs/fastn-auth): typed connectors
 //! generated from a `connectors.yaml` manifest. Use it through `fastn_auth::connectors!`.
 //!
-//! This crate is a thin shell: [`connectors`] calls [`expand`], which reads the manifest
-//! ([`manifest`]), names things ([`naming`]) and generates code ([`codegen`]) — plain
+//! This crate is a thin shell: [`connectors!`] calls `expand`, which reads the manifest
+//! (module `manifest`), names things (`naming`) and generates code (`codegen`) — plain
 //! functions, unit-tested without a compiler run.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,64 @@ mod naming;
 /// the test in a directory of their own.
 const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 
-/// Generates typed connectors from a manifest; see `fastn_auth::connectors!`.
+/// Generates typed connectors from a YAML manifest.
+///
+/// ```ignore
+/// fastn_auth::connectors!("connectors.yaml");
+/// ```
+///
+/// The path is resolved against the directory of the calling crate's `Cargo.toml`
+/// (`CARGO_MANIFEST_DIR`; the environment variable `FASTN_AUTH_MANIFEST_DIR` replaces it
+/// when set, for harnesses such as trybuild). The items are generated in place, so the call
+/// can sit inside a `mod`, and the crate is rebuilt when the manifest changes.
+///
+/// # The manifest, version 1
+///
+/// ```yaml
+/// version: 1
+/// connectors:
+///   google-sheets:                 # Fastn connector id, used on the wire
+///     description: Google Sheets   # optional: doc comment of the generated type
+///     auth: oauth2                 # optional: oauth2 (default) | api_key | basic | custom
+///     org_id: community            # optional: default org of this connector
+///     name: GoogleSheets           # optional: Rust type name (default: from the id)
+///     extra:                       # connector-specific credential fields
+///       scope: string              # short form: TYPE, or TYPE? when optional
+///       id_token: secret?
+///       instanceUrl: url           # wire key instanceUrl, Rust field instance_url
+///       team:                      # long form
+///         type: string
+///         optional: true
+///         description: Slack team id
+/// ```
+///
+/// Types: `string` (`String`), `secret` (`SecretString`, redacted in `Debug`), `integer`
+/// (`i64`), `number` (`f64`), `boolean`, `url` (`url::Url`), `json`
+/// (`serde_json::Value`), `list<T>` (`Vec<T>`). Unknown keys anywhere are errors.
+///
+/// Names: the type name is the id in UpperCamelCase (`google-sheets` → `GoogleSheets`; an
+/// id starting with a digit gets the prefix `N`: `1password` → `N1password`); field names
+/// are the wire keys in snake_case, a Rust keyword becoming a raw identifier (`type` →
+/// `r#type`; `self`, `super`, `crate` → `self_`, …). Two ids or keys giving the same name
+/// are an error.
+///
+/// # Generated items
+///
+/// Per connector, e.g. `google-sheets`: a unit struct `GoogleSheets` implementing
+/// `fastn_auth::Connector` (`GoogleSheets::ID == "google-sheets"`), with
+/// `GoogleSheets::connect(&client)` (→ `AuthSession<GoogleSheets>`),
+/// `GoogleSheets::credentials(&client)` (→ `Credentials<GoogleSheetsExtra>`) and
+/// `GoogleSheets::resume(&client, handle)`; and `GoogleSheetsExtra`, one typed field per
+/// `extra` entry. Once: `enum ConnectorId` with a variant per connector, `ALL`,
+/// `as_str()`, `Display` and `FromStr`.
+///
+/// # Errors
+///
+/// Compile errors point at the path literal and quote the manifest position
+/// (`connectors.yaml:12:7: …`): a missing or unreadable file (with the directory it was
+/// resolved against), YAML syntax, unknown keys (listing the allowed ones), unknown types
+/// (listing the types), ids that are empty or give no identifier, two ids or keys giving the
+/// same Rust name, and extra keys that are common credential fields.
 #[proc_macro]
 pub fn connectors(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
