@@ -84,11 +84,15 @@ impl Fault {
                 json(StatusCode::OK, format!(r#"{{"status":"ACTIVE","padding":"{}"}}"#, "x".repeat(*bytes)))
             }
             Fault::CloseMidBody => {
-                let chunks: [Result<&'static str, std::io::Error>; 2] = [
-                    Ok(r#"{"status":"ACT"#),
-                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected close")),
-                ];
-                let mut response = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+                use futures_util::StreamExt as _;
+                // The pause lets the headers and the first chunk reach the client before
+                // the connection is cut.
+                let head = futures_util::stream::iter([Ok::<_, std::io::Error>(r#"{"status":"ACT"#)]);
+                let cut = futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected close"))
+                });
+                let mut response = Response::new(Body::from_stream(head.chain(cut)));
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(64u32));

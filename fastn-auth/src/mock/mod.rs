@@ -5,6 +5,8 @@
 //! it too — checks the headers the real service checks, serves a consent page at the
 //! `redirectUrl` where a person can click Approve or Deny, and can be scripted: approve or
 //! deny flows, fix credentials, inject faults, and read back every request it saw.
+//! `GET /_emulator/stats` answers its counters (`connections_accepted`, `requests_served`,
+//! `pending_flows`) as JSON, for scripts that run it in another process.
 //!
 //! ```
 //! use fastn_auth::mock::{Fault, MockServer};
@@ -331,6 +333,11 @@ impl MockServer {
     /// How many TCP connections it has accepted.
     pub fn connections_accepted(&self) -> u64 {
         self.store.connections_accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many requests it has received (counted even when recording is off).
+    pub fn requests_served(&self) -> u64 {
+        self.store.requests_served.load(Ordering::Relaxed)
     }
 
     /// How many flows are waiting for approval.

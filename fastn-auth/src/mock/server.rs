@@ -32,6 +32,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
         .route("/authorize", get(consent_page).post(consent_decision))
+        .route("/_emulator/stats", get(stats))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(app.clone(), record))
         .with_state(app)
@@ -42,6 +43,7 @@ pub(crate) fn json_error(code: StatusCode, message: &str) -> Response {
 }
 
 async fn record(State(app): Shared, request: Request, next: Next) -> Response {
+    app.store.requests_served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     app.store.record(|| RecordedRequest {
         method: request.method().to_string(),
         path: request.uri().path_and_query().map_or_else(String::new, |p| p.as_str().to_owned()),
@@ -153,6 +155,17 @@ async fn credentials(
         }
     })
     .await
+}
+
+/// Counters for benchmarks and scripts that run the emulator in another process.
+async fn stats(State(app): Shared) -> Response {
+    let store = &app.store;
+    axum::Json(json!({
+        "connections_accepted": store.connections_accepted.load(std::sync::atomic::Ordering::Relaxed),
+        "requests_served": store.requests_served.load(std::sync::atomic::Ordering::Relaxed),
+        "pending_flows": store.pending_flows(),
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]

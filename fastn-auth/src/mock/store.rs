@@ -89,6 +89,7 @@ pub(crate) struct Store {
     any_faults: AtomicBool,
     log: Mutex<Vec<RecordedRequest>>,
     pub(crate) connections_accepted: AtomicU64,
+    pub(crate) requests_served: AtomicU64,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not take the emulator down.
@@ -109,6 +110,7 @@ impl Store {
             any_faults: AtomicBool::new(false),
             log: Mutex::default(),
             connections_accepted: AtomicU64::new(0),
+            requests_served: AtomicU64::new(0),
         }
     }
 

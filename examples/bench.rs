@@ -1,0 +1,560 @@
+//! Benchmarks of the SDK and the emulator; see BENCH.md for figures and what they mean.
+//!
+//! ```text
+//! cargo run --release --example bench -- flows             # SDK vs bare reqwest, same run
+//! cargo run --release --example bench -- waiting           # 10,000 sessions waiting at once
+//! cargo run --release --example bench -- emulator          # requests/s the emulator serves
+//! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
+//! bash bench/compare-python.sh                             # SDK vs the official Python client
+//! ```
+//!
+//! Unless `--base-url` is given, the emulator runs in a child process (this same binary,
+//! `serve-emulator`), so that the client's memory and CPU are measured on their own.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use fastn_auth::mock::MockServer;
+use fastn_auth::{FastnAuth, InitOptions, PollOptions};
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Part,
+}
+
+#[derive(Subcommand)]
+enum Part {
+    /// Complete flows at a concurrency: the SDK and a bare reqwest client, alternating.
+    Flows {
+        /// Flows per run.
+        #[arg(long, default_value_t = 20_000)]
+        flows: usize,
+        /// Flows in progress at once.
+        #[arg(long, default_value_t = 100)]
+        concurrency: usize,
+        /// The poll on which the emulator approves (1: the first poll sees ACTIVE).
+        #[arg(long, default_value_t = 3)]
+        polls: u32,
+        /// Runs of each client (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Only the SDK, once, against this emulator (for bench/compare-python.sh).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Many sessions waiting together: client memory and errors.
+    Waiting {
+        /// Sessions started at once.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        /// Poll interval.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        /// When the emulator approves each flow.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        approve_after: Duration,
+    },
+    /// Simple requests per second the emulator answers.
+    Emulator {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// Incremental `cargo check` time against manifest size.
+    MacroScale {
+        /// Manifest sizes, in connectors.
+        #[arg(long, value_delimiter = ',', default_value = "10,265,500")]
+        sizes: Vec<usize>,
+        /// Timed runs per size (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Runs the emulator in this process and prints its base URL (used by the other parts).
+    #[command(hide = true)]
+    ServeEmulator {
+        #[arg(long)]
+        approve_polls: Option<u32>,
+        #[arg(long, value_parser = humantime::parse_duration)]
+        approve_after: Option<Duration>,
+    },
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Part::Flows { flows, concurrency, polls, runs, base_url } => {
+            runtime.block_on(flows_part(flows, concurrency, polls, runs, base_url))
+        }
+        Part::Waiting { sessions, interval, approve_after } => {
+            runtime.block_on(waiting_part(sessions, interval, approve_after))
+        }
+        Part::Emulator { seconds, concurrency } => runtime.block_on(emulator_part(seconds, concurrency)),
+        Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
+        Part::ServeEmulator { approve_polls, approve_after } => {
+            runtime.block_on(serve_emulator(approve_polls, approve_after))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The emulator in a child process.
+
+async fn serve_emulator(
+    approve_polls: Option<u32>,
+    approve_after: Option<Duration>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = MockServer::builder().record_requests(false);
+    if let Some(polls) = approve_polls {
+        builder = builder.auto_approve_after_polls(polls);
+    }
+    if let Some(delay) = approve_after {
+        builder = builder.auto_approve_after(delay);
+    }
+    let mock = builder.start().await?;
+    println!("{}", mock.base_url());
+    // Serve until the parent closes our stdin (or kills us).
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await??;
+    Ok(())
+}
+
+struct Emulator {
+    child: Child,
+    base_url: String,
+}
+
+impl Emulator {
+    fn spawn(args: &[&str]) -> Result<Emulator, Box<dyn std::error::Error>> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve-emulator")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?),
+            &mut line,
+        )?;
+        Ok(Emulator { child, base_url: line.trim().to_owned() })
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn emulator_stats(
+    http: &reqwest::Client,
+    base_url: &str,
+) -> Result<(u64, u64), Box<dyn std::error::Error>> {
+    let origin = base_url.trim_end_matches("/api");
+    let stats: Value = http.get(format!("{origin}/_emulator/stats")).send().await?.json().await?;
+    let field = |name: &str| stats[name].as_u64().ok_or_else(|| format!("stats lack {name}"));
+    Ok((field("connections_accepted")?, field("requests_served")?))
+}
+
+// ---------------------------------------------------------------------------------------
+// Flows: the SDK against a bare reqwest client issuing the same requests.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Contender {
+    Sdk,
+    Bare,
+}
+
+impl Contender {
+    fn name(self) -> &'static str {
+        match self {
+            Contender::Sdk => "fastn-auth",
+            Contender::Bare => "bare reqwest",
+        }
+    }
+}
+
+struct RunResult {
+    flows_per_sec: f64,
+    requests_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    connections_per_flow: f64,
+    errors: usize,
+}
+
+async fn flows_part(
+    flows: usize,
+    concurrency: usize,
+    polls: u32,
+    runs: usize,
+    base_url: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (_emulator, base_url) = match base_url {
+        Some(url) => (None, url),
+        None => {
+            let emulator = Emulator::spawn(&["--approve-polls", &polls.to_string()])?;
+            let url = emulator.base_url.clone();
+            (Some(emulator), url)
+        }
+    };
+    let only_sdk = _emulator.is_none();
+    println!(
+        "flows: {flows} per run, concurrency {concurrency}, approval on poll {polls}, emulator at {base_url}"
+    );
+    let mut sdk = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..if only_sdk { 1 } else { runs } {
+        let contenders: &[Contender] =
+            if only_sdk { &[Contender::Sdk] } else { &[Contender::Bare, Contender::Sdk] };
+        for &contender in contenders {
+            let result = run_flows(contender, &base_url, flows, concurrency).await?;
+            println!(
+                "  {:<13} {:>9.0} flows/s {:>9.0} requests/s  p50 {:>7.2?}  p99 {:>7.2?}  {:.4} connections/flow  {} errors",
+                contender.name(),
+                result.flows_per_sec,
+                result.requests_per_sec,
+                result.p50,
+                result.p99,
+                result.connections_per_flow,
+                result.errors
+            );
+            if contender == Contender::Sdk { &mut sdk } else { &mut bare }.push(result);
+        }
+    }
+    let median = |results: &mut Vec<RunResult>| {
+        results.sort_by(|a, b| a.flows_per_sec.total_cmp(&b.flows_per_sec));
+        results.get(results.len() / 2).map(|r| r.flows_per_sec)
+    };
+    let sdk_rate = median(&mut sdk).unwrap_or_default();
+    println!("peak RSS of this process (client side): {:.1} MiB", peak_rss_mib());
+    if let Some(bare_rate) = median(&mut bare) {
+        println!(
+            "median: fastn-auth {sdk_rate:.0} flows/s, bare reqwest {bare_rate:.0} flows/s, ratio {:.3} (target >= 0.90)",
+            sdk_rate / bare_rate
+        );
+    } else {
+        println!("RESULT flows_per_sec={sdk_rate:.1}");
+    }
+    Ok(())
+}
+
+async fn run_flows(
+    contender: Contender,
+    base_url: &str,
+    flows: usize,
+    concurrency: usize,
+) -> Result<RunResult, Box<dyn std::error::Error>> {
+    let stats_http = reqwest::Client::new();
+    let (connections_before, requests_before) = emulator_stats(&stats_http, base_url).await?;
+    let sdk = FastnAuth::builder("bench-space").api_key(MockServer::API_KEY).base_url(base_url).build()?;
+    let bare = Arc::new(BareClient::new(base_url));
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (sdk, bare, next) = (sdk.clone(), bare.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                loop {
+                    let flow = next.fetch_add(1, Ordering::Relaxed);
+                    if flow >= flows {
+                        return (latencies, errors);
+                    }
+                    let tenant = format!("tenant-{flow}");
+                    let began = Instant::now();
+                    let ok = match contender {
+                        Contender::Sdk => sdk_flow(&sdk, &tenant).await,
+                        Contender::Bare => bare.flow(&tenant).await,
+                    };
+                    if ok {
+                        latencies.push(began.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(flows);
+    let mut errors = 0;
+    for worker in workers {
+        let (mut done, failed) = worker.await?;
+        latencies.append(&mut done);
+        errors += failed;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop((sdk, bare));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (connections_after, requests_after) = emulator_stats(&stats_http, base_url).await?;
+    latencies.sort();
+    let quantile =
+        |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    // One of the counted connections and requests is our own stats call.
+    let connections = connections_after.saturating_sub(connections_before + 1);
+    let requests = requests_after.saturating_sub(requests_before + 1);
+    Ok(RunResult {
+        flows_per_sec: latencies.len() as f64 / elapsed,
+        requests_per_sec: requests as f64 / elapsed,
+        p50: quantile(0.50),
+        p99: quantile(0.99),
+        connections_per_flow: connections as f64 / flows as f64,
+        errors,
+    })
+}
+
+async fn sdk_flow(client: &FastnAuth, tenant: &str) -> bool {
+    let Ok(session) = client.initialize(InitOptions::new("slack").tenant_id(tenant)).await else {
+        return false;
+    };
+    session.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::from_secs(60))).await.is_ok()
+}
+
+/// The same request sequence with no SDK logic: no validation, retries or typing.
+struct BareClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl BareClient {
+    fn new(base_url: &str) -> Self {
+        BareClient { http: reqwest::Client::new(), base_url: base_url.to_owned() }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str, tenant: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .header("x-fastn-space-id", "bench-space")
+            .header("x-fastn-api-key", MockServer::API_KEY)
+            .header("x-fastn-custom-auth", "true")
+            .header("x-fastn-space-tenantid", tenant)
+            .header("x-fastn-space-connection-id", "")
+    }
+
+    async fn json(&self, method: reqwest::Method, path: &str, tenant: &str) -> Option<Value> {
+        self.request(method, path, tenant).send().await.ok()?.json().await.ok()
+    }
+
+    async fn flow(&self, tenant: &str) -> bool {
+        let Some(init) = self.json(reqwest::Method::POST, "/connect/init/community/slack", tenant).await
+        else {
+            return false;
+        };
+        let Some(state) = init["state"].as_str() else { return false };
+        loop {
+            let Some(status) =
+                self.json(reqwest::Method::GET, &format!("/connect/status/{state}"), tenant).await
+            else {
+                return false;
+            };
+            match status["status"].as_str() {
+                Some("ACTIVE") => break,
+                Some("INACTIVE") => continue,
+                _ => return false,
+            }
+        }
+        self.json(reqwest::Method::GET, "/connect/credentials/community/slack", tenant).await.is_some()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Many sessions waiting together.
+
+async fn waiting_part(
+    sessions: usize,
+    interval: Duration,
+    approve_after: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let emulator =
+        Emulator::spawn(&["--approve-after", &humantime::format_duration(approve_after).to_string()])?;
+    let client = FastnAuth::builder("bench-space")
+        .api_key(MockServer::API_KEY)
+        .base_url(&emulator.base_url)
+        .build()?;
+    // Warm up: one flow, so that the pool, TLS-less connector and runtime are in place.
+    let _ = client.initialize("slack").await?;
+    let before = current_rss_mib();
+    println!(
+        "waiting: {sessions} sessions, poll every {interval:?}, approval after {approve_after:?}; client RSS before: {before:.1} MiB"
+    );
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..sessions)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let session =
+                    client.initialize(InitOptions::new("slack").tenant_id(format!("tenant-{i}"))).await?;
+                session.wait_for_completion(PollOptions::new(interval, Duration::from_secs(120))).await
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    let mut first_error = None;
+    for task in tasks {
+        if let Err(err) = task.await? {
+            errors += 1;
+            first_error.get_or_insert(err.to_string());
+        }
+    }
+    let peak = peak_rss_mib();
+    let (connections, requests) = emulator_stats(&reqwest::Client::new(), &emulator.base_url).await?;
+    println!(
+        "  all done in {:.2?}: {errors} errors{}; {requests} requests over {connections} connections",
+        started.elapsed(),
+        first_error.map(|e| format!(" (first: {e})")).unwrap_or_default()
+    );
+    println!("  client peak RSS {peak:.1} MiB, growth {:.1} MiB (target <= 64 MiB, 0 errors)", peak - before);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Emulator capacity.
+
+async fn emulator_part(seconds: u64, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let emulator = Emulator::spawn(&[])?;
+    let bare = Arc::new(BareClient::new(&emulator.base_url));
+    let init =
+        bare.json(reqwest::Method::POST, "/connect/init/community/slack", "").await.ok_or("init failed")?;
+    let path = format!("/connect/status/{}", init["state"].as_str().ok_or("no state")?);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (bare, path) = (bare.clone(), path.clone());
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    let response = bare.request(reqwest::Method::GET, &path, "").send().await;
+                    if let Ok(response) = response
+                        && response.status().is_success()
+                        && response.bytes().await.is_ok()
+                    {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await?;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "emulator: {rate:.0} status requests/s over {seconds} s at concurrency {concurrency} (target >= 20,000), load generator on the same 2 cores"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Macro scale: incremental `cargo check` of a crate whose manifest grows.
+
+fn macro_scale(sizes: &[usize], runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/bench-macro");
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"macro-scale\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nfastn-auth = {{ path = {:?} }}\n\n[workspace]\n",
+            root.join("fastn-auth")
+        ),
+    )?;
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        "//! Macro scale benchmark.\n#![allow(missing_docs)]\nfastn_auth::connectors!(\"connectors.yaml\");\n",
+    )?;
+    let manifest = dir.join("connectors.yaml");
+    println!("macro scale: incremental `cargo check` after touching a manifest, median of {runs} runs");
+    let mut medians: Vec<(usize, Duration, usize)> = Vec::new();
+    for &size in sizes {
+        std::fs::write(&manifest, generated_manifest(size))?;
+        cargo_check(&dir)?; // warm: dependencies and the first expansion
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                std::fs::write(&manifest, generated_manifest(size))?;
+                cargo_check(&dir)
+            })
+            .collect::<Result<_, _>>()?;
+        times.sort();
+        let median = times[times.len() / 2];
+        let lines = expanded_lines(&dir)?;
+        println!("  {size:>4} connectors: {median:>8.2?}  ({lines} lines after expansion)");
+        medians.push((size, median, lines));
+    }
+    if let (Some(&(small, t_small, l_small)), Some(&(large, t_large, l_large))) =
+        (medians.first(), medians.last())
+    {
+        let connectors = (large - small) as f64;
+        let marginal = (t_large.as_secs_f64() - t_small.as_secs_f64()) * 1000.0 / connectors;
+        let lines = (l_large as f64 - l_small as f64) / connectors;
+        println!(
+            "  marginal: {marginal:.2} ms and {lines:.1} expanded lines per connector ({small} → {large}; target <= 5 ms)"
+        );
+    }
+    Ok(())
+}
+
+fn generated_manifest(size: usize) -> String {
+    let mut yaml = String::from("version: 1\nconnectors:\n");
+    for i in 0..size {
+        yaml.push_str(&format!(
+            "  connector-{i}:\n    description: Connector number {i}.\n    extra:\n      instanceUrl: url\n      \
+             team_id: string\n      hub_id: integer\n      signing_secret: secret?\n      scopes: list<string>?\n"
+        ));
+    }
+    yaml
+}
+
+fn cargo_check(dir: &Path) -> Result<Duration, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let status = Command::new(env!("CARGO")).args(["check", "--quiet"]).current_dir(dir).status()?;
+    if !status.success() {
+        return Err(format!("cargo check failed in {}", dir.display()).into());
+    }
+    Ok(started.elapsed())
+}
+
+/// Lines of the crate after macro expansion, formatted (nightly's `-Zunpretty=expanded`
+/// when available; 0 otherwise).
+fn expanded_lines(dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+    let output = Command::new("cargo")
+        .args(["+nightly", "rustc", "--quiet", "--lib", "--profile", "check", "--", "-Zunpretty=expanded"])
+        .env("CARGO_TARGET_DIR", dir.join("target-nightly"))
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()?;
+    Ok(if output.status.success() { String::from_utf8_lossy(&output.stdout).lines().count() } else { 0 })
+}
+
+// ---------------------------------------------------------------------------------------
+
+fn status_kib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+fn peak_rss_mib() -> f64 {
+    status_kib("VmHWM:") / 1024.0
+}
+
+fn current_rss_mib() -> f64 {
+    status_kib("VmRSS:") / 1024.0
+}

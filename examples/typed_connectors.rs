@@ -1,0 +1,47 @@
+//! The connectors generated from `connectors.yaml`, end to end against the emulator:
+//! Google Sheets, Salesforce (a typed `instance_url`) and Stripe (a secret extra field), and
+//! `ConnectorId` parsed from a string.
+//!
+//! ```text
+//! cargo run --example typed_connectors -- salesforce
+//! ```
+
+use std::time::Duration;
+
+use fastn_auth::mock::MockServer;
+use fastn_auth::{ExposeSecret, PollOptions};
+use fastn_auth_workspace::{ConnectorId, GoogleSheets, Salesforce, Stripe, client_from_env};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (client, _backend) = client_from_env(MockServer::builder().auto_approve_after_polls(2)).await?;
+    let poll = PollOptions::new(Duration::from_millis(200), Duration::from_secs(300));
+
+    // A connector chosen at run time, checked against the manifest.
+    let wanted = std::env::args().nth(1).unwrap_or_else(|| "salesforce".to_owned());
+    match wanted.parse::<ConnectorId>() {
+        Ok(id) => println!("`{wanted}` is {id:?}; the manifest declares {:?}", ConnectorId::ALL),
+        Err(err) => println!("`{wanted}`: {err}"),
+    }
+
+    let sheets = GoogleSheets::connect(&client).tenant_id("acme").send().await?;
+    let sheets = sheets.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
+    println!("google-sheets scope: {}", sheets.extra.scope);
+
+    let salesforce = Salesforce::connect(&client).tenant_id("acme").send().await?;
+    let salesforce = salesforce.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
+    let instance: &url::Url = &salesforce.extra.instance_url;
+    println!("salesforce API host: {}", instance.host_str().unwrap_or_default());
+
+    let stripe = Stripe::connect(&client).tenant_id("acme").send().await?;
+    let stripe = stripe.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
+    let publishable = stripe.extra.stripe_publishable_key.expose_secret();
+    println!(
+        "stripe account {} (live: {}), key of {} characters",
+        stripe.extra.stripe_user_id,
+        stripe.extra.livemode,
+        publishable.len()
+    );
+    println!("stripe extra, redacted: {:?}", stripe.extra);
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The emulator over plain HTTP, as any client (curl, the official Python client) sees it.
+#![cfg(feature = "mock")]
+
+use std::time::{Duration, Instant};
+
+use fastn_auth::Endpoint;
+use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+fn headers(request: RequestBuilder, tenant: &str) -> RequestBuilder {
+    request
+        .header("content-type", "application/json")
+        .header("x-fastn-space-id", "space")
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .header("x-fastn-custom-auth", "true")
+        .header("x-fastn-space-tenantid", tenant)
+        .header("x-fastn-space-connection-id", "")
+}
+
+async fn json_of(response: Response) -> Value {
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+struct Api {
+    mock: MockServer,
+    http: Client,
+}
+
+impl Api {
+    async fn start(mock: MockServer) -> Self {
+        Api { mock, http: Client::new() }
+    }
+
+    async fn init(&self, connector: &str, tenant: &str) -> Value {
+        let url = format!("{}/connect/init/community/{connector}", self.mock.base_url());
+        let response = headers(self.http.post(url), tenant).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        json_of(response).await
+    }
+
+    async fn status(&self, state: &str) -> Response {
+        headers(self.http.get(format!("{}/connect/status/{state}", self.mock.base_url())), "")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn credentials(&self, connector: &str, tenant: &str) -> Response {
+        let url = format!("{}/connect/credentials/community/{connector}", self.mock.base_url());
+        headers(self.http.get(url), tenant).send().await.unwrap()
+    }
+
+    async fn decide(&self, state: &str, decision: &str) -> Response {
+        self.http
+            .post(format!("http://{}/authorize", self.mock.addr()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("state={state}&decision={decision}"))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_person_approves_on_the_consent_page() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let init = api.init("salesforce", "acme").await;
+    assert_eq!((init["type"].as_str(), init["success"].as_bool()), (Some("oauth"), Some(true)));
+    let state = init["state"].as_str().unwrap();
+    assert_eq!(json_of(api.status(state).await).await, json!({ "status": "INACTIVE" }));
+
+    let page = api.http.get(init["redirectUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("salesforce")
+            && page.contains("acme")
+            && page.contains("Approve")
+            && page.contains("Deny")
+    );
+    assert!(page.contains(&format!("name=\"state\" value=\"{state}\"")));
+
+    let outcome = api.decide(state, "approve").await;
+    assert_eq!(outcome.status(), 200);
+    assert!(outcome.text().await.unwrap().contains("Connected"));
+    assert_eq!(json_of(api.status(state).await).await, json!({ "status": "ACTIVE" }));
+    let creds = json_of(api.credentials("salesforce", "acme").await).await;
+    assert_eq!(creds["success"], true);
+    assert_eq!(creds["credentials"]["instance_url"], "https://acme.my.salesforce.com");
+    assert_eq!(api.decide(state, "approve").await.status(), 404, "a completed flow cannot be decided again");
+}
+
+#[tokio::test]
+async fn a_person_denies_on_the_consent_page() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let state = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
+    assert_eq!(api.decide(&state, "deny").await.status(), 200);
+    assert_eq!(
+        json_of(api.status(&state).await).await,
+        json!({ "status": "FAILED", "errorMessage": "user denied access" })
+    );
+    assert_eq!(api.credentials("slack", "").await.status(), 404);
+}
+
+#[tokio::test]
+async fn tenants_connections_and_spaces_are_isolated() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let state = api.init("notion", "acme").await["state"].as_str().unwrap().to_owned();
+    assert!(api.mock.approve(&state));
+    assert_eq!(api.credentials("notion", "acme").await.status(), 200);
+    assert_eq!(api.credentials("notion", "globex").await.status(), 404);
+    assert_eq!(api.credentials("notion", "").await.status(), 404);
+    assert_eq!(api.credentials("slack", "acme").await.status(), 404);
+
+    let other_space = api
+        .http
+        .get(format!("{}/connect/status/{state}", api.mock.base_url()))
+        .header("x-fastn-space-id", "another-space")
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_space.status(), 404, "a state is only visible to its own space");
+    api.mock
+        .insert_connection(ConnectionKey::new("space", "notion").tenant_id("acme").connection_id("c2"), None);
+    let with_connection = headers(
+        api.http.get(format!("{}/connect/credentials/community/notion", api.mock.base_url())),
+        "acme",
+    )
+    .header("x-fastn-space-connection-id", "c2")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(with_connection.status(), 200);
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_and_unknown_states_404() {
+    let mock = MockServer::builder().auth_token("extra-token").start().await.unwrap();
+    let http = Client::new();
+    let url = format!("{}/connect/init/community/slack", mock.base_url());
+    let no_space = http.post(&url).header("x-fastn-api-key", MockServer::API_KEY).send().await.unwrap();
+    assert_eq!(no_space.status(), 401);
+    assert!(json_of(no_space).await["error"].as_str().unwrap().contains("x-fastn-space-id"));
+    let no_key = http.post(&url).header("x-fastn-space-id", "s").send().await.unwrap();
+    assert_eq!(no_key.status(), 401);
+    let wrong_key = http
+        .post(&url)
+        .header("x-fastn-space-id", "s")
+        .header("x-fastn-api-key", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_key.status(), 401);
+    let bearer =
+        http.post(&url).header("x-fastn-space-id", "s").bearer_auth("extra-token").send().await.unwrap();
+    assert_eq!(bearer.status(), 200);
+    let api = Api { mock, http };
+    assert_eq!(api.status("unknown").await.status(), 404);
+    assert_eq!(api.http.get(format!("http://{}/nope", api.mock.addr())).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn auto_approval_after_a_delay_or_a_number_of_polls() {
+    let api = Api::start(
+        MockServer::builder().auto_approve_after(Duration::from_millis(200)).start().await.unwrap(),
+    )
+    .await;
+    let state = api.init("github", "").await["state"].as_str().unwrap().to_owned();
+    assert_eq!(json_of(api.status(&state).await).await["status"], "INACTIVE");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(json_of(api.status(&state).await).await["status"], "ACTIVE");
+
+    let api = Api::start(MockServer::builder().auto_approve_after_polls(3).start().await.unwrap()).await;
+    let state = api.init("github", "").await["state"].as_str().unwrap().to_owned();
+    let seen: Vec<Value> = futures_seq(&api, &state, 3).await;
+    assert_eq!(seen, ["INACTIVE", "INACTIVE", "ACTIVE"]);
+}
+
+async fn futures_seq(api: &Api, state: &str, polls: usize) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for _ in 0..polls {
+        seen.push(json_of(api.status(state).await).await["status"].clone());
+    }
+    seen
+}
+
+#[tokio::test]
+async fn each_fault_kind_is_served_as_scripted_then_normal_answers_resume() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let state = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
+    let mock = &api.mock;
+
+    mock.inject(Endpoint::Status, Fault::status_retry_after(429, 7));
+    let response = api.status(&state).await;
+    assert_eq!(
+        (response.status().as_u16(), &response.headers()["retry-after"]),
+        (429, &"7".parse::<reqwest::header::HeaderValue>().unwrap())
+    );
+
+    mock.inject(Endpoint::Status, Fault::Delay(Duration::from_millis(300)));
+    let started = Instant::now();
+    assert_eq!(api.status(&state).await.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    mock.inject(Endpoint::Status, Fault::Hang);
+    let hung = tokio::time::timeout(Duration::from_millis(300), api.status(&state)).await;
+    assert!(hung.is_err(), "a hanging request never answers");
+
+    mock.inject(Endpoint::Status, Fault::MalformedJson);
+    let body = api.status(&state).await.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "{body}");
+
+    mock.inject(Endpoint::Status, Fault::Html);
+    let response = api.status(&state).await;
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+
+    mock.inject(Endpoint::Status, Fault::Oversized(2 << 20));
+    assert!(api.status(&state).await.bytes().await.unwrap().len() > 2 << 20);
+
+    mock.inject(Endpoint::Status, Fault::CloseMidBody);
+    assert!(api.status(&state).await.bytes().await.is_err(), "the body is cut off");
+
+    mock.inject(Endpoint::Status, Fault::UnknownStatus("PENDING_REVIEW".into()));
+    assert_eq!(json_of(api.status(&state).await).await, json!({ "status": "PENDING_REVIEW" }));
+
+    mock.inject(Endpoint::Status, Fault::Body { code: 200, body: r#"{"status":5}"#.into() });
+    assert_eq!(api.status(&state).await.text().await.unwrap(), r#"{"status":5}"#);
+
+    mock.inject(Endpoint::Status, Fault::Redirect("http://elsewhere.invalid/".into()));
+    let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let redirected =
+        headers(http.get(format!("{}/connect/status/{state}", mock.base_url())), "").send().await.unwrap();
+    assert_eq!(
+        (redirected.status().as_u16(), redirected.headers()["location"].to_str().unwrap()),
+        (307, "http://elsewhere.invalid/")
+    );
+
+    mock.inject_times(Endpoint::Init, Fault::status(500), 2);
+    assert_eq!(json_of(api.status(&state).await).await["status"], "INACTIVE", "faults are per endpoint");
+    let url = format!("{}/connect/init/community/slack", mock.base_url());
+    for expected in [500, 500, 200] {
+        assert_eq!(headers(api.http.post(&url), "").send().await.unwrap().status(), expected);
+    }
+}
+
+#[tokio::test]
+async fn requests_and_connections_are_observable() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let state = api.init("..%2Fadmin", "acme").await["state"].as_str().unwrap().to_owned();
+    let _ = api.status(&state).await;
+    let requests = api.mock.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("POST", "/api/connect/init/community/..%2Fadmin")
+    );
+    assert_eq!(requests[0].header("X-Fastn-Space-Tenantid"), Some("acme"));
+    assert!(!format!("{requests:?}").contains(MockServer::API_KEY), "the log's Debug redacts keys");
+    assert_eq!(api.mock.connections_accepted(), 1, "reqwest reused its connection");
+    api.mock.clear_requests();
+    assert!(api.mock.requests().is_empty());
+    let quiet = MockServer::builder().record_requests(false).start().await.unwrap();
+    let _ = Api { mock: quiet, http: Client::new() }.status("x").await;
+}
