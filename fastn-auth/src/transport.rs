@@ -168,7 +168,10 @@ impl Transport {
 
     /// Sends `route` and retries transient failures up to `retries` times.
     ///
-    /// Every input is validated before the first byte is sent.
+    /// Every input is validated before the first byte is sent. The HTTP exchange is boxed
+    /// and started only once an in-flight permit is held: a session waiting for its turn
+    /// (or between polls) holds a few hundred bytes, not the kilobytes of an exchange's
+    /// state, which adds up over 10,000 waiting sessions.
     pub(crate) async fn call(
         &self,
         route: Route<'_>,
@@ -176,16 +179,21 @@ impl Transport {
         retries: u32,
     ) -> Result<Map<String, Value>> {
         let endpoint = route.endpoint();
-        let request = self.prepare(route, scope)?;
-        let span =
-            tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = request.url().path());
+        let mut url = self.base_url.clone();
+        route.push_path(&mut url)?;
+        let tenant = header_value("tenant_id", scope.tenant_id)?;
+        let connection = header_value("connection_id", scope.connection_id)?;
+        let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
         async {
             let mut attempt = 0;
             loop {
-                let Some(this_try) = request.try_clone() else {
-                    return Err(Error::config("request cannot be cloned for a retry"));
+                let outcome = {
+                    // The semaphore is never closed, so acquiring only waits.
+                    let _permit = self.in_flight.acquire().await;
+                    let request = self.request(route, url.clone(), tenant.clone(), connection.clone());
+                    Box::pin(self.send_once(endpoint, request)).await
                 };
-                match self.send_once(endpoint, this_try).await {
+                match outcome {
                     Err(err) if err.is_transient() && attempt < retries => {
                         let delay = err.retry_after().unwrap_or_else(|| backoff(attempt));
                         if delay > MAX_RETRY_AFTER {
@@ -203,25 +211,27 @@ impl Transport {
         .await
     }
 
-    fn prepare(&self, route: Route<'_>, scope: Scope<'_>) -> Result<reqwest::Request> {
-        let mut url = self.base_url.clone();
-        route.push_path(&mut url)?;
-        let mut headers = self.headers.clone();
-        headers.insert(TENANT_ID, header_value("tenant_id", scope.tenant_id)?);
-        headers.insert(CONNECTION_ID, header_value("connection_id", scope.connection_id)?);
+    fn request(
+        &self,
+        route: Route<'_>,
+        url: Url,
+        tenant: HeaderValue,
+        connection: HeaderValue,
+    ) -> reqwest::Request {
         let method = match route {
             Route::Init { .. } => reqwest::Method::POST,
             Route::Status { .. } | Route::Credentials { .. } => reqwest::Method::GET,
         };
         let mut request = reqwest::Request::new(method, url);
-        *request.headers_mut() = headers;
-        Ok(request)
+        let headers = request.headers_mut();
+        *headers = self.headers.clone();
+        headers.insert(TENANT_ID, tenant);
+        headers.insert(CONNECTION_ID, connection);
+        request
     }
 
     async fn send_once(&self, endpoint: Endpoint, request: reqwest::Request) -> Result<Map<String, Value>> {
         let exchange = async {
-            // The semaphore is never closed, so acquiring only waits.
-            let _permit = self.in_flight.acquire().await;
             let response = self
                 .http
                 .execute(request)
