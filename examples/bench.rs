@@ -244,7 +244,8 @@ async fn flows_part(
             sdk_rate / bare_rate
         );
     } else {
-        println!("RESULT flows_per_sec={sdk_rate:.1}");
+        let connections = sdk.first().map_or(0.0, |r| r.connections_per_flow);
+        println!("RESULT flows_per_sec={sdk_rate:.1} connections_per_flow={connections:.4}");
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::store::{ConnectionKey, Store};
 use super::{Fault, RecordedRequest};
 use crate::error::Endpoint;
+use crate::session::AuthStatus;
 
 pub(crate) struct App {
     pub(crate) store: Arc<Store>,
@@ -130,9 +131,16 @@ async fn init(
     .await
 }
 
-async fn status(State(app): Shared, Path(state): Path<String>, headers: HeaderMap) -> Response {
-    app.serve(Endpoint::Status, &headers, |space_id| match app.store.poll(space_id, &state) {
-        Some((status, None)) => axum::Json(json!({ "status": status })).into_response(),
+async fn status(State(app): Shared, Path(state): Path<String>, request: Request) -> Response {
+    app.serve(Endpoint::Status, request.headers(), |space_id| match app.store.poll(space_id, &state) {
+        Some((status, None)) => {
+            let body = match status {
+                AuthStatus::Inactive => r#"{"status":"INACTIVE"}"#,
+                AuthStatus::Active => r#"{"status":"ACTIVE"}"#,
+                AuthStatus::Failed => r#"{"status":"FAILED"}"#,
+            };
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         Some((status, Some(message))) => {
             axum::Json(json!({ "status": status, "errorMessage": message })).into_response()
         }
@@ -144,10 +152,11 @@ async fn status(State(app): Shared, Path(state): Path<String>, headers: HeaderMa
 async fn credentials(
     State(app): Shared,
     Path((org, connector)): Path<(String, String)>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    app.serve(Endpoint::Credentials, &headers, |space_id| {
-        match app.store.credentials_body(&App::key(space_id, org, connector, &headers)) {
+    let headers = request.headers();
+    app.serve(Endpoint::Credentials, headers, |space_id| {
+        match app.store.credentials_body(&App::key(space_id, org, connector, headers)) {
             Some(body) => axum::Json(body).into_response(),
             None => {
                 json_error(StatusCode::NOT_FOUND, "no completed connection for this connector and tenant")
