@@ -61,11 +61,14 @@ impl Route<'_> {
     }
 }
 
-/// Refuses path parameters that would change the route even when encoded.
+/// Refuses path parameters that would change the route even when encoded: empty, `.` and
+/// `..` segments, and control characters (URL parsing silently drops tabs and line breaks,
+/// so `sla\tck` would reach the server as `slack`).
 pub(crate) fn check_segment(name: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value == "." || value == ".." {
+    if value.is_empty() || value == "." || value == ".." || value.chars().any(char::is_control) {
+        let shown: String = value.chars().take(64).collect();
         return Err(Error::config(format!(
-            "{name} must be a non-empty id other than `.` and `..`, got {value:?}"
+            "{name} must be a non-empty id other than `.` and `..`, without control characters, got {shown:?}"
         )));
     }
     Ok(())
@@ -363,7 +366,7 @@ mod tests {
 
     #[test]
     fn dot_segments_and_empty_ids_are_refused() {
-        for bad in ["", ".", ".."] {
+        for bad in ["", ".", "..", "sla\tck", "\r", "a\nb", "\u{0}", "\u{7f}", "\u{85}"] {
             let err = url_of(Route::Credentials { org: "community", connector: bad }).unwrap_err();
             assert_eq!(err.code(), "CONFIG_ERROR", "{bad:?}");
             assert!(err.to_string().contains("connector_id"), "{err}");

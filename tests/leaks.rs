@@ -1,0 +1,134 @@
+//! No secret — API key, auth token, access or refresh token, secret extra field — appears in
+//! TRACE logs (ours and our dependencies'), in `Debug` of any public type, or in any error.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
+use fastn_auth::{Endpoint, FastnAuth, GetCredentialsOptions, InitOptions, PollOptions};
+use fastn_auth_workspace::{Salesforce, Stripe};
+
+const API_KEY: &str = "key-LEAK-CANARY-1";
+const AUTH_TOKEN: &str = "token-LEAK-CANARY-2";
+const ACCESS_TOKEN: &str = "access-LEAK-CANARY-3";
+const REFRESH_TOKEN: &str = "refresh-LEAK-CANARY-4";
+const PUBLISHABLE_KEY: &str = "pk-LEAK-CANARY-5";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_in_logs_debug_output_or_errors() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init(); // also routes the `log` records of reqwest and hyper here
+
+    let mock = MockServer::builder()
+        .api_key(API_KEY)
+        .auth_token(AUTH_TOKEN)
+        .auto_approve_after_polls(2)
+        .start()
+        .await
+        .unwrap();
+    let canned = serde_json::json!({
+        "access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN, "expires_in": 3600,
+        "instance_url": "https://acme.my.salesforce.com", "id_token": ACCESS_TOKEN,
+        "stripe_user_id": "acct_1", "stripe_publishable_key": PUBLISHABLE_KEY, "livemode": false,
+    });
+    for connector in ["salesforce", "slack", "stripe"] {
+        mock.set_credentials(connector, canned.clone());
+    }
+    let poll = PollOptions::new(Duration::from_millis(5), Duration::from_secs(5));
+    let mut shown = Vec::<String>::new();
+
+    for builder in
+        [FastnAuth::builder("space").api_key(API_KEY), FastnAuth::builder("space").auth_token(AUTH_TOKEN)]
+    {
+        let builder = builder.base_url(mock.base_url()).request_timeout(Duration::from_millis(300));
+        shown.push(format!("{builder:?}"));
+        let client = builder.build().unwrap();
+        shown.push(format!("{client:?}"));
+
+        let session = client.initialize(InitOptions::new("slack").tenant_id("acme")).await.unwrap();
+        let result = session.wait_for_completion(poll).await.unwrap();
+        shown.push(format!("{session:?} {:?} {result:?} {:?}", session.handle(), session.get_status().await));
+        let untyped =
+            client.get_credentials(GetCredentialsOptions::new("slack").tenant_id("acme")).await.unwrap();
+        // (`untyped.extra` alone is a plain serde_json map, whose own Debug shows its values;
+        // the README says so. Credentials' Debug redacts it.)
+        shown.push(format!("{untyped:?}"));
+
+        let typed = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
+        shown.push(format!("{typed:?} {:?}", typed.wait_for_completion(poll).await.unwrap()));
+        mock.insert_connection(ConnectionKey::new("space", "stripe"), Some(canned.clone()));
+        let stripe = Stripe::credentials(&client).send().await.unwrap();
+        shown.push(format!("{stripe:?} {:?}", stripe.extra));
+
+        // Every error the fault matrix can produce, plus refused input.
+        for (endpoint, fault, times) in [
+            (Endpoint::Init, Fault::status(401), 1),
+            (Endpoint::Init, Fault::Html, 1),
+            (Endpoint::Status, Fault::MalformedJson, 1),
+            (Endpoint::Status, Fault::Oversized(2 << 20), 1),
+            (Endpoint::Status, Fault::UnknownStatus("X".into()), 1),
+            (Endpoint::Credentials, Fault::CloseMidBody, 3),
+            (
+                Endpoint::Credentials,
+                Fault::body(format!(r#"{{"access_token":{{"v":"{ACCESS_TOKEN}"}}}}"#)),
+                1,
+            ),
+            (
+                Endpoint::Credentials,
+                Fault::body(format!(r#"{{"access_token":"a","instance_url":"{REFRESH_TOKEN}"}}"#)),
+                1,
+            ),
+        ] {
+            mock.inject_times(endpoint, fault, times);
+            let outcome = async {
+                let session = Salesforce::connect(&client).send().await?;
+                session.wait_for_completion(poll).await
+            }
+            .await;
+            let err = outcome.expect_err("the fault ends the flow");
+            shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
+        }
+        let session = client.initialize("slack").await.unwrap();
+        mock.inject(Endpoint::Status, Fault::Hang);
+        let timeout =
+            session.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::from_millis(200))).await;
+        shown.push(format!("{timeout:?}"));
+        shown.push(format!("{:?}", client.initialize(InitOptions::new("slack").tenant_id("a\r\nb")).await));
+    }
+    shown.push(format!("{:?}", FastnAuth::builder("space").api_key(format!("{API_KEY}\n")).build()));
+    shown.push(format!("{mock:?} {:?}", mock.requests()));
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("fastn_auth.request") && logs.contains("TRACE"),
+        "TRACE logging was captured:\n{logs}"
+    );
+    let everything = format!("{}\n{logs}", shown.join("\n"));
+    for secret in [API_KEY, AUTH_TOKEN, ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY] {
+        assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
+    }
+}
+
+fn context(text: &str, needle: &str) -> String {
+    text.lines().filter(|line| line.contains(needle)).take(5).collect::<Vec<_>>().join("\n")
+}

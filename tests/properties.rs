@@ -1,0 +1,110 @@
+//! For arbitrary ids, every request stays under `/connect/…` with each value in its own path
+//! segment, and header-unsafe input is refused with `Error::Config` before anything is sent.
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use fastn_auth::mock::MockServer;
+use fastn_auth::{FastnAuth, InitOptions, SessionHandle};
+use percent_encoding::percent_decode_str;
+use proptest::prelude::*;
+
+struct World {
+    runtime: tokio::runtime::Runtime,
+    mock: MockServer,
+    client: FastnAuth,
+}
+
+/// One emulator for all cases (proptest runs hundreds of them), one case at a time so that
+/// each reads its own requests from the log.
+fn world() -> (MutexGuard<'static, ()>, &'static World) {
+    static TURN: Mutex<()> = Mutex::new(());
+    static WORLD: OnceLock<World> = OnceLock::new();
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    (
+        turn,
+        WORLD.get_or_init(|| {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            let mock = runtime.block_on(MockServer::builder().start()).unwrap();
+            let client = FastnAuth::builder("space")
+                .api_key(MockServer::API_KEY)
+                .base_url(mock.base_url())
+                .build()
+                .unwrap();
+            World { runtime, mock, client }
+        }),
+    )
+}
+
+fn segment_ok(id: &str) -> bool {
+    !id.is_empty() && id != "." && id != ".." && !id.chars().any(char::is_control)
+}
+
+fn header_ok(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Any string, biased towards the characters that break paths and headers.
+fn id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".*",
+        "[./%?#\\\\ a-z\r\n\t\u{0}\u{7f}é]{0,12}",
+        Just(String::new()),
+        Just(".".to_owned()),
+        Just("..".to_owned()),
+        Just("../admin".to_owned()),
+    ]
+}
+
+fn decoded(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn init_requests_keep_every_id_in_its_own_segment(connector in id(), org in id(), tenant in id(), connection in id()) {
+        let (_turn, world) = world();
+        world.mock.clear_requests();
+        let options = InitOptions::new(connector.clone()).org_id(org.clone()).tenant_id(tenant.clone()).connection_id(connection.clone());
+        let outcome = world.runtime.block_on(world.client.initialize(options));
+        let requests = world.mock.requests();
+        if segment_ok(&connector) && segment_ok(&org) && header_ok(&tenant) && header_ok(&connection) {
+            prop_assert!(outcome.is_ok(), "{:?}", outcome.err());
+            prop_assert_eq!(requests.len(), 1);
+            let path = requests[0].path.strip_prefix("/api/connect/init/").expect("under /connect/init/");
+            let segments: Vec<&str> = path.split('/').collect();
+            prop_assert_eq!(segments.len(), 2, "{}", path);
+            prop_assert_eq!(decoded(segments[0]), org);
+            prop_assert_eq!(decoded(segments[1]), connector);
+            prop_assert!(!path.contains('?') && !path.contains('#'));
+            prop_assert_eq!(requests[0].header("x-fastn-space-tenantid"), Some(tenant.as_str()));
+            prop_assert_eq!(requests[0].header("x-fastn-space-connection-id"), Some(connection.as_str()));
+        } else {
+            let err = outcome.expect_err("unusable input is refused");
+            prop_assert_eq!(err.code(), "CONFIG_ERROR");
+            prop_assert!(requests.is_empty(), "nothing is sent: {:?}", requests);
+        }
+    }
+
+    #[test]
+    fn status_requests_keep_the_state_in_one_segment(state in id(), tenant in id()) {
+        let (_turn, world) = world();
+        world.mock.clear_requests();
+        let handle: SessionHandle = serde_json::from_value(serde_json::json!({
+            "connector_id": "slack", "org_id": "community", "tenant_id": tenant, "state": state,
+        })).unwrap();
+        let outcome = world.runtime.block_on(world.client.resume(handle).get_status());
+        let requests = world.mock.requests();
+        if segment_ok(&state) && header_ok(&tenant) {
+            prop_assert_eq!(outcome.unwrap_err().status_code(), Some(404), "an unknown state");
+            let path = requests[0].path.strip_prefix("/api/connect/status/").expect("under /connect/status/");
+            prop_assert!(!path.contains('/') && !path.contains('?') && !path.contains('#'), "{}", path);
+            prop_assert_eq!(decoded(path), state);
+        } else {
+            prop_assert_eq!(outcome.unwrap_err().code(), "CONFIG_ERROR");
+            prop_assert!(requests.is_empty());
+        }
+    }
+}
