@@ -163,6 +163,27 @@ mod tests {
     }
 
     #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let path = std::env::temp_dir().join(format!("fastn-auth-huge-{}.yaml", std::process::id()));
+        std::fs::write(&path, "#".repeat(manifest::MAX_BYTES + 1)).unwrap();
+        let err = read_manifest(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.contains("more than the 4194304 bytes a manifest may have"), "{err}");
+    }
+
+    #[test]
+    fn a_large_manifest_parses_quickly() {
+        let mut yaml = String::from("version: 1\nconnectors:\n");
+        for i in 0..5_000 {
+            yaml.push_str(&format!("  c{i}:\n    extra:\n      a: string\n      b: list<url>?\n"));
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(manifest::parse(&yaml).unwrap().connectors.len(), 5_000);
+        assert!(codegen::generate(&manifest::parse(&yaml).unwrap(), None).to_string().len() > 1_000_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    }
+
+    #[test]
     fn errors_quote_the_path_as_written_and_the_position() {
         let out = expand_str(quote!("tests/manifests/unknown_type.yaml"));
         assert!(

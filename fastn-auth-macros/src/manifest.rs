@@ -3,7 +3,7 @@
 //! Every check runs while serde_yaml reads the document, so each error carries the line and
 //! column of the offending node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Deserialize;
@@ -238,20 +238,22 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
     }
 }
 
-/// Generated type names taken so far, with the id that took each.
-struct Names(Vec<(String, String)>);
+/// Generated type names taken so far, each with the id that took it (empty: the macro's own).
+struct Names(HashMap<String, String>);
 
 impl Names {
     fn new(reserved: impl IntoIterator<Item = &'static str>) -> Self {
         Names(reserved.into_iter().map(|name| (name.to_owned(), String::new())).collect())
     }
 
-    /// Which id already owns `name` or `{name}Extra`, if any.
+    /// Which id already owns `name`, `{name}Extra`, or the type whose `Extra` is `name`.
     fn owner(&self, name: &str) -> Option<&str> {
-        self.0.iter().find_map(|(taken, id)| {
-            let clash = taken == name || *taken == format!("{name}Extra") || format!("{taken}Extra") == name;
-            clash.then_some(id.as_str())
-        })
+        let base = name.strip_suffix("Extra");
+        [Some(name.to_owned()), Some(format!("{name}Extra")), base.map(str::to_owned)]
+            .into_iter()
+            .flatten()
+            .find_map(|taken| self.0.get(&taken))
+            .map(String::as_str)
     }
 
     fn claim(&mut self, name: &str, id: &str) -> Result<(), String> {
@@ -263,7 +265,7 @@ impl Names {
                 "connectors `{other}` and `{id}` both give the Rust name `{name}`; rename one or set `name:`"
             )),
             None => {
-                self.0.push((name.to_owned(), id.to_owned()));
+                self.0.insert(name.to_owned(), id.to_owned());
                 Ok(())
             }
         }

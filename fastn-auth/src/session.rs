@@ -73,7 +73,7 @@ pub struct StatusResponse {
 }
 
 impl StatusResponse {
-    fn decode(mut body: Map<String, Value>) -> Result<Self> {
+    pub(crate) fn decode(mut body: Map<String, Value>) -> Result<Self> {
         let status = match body.remove("status") {
             Some(Value::String(status)) => status.parse()?,
             Some(other) => {

@@ -310,7 +310,7 @@ async fn read_body(endpoint: Endpoint, mut response: reqwest::Response, limit: u
     Ok(body)
 }
 
-fn parse_object(endpoint: Endpoint, body: &[u8]) -> Result<Map<String, Value>> {
+pub(crate) fn parse_object(endpoint: Endpoint, body: &[u8]) -> Result<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => {
