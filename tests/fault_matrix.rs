@@ -8,6 +8,8 @@ use fastn_auth::{Endpoint, FastnAuth, PollOptions};
 use fastn_auth_workspace::Salesforce;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// Long enough that only a hang, not a busy machine, makes a request time out.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The rows under `<!-- fault-matrix -->` in README.md: fault name and expected outcomes
 /// for init, status and credentials.
@@ -61,7 +63,7 @@ async fn outcome(endpoint: Endpoint, fault: Fault) -> (String, Duration) {
     let client = FastnAuth::builder("space")
         .api_key(MockServer::API_KEY)
         .base_url(mock.base_url())
-        .request_timeout(Duration::from_millis(300))
+        .request_timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap();
     mock.inject(endpoint, fault);

@@ -408,6 +408,12 @@ mod tests {
     }
 
     #[test]
+    fn the_client_is_cheap_to_share_across_tasks() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<FastnAuth>();
+    }
+
+    #[test]
     fn debug_never_shows_the_key() {
         let builder = FastnAuth::builder("space").api_key("super-secret-key");
         assert!(!format!("{builder:?}").contains("super-secret-key"));

@@ -74,13 +74,15 @@ pub(crate) fn check_segment(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A header value from caller input, refusing CR, LF and other control characters.
+/// A header value from caller input. Control characters (CR, LF, tab, …) are refused, and
+/// so is leading or trailing whitespace, which HTTP strips: ` acme` would arrive as `acme`.
 pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| {
+    let usable = !value.chars().any(char::is_control) && value.trim_matches(' ') == value;
+    HeaderValue::from_str(value).ok().filter(|_| usable).ok_or_else(|| {
         let shown: String = value.chars().take(64).collect();
         Error::config(format!(
-            "{name} must be usable as an HTTP header value (no CR, LF or other control \
-             characters), got {shown:?}"
+            "{name} must be usable as an HTTP header value (no CR, LF, tab or other control \
+             characters, no leading or trailing space), got {shown:?}"
         ))
     })
 }
@@ -239,7 +241,7 @@ impl Transport {
                 .http
                 .execute(request)
                 .await
-                .map_err(|e| network(endpoint, format!("{endpoint}: request failed"), None, Some(e)))?;
+                .map_err(|e| network(endpoint, format!("{endpoint}: request failed"), Some(e)))?;
             let status = response.status();
             if !status.is_success() {
                 let retry_after = response
@@ -249,16 +251,13 @@ impl Transport {
                     .map(Duration::from_secs);
                 // Reading a small error body lets the connection go back to the pool.
                 let _ = read_body(endpoint, response, 64 * 1024).await;
-                let mut err = network(
+                return Err(Error::Network {
+                    message: format!("{endpoint}: the server answered {status}"),
+                    status_code: Some(status.as_u16()),
                     endpoint,
-                    format!("{endpoint}: the server answered {status}"),
-                    Some(status.as_u16()),
-                    None,
-                );
-                if let Error::Network { retry_after: slot, .. } = &mut err {
-                    *slot = retry_after;
-                }
-                return Err(err);
+                    retry_after,
+                    source: None,
+                });
             }
             let body = read_body(endpoint, response, MAX_BODY_BYTES).await?;
             parse_object(endpoint, &body)
@@ -269,24 +268,19 @@ impl Transport {
                 endpoint,
                 format!("{endpoint}: no complete answer within {:?}", self.request_timeout),
                 None,
-                None,
             )),
         }
     }
 }
 
-fn network(
-    endpoint: Endpoint,
-    message: String,
-    status_code: Option<u16>,
-    source: Option<reqwest::Error>,
-) -> Error {
+/// A failure without an HTTP answer: no connection, a broken body, a timeout.
+fn network(endpoint: Endpoint, message: String, source: Option<reqwest::Error>) -> Error {
     Error::Network {
         message,
-        status_code,
+        status_code: None,
         endpoint,
         retry_after: None,
-        // reqwest's messages name the URL, which holds no secret (the key is a header).
+        // The message already names the endpoint; the URL would only repeat it.
         source: source.map(|e| Box::new(e.without_url()) as _),
     }
 }
@@ -300,7 +294,7 @@ async fn read_body(endpoint: Endpoint, mut response: reqwest::Response, limit: u
     }
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     while let Some(chunk) = response.chunk().await.map_err(|e| {
-        network(endpoint, format!("{endpoint}: the connection failed while reading the body"), None, Some(e))
+        network(endpoint, format!("{endpoint}: the connection failed while reading the body"), Some(e))
     })? {
         if body.len() + chunk.len() > limit {
             return Err(too_large((body.len() + chunk.len()) as u64));
@@ -376,8 +370,12 @@ mod tests {
     #[test]
     fn header_values_refuse_line_breaks() {
         assert!(header_value("tenant_id", "acme").is_ok());
+        assert!(header_value("tenant_id", "Acme GmbH · Zürich").is_ok());
         let err = header_value("tenant_id", "acme\r\nx-evil: 1").unwrap_err();
         assert!(err.to_string().contains("tenant_id"), "{err}");
+        for stripped_in_transit in ["\t", " acme", "acme ", "a\tb"] {
+            assert!(header_value("tenant_id", stripped_in_transit).is_err(), "{stripped_in_transit:?}");
+        }
     }
 
     #[test]

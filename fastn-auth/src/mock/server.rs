@@ -157,7 +157,7 @@ async fn credentials(
     let headers = request.headers();
     app.serve(Endpoint::Credentials, headers, |space_id| {
         match app.store.credentials_body(&App::key(space_id, org, connector, headers)) {
-            Some(body) => axum::Json(body).into_response(),
+            Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             None => {
                 json_error(StatusCode::NOT_FOUND, "no completed connection for this connector and tenant")
             }

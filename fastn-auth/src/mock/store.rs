@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use serde_json::{Map, Value};
 
 use super::{AutoApprove, CredentialsShape, Fault, KeyCase, RecordedRequest, Wrapping};
@@ -83,7 +84,7 @@ pub(crate) struct Store {
     pub(crate) shape: CredentialsShape,
     record_requests: bool,
     flows: Mutex<HashMap<String, Flow>>,
-    connections: Mutex<HashMap<ConnectionKey, Map<String, Value>>>,
+    connections: Mutex<HashMap<ConnectionKey, Bytes>>,
     templates: Mutex<HashMap<String, Map<String, Value>>>,
     faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
     any_faults: AtomicBool,
@@ -183,7 +184,8 @@ impl Store {
             .get(&key.connector_id)
             .cloned()
             .unwrap_or_else(|| super::generate::credentials(&key));
-        lock(&self.connections).insert(key, creds);
+        let body = self.render(creds);
+        lock(&self.connections).insert(key, body);
     }
 
     pub(crate) fn set_template(&self, connector_id: &str, creds: Map<String, Value>) {
@@ -196,14 +198,18 @@ impl Store {
         creds: Option<Map<String, Value>>,
     ) -> Map<String, Value> {
         let creds = creds.unwrap_or_else(|| super::generate::credentials(&key));
-        lock(&self.connections).insert(key, creds.clone());
+        let body = self.render(creds.clone());
+        lock(&self.connections).insert(key, body);
         creds
     }
 
-    /// The stored credentials of a connection, in the configured wire shape.
-    pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Value> {
-        let creds = lock(&self.connections).get(key)?.clone();
-        let creds = match self.shape.keys {
+    /// The answer body of a connection's credentials, rendered once in the configured shape.
+    pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Bytes> {
+        lock(&self.connections).get(key).cloned()
+    }
+
+    fn render(&self, creds: Map<String, Value>) -> Bytes {
+        let creds: Map<String, Value> = match self.shape.keys {
             KeyCase::Snake => creds,
             KeyCase::Camel => creds
                 .into_iter()
@@ -219,10 +225,11 @@ impl Store {
                 })
                 .collect(),
         };
-        Some(match self.shape.wrapping {
+        let body = match self.shape.wrapping {
             Wrapping::Envelope => serde_json::json!({ "success": true, "credentials": creds }),
             Wrapping::Bare => Value::Object(creds),
-        })
+        };
+        Bytes::from(body.to_string())
     }
 
     pub(crate) fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
