@@ -420,6 +420,10 @@ async fn waiting_part(
         first_error.map(|e| format!(" (first: {e})")).unwrap_or_default()
     );
     println!("  client peak RSS {peak:.1} MiB, growth {:.1} MiB (target <= 64 MiB, 0 errors)", peak - before);
+    let emulator_peak = status_kib(&format!("/proc/{}/status", emulator.child.id()), "VmHWM:") / 1024.0;
+    println!(
+        "  emulator process peak RSS {emulator_peak:.1} MiB with {sessions} sessions (target: well under 100 MiB)"
+    );
     Ok(())
 }
 
@@ -547,8 +551,8 @@ fn expanded_lines(dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
 
 // ---------------------------------------------------------------------------------------
 
-fn status_kib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+fn status_kib(file: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(file).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
@@ -556,9 +560,9 @@ fn status_kib(field: &str) -> f64 {
 }
 
 fn peak_rss_mib() -> f64 {
-    status_kib("VmHWM:") / 1024.0
+    status_kib("/proc/self/status", "VmHWM:") / 1024.0
 }
 
 fn current_rss_mib() -> f64 {
-    status_kib("VmRSS:") / 1024.0
+    status_kib("/proc/self/status", "VmRSS:") / 1024.0
 }

@@ -382,3 +382,22 @@ async fn the_emulator_refuses_unknown_keys_and_states() {
     .unwrap();
     assert_eq!(client.resume(handle).get_status().await.unwrap_err().status_code(), Some(404));
 }
+
+#[tokio::test]
+async fn dropping_the_wait_stops_all_work() {
+    let (mock, client) = start(MockServer::builder()).await;
+    let session = client.initialize("slack").await.unwrap();
+    let polling =
+        session.wait_for_completion(PollOptions::new(Duration::from_millis(10), Duration::from_secs(30)));
+    assert!(tokio::time::timeout(Duration::from_millis(200), polling).await.is_err(), "still waiting");
+    let polls = mock.requests().len();
+    assert!(polls > 3, "it was polling: {polls}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(mock.requests().len(), polls, "no poll after the future was dropped");
+
+    mock.inject(Endpoint::Status, Fault::Hang);
+    let hung = session.wait_for_completion(fast());
+    assert!(tokio::time::timeout(Duration::from_millis(200), hung).await.is_err());
+    // The abandoned request's connection is not reused half-read: the next call works.
+    assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Inactive);
+}
