@@ -7,6 +7,11 @@ use fastn_auth::mock::{MockServer, MockServerBuilder};
 
 fastn_auth::connectors!("connectors.yaml");
 
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Where an example's client points.
 pub enum Backend {
     /// The live Fastn API, from `FASTN_*` environment variables.
