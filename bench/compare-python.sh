@@ -3,10 +3,16 @@
 # the same flow workload, the same standalone emulator, alternating runs, medians.
 #
 #   bash bench/compare-python.sh            # RUNS=3 CONCURRENCY=100 PY_FLOWS=2000 RS_FLOWS=20000
+#
+# The emulator and the Rust client each get one tokio worker thread: the two processes share
+# the machine's 2 cores, and the Python client is one asyncio thread too. Set
+# BENCH_EMULATOR_THREADS / BENCH_CLIENT_THREADS to an empty string for tokio's default (one
+# worker per core in each process).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 runs="${RUNS:-3}" concurrency="${CONCURRENCY:-100}" py_flows="${PY_FLOWS:-2000}" rs_flows="${RS_FLOWS:-20000}"
+export BENCH_EMULATOR_THREADS="${BENCH_EMULATOR_THREADS-1}" BENCH_CLIENT_THREADS="${BENCH_CLIENT_THREADS-1}"
 
 cargo build --quiet --release --example bench
 bench="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench"
@@ -16,7 +22,8 @@ python="$(bash scripts/python-venv.sh)"
 coproc EMULATOR { exec "$bench" serve-emulator --approve-polls 1; }
 trap 'kill "$EMULATOR_PID" 2>/dev/null || true' EXIT
 read -r base_url <&"${EMULATOR[0]}"
-echo "emulator at $base_url; $runs alternating runs at concurrency $concurrency"
+echo "emulator at $base_url; $runs alternating runs at concurrency $concurrency;" \
+    "tokio worker threads: emulator ${BENCH_EMULATOR_THREADS:-default}, Rust client ${BENCH_CLIENT_THREADS:-default}"
 
 field() { sed -n "s/^RESULT.*$1=\([0-9.]*\).*/\1/p"; }
 py_rates=() rs_rates=() py_conns=() rs_conns=()

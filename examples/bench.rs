@@ -10,6 +10,8 @@
 //!
 //! Unless `--base-url` is given, the emulator runs in a child process (this same binary,
 //! `serve-emulator`), so that the client's memory and CPU are measured on their own.
+//! `BENCH_CLIENT_THREADS` and `BENCH_EMULATOR_THREADS` set the tokio worker threads of each
+//! process (default: one per core).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,18 +92,27 @@ enum Part {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = |threads_var: &str| -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = std::env::var(threads_var).ok().and_then(|n| n.parse::<usize>().ok()) {
+            builder.worker_threads(threads);
+        }
+        builder.enable_all().build()
+    };
+    let client_runtime = runtime("BENCH_CLIENT_THREADS")?;
     match cli.command {
         Part::Flows { flows, concurrency, polls, runs, base_url } => {
-            runtime.block_on(flows_part(flows, concurrency, polls, runs, base_url))
+            client_runtime.block_on(flows_part(flows, concurrency, polls, runs, base_url))
         }
         Part::Waiting { sessions, interval, approve_after } => {
-            runtime.block_on(waiting_part(sessions, interval, approve_after))
+            client_runtime.block_on(waiting_part(sessions, interval, approve_after))
         }
-        Part::Emulator { seconds, concurrency } => runtime.block_on(emulator_part(seconds, concurrency)),
+        Part::Emulator { seconds, concurrency } => {
+            client_runtime.block_on(emulator_part(seconds, concurrency))
+        }
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
         Part::ServeEmulator { approve_polls, approve_after } => {
-            runtime.block_on(serve_emulator(approve_polls, approve_after))
+            runtime("BENCH_EMULATOR_THREADS")?.block_on(serve_emulator(approve_polls, approve_after))
         }
     }
 }

@@ -127,16 +127,9 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub(crate) fn new(config: TransportConfig) -> Result<Self> {
-        let origin = config.base_url.origin();
         let http = reqwest::Client::builder()
             // The API never redirects; following one to another host would hand it our key.
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() < 5 && attempt.url().origin() == origin {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(config.max_in_flight)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
