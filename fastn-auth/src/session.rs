@@ -345,7 +345,7 @@ impl<C: Connector> AuthSession<C> {
                 Ok(StatusResponse { status: AuthStatus::Inactive, .. }) => {
                     *last_status = Some(AuthStatus::Inactive);
                     failures = 0;
-                    interval.mul_f64(0.9 + fastrand::f64() * 0.2)
+                    jittered(interval)
                 }
                 Err(err) if err.is_transient() => {
                     failures += 1;
@@ -359,6 +359,11 @@ impl<C: Connector> AuthSession<C> {
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// `interval` ± 10 %, so that sessions started together do not poll in lockstep.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.9 + fastrand::f64() * 0.2)
 }
 
 /// At most 64 characters of server-sent text, for error messages.
@@ -397,6 +402,15 @@ mod tests {
             assert!(err.to_string().contains(expected), "{err}");
             assert!(err.to_string().contains("/connect/status/"), "{err}");
         }
+    }
+
+    #[test]
+    fn polls_spread_within_ten_percent() {
+        let interval = Duration::from_secs(1);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(interval)).collect();
+        assert!(waits.iter().all(|w| *w >= interval.mul_f64(0.9) && *w <= interval.mul_f64(1.1)));
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*max - *min > Duration::from_millis(100), "spread {:?}..{:?}", min, max);
     }
 
     #[test]
