@@ -99,17 +99,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         builder.enable_all().build()
     };
-    let client_runtime = runtime("BENCH_CLIENT_THREADS")?;
+    // Each process builds only its own runtime: the emulator child gets no idle client threads.
+    let client = || runtime("BENCH_CLIENT_THREADS");
     match cli.command {
         Part::Flows { flows, concurrency, polls, runs, base_url } => {
-            client_runtime.block_on(flows_part(flows, concurrency, polls, runs, base_url))
+            client()?.block_on(flows_part(flows, concurrency, polls, runs, base_url))
         }
         Part::Waiting { sessions, interval, approve_after } => {
-            client_runtime.block_on(waiting_part(sessions, interval, approve_after))
+            client()?.block_on(waiting_part(sessions, interval, approve_after))
         }
-        Part::Emulator { seconds, concurrency } => {
-            client_runtime.block_on(emulator_part(seconds, concurrency))
-        }
+        Part::Emulator { seconds, concurrency } => client()?.block_on(emulator_part(seconds, concurrency)),
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
         Part::ServeEmulator { approve_polls, approve_after } => {
             runtime("BENCH_EMULATOR_THREADS")?.block_on(serve_emulator(approve_polls, approve_after))

@@ -31,7 +31,9 @@ pub struct FastnAuth {
     transport: Arc<Transport>,
 }
 
-/// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`].
+/// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`]. `Debug` shows the key and the
+/// token as `[REDACTED]`.
+#[derive(Debug)]
 #[must_use = "call .build() to get a client"]
 pub struct FastnAuthBuilder {
     space_id: String,
@@ -43,22 +45,6 @@ pub struct FastnAuthBuilder {
     max_retries: u32,
     max_in_flight: usize,
     allow_insecure_http: bool,
-}
-
-impl std::fmt::Debug for FastnAuthBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FastnAuthBuilder")
-            .field("space_id", &self.space_id)
-            .field("api_key", &self.api_key)
-            .field("auth_token", &self.auth_token)
-            .field("base_url", &self.base_url)
-            .field("custom_auth", &self.custom_auth)
-            .field("request_timeout", &self.request_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .finish()
-    }
 }
 
 impl FastnAuth {

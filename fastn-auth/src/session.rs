@@ -74,26 +74,8 @@ pub struct StatusResponse {
 
 impl StatusResponse {
     pub(crate) fn decode(mut body: Map<String, Value>) -> Result<Self> {
-        let status = match body.remove("status") {
-            Some(Value::String(status)) => status.parse()?,
-            Some(other) => {
-                return Err(Error::invalid(
-                    Endpoint::Status,
-                    format!("`status` must be a string, got {}", transport::json_kind(&other)),
-                ));
-            }
-            None => return Err(Error::invalid(Endpoint::Status, "the required field `status` is missing")),
-        };
-        let error_message = match body.remove("errorMessage") {
-            Some(Value::String(message)) => Some(message),
-            None | Some(Value::Null) => None,
-            Some(other) => {
-                return Err(Error::invalid(
-                    Endpoint::Status,
-                    format!("`errorMessage` must be a string, got {}", transport::json_kind(&other)),
-                ));
-            }
-        };
+        let status = required_string(Endpoint::Status, &mut body, "status")?.parse()?;
+        let error_message = optional_string(Endpoint::Status, &mut body, "errorMessage")?;
         Ok(StatusResponse { status, error_message })
     }
 }
@@ -164,29 +146,11 @@ impl SessionHandle {
         org: &str,
         mut body: Map<String, Value>,
     ) -> Result<Self> {
-        let state = match body.remove("state") {
-            Some(Value::String(state)) => state,
-            Some(other) => {
-                return Err(Error::invalid(
-                    Endpoint::Init,
-                    format!("`state` must be a string, got {}", transport::json_kind(&other)),
-                ));
-            }
-            None => return Err(Error::invalid(Endpoint::Init, "the required field `state` is missing")),
-        };
+        let state = required_string(Endpoint::Init, &mut body, "state")?;
         transport::check_segment("state", &state).map_err(|_| {
             Error::invalid(Endpoint::Init, format!("`state` {:?} is not a usable id", truncate(&state)))
         })?;
-        let redirect_url = match body.remove("redirectUrl") {
-            Some(Value::String(url)) => url,
-            None | Some(Value::Null) => String::new(),
-            Some(other) => {
-                return Err(Error::invalid(
-                    Endpoint::Init,
-                    format!("`redirectUrl` must be a string, got {}", transport::json_kind(&other)),
-                ));
-            }
-        };
+        let redirect_url = optional_string(Endpoint::Init, &mut body, "redirectUrl")?.unwrap_or_default();
         Ok(SessionHandle {
             connector_id: options.connector_id.clone(),
             org_id: org.to_owned(),
@@ -359,6 +323,28 @@ impl<C: Connector> AuthSession<C> {
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// Takes the string field `key` of an answer, which must be present.
+fn required_string(endpoint: Endpoint, body: &mut Map<String, Value>, key: &str) -> Result<String> {
+    match body.remove(key) {
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(wrong_type(endpoint, key, &other)),
+        None => Err(Error::invalid(endpoint, format!("the required field `{key}` is missing"))),
+    }
+}
+
+/// Takes the string field `key` of an answer; `None` when absent or null.
+fn optional_string(endpoint: Endpoint, body: &mut Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match body.remove(key) {
+        Some(Value::String(text)) => Ok(Some(text)),
+        None | Some(Value::Null) => Ok(None),
+        Some(other) => Err(wrong_type(endpoint, key, &other)),
+    }
+}
+
+fn wrong_type(endpoint: Endpoint, key: &str, value: &Value) -> Error {
+    Error::invalid(endpoint, format!("`{key}` must be a string, got {}", transport::json_kind(value)))
 }
 
 /// `interval` ± 10 %, so that sessions started together do not poll in lockstep.
