@@ -4,6 +4,7 @@
 //! cargo run --release --example bench -- flows             # SDK vs bare reqwest, same run
 //! cargo run --release --example bench -- waiting           # 10,000 sessions waiting at once
 //! cargo run --release --example bench -- emulator          # requests/s the emulator serves
+//! cargo run --release --example bench -- emulator-memory   # emulator RSS over 100,000 inits
 //! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use fastn_auth::mock::MockServer;
-use fastn_auth::{FastnAuth, InitOptions, PollOptions};
+use fastn_auth::{FastnAuth, PollOptions};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -71,6 +72,15 @@ enum Part {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Emulator memory over many inits: flows expire, so RSS stays flat.
+    EmulatorMemory {
+        /// Inits in all.
+        #[arg(long, default_value_t = 100_000)]
+        inits: usize,
+        /// How long the emulator keeps a flow.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        flow_ttl: Duration,
+    },
     /// Incremental `cargo check` time against manifest size.
     MacroScale {
         /// Manifest sizes, in connectors.
@@ -87,6 +97,8 @@ enum Part {
         approve_polls: Option<u32>,
         #[arg(long, value_parser = humantime::parse_duration)]
         approve_after: Option<Duration>,
+        #[arg(long, value_parser = humantime::parse_duration)]
+        flow_ttl: Option<Duration>,
     },
 }
 
@@ -109,10 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             client()?.block_on(waiting_part(sessions, interval, approve_after))
         }
         Part::Emulator { seconds, concurrency } => client()?.block_on(emulator_part(seconds, concurrency)),
+        Part::EmulatorMemory { inits, flow_ttl } => client()?.block_on(emulator_memory(inits, flow_ttl)),
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
-        Part::ServeEmulator { approve_polls, approve_after } => {
-            runtime("BENCH_EMULATOR_THREADS")?.block_on(serve_emulator(approve_polls, approve_after))
-        }
+        Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
+            .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),
     }
 }
 
@@ -122,8 +134,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn serve_emulator(
     approve_polls: Option<u32>,
     approve_after: Option<Duration>,
+    flow_ttl: Option<Duration>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = MockServer::builder().record_requests(false);
+    if let Some(ttl) = flow_ttl {
+        builder = builder.flow_ttl(ttl);
+    }
     if let Some(polls) = approve_polls {
         builder = builder.auto_approve_after_polls(polls);
     }
@@ -326,10 +342,14 @@ async fn run_flows(
 }
 
 async fn sdk_flow(client: &FastnAuth, tenant: &str) -> bool {
-    let Ok(session) = client.initialize(InitOptions::new("slack").tenant_id(tenant)).await else {
+    let Ok(session) = client.connect("slack").tenant_id(tenant).send().await else {
         return false;
     };
-    session.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::from_secs(60))).await.is_ok()
+    // The shortest interval: the bare client does not pause between polls either.
+    session
+        .wait_for_completion(PollOptions::new(Duration::from_nanos(1), Duration::from_secs(60)))
+        .await
+        .is_ok()
 }
 
 /// The same request sequence with no SDK logic: no validation, retries or typing.
@@ -395,7 +415,7 @@ async fn waiting_part(
         .base_url(&emulator.base_url)
         .build()?;
     // Warm up: one flow, so that the pool, TLS-less connector and runtime are in place.
-    let _ = client.initialize("slack").await?;
+    drop(client.connect("slack").send().await?);
     let before = current_rss_mib();
     println!(
         "waiting: {sessions} sessions, poll every {interval:?}, approval after {approve_after:?}; client RSS before: {before:.1} MiB"
@@ -405,8 +425,7 @@ async fn waiting_part(
         .map(|i| {
             let client = client.clone();
             tokio::spawn(async move {
-                let session =
-                    client.initialize(InitOptions::new("slack").tenant_id(format!("tenant-{i}"))).await?;
+                let session = client.connect("slack").tenant_id(format!("tenant-{i}")).send().await?;
                 let result =
                     session.wait_for_completion(PollOptions::new(interval, Duration::from_secs(120))).await;
                 // Keep only the outcome, as an app that stores the credentials away would.
@@ -434,6 +453,52 @@ async fn waiting_part(
     println!(
         "  emulator process peak RSS {emulator_peak:.1} MiB with {sessions} sessions (target: well under 100 MiB)"
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Emulator memory.
+
+async fn emulator_memory(inits: usize, flow_ttl: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let emulator = Emulator::spawn(&["--flow-ttl", &humantime::format_duration(flow_ttl).to_string()])?;
+    let bare = Arc::new(BareClient::new(&emulator.base_url));
+    let status = format!("/proc/{}/status", emulator.child.id());
+    println!("emulator-memory: {inits} inits, flows expire after {flow_ttl:?}");
+    let step = (inits / 10).max(1);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < inits {
+        let batch = step.min(inits - done);
+        let tasks: Vec<_> = (0..32)
+            .map(|worker| {
+                let bare = bare.clone();
+                tokio::spawn(async move {
+                    let mut ok = 0usize;
+                    for i in (worker..batch).step_by(32) {
+                        let tenant = format!("t{i}");
+                        ok += usize::from(
+                            bare.json(reqwest::Method::POST, "/connect/init/community/slack", &tenant)
+                                .await
+                                .is_some(),
+                        );
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            ok += task.await?;
+        }
+        done += batch;
+        let rss = status_kib(&status, "VmRSS:") / 1024.0;
+        println!(
+            "  {done:>7} inits ({ok}/{batch} ok) after {:.1?}: emulator RSS {rss:.1} MiB",
+            started.elapsed()
+        );
+    }
+    let peak = status_kib(&status, "VmHWM:") / 1024.0;
+    println!("  emulator peak RSS {peak:.1} MiB (target: flat, not growing with the inits)");
     Ok(())
 }
 
@@ -482,7 +547,8 @@ async fn emulator_part(seconds: u64, concurrency: usize) -> Result<(), Box<dyn s
 
 fn macro_scale(sizes: &[usize], runs: usize) -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/bench-macro");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let dir = target.join("bench-macro");
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(
         dir.join("Cargo.toml"),

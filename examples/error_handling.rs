@@ -7,37 +7,36 @@
 use std::time::Duration;
 
 use fastn_auth::mock::{Fault, MockServer};
-use fastn_auth::{Endpoint, Error, FastnAuth, InitOptions, PollOptions};
+use fastn_auth::{Endpoint, Error, FastnAuth, PollOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mock = MockServer::start().await?;
-    let client =
-        FastnAuth::builder("demo-space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build()?;
+    let client = mock.client();
     let poll = PollOptions::new(Duration::from_millis(50), Duration::from_secs(1));
 
     // Timeout: nobody approves within the second.
-    let session = client.initialize("slack").await?;
+    let session = client.connect("slack").send().await?;
     report("nobody approves", session.wait_for_completion(poll).await.map(drop));
 
     // Authentication: the user clicks Deny.
-    let session = client.initialize("slack").await?;
+    let session = client.connect("slack").send().await?;
     mock.deny(session.state_key(), "user denied access");
     report("the user denies", session.wait_for_completion(poll).await.map(drop));
 
-    // Network: a 403 is not retried; a 503 while polling would be.
-    let session = client.initialize("slack").await?;
-    mock.inject(Endpoint::Status, Fault::status(403));
-    report("the API forbids", session.wait_for_completion(poll).await.map(drop));
+    // Network: a tenant that never connected; a wrong key. Neither is retried.
+    report("an unknown tenant", client.credentials("slack").tenant_id("globex").send().await.map(drop));
+    let wrong_key = mock.client_builder().api_key("wrong").build()?;
+    report("a wrong API key", wrong_key.connect("slack").send().await.map(drop));
 
     // InvalidResponse: a proxy answers with an HTML page.
     mock.inject(Endpoint::Init, Fault::Html);
-    report("a proxy answers HTML", client.initialize("slack").await.map(drop));
+    report("a proxy answers HTML", client.connect("slack").send().await.map(drop));
 
     // Config: refused before anything is sent.
     report(
         "a tenant id with a line break",
-        client.initialize(InitOptions::new("slack").tenant_id("acme\r\n")).await.map(drop),
+        client.connect("slack").tenant_id("acme\r\n").send().await.map(drop),
     );
     report("no credentials", FastnAuth::builder("demo-space").build().map(drop));
     Ok(())
@@ -49,15 +48,17 @@ fn report(what: &str, outcome: Result<(), Error>) {
         return;
     };
     let kind = match &err {
-        Error::Timeout { timeout, last_status } => {
+        Error::Timeout { timeout, last_status, .. } => {
             format!("timed out after {timeout:?}, last status {last_status:?}")
         }
-        Error::Authentication { message } => format!("the flow failed: {message}"),
+        Error::Authentication { message, .. } => format!("the flow failed: {message}"),
+        Error::Network { .. } if err.is_not_found() => format!("not connected: {err}"),
+        Error::Network { .. } if err.is_unauthorized() => format!("check the API key: {err}"),
         Error::Network { status_code, .. } => {
             format!("HTTP failure, status {status_code:?}, retriable: {}", err.is_transient())
         }
-        Error::InvalidResponse { message } => format!("unusable answer: {message}"),
-        Error::Config { message } => format!("refused locally: {message}"),
+        Error::InvalidResponse { message, .. } => format!("unusable answer: {message}"),
+        Error::Config { message, .. } => format!("refused locally: {message}"),
         _ => format!("{err}"),
     };
     println!("{what}: [{}] {kind}", err.code());

@@ -10,10 +10,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fastn_auth::PollOptions;
 use fastn_auth::mock::MockServer;
-use fastn_auth_workspace::{Backend, GoogleSheets, client_from_env};
+use fastn_auth::{FastnAuth, PollOptions};
 use indicatif::{ProgressBar, ProgressStyle};
+
+mod fastn {
+    // Typed connectors from the manifest next to Cargo.toml.
+    fastn_auth::connectors!("connectors.yaml");
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,32 +31,43 @@ async fn main() -> ExitCode {
 }
 
 async fn run(manual: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let emulator = MockServer::builder();
-    let emulator = if manual { emulator } else { emulator.auto_approve_after(Duration::from_secs(2)) };
-    let (client, backend) = client_from_env(emulator).await?;
-    match &backend {
-        Backend::Live => println!("Using the Fastn API at {}", client.base_url()),
-        Backend::Emulator(_) if manual => {
-            println!("Using the local Fastn emulator: open the URL below and click Approve")
-        }
-        Backend::Emulator(_) => println!("Using the local Fastn emulator (it approves by itself in 2 s)"),
-    }
+    // The live API when FASTN_SPACE_ID is set; otherwise a local emulator, kept alive by
+    // `_emulator` for as long as the flow runs.
+    let (client, _emulator, interval) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
+        let client = FastnAuth::from_env()?;
+        println!("Using the Fastn API at {}", client.base_url());
+        (client, None, Duration::from_secs(2))
+    } else {
+        let emulator = MockServer::builder();
+        let emulator = if manual {
+            println!("Using the local Fastn emulator: open the URL below and click Approve");
+            emulator
+        } else {
+            println!("Using the local Fastn emulator (it approves by itself in 2 s)");
+            emulator.auto_approve_after(Duration::from_secs(2))
+        };
+        let emulator = emulator.start().await?;
+        (emulator.client(), Some(emulator), Duration::from_millis(500))
+    };
 
-    let session = GoogleSheets::connect(&client).tenant_id("acme").send().await?;
-    println!("Send the user to: {}", session.redirect_url());
+    let session = fastn::GoogleSheets::connect(&client).tenant_id("acme").send().await?;
+    if let Some(url) = session.redirect_url() {
+        println!("Send the user to: {url}");
+    }
 
     let spinner = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} waiting for the user to authorize… {elapsed}")?);
     spinner.enable_steady_tick(Duration::from_millis(100));
-    let interval =
-        if matches!(backend, Backend::Live) { Duration::from_secs(2) } else { Duration::from_millis(500) };
     let outcome = session.wait_for_completion(PollOptions::new(interval, Duration::from_secs(300))).await;
     spinner.finish_and_clear();
 
-    let credentials = outcome?.credentials.ok_or("the flow completed without credentials")?;
+    let credentials = outcome?;
     println!("Connected google-sheets for tenant acme.");
     println!("scope: {}", credentials.extra.scope);
-    println!("expires_in: {:?}", credentials.expires_in);
+    if let Some(at) = credentials.expires_at() {
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        println!("expires in: {} s", left.as_secs());
+    }
     println!("credentials: {credentials:#?}");
     Ok(())
 }

@@ -9,12 +9,21 @@
 use std::time::Duration;
 
 use fastn_auth::mock::MockServer;
-use fastn_auth::{ExposeSecret, PollOptions};
-use fastn_auth_workspace::{ConnectorId, GoogleSheets, Salesforce, Stripe, client_from_env};
+use fastn_auth::{ExposeSecret, FastnAuth, PollOptions, Url};
+
+mod fastn {
+    fastn_auth::connectors!("connectors.yaml");
+}
+use fastn::{ConnectorId, GoogleSheets, Salesforce, Stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, _backend) = client_from_env(MockServer::builder().auto_approve_after_polls(2)).await?;
+    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
+        (FastnAuth::from_env()?, None)
+    } else {
+        let emulator = MockServer::builder().auto_approve_after_polls(2).start().await?;
+        (emulator.client(), Some(emulator))
+    };
     let poll = PollOptions::new(Duration::from_millis(200), Duration::from_secs(300));
 
     // A connector chosen at run time, checked against the manifest.
@@ -24,17 +33,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(err) => println!("`{wanted}`: {err}"),
     }
 
-    let sheets = GoogleSheets::connect(&client).tenant_id("acme").send().await?;
-    let sheets = sheets.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
+    let sheets =
+        GoogleSheets::connect(&client).tenant_id("acme").send().await?.wait_for_completion(poll).await?;
     println!("google-sheets scope: {}", sheets.extra.scope);
 
-    let salesforce = Salesforce::connect(&client).tenant_id("acme").send().await?;
-    let salesforce = salesforce.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
-    let instance: &url::Url = &salesforce.extra.instance_url;
+    let salesforce =
+        Salesforce::connect(&client).tenant_id("acme").send().await?.wait_for_completion(poll).await?;
+    let instance: &Url = &salesforce.extra.instance_url;
     println!("salesforce API host: {}", instance.host_str().unwrap_or_default());
 
-    let stripe = Stripe::connect(&client).tenant_id("acme").send().await?;
-    let stripe = stripe.wait_for_completion(poll).await?.credentials.ok_or("no credentials")?;
+    let stripe = Stripe::connect(&client).tenant_id("acme").send().await?.wait_for_completion(poll).await?;
     let publishable = stripe.extra.stripe_publishable_key.expose_secret();
     println!(
         "stripe account {} (live: {}), key of {} characters",

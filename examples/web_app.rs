@@ -20,7 +20,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use fastn_auth::mock::MockServer;
 use fastn_auth::{AuthStatus, FastnAuth, SessionHandle};
-use fastn_auth_workspace::{Salesforce, client_from_env};
+
+mod fastn {
+    fastn_auth::connectors!("connectors.yaml");
+}
+use fastn::Salesforce;
 
 /// The app's state: the Fastn client and the handles of flows in progress, by state key.
 struct App {
@@ -48,7 +52,7 @@ async fn index() -> Html<&'static str> {
 async fn connect(State(app): State<Arc<App>>) -> Response {
     match Salesforce::connect(&app.client).tenant_id("acme").send().await {
         Ok(session) => {
-            let handle = session.handle();
+            let handle = session.handle().clone();
             let page = format!("/connections/{}", handle.state());
             app.flows.lock().unwrap_or_else(|e| e.into_inner()).insert(handle.state().to_owned(), handle);
             Redirect::to(&page).into_response()
@@ -62,7 +66,7 @@ async fn connection(State(app): State<Arc<App>>, Path(state): Path<String>) -> R
     let Some(handle) = handle else {
         return (StatusCode::NOT_FOUND, "no such connection flow").into_response();
     };
-    let redirect_url = handle.redirect_url().to_owned();
+    let redirect_url = handle.redirect_url().cloned();
     let session = match Salesforce::resume(&app.client, handle) {
         Ok(session) => session,
         Err(err) => return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
@@ -75,14 +79,16 @@ async fn connection(State(app): State<Arc<App>>, Path(state): Path<String>) -> R
             ),
             Err(err) => format!("<h1>Connected, but</h1><p>{}</p>", escape(&err.to_string())),
         },
-        Ok(AuthStatus::Inactive) => format!(
-            "<h1>Waiting for Salesforce</h1><p><a href=\"{}\">Authorize in Salesforce</a>, then \
-             <a href=\"\">refresh this page</a>.</p>",
-            escape(&redirect_url)
-        ),
-        Ok(AuthStatus::Failed) => {
-            "<h1>Salesforce was not connected</h1><p><a href=\"/\">Try again</a></p>".to_owned()
-        }
+        // The SDK only accepts an http(s) redirect URL, so the link cannot run script.
+        Ok(AuthStatus::Inactive) => match redirect_url {
+            Some(url) => format!(
+                "<h1>Waiting for Salesforce</h1><p><a href=\"{}\">Authorize in Salesforce</a>, then \
+                 <a href=\"\">refresh this page</a>.</p>",
+                escape(url.as_str())
+            ),
+            None => "<h1>Waiting for Salesforce</h1><p>Refresh this page.</p>".to_owned(),
+        },
+        Ok(_) => "<h1>Salesforce was not connected</h1><p><a href=\"/\">Try again</a></p>".to_owned(),
         Err(err) => format!("<h1>Status unknown</h1><p>{}</p>", escape(&err.to_string())),
     };
     Html(format!("<!doctype html><title>Acme CRM</title>{body}")).into_response()
@@ -95,7 +101,13 @@ fn escape(text: &str) -> String {
 #[allow(dead_code, reason = "the end-to-end test includes this file and starts the app itself")]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, _backend) = client_from_env(MockServer::builder()).await?;
+    // The live API when FASTN_SPACE_ID is set; otherwise a local emulator.
+    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
+        (FastnAuth::from_env()?, None)
+    } else {
+        let emulator = MockServer::start().await?;
+        (emulator.client(), Some(emulator))
+    };
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("Acme CRM on http://{}", listener.local_addr()?);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use fastn_auth::mock::{Fault, MockServer};
-use fastn_auth::{Endpoint, FastnAuth, PollOptions};
+use fastn_auth::{Endpoint, PollOptions};
 use fastn_auth_workspace::Salesforce;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,7 +52,7 @@ fn fault(name: &str, endpoint: Endpoint) -> Fault {
         "wrong field types" => Fault::body(match endpoint {
             Endpoint::Init => r#"{"state":5}"#,
             Endpoint::Status => r#"{"status":5}"#,
-            _ => r#"{"access_token":5,"instance_url":"https://x.example"}"#,
+            _ => r#"{"access_token":"t","instance_url":5}"#,
         }),
         other => panic!("the README names a fault this test does not know: {other}"),
     }
@@ -60,12 +60,7 @@ fn fault(name: &str, endpoint: Endpoint) -> Fault {
 
 async fn outcome(endpoint: Endpoint, fault: Fault) -> (String, Duration) {
     let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
-    let client = FastnAuth::builder("space")
-        .api_key(MockServer::API_KEY)
-        .base_url(mock.base_url())
-        .request_timeout(REQUEST_TIMEOUT)
-        .build()
-        .unwrap();
+    let client = mock.client_builder().request_timeout(REQUEST_TIMEOUT).build().unwrap();
     mock.inject(endpoint, fault);
     let started = Instant::now();
     let result = async {
@@ -75,9 +70,8 @@ async fn outcome(endpoint: Endpoint, fault: Fault) -> (String, Duration) {
     }
     .await;
     let name = match result {
-        Ok(result) if result.credentials.is_some() => "recovered".to_owned(),
-        Ok(_) => "completed without credentials".to_owned(),
-        Err(err) => err.code().to_owned(),
+        Ok(_) => "recovered".to_owned(),
+        Err(err) => err.code().as_str().to_owned(),
     };
     (name, started.elapsed())
 }
@@ -107,7 +101,9 @@ async fn every_fault_on_every_endpoint_ends_as_documented() {
         if actual != expected {
             mismatches.push(format!("{name} on {endpoint:?}: documented {expected}, got {actual}"));
         }
-        assert!(elapsed < TIMEOUT + Duration::from_millis(250), "{name} on {endpoint:?} took {elapsed:?}");
+        // An SDK that let a fault pass the deadline would overrun it by a hang (forever) or a
+        // Retry-After (1 s); 900 ms of margin absorbs 42 flows sharing a busy 2-core machine.
+        assert!(elapsed < TIMEOUT + Duration::from_millis(900), "{name} on {endpoint:?} took {elapsed:?}");
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

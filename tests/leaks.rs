@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
-use fastn_auth::{Endpoint, FastnAuth, GetCredentialsOptions, InitOptions, PollOptions};
+use fastn_auth::{Endpoint, FastnAuth, PollOptions};
 use fastn_auth_workspace::{Salesforce, Stripe};
 
 const API_KEY: &str = "key-LEAK-CANARY-1";
@@ -14,6 +14,15 @@ const AUTH_TOKEN: &str = "token-LEAK-CANARY-2";
 const ACCESS_TOKEN: &str = "access-LEAK-CANARY-3";
 const REFRESH_TOKEN: &str = "refresh-LEAK-CANARY-4";
 const PUBLISHABLE_KEY: &str = "pk-LEAK-CANARY-5";
+/// Nested secrets of real provider answers, printed by nothing.
+const NESTED: [&str; 6] = [
+    "xoxp-LEAK-CANARY-6",
+    "https://hooks.slack.com/services/T0/B0/LEAK-CANARY-7",
+    "LEAK-CANARY-8-signature",
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.LEAK-CANARY-9",
+    "Bearer LEAK-CANARY-10",
+    "sid=LEAK-CANARY-11",
+];
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -54,6 +63,19 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     for connector in ["salesforce", "slack", "stripe"] {
         mock.set_credentials(connector, canned.clone());
     }
+    // Slack's OAuth v2 answer, Salesforce's with `signature`, Google's with `id_token`, and
+    // header-like values, as an untyped connector would receive them.
+    mock.set_credentials(
+        "provider-shapes",
+        serde_json::json!({
+            "access_token": ACCESS_TOKEN, "token_type": "bot", "scope": "chat:write",
+            "team": { "id": "T0", "name": "Acme" }, "bot_user_id": "U0",
+            "authed_user": { "id": "U1", "scope": "identify", "access_token": NESTED[0], "token_type": "user" },
+            "incoming_webhook": { "channel": "#general", "url": NESTED[1] },
+            "signature": NESTED[2], "instance_url": "https://acme.my.salesforce.com",
+            "id_token": NESTED[3], "headers": [{ "Authorization": NESTED[4] }], "cookie": NESTED[5],
+        }),
+    );
     let poll = PollOptions::new(Duration::from_millis(5), Duration::from_secs(5));
     let mut shown = Vec::<String>::new();
 
@@ -65,18 +87,20 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         let client = builder.build().unwrap();
         shown.push(format!("{client:?}"));
 
-        let session = client.initialize(InitOptions::new("slack").tenant_id("acme")).await.unwrap();
+        let session = client.connect("slack").tenant_id("acme").send().await.unwrap();
         let result = session.wait_for_completion(poll).await.unwrap();
         shown.push(format!("{session:?} {:?} {result:?} {:?}", session.handle(), session.get_status().await));
-        let untyped =
-            client.get_credentials(GetCredentialsOptions::new("slack").tenant_id("acme")).await.unwrap();
+        let untyped = client.credentials("slack").tenant_id("acme").send().await.unwrap();
         // (`untyped.extra` alone is a plain serde_json map, whose own Debug shows its values;
         // the README says so. Credentials' Debug redacts it.)
         shown.push(format!("{untyped:?}"));
+        let shapes = client.connect("provider-shapes").send().await.unwrap();
+        shown.push(format!("{:?}", shapes.wait_for_completion(poll).await.unwrap()));
 
         let typed = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
         shown.push(format!("{typed:?} {:?}", typed.wait_for_completion(poll).await.unwrap()));
         mock.insert_connection(ConnectionKey::new("space", "stripe"), Some(canned.clone()));
+        shown.push(format!("{:?}", client.credentials("slack").tenant_id("nobody").send().await));
         let stripe = Stripe::credentials(&client).send().await.unwrap();
         shown.push(format!("{stripe:?} {:?}", stripe.extra));
 
@@ -108,12 +132,13 @@ async fn no_secret_in_logs_debug_output_or_errors() {
             let err = outcome.expect_err("the fault ends the flow");
             shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
         }
-        let session = client.initialize("slack").await.unwrap();
+        let session = client.connect("slack").send().await.unwrap();
         mock.inject(Endpoint::Status, Fault::Hang);
-        let timeout =
-            session.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::from_millis(200))).await;
+        let timeout = session
+            .wait_for_completion(PollOptions::new(Duration::from_millis(1), Duration::from_millis(200)))
+            .await;
         shown.push(format!("{timeout:?}"));
-        shown.push(format!("{:?}", client.initialize(InitOptions::new("slack").tenant_id("a\r\nb")).await));
+        shown.push(format!("{:?}", client.connect("slack").tenant_id("a\r\nb").send().await));
     }
     shown.push(format!("{:?}", FastnAuth::builder("space").api_key(format!("{API_KEY}\n")).build()));
     shown.push(format!("{mock:?} {:?}", mock.requests()));
@@ -124,7 +149,10 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         "TRACE logging was captured:\n{logs}"
     );
     let everything = format!("{}\n{logs}", shown.join("\n"));
-    for secret in [API_KEY, AUTH_TOKEN, ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY] {
+    assert!(everything.contains("\"#general\""), "harmless nested fields still show:\n{everything}");
+    for secret in
+        [API_KEY, AUTH_TOKEN, ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY].into_iter().chain(NESTED)
+    {
         assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
     }
 }

@@ -4,7 +4,8 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use fastn_auth::mock::MockServer;
-use fastn_auth::{FastnAuth, InitOptions, SessionHandle};
+use fastn_auth::wire::MAX_ID_BYTES;
+use fastn_auth::{ErrorCode, FastnAuth, SessionHandle};
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 
@@ -26,22 +27,24 @@ fn world() -> (MutexGuard<'static, ()>, &'static World) {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
             let mock = runtime.block_on(MockServer::builder().start()).unwrap();
-            let client = FastnAuth::builder("space")
-                .api_key(MockServer::API_KEY)
-                .base_url(mock.base_url())
-                .build()
-                .unwrap();
+            let client = mock.client();
             World { runtime, mock, client }
         }),
     )
 }
 
-fn segment_ok(id: &str) -> bool {
-    !id.is_empty() && id != "." && id != ".." && !id.chars().any(char::is_control)
+/// The documented id rule: non-empty, at most `MAX_ID_BYTES`, no control character, no
+/// leading or trailing space.
+fn header_ok(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_ID_BYTES
+        && !value.chars().any(char::is_control)
+        && value.trim_matches(' ') == value
 }
 
-fn header_ok(value: &str) -> bool {
-    !value.chars().any(char::is_control) && value.trim_matches(' ') == value
+/// As a path segment, also not `.` or `..`.
+fn segment_ok(id: &str) -> bool {
+    header_ok(id) && id != "." && id != ".."
 }
 
 /// Any string, biased towards the characters that break paths and headers.
@@ -53,6 +56,8 @@ fn id() -> impl Strategy<Value = String> {
         Just(".".to_owned()),
         Just("..".to_owned()),
         Just("../admin".to_owned()),
+        Just("x".repeat(MAX_ID_BYTES)),
+        Just("x".repeat(MAX_ID_BYTES + 1)),
     ]
 }
 
@@ -67,8 +72,8 @@ proptest! {
     fn init_requests_keep_every_id_in_its_own_segment(connector in id(), org in id(), tenant in id(), connection in id()) {
         let (_turn, world) = world();
         world.mock.clear_requests();
-        let options = InitOptions::new(connector.clone()).org_id(org.clone()).tenant_id(tenant.clone()).connection_id(connection.clone());
-        let outcome = world.runtime.block_on(world.client.initialize(options));
+        let request = world.client.connect(connector.clone()).org_id(org.clone()).tenant_id(tenant.clone()).connection_id(connection.clone());
+        let outcome = world.runtime.block_on(request.send());
         let requests = world.mock.requests();
         if segment_ok(&connector) && segment_ok(&org) && header_ok(&tenant) && header_ok(&connection) {
             prop_assert!(outcome.is_ok(), "{:?}", outcome.err());
@@ -83,7 +88,7 @@ proptest! {
             prop_assert_eq!(requests[0].header("x-fastn-space-connection-id"), Some(connection.as_str()));
         } else {
             let err = outcome.expect_err("unusable input is refused");
-            prop_assert_eq!(err.code(), "CONFIG_ERROR");
+            prop_assert_eq!(err.code(), ErrorCode::ConfigError);
             prop_assert!(requests.is_empty(), "nothing is sent: {:?}", requests);
         }
     }
@@ -103,7 +108,7 @@ proptest! {
             prop_assert!(!path.contains('/') && !path.contains('?') && !path.contains('#'), "{}", path);
             prop_assert_eq!(decoded(path), state);
         } else {
-            prop_assert_eq!(outcome.unwrap_err().code(), "CONFIG_ERROR");
+            prop_assert_eq!(outcome.unwrap_err().code(), ErrorCode::ConfigError);
             prop_assert!(requests.is_empty());
         }
     }

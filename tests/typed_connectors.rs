@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use fastn_auth::mock::{ConnectionKey, MockServer};
-use fastn_auth::{AuthKind, Connector, ExposeSecret, FastnAuth, PollOptions};
+use fastn_auth::{AuthKind, Connector, ErrorCode, ExposeSecret, FastnAuth, PollOptions, Url};
 use fastn_auth_workspace::{ConnectorId, GoogleSheets, Hubspot, MicrosoftTeams, Salesforce, Slack, Stripe};
 
 async fn setup() -> (MockServer, FastnAuth) {
+    // The emulator approves each flow on its second poll.
     let mock = MockServer::builder().auto_approve_after_polls(2).start().await.unwrap();
-    let client =
-        FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build().unwrap();
+    let client = mock.client();
     (mock, client)
 }
 
@@ -21,8 +21,8 @@ fn fast() -> PollOptions {
 async fn salesforce_instance_url_is_a_typed_url() {
     let (mock, client) = setup().await;
     let session = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
-    let creds = session.wait_for_completion(fast()).await.unwrap().credentials.unwrap();
-    let instance: &url::Url = &creds.extra.instance_url;
+    let creds = session.wait_for_completion(fast()).await.unwrap();
+    let instance: &Url = &creds.extra.instance_url;
     assert_eq!(instance.host_str(), Some("acme.my.salesforce.com"));
     assert!(creds.extra.id.is_some());
     assert!(mock.requests()[0].path.ends_with("/connect/init/community/salesforce"));
@@ -31,12 +31,12 @@ async fn salesforce_instance_url_is_a_typed_url() {
 #[tokio::test]
 async fn typed_credentials_of_an_existing_connection() {
     let (mock, client) = setup().await;
-    mock.insert_connection(ConnectionKey::new("space", "hubspot").tenant_id("acme"), None);
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "hubspot").tenant_id("acme"), None);
     let creds = Hubspot::credentials(&client).tenant_id("acme").send().await.unwrap();
     let hub_id: i64 = creds.extra.hub_id;
     assert!(hub_id > 0);
 
-    mock.insert_connection(ConnectionKey::new("space", "stripe").connection_id("c9"), None);
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "stripe").connection_id("c9"), None);
     let creds = Stripe::credentials(&client).connection_id("c9").send().await.unwrap();
     let key = creds.extra.stripe_publishable_key.expose_secret().to_owned();
     assert!(key.starts_with("pk_test_"));
@@ -53,7 +53,7 @@ async fn a_missing_required_field_names_connector_and_field() {
     );
     let session = Slack::connect(&client).send().await.unwrap();
     let err = session.wait_for_completion(fast()).await.unwrap_err();
-    assert_eq!(err.code(), "INVALID_RESPONSE");
+    assert_eq!(err.code(), ErrorCode::InvalidResponse);
     let text = err.to_string();
     assert!(text.contains("connector `slack`") && text.contains("`team_id`"), "{text}");
 }
@@ -62,12 +62,33 @@ async fn a_missing_required_field_names_connector_and_field() {
 async fn typed_resume_checks_the_connector() {
     let (_mock, client) = setup().await;
     let session = GoogleSheets::connect(&client).tenant_id("acme").send().await.unwrap();
-    let handle = session.handle();
+    let handle = session.handle().clone();
     let resumed = GoogleSheets::resume(&client, handle.clone()).unwrap();
-    let creds = resumed.wait_for_completion(fast()).await.unwrap().credentials.unwrap();
+    let creds = resumed.wait_for_completion(fast()).await.unwrap();
     assert!(creds.extra.scope.contains("spreadsheets"));
     let err = Salesforce::resume(&client, handle).unwrap_err();
-    assert_eq!(err.code(), "CONFIG_ERROR");
+    assert_eq!(err.code(), ErrorCode::ConfigError);
+}
+
+#[tokio::test]
+async fn a_typed_slack_flow_reads_without_unwrap() -> Result<(), fastn_auth::Error> {
+    let (_mock, client) = setup().await;
+    let creds = Slack::connect(&client).tenant_id("t1").send().await?.wait_for_completion(fast()).await?;
+    assert!(creds.extra.team_id.starts_with('T'));
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_and_untyped_requests_are_the_same_builder() {
+    let (mock, client) = setup().await;
+    let typed: fastn_auth::ConnectRequest<'_, Slack> = Slack::connect(&client);
+    let untyped: fastn_auth::ConnectRequest<'_> = client.connect("slack");
+    let (a, b) = (typed.tenant_id("t").send().await.unwrap(), untyped.tenant_id("t").send().await.unwrap());
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/api/connect/init/community/slack", "/api/connect/init/community/slack"]);
+    // The untyped session resumes as typed, since it carries its connector id.
+    assert!(Slack::resume(&client, b.handle().clone()).is_ok());
+    assert!(client.resume(a.handle().clone()).id() == a.id());
 }
 
 #[test]
@@ -81,6 +102,7 @@ fn connector_ids_round_trip() {
     assert_eq!(ConnectorId::GoogleSheets.as_str(), GoogleSheets::ID);
     let err = "google_sheets".parse::<ConnectorId>().unwrap_err().to_string();
     assert!(err.contains("\"google_sheets\"") && err.contains("google-sheets, salesforce"), "{err}");
-    assert_eq!(Stripe::AUTH, AuthKind::ApiKey);
-    assert_eq!(MicrosoftTeams::AUTH, AuthKind::OAuth2);
+    assert_eq!(Stripe.auth(), AuthKind::ApiKey);
+    assert_eq!(MicrosoftTeams.auth(), AuthKind::OAuth2);
+    assert_eq!(Stripe.id(), "stripe");
 }

@@ -3,14 +3,12 @@
 #[path = "../examples/web_app.rs"]
 mod web_app;
 
-use fastn_auth::FastnAuth;
 use fastn_auth::mock::MockServer;
 
 #[tokio::test]
 async fn a_customer_connects_salesforce_through_the_web_app() {
     let mock = MockServer::start().await.unwrap();
-    let client =
-        FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build().unwrap();
+    let client = mock.client();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, web_app::app(client)).await });
@@ -30,10 +28,11 @@ async fn a_customer_connects_salesforce_through_the_web_app() {
     let consent = browser.get(&consent_url).send().await.unwrap().text().await.unwrap();
     assert!(consent.contains("Connect salesforce") && consent.contains("acme"), "{consent}");
     let state = consent_url.split("state=").nth(1).unwrap();
+    let csrf = consent.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
     let approved = browser
         .post(format!("http://{}/authorize", mock.addr()))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("state={state}&decision=approve"))
+        .body(format!("state={state}&decision=approve&csrf={csrf}"))
         .send()
         .await
         .unwrap();

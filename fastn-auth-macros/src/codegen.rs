@@ -32,7 +32,11 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
         }
     );
     let default_org = spec.org_id.as_ref().map(|org| {
-        quote! { const DEFAULT_ORG: ::core::option::Option<&'static str> = ::core::option::Option::Some(#org); }
+        quote! {
+            fn default_org(&self) -> ::core::option::Option<&str> {
+                ::core::option::Option::Some(#org)
+            }
+        }
     });
     let declarations = spec.extra.iter().map(|field| {
         let ident = naming::ident(&field.field);
@@ -58,29 +62,42 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
         pub struct #name;
 
         impl ::fastn_auth::Connector for #name {
-            const ID: &'static str = #id;
-            const AUTH: ::fastn_auth::AuthKind = ::fastn_auth::AuthKind::#auth;
-            #default_org
             type Extra = #extra;
+
+            fn id(&self) -> &str {
+                #id
+            }
+
+            fn auth(&self) -> ::fastn_auth::AuthKind {
+                ::fastn_auth::AuthKind::#auth
+            }
+
+            #default_org
         }
 
         impl #name {
-            /// Starts an authentication flow for this connector.
+            /// The connector id used on the wire.
+            pub const ID: &'static str = #id;
+
+            /// Starts an authentication flow for this connector; `.send().await` it.
             pub fn connect(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::ConnectRequest<'_, Self> {
-                ::fastn_auth::ConnectRequest::new(client)
+                client.connect_with(Self)
             }
 
             /// Fetches the credentials of an existing connection of this connector.
             pub fn credentials(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::CredentialsRequest<'_, Self> {
-                ::fastn_auth::CredentialsRequest::new(client)
+                client.credentials_with(Self)
             }
 
             /// Continues a flow of this connector from its handle.
+            ///
+            /// # Errors
+            /// `Error::Config` when the handle belongs to another connector.
             pub fn resume(
                 client: &::fastn_auth::FastnAuth,
                 handle: ::fastn_auth::SessionHandle,
             ) -> ::fastn_auth::Result<::fastn_auth::AuthSession<Self>> {
-                ::fastn_auth::resume(client, handle)
+                client.resume_with(Self, handle)
             }
         }
 
@@ -89,7 +106,9 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
         pub struct #extra { #(#declarations,)* }
 
         impl ::fastn_auth::Extra for #extra {
-            fn from_fields(#fields: &mut ::fastn_auth::Fields) -> ::fastn_auth::Result<Self> {
+            fn from_fields(
+                #fields: &mut ::fastn_auth::Fields,
+            ) -> ::core::result::Result<Self, ::fastn_auth::DecodeError> {
                 ::core::result::Result::Ok(Self { #(#reads,)* })
             }
 

@@ -64,8 +64,9 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 ///
 /// Per connector, e.g. `google-sheets`: a unit struct `GoogleSheets` implementing
 /// `fastn_auth::Connector` (`GoogleSheets::ID == "google-sheets"`), with
-/// `GoogleSheets::connect(&client)` (→ `AuthSession<GoogleSheets>`),
-/// `GoogleSheets::credentials(&client)` (→ `Credentials<GoogleSheetsExtra>`) and
+/// `GoogleSheets::connect(&client)` (a `ConnectRequest` whose `.send()` gives an
+/// `AuthSession<GoogleSheets>`), `GoogleSheets::credentials(&client)` (a
+/// `CredentialsRequest` whose `.send()` gives `Credentials<GoogleSheetsExtra>`) and
 /// `GoogleSheets::resume(&client, handle)`; and `GoogleSheetsExtra`, one typed field per
 /// `extra` entry. Once: `enum ConnectorId` with a variant per connector, `ALL`,
 /// `as_str()`, `Display` and `FromStr`.
@@ -149,12 +150,12 @@ mod tests {
         let out = expand_str(quote!("tests/manifests/naming.yaml"));
         for expected in [
             "pub struct N1password ;",
-            "const ID : & 'static str = \"1password\"",
+            "pub const ID : & 'static str = \"1password\"",
             "pub r#type : :: std :: string :: String",
             "pub instance_url : :: fastn_auth :: __private :: url :: Url",
             "instance_url : fields . required (\"instanceUrl\") ?",
             "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
-            "const DEFAULT_ORG : :: core :: option :: Option < & 'static str > = :: core :: option :: Option :: Some (\"acme\")",
+            "fn default_org (& self) -> :: core :: option :: Option < & str > { :: core :: option :: Option :: Some (\"acme\") }",
             "pub enum ConnectorId",
             "include_bytes !",
         ] {
@@ -172,15 +173,16 @@ mod tests {
     }
 
     #[test]
-    fn a_large_manifest_parses_quickly() {
+    fn a_large_manifest_parses() {
+        // How fast is measured by `cargo run --release --example bench -- macro-scale`, not
+        // asserted here: a wall-clock bound flakes on a busy machine.
         let mut yaml = String::from("version: 1\nconnectors:\n");
         for i in 0..5_000 {
             yaml.push_str(&format!("  c{i}:\n    extra:\n      a: string\n      b: list<url>?\n"));
         }
-        let started = std::time::Instant::now();
-        assert_eq!(manifest::parse(&yaml).unwrap().connectors.len(), 5_000);
-        assert!(codegen::generate(&manifest::parse(&yaml).unwrap(), None).to_string().len() > 1_000_000);
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+        let manifest = manifest::parse(&yaml).unwrap();
+        assert_eq!(manifest.connectors.len(), 5_000);
+        assert!(codegen::generate(&manifest, None).to_string().len() > 1_000_000);
     }
 
     #[test]

@@ -1,24 +1,31 @@
-//! The client, its builder, and the options of a call.
+//! The client and its builder.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header;
+use reqwest::header::{self, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
-use url::{Host, Url};
+use url::Url;
 
+use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
-use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
-use crate::transport::{self, Route, Scope, Transport, TransportConfig};
+use crate::transport::{self, ProxyChoice, RetryPolicy, Transport, TransportConfig};
+use crate::wire;
 
 /// The Fastn API of the official clients.
 pub const DEFAULT_BASE_URL: &str = "https://live.fastn.ai/api";
 /// The org used when a call names none.
 pub const DEFAULT_ORG_ID: &str = "community";
+/// The most retries [`FastnAuthBuilder::max_retries`] accepts.
+pub const MAX_RETRIES: u32 = 10;
+/// The most requests in flight [`FastnAuthBuilder::max_in_flight`] accepts.
+pub const MAX_IN_FLIGHT: usize = 65_536;
 
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_RETRIES: u32 = 2;
 const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
@@ -28,11 +35,11 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// it into handlers and tasks.
 #[derive(Clone, Debug)]
 pub struct FastnAuth {
-    transport: Arc<Transport>,
+    calls: Arc<Calls>,
 }
 
-/// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`]. `Debug` shows the key and the
-/// token as `[REDACTED]`.
+/// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`] or
+/// [`FastnAuthBuilder::from_env`]. `Debug` shows the key and the token as `[REDACTED]`.
 #[derive(Debug)]
 #[must_use = "call .build() to get a client"]
 pub struct FastnAuthBuilder {
@@ -42,9 +49,12 @@ pub struct FastnAuthBuilder {
     base_url: String,
     custom_auth: bool,
     request_timeout: Duration,
+    call_timeout: Duration,
     max_retries: u32,
     max_in_flight: usize,
     allow_insecure_http: bool,
+    proxy: ProxyChoice,
+    http_client: Option<reqwest::Client>,
 }
 
 impl FastnAuth {
@@ -57,88 +67,119 @@ impl FastnAuth {
             base_url: DEFAULT_BASE_URL.to_owned(),
             custom_auth: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             allow_insecure_http: false,
+            proxy: ProxyChoice::default(),
+            http_client: None,
         }
+    }
+
+    /// A client from the environment; see [`FastnAuthBuilder::from_env`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable that is missing or unusable.
+    pub fn from_env() -> Result<FastnAuth> {
+        FastnAuthBuilder::from_env()?.build()
     }
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
-        self.transport.base_url()
+        self.calls.transport.base_url()
     }
 
-    /// Starts a connector authentication flow: `POST {base}/connect/init/{org}/{connector}`.
-    ///
-    /// Takes [`InitOptions`] or just a connector id. Transient failures are retried as
-    /// configured by [`FastnAuthBuilder::max_retries`].
-    pub async fn initialize(&self, options: impl Into<InitOptions>) -> Result<AuthSession> {
-        self.start::<Dynamic>(options.into()).await
+    /// Starts a flow for the connector `connector_id` (untyped credentials); set the
+    /// tenant and the rest on the request, then `.send().await`.
+    #[doc(alias = "initialize")]
+    pub fn connect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Dynamic> {
+        self.connect_with(Dynamic::new(connector_id))
     }
 
-    /// Fetches the credentials of a connection made earlier, without a new flow:
-    /// `GET {base}/connect/credentials/{org}/{connector}`.
-    pub async fn get_credentials(&self, options: impl Into<GetCredentialsOptions>) -> Result<Credentials> {
-        self.fetch_credentials::<Dynamic>(&options.into()).await
+    /// Starts a flow for `connector`; generated code calls this for `Slack::connect`.
+    pub fn connect_with<C: Connector>(&self, connector: C) -> ConnectRequest<'_, C> {
+        ConnectRequest::new(&self.calls, connector)
+    }
+
+    /// Fetches the credentials of a connection made earlier, without a new flow (untyped
+    /// credentials).
+    #[doc(alias = "get_credentials")]
+    pub fn credentials(&self, connector_id: impl Into<String>) -> CredentialsRequest<'_, Dynamic> {
+        self.credentials_with(Dynamic::new(connector_id))
+    }
+
+    /// Fetches credentials of `connector`; generated code calls this for
+    /// `Slack::credentials`.
+    pub fn credentials_with<C: Connector>(&self, connector: C) -> CredentialsRequest<'_, C> {
+        CredentialsRequest::new(&self.calls, connector)
     }
 
     /// Continues a flow started elsewhere (another request, another process) from its
-    /// [`SessionHandle`].
-    pub fn resume(&self, handle: SessionHandle) -> AuthSession {
-        AuthSession::new(self.clone(), handle)
+    /// [`SessionHandle`], untyped.
+    pub fn resume(&self, handle: SessionHandle) -> AuthSession<Dynamic> {
+        AuthSession::new(self.calls.clone(), handle)
     }
 
-    pub(crate) async fn start<C: Connector>(&self, options: ConnectorOptions) -> Result<AuthSession<C>> {
-        let org = options.org_or_default::<C>();
-        let span =
-            tracing::info_span!("fastn_auth.initialize", connector = %options.connector_id, org = %org);
-        let body = tracing::Instrument::instrument(
-            self.transport.call(
-                Route::Init { org, connector: &options.connector_id },
-                options.scope(),
-                self.transport.max_retries(),
-            ),
-            span,
-        )
-        .await?;
-        let handle = SessionHandle::from_init(&options, org, body)?;
-        tracing::debug!(connector = %options.connector_id, state = handle.state(), "flow started");
-        Ok(AuthSession::new(self.clone(), handle))
-    }
-
-    pub(crate) async fn fetch_credentials<C: Connector>(
-        &self,
-        options: &ConnectorOptions,
-    ) -> Result<Credentials<C::Extra>> {
-        let org = options.org_or_default::<C>();
-        self.credentials_for::<C>(&options.connector_id, org, options.scope()).await
-    }
-
-    pub(crate) async fn credentials_for<C: Connector>(
-        &self,
-        connector: &str,
-        org: &str,
-        scope: Scope<'_>,
-    ) -> Result<Credentials<C::Extra>> {
-        let span = tracing::info_span!("fastn_auth.get_credentials", connector = %connector, org = %org);
-        let body = tracing::Instrument::instrument(
-            self.transport.call(Route::Credentials { org, connector }, scope, self.transport.max_retries()),
-            span,
-        )
-        .await?;
-        Credentials::decode(connector, body)
-    }
-
-    pub(crate) async fn status(
-        &self,
-        state: &str,
-        scope: Scope<'_>,
-    ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        self.transport.call(Route::Status { state }, scope, 0).await
+    /// Continues a flow of `connector` from its handle; generated code calls this for
+    /// `Slack::resume`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the handle belongs to another connector.
+    pub fn resume_with<C: Connector>(&self, connector: C, handle: SessionHandle) -> Result<AuthSession<C>> {
+        if handle.connector_id() != connector.id() {
+            return Err(Error::config(format!(
+                "the session handle is for connector `{}`, not `{}`",
+                transport::shown(handle.connector_id()),
+                connector.id()
+            )));
+        }
+        Ok(AuthSession::new(self.calls.clone(), handle))
     }
 }
 
 impl FastnAuthBuilder {
+    /// A builder from `FASTN_SPACE_ID`, `FASTN_API_KEY` or `FASTN_AUTH_TOKEN` (exactly one)
+    /// and, optionally, `FASTN_BASE_URL`. Empty variables count as unset.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable that is missing, not UTF-8, or set twice over
+    /// (`FASTN_API_KEY` and `FASTN_AUTH_TOKEN` together).
+    pub fn from_env() -> Result<FastnAuthBuilder> {
+        Self::from_vars(|name| std::env::var_os(name))
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<FastnAuthBuilder> {
+        let read = |name: &str| -> Result<Option<String>> {
+            match var(name) {
+                None => Ok(None),
+                Some(value) if value.is_empty() => Ok(None),
+                Some(value) => value
+                    .into_string()
+                    .map(Some)
+                    .map_err(|_| Error::config(format!("the environment variable {name} is not UTF-8"))),
+            }
+        };
+        let space = read("FASTN_SPACE_ID")?
+            .ok_or_else(|| Error::config("the environment variable FASTN_SPACE_ID is not set"))?;
+        let mut builder = FastnAuth::builder(space);
+        builder = match (read("FASTN_API_KEY")?, read("FASTN_AUTH_TOKEN")?) {
+            (Some(key), None) => builder.api_key(key),
+            (None, Some(token)) => builder.auth_token(token),
+            (None, None) => {
+                return Err(Error::config(
+                    "neither FASTN_API_KEY nor FASTN_AUTH_TOKEN is set in the environment; set one",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::config("both FASTN_API_KEY and FASTN_AUTH_TOKEN are set; set one"));
+            }
+        };
+        if let Some(base_url) = read("FASTN_BASE_URL")? {
+            builder = builder.base_url(base_url);
+        }
+        Ok(builder)
+    }
+
     /// Authenticates with an API key, sent as `x-fastn-api-key`.
     pub fn api_key(mut self, api_key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(api_key.into()));
@@ -158,7 +199,10 @@ impl FastnAuthBuilder {
         self
     }
 
-    /// Whether to send `x-fastn-custom-auth: true`; default `true`, as the official client.
+    /// Whether to send `x-fastn-custom-auth: true`; default `true`, as the official client
+    /// 1.0.5. The header tells Fastn the space authenticates its tenants with its own
+    /// (custom) auth, so tenant ids are the caller's to choose; turn it off only for a space
+    /// set up for Fastn's built-in tenant auth, as `custom_auth=False` does in Python.
     pub fn custom_auth(mut self, custom_auth: bool) -> Self {
         self.custom_auth = custom_auth;
         self
@@ -171,15 +215,26 @@ impl FastnAuthBuilder {
         self
     }
 
-    /// How often `initialize` and `get_credentials` retry a transient failure; default 2.
+    /// The longest one call (`send()`, one status poll) may take: waiting for an in-flight
+    /// slot, every attempt and every pause between them; default 60 s. `Duration::MAX`:
+    /// no limit beyond the request timeout and retries.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// How often a call retries a transient failure (no answer, 408, 425, 429, 5xx);
+    /// default 2, at most [`MAX_RETRIES`]. One call makes at most `max_retries + 2`
+    /// requests: the retries, plus one on a fresh connection when a status or credentials
+    /// request failed on a pooled connection the server had closed.
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
-    /// The most requests this client (and its clones) has on the wire at once; default 64.
-    /// Further requests wait their turn, so thousands of waiting sessions share a few
-    /// connections instead of opening one each.
+    /// The most requests this client (and its clones) has on the wire at once; default 64,
+    /// at most [`MAX_IN_FLIGHT`]. Further requests wait their turn (within their call
+    /// timeout), so thousands of waiting sessions share a few connections.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = requests;
         self
@@ -192,55 +247,110 @@ impl FastnAuthBuilder {
         self
     }
 
+    /// Sends requests through this proxy. Only for an `https` base URL to a host that is
+    /// not loopback, where the proxy sees a `CONNECT` and never the key; `build()` refuses
+    /// it otherwise. Without this, the `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` environment is
+    /// honoured for such URLs, and no proxy is used for any other.
+    pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
+        self.proxy = ProxyChoice::Explicit(proxy);
+        self
+    }
+
+    /// Uses no proxy at all, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Off;
+        self
+    }
+
+    /// Sends requests with your own `reqwest::Client` (custom CA roots, a proxy, a local
+    /// address). The SDK's timeouts, retries, body limit, headers and id checks still apply;
+    /// proxies and TLS are then the client's. Build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`: the SDK refuses an answer that came
+    /// through a redirect, but only your client can keep the key from being sent on one.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] when neither or both of an API key and an auth token are set, the
-    /// base URL is not an absolute http(s) URL (or is plain http to a remote host), a value
-    /// cannot be sent as a header, or a limit is zero.
+    /// [`Error::Config`] when neither or both of an API key and an auth token are set, one
+    /// is empty or has a control character, the space id is unusable, the base URL is not
+    /// an absolute http(s) URL (or is plain http to a remote host), a proxy is set where
+    /// none may be used, or a limit is zero or over its maximum.
     pub fn build(self) -> Result<FastnAuth> {
         let auth = match (&self.api_key, &self.auth_token) {
-            (Some(key), None) => (transport::API_KEY, secret_header("api_key", key)?),
-            (None, Some(token)) => {
-                let bearer = SecretString::from(format!("Bearer {}", token.expose_secret()));
-                (header::AUTHORIZATION, secret_header("auth_token", &bearer)?)
-            }
+            (Some(key), None) => (HeaderName::from_static(wire::API_KEY), secret_header("api_key", key, "")?),
+            (None, Some(token)) => (header::AUTHORIZATION, secret_header("auth_token", token, "Bearer ")?),
             (None, None) => return Err(Error::config("set an api_key or an auth_token")),
-            (Some(_), Some(_)) => {
-                return Err(Error::config("set an api_key or an auth_token, not both"));
-            }
+            (Some(_), Some(_)) => return Err(Error::config("set an api_key or an auth_token, not both")),
         };
-        if self.space_id.is_empty() {
-            return Err(Error::config("space_id must not be empty"));
+        let space_id = transport::header_value("space_id", Some(&self.space_id))?;
+        if self.request_timeout.is_zero() || self.call_timeout.is_zero() {
+            return Err(Error::config("request_timeout and call_timeout must be greater than zero"));
         }
-        if self.request_timeout.is_zero() || self.max_in_flight == 0 {
-            return Err(Error::config("request_timeout and max_in_flight must be greater than zero"));
+        if self.max_retries > MAX_RETRIES {
+            return Err(Error::config(format!("max_retries is {}, at most {MAX_RETRIES}", self.max_retries)));
+        }
+        if !(1..=MAX_IN_FLIGHT).contains(&self.max_in_flight) {
+            return Err(Error::config(format!(
+                "max_in_flight is {}, expected 1 to {MAX_IN_FLIGHT}",
+                self.max_in_flight
+            )));
+        }
+        let base_url = parse_base_url(&self.base_url, self.allow_insecure_http)?;
+        if let ProxyChoice::Explicit(_) = self.proxy {
+            if self.http_client.is_some() {
+                return Err(Error::config("set a proxy on your http_client, not on the builder"));
+            }
+            if !transport::may_proxy(&base_url) {
+                return Err(Error::config(format!(
+                    "a proxy is set, but requests to {} never go through one: plain http would \
+                     show the API key to the proxy, and loopback needs none",
+                    base_url.origin().ascii_serialization()
+                )));
+            }
         }
         let transport = Transport::new(TransportConfig {
-            base_url: parse_base_url(&self.base_url, self.allow_insecure_http)?,
-            space_id: transport::header_value("space_id", &self.space_id)?,
+            base_url,
+            space_id,
             auth,
             custom_auth: self.custom_auth,
             request_timeout: self.request_timeout,
-            max_retries: self.max_retries,
+            call_timeout: self.call_timeout,
+            retry: RetryPolicy { max_retries: self.max_retries },
             max_in_flight: self.max_in_flight,
+            proxy: self.proxy,
+            http_client: self.http_client,
         })?;
-        Ok(FastnAuth { transport: Arc::new(transport) })
+        Ok(FastnAuth { calls: Arc::new(Calls { transport }) })
     }
 }
 
-fn secret_header(name: &str, secret: &SecretString) -> Result<reqwest::header::HeaderValue> {
-    reqwest::header::HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
-        // The value is a secret: say what is wrong with it, never what it is.
-        Error::config(format!(
-            "{name} contains a character not allowed in an HTTP header (CR, LF or another control character)"
-        ))
-    })
+/// The header value of a key or token; what is wrong with it is said, never what it is.
+fn secret_header(name: &str, secret: &SecretString, prefix: &str) -> Result<HeaderValue> {
+    let value = secret.expose_secret();
+    let problem = if value.is_empty() {
+        Some("is empty")
+    } else if value.chars().any(char::is_control) {
+        Some("contains a control character (CR, LF, tab, NUL, U+0085, …)")
+    } else if value.trim() != value {
+        Some("has leading or trailing white space")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(Error::config(format!("{name} {problem}")));
+    }
+    HeaderValue::from_str(&format!("{prefix}{value}"))
+        .map_err(|_| Error::config(format!("{name} cannot be sent as an HTTP header")))
 }
 
 fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url> {
-    let url = Url::parse(raw)
-        .map_err(|e| Error::config(format!("base_url {raw:?} is not an absolute URL: {e}")))?;
+    let url = Url::parse(raw).map_err(|e| {
+        Error::config(format!("base_url {:?} is not an absolute URL: {e}", without_user_info(raw)))
+    })?;
     if !url.username().is_empty()
         || url.password().is_some()
         || url.query().is_some()
@@ -253,117 +363,54 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url> {
     }
     match url.scheme() {
         "https" => Ok(url),
-        "http" if allow_insecure_http || is_loopback(url.host()) => Ok(url),
+        "http" if allow_insecure_http || transport::is_loopback(&url) => Ok(url),
         "http" => Err(Error::config(format!(
-            "base_url {raw:?} is plain http to a host that is not loopback; use https, \
-             or allow_insecure_http(true) to send the key unencrypted"
+            "base_url {} is plain http to a host that is not loopback; use https, \
+             or allow_insecure_http(true) to send the key unencrypted",
+            url.origin().ascii_serialization()
         ))),
         other => Err(Error::config(format!("base_url must be http or https, got scheme {other:?}"))),
     }
 }
 
-fn is_loopback(host: Option<Host<&str>>) -> bool {
-    match host {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Which connection a call is about: connector, and optionally org, tenant and connection.
-///
-/// Used as [`InitOptions`] for [`FastnAuth::initialize`] and as [`GetCredentialsOptions`]
-/// for [`FastnAuth::get_credentials`]. A bare connector id converts into it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectorOptions {
-    pub(crate) connector_id: String,
-    pub(crate) org_id: Option<String>,
-    pub(crate) tenant_id: Option<String>,
-    pub(crate) connection_id: Option<String>,
-}
-
-/// Options of [`FastnAuth::initialize`].
-pub type InitOptions = ConnectorOptions;
-/// Options of [`FastnAuth::get_credentials`].
-pub type GetCredentialsOptions = ConnectorOptions;
-
-impl ConnectorOptions {
-    /// Options for the connector `connector_id` (e.g. `"google-sheets"`).
-    pub fn new(connector_id: impl Into<String>) -> Self {
-        ConnectorOptions {
-            connector_id: connector_id.into(),
-            org_id: None,
-            tenant_id: None,
-            connection_id: None,
-        }
-    }
-
-    /// The org; [`DEFAULT_ORG_ID`] when not set.
-    #[must_use]
-    pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
-        self.org_id = Some(org_id.into());
-        self
-    }
-
-    /// The tenant (your customer), sent as `x-fastn-space-tenantid`.
-    #[must_use]
-    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-        self.tenant_id = Some(tenant_id.into());
-        self
-    }
-
-    /// The connection instance, sent as `x-fastn-space-connection-id`.
-    #[must_use]
-    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-        self.connection_id = Some(connection_id.into());
-        self
-    }
-
-    /// The connector id.
-    pub fn connector(&self) -> &str {
-        &self.connector_id
-    }
-
-    fn org_or_default<C: Connector>(&self) -> &str {
-        self.org_id.as_deref().or(C::DEFAULT_ORG).unwrap_or(DEFAULT_ORG_ID)
-    }
-
-    fn scope(&self) -> Scope<'_> {
-        Scope {
-            tenant_id: self.tenant_id.as_deref().unwrap_or(""),
-            connection_id: self.connection_id.as_deref().unwrap_or(""),
-        }
-    }
-}
-
-impl From<&str> for ConnectorOptions {
-    fn from(connector_id: &str) -> Self {
-        ConnectorOptions::new(connector_id)
-    }
-}
-
-impl From<String> for ConnectorOptions {
-    fn from(connector_id: String) -> Self {
-        ConnectorOptions::new(connector_id)
-    }
+/// `raw` for an error message: anything between `://` and an `@` (user info, perhaps a
+/// password) replaced, and cut to 100 characters.
+fn without_user_info(raw: &str) -> String {
+    let shown = match raw.split_once("://") {
+        Some((scheme, rest)) => match rest.split(['/', '?', '#']).next().and_then(|auth| auth.rfind('@')) {
+            Some(at) => format!("{scheme}://[user info]{}", &rest[at..]),
+            None => raw.to_owned(),
+        },
+        None if raw.contains('@') => "[a value with user info]".to_owned(),
+        None => raw.to_owned(),
+    };
+    shown.chars().take(100).collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
+    use crate::ErrorCode;
 
     fn build(f: impl FnOnce(FastnAuthBuilder) -> FastnAuthBuilder) -> Result<FastnAuth> {
         f(FastnAuth::builder("space")).build()
     }
 
     #[test]
-    fn exactly_one_credential_is_required() {
+    fn exactly_one_usable_credential_is_required() {
         assert!(build(|b| b).unwrap_err().to_string().contains("api_key or an auth_token"));
         let both = build(|b| b.api_key("k").auth_token("t")).unwrap_err();
         assert!(both.to_string().contains("not both"));
         assert!(build(|b| b.api_key("k")).is_ok());
         assert!(build(|b| b.auth_token("t")).is_ok());
+        for bad in ["", "a\tb", "k\u{85}", "sekret\r\nx: y", " k"] {
+            let err = build(|b| b.api_key(bad)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ConfigError, "{bad:?}");
+            let err2 = build(|b| b.auth_token(bad)).unwrap_err();
+            assert!(!err.to_string().contains("sekret") && !err2.to_string().contains("sekret"), "{err}");
+        }
     }
 
     #[test]
@@ -374,29 +421,84 @@ mod tests {
             assert!(build(|b| b.api_key("k").base_url(ok)).is_ok(), "{ok}");
         }
         let err = build(|b| b.api_key("k").base_url("http://example.com/api")).unwrap_err();
-        assert_eq!(err.code(), "CONFIG_ERROR");
+        assert_eq!(err.code(), ErrorCode::ConfigError);
         assert!(
             build(|b| b.api_key("k").base_url("http://example.com/api").allow_insecure_http(true)).is_ok()
         );
         for bad in ["example.com", "ftp://example.com", "https://u:p@example.com", "https://example.com/?q=1"]
         {
-            assert_eq!(build(|b| b.api_key("k").base_url(bad)).unwrap_err().code(), "CONFIG_ERROR", "{bad}");
+            assert_eq!(
+                build(|b| b.api_key("k").base_url(bad)).unwrap_err().code(),
+                ErrorCode::ConfigError,
+                "{bad}"
+            );
         }
     }
 
     #[test]
-    fn secrets_with_line_breaks_are_refused_without_being_echoed() {
-        let err = build(|b| b.api_key("sekret\r\nx: y")).unwrap_err();
-        assert_eq!(err.code(), "CONFIG_ERROR");
-        assert!(!err.to_string().contains("sekret"), "{err}");
-        let err = build(|b| b.custom_auth(false).auth_token("xyzzy\n")).unwrap_err();
-        assert!(!err.to_string().contains("xyzzy"), "{err}");
+    fn a_base_url_in_an_error_never_shows_user_info() {
+        for raw in [
+            "https://user:hunter2@exa mple.com/api",
+            "https://user:hunter2@[::1/api",
+            "user:hunter2@host",
+            "https://user:hunter2@example.com/api",
+        ] {
+            let err = build(|b| b.api_key("k").base_url(raw)).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]
-    fn the_client_is_cheap_to_share_across_tasks() {
-        fn shareable<T: Clone + Send + Sync + 'static>() {}
-        shareable::<FastnAuth>();
+    fn every_extreme_setting_builds_or_is_a_config_error() {
+        let durations = [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(1), Duration::MAX];
+        for d in durations {
+            for result in
+                [build(|b| b.api_key("k").request_timeout(d)), build(|b| b.api_key("k").call_timeout(d))]
+            {
+                assert_eq!(result.is_ok(), !d.is_zero(), "{d:?}");
+            }
+        }
+        for (n, ok) in [(0, true), (MAX_RETRIES, true), (MAX_RETRIES + 1, false), (u32::MAX, false)] {
+            assert_eq!(build(|b| b.api_key("k").max_retries(n)).is_ok(), ok, "{n}");
+        }
+        for (n, ok) in
+            [(0, false), (1, true), (MAX_IN_FLIGHT, true), (MAX_IN_FLIGHT + 1, false), (usize::MAX, false)]
+        {
+            assert_eq!(build(|b| b.api_key("k").max_in_flight(n)).is_ok(), ok, "{n}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_is_refused_where_it_could_read_the_key() {
+        let proxy = || reqwest::Proxy::all("http://127.0.0.1:3128").unwrap();
+        assert!(build(|b| b.api_key("k").proxy(proxy())).is_ok(), "https to a remote host");
+        for base in ["http://127.0.0.1:9/api", "https://localhost/api"] {
+            let err = build(|b| b.api_key("k").base_url(base).proxy(proxy())).unwrap_err();
+            assert!(err.to_string().contains("never go through one"), "{err}");
+        }
+        let err =
+            build(|b| b.api_key("k").base_url("http://example.com").allow_insecure_http(true).proxy(proxy()));
+        assert_eq!(err.unwrap_err().code(), ErrorCode::ConfigError);
+    }
+
+    #[test]
+    fn from_env_names_the_missing_variable() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(v))
+        };
+        let err = FastnAuthBuilder::from_vars(vars(&[])).unwrap_err().to_string();
+        assert!(err.contains("FASTN_SPACE_ID is not set"), "{err}");
+        let err = FastnAuthBuilder::from_vars(vars(&[("FASTN_SPACE_ID", "s")])).unwrap_err().to_string();
+        assert!(err.contains("FASTN_API_KEY nor FASTN_AUTH_TOKEN"), "{err}");
+        let both = vars(&[("FASTN_SPACE_ID", "s"), ("FASTN_API_KEY", "k"), ("FASTN_AUTH_TOKEN", "t")]);
+        assert!(FastnAuthBuilder::from_vars(both).unwrap_err().to_string().contains("both"));
+        let ok = vars(&[
+            ("FASTN_SPACE_ID", "s"),
+            ("FASTN_AUTH_TOKEN", "t"),
+            ("FASTN_BASE_URL", "http://127.0.0.1:1/api"),
+        ]);
+        let client = FastnAuthBuilder::from_vars(ok).unwrap().build().unwrap();
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:1/api");
     }
 
     #[test]

@@ -1,21 +1,21 @@
-//! Credentials in every wire shape the official clients read, and the generic decoding of
-//! connector-specific fields that generated connector types build on.
+//! Credentials, the generic decoding of connector-specific fields that generated connector
+//! types build on, and the redaction of untyped fields in `Debug`.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::{Endpoint, Error, Result};
-use crate::transport::json_kind;
+use crate::wire::{self, DecodeError, json_kind};
 
 /// A connection's credentials.
 ///
 /// Tokens are [`SecretString`]s: `Debug` shows `[REDACTED]` and reading one takes
 /// `expose_secret()`. `E` holds the connector-specific fields: a JSON map by default, or
 /// the struct [`connectors!`](crate::connectors) generates (Salesforce's `instance_url` as a
-/// `url::Url`, …).
+/// [`Url`](crate::Url), …).
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Credentials<E = Map<String, Value>> {
@@ -23,61 +23,66 @@ pub struct Credentials<E = Map<String, Value>> {
     pub access_token: Option<SecretString>,
     /// The refresh token (`refresh_token` or `refreshToken`).
     pub refresh_token: Option<SecretString>,
-    /// When the access token expires, as the server wrote it (`expires_at` or `expiresAt`).
-    pub expires_at: Option<String>,
-    /// Seconds the access token lives from issue (`expires_in` or `expiresIn`).
-    pub expires_in: Option<u64>,
     /// Every other field of the credentials.
     pub extra: E,
+    expires_at: Option<SystemTime>,
 }
 
-impl<E: Extra> fmt::Debug for Credentials<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_token", &self.access_token)
-            .field("refresh_token", &self.refresh_token)
-            .field("expires_at", &self.expires_at)
-            .field("expires_in", &self.expires_in)
-            .field("extra", &DebugExtra(&self.extra))
-            .finish()
+impl<E> Credentials<E> {
+    /// When the access token expires: the wire's `expires_at` (RFC 3339, or epoch seconds
+    /// or milliseconds), or `expires_in` counted from when the answer arrived; the earlier
+    /// of the two when both came. `None` when the server said neither.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
     }
-}
 
-struct DebugExtra<'a, E>(&'a E);
+    /// Whether the access token expires within `margin` from now (or has expired). `false`
+    /// when the expiry is unknown.
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        self.expires_at
+            .is_some_and(|at| SystemTime::now().checked_add(margin).is_none_or(|horizon| horizon >= at))
+    }
 
-impl<E: Extra> fmt::Debug for DebugExtra<'_, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_redacted(f)
+    /// Whether the access token has expired (known expiry only).
+    pub fn is_expired(&self) -> bool {
+        self.expires_within(Duration::ZERO)
     }
 }
 
 impl<E: Extra> Credentials<E> {
-    /// Decodes a credentials body of `connector`: the `{"success": true, "credentials": {…}}`
-    /// envelope or the bare object, with snake_case or camelCase token keys.
-    pub(crate) fn decode(connector: &str, body: Map<String, Value>) -> Result<Self> {
-        let mut fields = Fields::new(connector, unwrap_envelope(body));
+    /// Decodes a credentials answer of `connector` in any wire shape.
+    pub(crate) fn from_answer(connector: &str, body: &[u8]) -> Result<Self, DecodeError> {
+        let (common, rest) = wire::decode_credentials(connector, body)?;
+        let expires_at =
+            common.lifetime.map(|left| SystemTime::now().checked_add(left).unwrap_or(far_future()));
         Ok(Credentials {
-            access_token: fields.either("access_token", "accessToken")?,
-            refresh_token: fields.either("refresh_token", "refreshToken")?,
-            expires_at: fields.either::<ExpiresAt>("expires_at", "expiresAt")?.map(|at| at.0),
-            expires_in: fields.either("expires_in", "expiresIn")?,
-            extra: E::from_fields(&mut fields)?,
+            access_token: common.access_token.map(SecretString::from),
+            refresh_token: common.refresh_token.map(SecretString::from),
+            extra: E::from_fields(&mut Fields::new(connector, rest))?,
+            expires_at,
         })
     }
 }
 
-/// The envelope is used when `success` is true and `credentials` a non-empty object, as in
-/// the official client 1.0.5; otherwise the body is the credentials.
-fn unwrap_envelope(mut body: Map<String, Value>) -> Map<String, Value> {
-    let enveloped = body.get("success") == Some(&Value::Bool(true))
-        && matches!(body.get("credentials"), Some(Value::Object(inner)) if !inner.is_empty());
-    match body.remove("credentials") {
-        Some(Value::Object(inner)) if enveloped => inner,
-        Some(other) => {
-            body.insert("credentials".to_owned(), other);
-            body
+/// A time no token reaches; `SystemTime` has no `MAX`.
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40)
+}
+
+impl<E: Extra> fmt::Debug for Credentials<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct DebugExtra<'a, E>(&'a E);
+        impl<E: Extra> fmt::Debug for DebugExtra<'_, E> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_redacted(f)
+            }
         }
-        None => body,
+        f.debug_struct("Credentials")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("expires_at", &self.expires_at.map(|at| jiff::Timestamp::try_from(at).ok()))
+            .field("extra", &DebugExtra(&self.extra))
+            .finish()
     }
 }
 
@@ -87,29 +92,90 @@ pub trait Extra: Sized + Send + Sync + 'static {
     /// Builds the value from the fields left after the common ones were taken.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] when a required field is missing or a field has the wrong
-    /// type.
-    fn from_fields(fields: &mut Fields) -> Result<Self>;
+    /// A [`DecodeError`] naming the connector and the field, when a required field is
+    /// missing or a field has the wrong type.
+    fn from_fields(fields: &mut Fields) -> Result<Self, DecodeError>;
 
     /// Formats the value for `Debug` with every secret redacted.
     fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
 
 impl Extra for Map<String, Value> {
-    fn from_fields(fields: &mut Fields) -> Result<Self> {
+    fn from_fields(fields: &mut Fields) -> Result<Self, DecodeError> {
         Ok(std::mem::take(&mut fields.map))
     }
 
-    /// Values under keys that look secret (token, secret, password, key, signature) are
-    /// redacted, since an untyped map cannot know which are.
+    /// An untyped map cannot know which of its values are secret, so it shows a string
+    /// only under a key on a short list of harmless ones (see [`SHOWN_KEYS`]) and only when
+    /// the string does not look like a credential itself; numbers, booleans and null are
+    /// shown; objects and arrays are walked the same way at every depth.
     fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(key, value)| {
-                let shown: &dyn fmt::Debug = if looks_secret(key) { &Redacted } else { value };
-                (key, shown)
-            }))
-            .finish()
+        fmt_map(self, f)
     }
+}
+
+/// The keys whose string values untyped credentials show in `Debug`, compared without
+/// case, `_` or `-` (`teamId` = `team_id`). Every other string prints `[REDACTED]`.
+///
+/// An allow list rather than a list of secret-looking keys: a provider can name a secret
+/// anything (`xoxp` tokens under `authed_user`, a webhook `url`, `sig`, `code`), and a
+/// deny list that misses one prints it. A harmless field that is hidden costs a look at
+/// the typed field or `expose`; a secret that is shown cannot be taken back. Declare the
+/// fields you want to see in the manifest: typed fields print normally (`secret` ones
+/// redacted).
+pub const SHOWN_KEYS: &[&str] = &[
+    "scope",
+    "scopes",
+    "tokentype",
+    "teamid",
+    "teamname",
+    "team",
+    "id",
+    "instanceurl",
+    "issuedat",
+    "hubid",
+    "hubdomain",
+    "login",
+    "workspaceid",
+    "workspacename",
+    "botuserid",
+    "botid",
+    "userid",
+    "appid",
+    "enterpriseid",
+    "mstenantid",
+    "stripeuserid",
+    "livemode",
+    "region",
+    "domain",
+    "accountid",
+    "organizationid",
+    "channel",
+    "channelid",
+    "expiresin",
+    "expiresat",
+    "type",
+];
+
+fn is_shown_key(key: &str) -> bool {
+    let normal: String =
+        key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
+    SHOWN_KEYS.contains(&normal.as_str())
+}
+
+/// Values that are credentials whatever their key: HTTP auth headers, JWTs, Slack tokens,
+/// URLs with user info.
+fn looks_like_credential(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    let jwt = text.starts_with("eyJ") && text.split('.').count() == 3;
+    let user_info = text
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.split('/').next().is_some_and(|a| a.contains('@')));
+    lower.starts_with("bearer ")
+        || lower.starts_with("basic ")
+        || lower.starts_with("xox")
+        || jwt
+        || user_info
 }
 
 struct Redacted;
@@ -120,9 +186,31 @@ impl fmt::Debug for Redacted {
     }
 }
 
-fn looks_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["token", "secret", "password", "key", "signature", "credential"].iter().any(|word| key.contains(word))
+/// A value under a key: shown per the rules of [`SHOWN_KEYS`].
+struct Shown<'a> {
+    key_shown: bool,
+    value: &'a Value,
+}
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            Value::String(text) if self.key_shown && !looks_like_credential(text) => text.fmt(f),
+            Value::String(_) => Redacted.fmt(f),
+            Value::Object(map) => fmt_map(map, f),
+            Value::Array(items) => f
+                .debug_list()
+                .entries(items.iter().map(|value| Shown { key_shown: self.key_shown, value }))
+                .finish(),
+            scalar => scalar.fmt(f),
+        }
+    }
+}
+
+fn fmt_map(map: &Map<String, Value>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.debug_map()
+        .entries(map.iter().map(|(key, value)| (key, Shown { key_shown: is_shown_key(key), value })))
+        .finish()
 }
 
 /// The fields of a credentials object, taken one by one by generic runtime code.
@@ -144,9 +232,9 @@ impl Fields {
     /// Takes the field `key`, which must be present and not null.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] naming the connector and the field, when it is missing or
-    /// not of type `T`.
-    pub fn required<T: FieldValue>(&mut self, key: &str) -> Result<T> {
+    /// A [`DecodeError`] naming the connector and the field, when it is missing or not of
+    /// type `T`.
+    pub fn required<T: FieldValue>(&mut self, key: &str) -> Result<T, DecodeError> {
         self.optional(key)?
             .ok_or_else(|| self.error(format!("the required field `{key}` ({}) is missing", T::EXPECTED)))
     }
@@ -154,9 +242,8 @@ impl Fields {
     /// Takes the field `key` if present and not null.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] naming the connector and the field, when it is not of
-    /// type `T`.
-    pub fn optional<T: FieldValue>(&mut self, key: &str) -> Result<Option<T>> {
+    /// A [`DecodeError`] naming the connector and the field, when it is not of type `T`.
+    pub fn optional<T: FieldValue>(&mut self, key: &str) -> Result<Option<T>, DecodeError> {
         match self.map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => {
@@ -169,23 +256,13 @@ impl Fields {
         }
     }
 
-    fn either<T: FieldValue>(&mut self, snake: &str, camel: &str) -> Result<Option<T>> {
-        match self.optional(snake)? {
-            Some(value) => Ok(Some(value)),
-            None => self.optional(camel),
-        }
-    }
-
     /// The fields not taken yet.
     pub fn into_map(self) -> Map<String, Value> {
         self.map
     }
 
-    fn error(&self, message: String) -> Error {
-        Error::invalid(
-            Endpoint::Credentials,
-            format!("credentials of connector `{}`: {message}", self.connector),
-        )
+    fn error(&self, message: String) -> DecodeError {
+        DecodeError::new(format!("credentials of connector `{}`: {message}", self.connector))
     }
 }
 
@@ -216,88 +293,67 @@ impl<T: FieldValue> FieldValue for Vec<T> {
     const EXPECTED: &'static str = "a list";
 }
 
-/// `expires_at` is a timestamp string; some connectors send epoch seconds instead.
-struct ExpiresAt(String);
-
-impl<'de> serde::Deserialize<'de> for ExpiresAt {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(at) => Ok(ExpiresAt(at)),
-            Value::Number(at) => Ok(ExpiresAt(at.to_string())),
-            _ => Err(serde::de::Error::custom("expected a string or a number")),
-        }
-    }
-}
-
-impl FieldValue for ExpiresAt {
-    const EXPECTED: &'static str = "a timestamp string or number";
-}
-
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret as _;
 
     use super::*;
 
-    fn decode(json: &str) -> Result<Credentials> {
-        Credentials::decode("salesforce", serde_json::from_str(json).unwrap())
+    fn decode(json: &str) -> Result<Credentials, DecodeError> {
+        Credentials::from_answer("salesforce", json.as_bytes())
     }
 
     #[test]
-    fn envelope_with_snake_case_keys() {
+    fn envelope_snake_case_and_an_absolute_expiry() {
         let creds = decode(
             r#"{"success":true,"credentials":{"access_token":"at","expires_in":3599,"instance_url":"https://x"}}"#,
         )
         .unwrap();
-        assert_eq!(creds.access_token.unwrap().expose_secret(), "at");
-        assert_eq!(creds.expires_in, Some(3599));
+        assert_eq!(creds.access_token.as_ref().unwrap().expose_secret(), "at");
+        let left = creds.expires_at().unwrap().duration_since(SystemTime::now()).unwrap();
+        assert!(left > Duration::from_secs(3590) && left <= Duration::from_secs(3599), "{left:?}");
+        assert!(
+            creds.expires_within(Duration::from_secs(3600)) && !creds.expires_within(Duration::from_secs(60))
+        );
+        assert!(!creds.is_expired());
         assert_eq!(creds.extra.keys().collect::<Vec<_>>(), ["instance_url"]);
     }
 
     #[test]
-    fn bare_object_with_camel_case_keys() {
-        let creds = decode(
-            r#"{"accessToken":"at","refreshToken":"rt","expiresAt":"2030-01-01T00:00:00Z","team":"t"}"#,
-        )
-        .unwrap();
-        assert_eq!(creds.refresh_token.unwrap().expose_secret(), "rt");
-        assert_eq!(creds.expires_at.as_deref(), Some("2030-01-01T00:00:00Z"));
+    fn bare_camel_case_and_no_expiry() {
+        let creds = decode(r#"{"accessToken":"at","refreshToken":"rt","team":"t"}"#).unwrap();
+        assert_eq!(creds.refresh_token.as_ref().unwrap().expose_secret(), "rt");
+        assert_eq!(creds.expires_at(), None);
+        assert!(!creds.expires_within(Duration::MAX), "an unknown expiry is not an expiry");
         assert_eq!(creds.extra["team"], "t");
     }
 
     #[test]
-    fn failed_envelope_is_read_as_a_bare_object() {
-        let creds =
-            decode(r#"{"success":false,"credentials":{"access_token":"x"},"access_token":"y"}"#).unwrap();
-        assert_eq!(creds.access_token.unwrap().expose_secret(), "y");
-        assert!(creds.extra.contains_key("credentials"));
+    fn a_negative_lifetime_is_already_expired() {
+        assert!(decode(r#"{"access_token":"at","expires_in":-1}"#).unwrap().is_expired());
     }
 
     #[test]
-    fn mistyped_token_is_an_error_that_does_not_quote_it() {
-        let err = decode(r#"{"access_token":{"nested":"sekrit"}}"#).unwrap_err();
-        assert_eq!(err.code(), "INVALID_RESPONSE");
-        let text = err.to_string();
-        assert!(
-            text.contains("`access_token` must be a string, got an object") && text.contains("salesforce"),
-            "{text}"
-        );
-        assert!(!text.contains("sekrit"));
-        let err = decode(r#"{"expires_in":"soon"}"#).unwrap_err();
-        assert!(
-            err.to_string().contains("`expires_in` must be a non-negative integer, got a string"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn debug_redacts_tokens_and_secret_looking_extra_keys() {
-        let creds = decode(r#"{"access_token":"AT-1","refresh_token":"RT-1","id_token":"ID-1","client_secret":"CS-1","team":"visible"}"#).unwrap();
+    fn debug_redacts_at_every_depth() {
+        let slack = r##"{"access_token":"xoxb-1","team":{"id":"T1","name":"Acme"},"scope":"chat:write",
+            "authed_user":{"id":"U1","scope":"identify","access_token":"xoxp-SECRET","token_type":"user"},
+            "incoming_webhook":{"channel":"#general","url":"https://hooks.slack.com/services/T/B/SECRET2"},
+            "headers":{"Authorization":"Bearer SECRET3"},"cookie":"sid=SECRET4","jwt":"eyJa.eyJb.SECRET5",
+            "passwd":"SECRET6","pwd":"SECRET7","session":"SECRET8","private":"SECRET9","code":"SECRET10",
+            "signature":"SECRET11","id_token":"eyJhbGciOi.eyJzdWIi.SECRET12","client_secret":"SECRET13",
+            "list":[{"token":"SECRET14"},"SECRET15"],"scopes":["a","Bearer SECRET16"],"id":"https://u:SECRET17@x/y",
+            "hub_id":42,"livemode":false}"##;
+        let creds = decode(slack).unwrap();
         let shown = format!("{creds:?}");
-        for secret in ["AT-1", "RT-1", "ID-1", "CS-1"] {
-            assert!(!shown.contains(secret), "{shown}");
+        for n in ["xoxb", "xoxp"].into_iter().map(str::to_owned).chain((2..=17).map(|n| format!("SECRET{n}")))
+        {
+            assert!(!shown.contains(n.as_str()), "{n} leaked: {shown}");
         }
-        assert!(shown.contains("visible"), "{shown}");
+        for visible in
+            ["\"T1\"", "\"U1\"", "\"chat:write\"", "\"identify\"", "\"#general\"", "42", "false", "\"a\""]
+        {
+            assert!(shown.contains(visible), "{visible} missing: {shown}");
+        }
     }
 
     #[test]

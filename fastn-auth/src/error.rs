@@ -1,52 +1,91 @@
 //! The one error type of the crate, with the official client's error codes.
+//!
+//! Adding a field to a variant is not a breaking change: every variant is
+//! `#[non_exhaustive]`, so matches name the fields they read and end in `..`.
 
+use std::fmt;
 use std::time::Duration;
 
-use crate::session::AuthStatus;
+use crate::wire::{AuthStatus, DecodeError, Endpoint};
 
-/// A Fastn endpoint, as named in error messages, tracing spans and the emulator's fault
-/// injection.
+/// The official client's error code of an [`Error`], plus `CONFIG_ERROR` for what this SDK
+/// refuses before sending anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Endpoint {
-    /// `POST {base}/connect/init/{org}/{connector}`: start a flow.
-    Init,
-    /// `GET {base}/connect/status/{state}`: poll a flow.
-    Status,
-    /// `GET {base}/connect/credentials/{org}/{connector}`: fetch a connection's credentials.
-    Credentials,
+pub enum ErrorCode {
+    /// `TIMEOUT`: `wait_for_completion` ran past its timeout.
+    Timeout,
+    /// `AUTH_FAILED`: the flow ended `FAILED`.
+    AuthFailed,
+    /// `NETWORK_ERROR`: no answer, or a non-2xx answer.
+    NetworkError,
+    /// `INVALID_RESPONSE`: a 2xx answer that cannot be used.
+    InvalidResponse,
+    /// `CONFIG_ERROR`: a setting or id refused before sending.
+    ConfigError,
 }
 
-impl Endpoint {
-    /// Every endpoint, in protocol order.
-    pub const ALL: [Endpoint; 3] = [Endpoint::Init, Endpoint::Status, Endpoint::Credentials];
-
-    /// The endpoint's route, as PROTOCOL.md writes it.
-    pub const fn route(self) -> &'static str {
+impl ErrorCode {
+    /// The official client's string: `TIMEOUT`, `AUTH_FAILED`, `NETWORK_ERROR`,
+    /// `INVALID_RESPONSE`, or `CONFIG_ERROR`.
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Endpoint::Init => "POST /connect/init/{org}/{connector}",
-            Endpoint::Status => "GET /connect/status/{state}",
-            Endpoint::Credentials => "GET /connect/credentials/{org}/{connector}",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::AuthFailed => "AUTH_FAILED",
+            ErrorCode::NetworkError => "NETWORK_ERROR",
+            ErrorCode::InvalidResponse => "INVALID_RESPONSE",
+            ErrorCode::ConfigError => "CONFIG_ERROR",
         }
     }
 }
 
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.route())
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
-/// Everything that can go wrong, one variant per error class of the official Python client
+/// The request an error is about, as it was sent: method, host, the actual path with its
+/// ids, and the tenant and connection. Never a key or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestInfo {
+    /// The endpoint called.
+    pub endpoint: Endpoint,
+    /// `host` or `host:port` of the base URL.
+    pub host: String,
+    /// The path as sent, percent-encoded: `/api/connect/status/3f2a…`.
+    pub path: String,
+    /// The tenant id sent, if any.
+    pub tenant_id: Option<String>,
+    /// The connection id sent, if any.
+    pub connection_id: Option<String>,
+}
+
+impl fmt::Display for RequestInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}{}", self.endpoint.method(), self.host, self.path)?;
+        match (&self.tenant_id, &self.connection_id) {
+            (Some(tenant), Some(connection)) => write!(f, " (tenant `{tenant}`, connection `{connection}`)"),
+            (Some(tenant), None) => write!(f, " (tenant `{tenant}`)"),
+            (None, Some(connection)) => write!(f, " (connection `{connection}`)"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Everything that can go wrong: one variant per error class of the official Python client
 /// plus [`Error::Config`] for what this SDK refuses before sending anything.
 ///
-/// No message ever contains the API key, the auth token or a credential token.
+/// No message ever contains the API key, the auth token or a credential token. Text from
+/// the server is cut to [`MAX_SERVER_TEXT_CHARS`](crate::wire::MAX_SERVER_TEXT_CHARS)
+/// characters with control characters escaped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// `wait_for_completion` did not see `ACTIVE` or `FAILED` within its timeout (code
-    /// `TIMEOUT`).
+    /// `wait_for_completion` did not see `ACTIVE` or `FAILED` within its timeout.
     #[error("the flow did not complete within {timeout:?} (last status seen: {})", last_status.map_or("none", AuthStatus::as_str))]
+    #[non_exhaustive]
     Timeout {
         /// The timeout that ran out.
         timeout: Duration,
@@ -54,42 +93,61 @@ pub enum Error {
         last_status: Option<AuthStatus>,
     },
 
-    /// The flow ended `FAILED` (code `AUTH_FAILED`).
-    #[error("authentication failed: {message}")]
+    /// The flow ended `FAILED`.
+    #[error("authentication of connector `{connector_id}` failed: {message}")]
+    #[non_exhaustive]
     Authentication {
-        /// The server's `errorMessage`, or `authentication failed` when it gave none.
+        /// The connector of the flow.
+        connector_id: String,
+        /// The server's `errorMessage` (sanitised), or `authentication failed` when it gave
+        /// none.
         message: String,
     },
 
-    /// A request failed: no connection, a timeout, or a non-2xx answer (code `NETWORK_ERROR`).
-    #[error("{message}")]
+    /// A request failed: no connection, no complete answer in time, or a non-2xx answer.
+    #[error("{request}: {message}")]
+    #[non_exhaustive]
     Network {
-        /// What failed, naming the endpoint.
+        /// The request that failed.
+        request: Box<RequestInfo>,
+        /// What failed: `the server answered 404 Not Found: "unknown state"`, `no complete
+        /// answer within 30s`, …
         message: String,
         /// The HTTP status code, when the server answered.
         status_code: Option<u16>,
-        /// The endpoint the request went to.
-        endpoint: Endpoint,
-        /// The server's `Retry-After`, when it sent one in seconds.
+        /// The message of the server's JSON error body (`message`, `error`,
+        /// `errorMessage`), sanitised.
+        server_message: Option<String>,
+        /// The server's `Retry-After`, in seconds or as an HTTP date.
         retry_after: Option<Duration>,
-        /// The underlying transport error, if any.
+        /// Whether a request or call timeout ended it.
+        timed_out: bool,
+        /// The transport error, if any.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The server answered 2xx with a body this SDK cannot use: not JSON, a missing or
-    /// mistyped field, an unknown status, too large (code `INVALID_RESPONSE`).
-    #[error("invalid response: {message}")]
+    /// mistyped field, an unknown status, an unusable `state` or `redirectUrl`, too large.
+    #[error("invalid response to {}: {message}", request.as_ref().map_or_else(|| endpoint.to_string(), |r| r.to_string()))]
+    #[non_exhaustive]
     InvalidResponse {
-        /// What was expected, what came, and from which endpoint.
+        /// The endpoint that answered.
+        endpoint: Endpoint,
+        /// The request, when known.
+        request: Option<Box<RequestInfo>>,
+        /// What was expected and what came.
         message: String,
+        /// The JSON parser's error, when the body did not parse.
+        #[source]
+        source: Option<serde_json::Error>,
     },
 
-    /// A value given to the SDK is unusable, detected before any request (code
-    /// `CONFIG_ERROR`).
+    /// A value given to the SDK is unusable, detected before any request.
     #[error("invalid configuration: {message}")]
+    #[non_exhaustive]
     Config {
-        /// What was expected and which setting or argument was wrong.
+        /// What was expected and which setting, argument or variable was wrong.
         message: String,
     },
 }
@@ -98,19 +156,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The official client's error code: `TIMEOUT`, `AUTH_FAILED`, `NETWORK_ERROR`,
-    /// `INVALID_RESPONSE`, or `CONFIG_ERROR` for this SDK's configuration errors.
-    pub fn code(&self) -> &'static str {
+    /// The official client's error code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Timeout { .. } => "TIMEOUT",
-            Error::Authentication { .. } => "AUTH_FAILED",
-            Error::Network { .. } => "NETWORK_ERROR",
-            Error::InvalidResponse { .. } => "INVALID_RESPONSE",
-            Error::Config { .. } => "CONFIG_ERROR",
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::Authentication { .. } => ErrorCode::AuthFailed,
+            Error::Network { .. } => ErrorCode::NetworkError,
+            Error::InvalidResponse { .. } => ErrorCode::InvalidResponse,
+            Error::Config { .. } => ErrorCode::ConfigError,
         }
     }
 
-    /// The HTTP status code of a [`Error::Network`] that got an answer.
+    /// The HTTP status code of a non-2xx answer.
     pub fn status_code(&self) -> Option<u16> {
         match self {
             Error::Network { status_code, .. } => *status_code,
@@ -118,8 +175,44 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same request may succeed: connection failures, request
-    /// timeouts and the statuses 408, 425, 429, 500, 502, 503 and 504.
+    /// What the server said: the message of its JSON error body, or a failed flow's
+    /// `errorMessage`; sanitised.
+    pub fn server_message(&self) -> Option<&str> {
+        match self {
+            Error::Network { server_message, .. } => server_message.as_deref(),
+            Error::Authentication { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The request the error is about, when there was one.
+    pub fn request(&self) -> Option<&RequestInfo> {
+        match self {
+            Error::Network { request, .. } => Some(request),
+            Error::InvalidResponse { request, .. } => request.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The server answered 404: no such connection (this tenant has not connected this
+    /// connector) or no such flow `state`.
+    pub fn is_not_found(&self) -> bool {
+        self.status_code() == Some(404)
+    }
+
+    /// The server answered 401 or 403: the API key or token is wrong or lacks access to
+    /// the space.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.status_code(), Some(401 | 403))
+    }
+
+    /// A deadline ended it: [`Error::Timeout`], or a request or call timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. } | Error::Network { timed_out: true, .. })
+    }
+
+    /// Whether retrying the same request may succeed: no answer (connection failures,
+    /// timeouts) and the statuses 408, 425, 429, 500, 502, 503 and 504.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Network { status_code: None, .. } => true,
@@ -142,7 +235,86 @@ impl Error {
         Error::Config { message: message.into() }
     }
 
-    pub(crate) fn invalid(endpoint: Endpoint, message: impl std::fmt::Display) -> Self {
-        Error::InvalidResponse { message: format!("{endpoint}: {message}") }
+    pub(crate) fn decode(endpoint: Endpoint, request: Option<&RequestInfo>, err: DecodeError) -> Self {
+        let (message, source) = err.into_parts();
+        Error::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
+    }
+
+    pub(crate) fn network(request: &RequestInfo, message: impl Into<String>) -> Self {
+        Error::Network {
+            request: Box::new(request.clone()),
+            message: message.into(),
+            status_code: None,
+            server_message: None,
+            retry_after: None,
+            timed_out: false,
+            source: None,
+        }
+    }
+
+    /// A [`Error::Network`] marked as ended by a deadline.
+    pub(crate) fn timed_out(mut self) -> Self {
+        if let Error::Network { timed_out, .. } = &mut self {
+            *timed_out = true;
+        }
+        self
+    }
+
+    /// A [`Error::Network`] with its transport error.
+    pub(crate) fn with_source(mut self, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let Error::Network { source, .. } = &mut self {
+            *source = Some(Box::new(error));
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> RequestInfo {
+        RequestInfo {
+            endpoint: Endpoint::Credentials,
+            host: "live.fastn.ai".into(),
+            path: "/api/connect/credentials/community/slack".into(),
+            tenant_id: Some("acme".into()),
+            connection_id: None,
+        }
+    }
+
+    #[test]
+    fn codes_are_the_official_strings() {
+        let codes = [
+            (ErrorCode::Timeout, "TIMEOUT"),
+            (ErrorCode::AuthFailed, "AUTH_FAILED"),
+            (ErrorCode::NetworkError, "NETWORK_ERROR"),
+            (ErrorCode::InvalidResponse, "INVALID_RESPONSE"),
+            (ErrorCode::ConfigError, "CONFIG_ERROR"),
+        ];
+        for (code, text) in codes {
+            assert_eq!((code.as_str(), code.to_string()), (text, text.to_owned()));
+        }
+    }
+
+    #[test]
+    fn a_404_names_the_request_and_keeps_the_server_message() {
+        let err = Error::Network {
+            request: Box::new(request()),
+            message: "the server answered 404 Not Found: \"no completed connection\"".into(),
+            status_code: Some(404),
+            server_message: Some("no completed connection".into()),
+            retry_after: None,
+            timed_out: false,
+            source: None,
+        };
+        assert!(err.is_not_found() && !err.is_unauthorized() && !err.is_transient() && !err.is_timeout());
+        assert_eq!(
+            err.to_string(),
+            "GET live.fastn.ai/api/connect/credentials/community/slack (tenant `acme`): \
+             the server answered 404 Not Found: \"no completed connection\""
+        );
+        assert_eq!(err.server_message(), Some("no completed connection"));
+        assert_eq!(err.request().unwrap().tenant_id.as_deref(), Some("acme"));
     }
 }

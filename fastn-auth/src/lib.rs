@@ -3,85 +3,95 @@
 //! Start a connector authentication flow for a tenant, send the user to the redirect URL,
 //! wait until the connection is `ACTIVE`, and get its credentials — or fetch the credentials
 //! of a connection made earlier. Wire-compatible with the official Python client
-//! `fastn-auth`, with pooled connections, retries of transient faults, exact deadlines,
-//! redacted secrets and injection-safe requests.
+//! `fastn-auth` (the protocol is described in `docs/PROTOCOL.md` of the repository), with
+//! pooled connections, bounded retries of transient faults, exact deadlines, redacted
+//! secrets and injection-safe requests.
 //!
 //! ```
-//! use fastn_auth::{FastnAuth, InitOptions, PollOptions};
-//! # use fastn_auth::mock::MockServer;
+//! use fastn_auth::{FastnAuth, PollOptions};
+//! # #[cfg(feature = "mock")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mock = MockServer::builder().auto_approve_after_polls(1).start().await?;
+//! # let mock = fastn_auth::mock::MockServer::builder().auto_approve_after_polls(1).start().await?;
+//! # let client = mock.client();
+//! # /*
+//! let client = FastnAuth::from_env()?; // FASTN_SPACE_ID, FASTN_API_KEY, FASTN_BASE_URL
+//! # */
 //!
-//! let client = FastnAuth::builder("my-space")
-//!     .api_key(MockServer::API_KEY)      // your Fastn API key
-//!     .base_url(mock.base_url())         // omit for https://live.fastn.ai/api
-//!     .build()?;
-//!
-//! let session = client
-//!     .initialize(InitOptions::new("google-sheets").tenant_id("acme"))
-//!     .await?;
-//! println!("send the user to {}", session.redirect_url());
-//!
-//! let result = session.wait_for_completion(PollOptions::default()).await?;
-//! let credentials = result.credentials.expect("an ACTIVE flow has credentials");
+//! let session = client.connect("google-sheets").tenant_id("acme").send().await?;
+//! if let Some(url) = session.redirect_url() {
+//!     println!("send the user to {url}");
+//! }
+//! let credentials = session.wait_for_completion(PollOptions::default()).await?;
 //! assert!(credentials.access_token.is_some());
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "mock"))]
+//! # fn main() {}
 //! ```
 //!
 //! Typed connectors come from a manifest with [`connectors!`]; the emulator of the Fastn
-//! API is [`mock`] (feature `mock`).
+//! API is the `mock` module (feature `mock`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod calls;
 mod client;
 mod connector;
 mod credentials;
 mod error;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod request;
 mod session;
 mod transport;
+pub mod wire;
 
-pub use client::{
-    ConnectorOptions, DEFAULT_BASE_URL, DEFAULT_ORG_ID, FastnAuth, FastnAuthBuilder, GetCredentialsOptions,
-    InitOptions,
-};
-pub use connector::{
-    AuthKind, Connect, ConnectRequest, Connector, ConnectorRequest, CredentialsRequest, Dynamic,
-    FetchCredentials, resume,
-};
-pub use credentials::{Credentials, Extra, FieldValue, Fields};
-pub use error::{Endpoint, Error, Result};
+pub use client::{DEFAULT_BASE_URL, DEFAULT_ORG_ID, FastnAuth, FastnAuthBuilder, MAX_IN_FLIGHT, MAX_RETRIES};
+pub use connector::{AuthKind, Connector, Dynamic};
+pub use credentials::{Credentials, Extra, FieldValue, Fields, SHOWN_KEYS};
+pub use error::{Error, ErrorCode, RequestInfo, Result};
 pub use fastn_auth_macros::connectors;
+pub use request::{ConnectRequest, CredentialsRequest};
 pub use secrecy::{ExposeSecret, SecretString};
-pub use session::{AuthResult, AuthSession, AuthStatus, PollOptions, SessionHandle, StatusResponse};
+pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
+pub use transport::{MAX_BODY_BYTES, MAX_RETRY_DELAY, MIN_RETRY_DELAY, POOL_IDLE_TIMEOUT};
+pub use url::Url;
+pub use wire::{AuthStatus, DecodeError, Endpoint};
+
+/// Every public type that crosses tasks is `Send + Sync`; this fails to compile otherwise.
+const _: () = {
+    const fn crosses_tasks<T: Send + Sync>() {}
+    crosses_tasks::<FastnAuth>();
+    crosses_tasks::<FastnAuthBuilder>();
+    crosses_tasks::<AuthSession>();
+    crosses_tasks::<ConnectRequest<'static>>();
+    crosses_tasks::<CredentialsRequest<'static>>();
+    crosses_tasks::<Credentials>();
+    crosses_tasks::<SessionHandle>();
+    crosses_tasks::<Error>();
+    crosses_tasks::<DecodeError>();
+};
 
 /// Entry points for the fuzz targets in `fuzz/`: decode raw response bodies exactly as the
 /// client does. Not a public API.
 #[doc(hidden)]
 pub mod __fuzz {
-    use crate::error::{Endpoint, Result};
-
-    /// Decodes an init answer into a session handle.
-    pub fn decode_init(body: &[u8]) -> Result<()> {
-        let body = crate::transport::parse_object(Endpoint::Init, body)?;
-        crate::session::SessionHandle::from_init(&crate::ConnectorOptions::new("fuzz"), "community", body)
-            .map(drop)
+    /// Decodes an init answer.
+    pub fn decode_init(body: &[u8]) -> bool {
+        crate::wire::decode_init(body).is_ok()
     }
 
     /// Decodes a status answer.
-    pub fn decode_status(body: &[u8]) -> Result<()> {
-        crate::session::StatusResponse::decode(crate::transport::parse_object(Endpoint::Status, body)?)
-            .map(drop)
+    pub fn decode_status(body: &[u8]) -> bool {
+        crate::wire::decode_status(body).is_ok()
     }
 
-    /// Decodes a credentials answer, untyped.
-    pub fn decode_credentials(body: &[u8]) -> Result<()> {
-        let body = crate::transport::parse_object(Endpoint::Credentials, body)?;
-        crate::credentials::Credentials::<serde_json::Map<String, serde_json::Value>>::decode("fuzz", body)
-            .map(drop)
+    /// Decodes a credentials answer, untyped, and formats it for `Debug`.
+    pub fn decode_credentials(body: &[u8]) -> bool {
+        crate::Credentials::<serde_json::Map<String, serde_json::Value>>::from_answer("fuzz", body)
+            .map(|creds| format!("{creds:?}"))
+            .is_ok()
     }
 }
 

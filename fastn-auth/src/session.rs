@@ -1,90 +1,37 @@
 //! A started flow: its handle, status polling and `wait_for_completion`.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
+use url::Url;
 
-use crate::client::{ConnectorOptions, FastnAuth};
+use crate::calls::{Calls, Target};
 use crate::connector::{Connector, Dynamic};
 use crate::credentials::Credentials;
-use crate::error::{Endpoint, Error, Result};
-use crate::transport::{self, Scope};
-
-/// Where a flow stands, as `GET /connect/status/{state}` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum AuthStatus {
-    /// Started; waiting for the user to authorize.
-    Inactive,
-    /// Connected: credentials can be fetched.
-    Active,
-    /// The flow failed.
-    Failed,
-}
-
-impl AuthStatus {
-    /// The wire name: `INACTIVE`, `ACTIVE` or `FAILED`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AuthStatus::Inactive => "INACTIVE",
-            AuthStatus::Active => "ACTIVE",
-            AuthStatus::Failed => "FAILED",
-        }
-    }
-
-    /// Whether the flow has ended, successfully or not.
-    pub const fn is_final(self) -> bool {
-        !matches!(self, AuthStatus::Inactive)
-    }
-}
-
-impl std::fmt::Display for AuthStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for AuthStatus {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "INACTIVE" => Ok(AuthStatus::Inactive),
-            "ACTIVE" => Ok(AuthStatus::Active),
-            "FAILED" => Ok(AuthStatus::Failed),
-            other => Err(Error::invalid(
-                Endpoint::Status,
-                format!("unknown status {:?}, expected INACTIVE, ACTIVE or FAILED", truncate(other)),
-            )),
-        }
-    }
-}
+use crate::error::{Error, Result};
+use crate::transport::{RetryPolicy, jitter};
+use crate::wire::{AuthStatus, InitAnswer};
 
 /// One answer of the status endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatusResponse {
     /// The flow's status.
     pub status: AuthStatus,
-    /// Why the flow failed, when the server says.
+    /// Why the flow failed, when the server says (sanitised).
     pub error_message: Option<String>,
 }
 
-impl StatusResponse {
-    pub(crate) fn decode(mut body: Map<String, Value>) -> Result<Self> {
-        let status = required_string(Endpoint::Status, &mut body, "status")?.parse()?;
-        let error_message = optional_string(Endpoint::Status, &mut body, "errorMessage")?;
-        Ok(StatusResponse { status, error_message })
-    }
-}
-
 /// How `wait_for_completion` polls. Default: every 2 s for up to 300 s, as the official
-/// client.
+/// client. `Duration::MAX` as the timeout waits without limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PollOptions {
-    /// Time between polls. Each wait is jittered by ±10 % so that many sessions spread out.
+    /// Time between polls; each wait is jittered by ±10 % so that many sessions spread out.
+    /// Must be greater than zero.
     pub interval: Duration,
     /// The whole wait, credentials fetch included; `Error::Timeout` once it has passed.
     pub timeout: Duration,
@@ -103,62 +50,33 @@ impl PollOptions {
     }
 }
 
-/// The outcome of a completed flow.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct AuthResult<E = Map<String, Value>> {
-    /// Always [`AuthStatus::Active`]: a failed flow is an [`Error::Authentication`].
-    pub status: AuthStatus,
-    /// The connection's credentials.
-    pub credentials: Option<Credentials<E>>,
-    /// Kept for parity with the official client; `None` for a completed flow.
-    pub error_message: Option<String>,
+/// Everything needed to continue a flow elsewhere: serialize it into your session store,
+/// then [`FastnAuth::resume`](crate::FastnAuth::resume) it in another request or process.
+/// Holds no secret.
+///
+/// Its JSON is `{"connector_id", "org_id", "tenant_id"?, "connection_id"?, "state",
+/// "redirect_url"?}`; handles stored by earlier versions, with `""` for absent values,
+/// still read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionHandle {
+    #[serde(flatten)]
+    target: Target,
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
+    redirect_url: Option<Url>,
 }
 
-impl<E: crate::Extra> std::fmt::Debug for AuthResult<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthResult")
-            .field("status", &self.status)
-            .field("credentials", &self.credentials)
-            .field("error_message", &self.error_message)
-            .finish()
+fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Option<Url>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) if text.is_empty() => Ok(None),
+        Some(text) => Url::parse(&text).map(Some).map_err(serde::de::Error::custom),
     }
 }
 
-/// Everything needed to continue a flow elsewhere: serialize it into your session store,
-/// then [`FastnAuth::resume`] it in another request or process. Holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionHandle {
-    connector_id: String,
-    org_id: String,
-    #[serde(default)]
-    tenant_id: String,
-    #[serde(default)]
-    connection_id: String,
-    state: String,
-    #[serde(default)]
-    redirect_url: String,
-}
-
 impl SessionHandle {
-    pub(crate) fn from_init(
-        options: &ConnectorOptions,
-        org: &str,
-        mut body: Map<String, Value>,
-    ) -> Result<Self> {
-        let state = required_string(Endpoint::Init, &mut body, "state")?;
-        transport::check_segment("state", &state).map_err(|_| {
-            Error::invalid(Endpoint::Init, format!("`state` {:?} is not a usable id", truncate(&state)))
-        })?;
-        let redirect_url = optional_string(Endpoint::Init, &mut body, "redirectUrl")?.unwrap_or_default();
-        Ok(SessionHandle {
-            connector_id: options.connector_id.clone(),
-            org_id: org.to_owned(),
-            tenant_id: options.tenant_id.clone().unwrap_or_default(),
-            connection_id: options.connection_id.clone().unwrap_or_default(),
-            state,
-            redirect_url,
-        })
+    pub(crate) fn new(target: Target, init: InitAnswer) -> Self {
+        SessionHandle { target, state: init.state, redirect_url: init.redirect_url }
     }
 
     /// The flow's state: its session id and OAuth state key.
@@ -168,31 +86,27 @@ impl SessionHandle {
 
     /// The connector id.
     pub fn connector_id(&self) -> &str {
-        &self.connector_id
+        &self.target.connector_id
     }
 
     /// The org the flow runs in.
     pub fn org_id(&self) -> &str {
-        &self.org_id
+        &self.target.org_id
     }
 
-    /// The tenant id, empty when none.
-    pub fn tenant_id(&self) -> &str {
-        &self.tenant_id
+    /// The tenant id, if the flow has one.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.target.tenant_id.as_deref()
     }
 
-    /// The connection id, empty when none.
-    pub fn connection_id(&self) -> &str {
-        &self.connection_id
+    /// The connection id, if the flow has one.
+    pub fn connection_id(&self) -> Option<&str> {
+        self.target.connection_id.as_deref()
     }
 
-    /// Where the user goes to authorize (empty when the server gave none).
-    pub fn redirect_url(&self) -> &str {
-        &self.redirect_url
-    }
-
-    fn scope(&self) -> Scope<'_> {
-        Scope { tenant_id: &self.tenant_id, connection_id: &self.connection_id }
+    /// Where the user goes to authorize, if the server gave a URL.
+    pub fn redirect_url(&self) -> Option<&Url> {
+        self.redirect_url.as_ref()
     }
 }
 
@@ -201,15 +115,16 @@ impl SessionHandle {
 ///
 /// `C` is the connector type generated by [`connectors!`](crate::connectors), which types the
 /// credentials' `extra`; [`Dynamic`] (the default) keeps them as a JSON map.
+#[must_use = "a flow does nothing until you send the user to its redirect URL and wait for it"]
 pub struct AuthSession<C: Connector = Dynamic> {
-    client: FastnAuth,
+    calls: Arc<Calls>,
     handle: SessionHandle,
     connector: PhantomData<fn() -> C>,
 }
 
 impl<C: Connector> Clone for AuthSession<C> {
     fn clone(&self) -> Self {
-        AuthSession::new(self.client.clone(), self.handle.clone())
+        AuthSession::new(self.calls.clone(), self.handle.clone())
     }
 }
 
@@ -220,8 +135,8 @@ impl<C: Connector> std::fmt::Debug for AuthSession<C> {
 }
 
 impl<C: Connector> AuthSession<C> {
-    pub(crate) fn new(client: FastnAuth, handle: SessionHandle) -> Self {
-        AuthSession { client, handle, connector: PhantomData }
+    pub(crate) fn new(calls: Arc<Calls>, handle: SessionHandle) -> Self {
+        AuthSession { calls, handle, connector: PhantomData }
     }
 
     /// The session id (the flow's state, as the official client).
@@ -234,87 +149,108 @@ impl<C: Connector> AuthSession<C> {
         self.handle.state()
     }
 
-    /// Where to send the user to authorize.
-    pub fn redirect_url(&self) -> &str {
+    /// Where to send the user to authorize, if the server gave a URL (it does for OAuth
+    /// connectors).
+    pub fn redirect_url(&self) -> Option<&Url> {
         self.handle.redirect_url()
     }
 
-    /// A serializable handle to continue this flow elsewhere.
-    pub fn handle(&self) -> SessionHandle {
-        self.handle.clone()
+    /// The serializable handle to continue this flow elsewhere.
+    pub fn handle(&self) -> &SessionHandle {
+        &self.handle
     }
 
-    /// Asks once where the flow stands. Not retried: use
+    /// Asks once where the flow stands. Not retried beyond a stale pooled connection: use
     /// [`wait_for_completion`](Self::wait_for_completion) to ride out transient faults.
     pub async fn get_status(&self) -> Result<StatusResponse> {
-        StatusResponse::decode(self.client.status(self.handle.state(), self.handle.scope()).await?)
+        let answer = self.calls.status(&self.handle.state, self.handle.target.scope(), None).await?;
+        Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
     }
 
     /// Fetches the connection's credentials (after the flow is `ACTIVE`).
     pub async fn get_credentials(&self) -> Result<Credentials<C::Extra>> {
-        let handle = &self.handle;
-        self.client.credentials_for::<C>(handle.connector_id(), handle.org_id(), handle.scope()).await
+        self.calls.credentials(&self.handle.target, None).await
     }
 
-    /// Polls until the flow is `ACTIVE` (then fetches the credentials) or `FAILED`.
+    /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials; a flow
+    /// that ends `FAILED` is [`Error::Authentication`].
     ///
     /// Transient faults (connection errors, timeouts, 408/425/429/5xx) do not end the wait:
-    /// polling backs off (honouring `Retry-After`) and continues. The whole call, the
-    /// credentials fetch included, returns by `options.timeout`; dropping the future
-    /// cancels everything.
+    /// polling backs off (honouring `Retry-After`, never faster than the interval) and
+    /// continues. The whole call, the credentials fetch included, returns by
+    /// `options.timeout`; dropping the future cancels everything.
     ///
     /// # Errors
     /// [`Error::Authentication`] when the flow failed, [`Error::Timeout`] when the timeout
     /// passed, [`Error::Network`] for a non-transient HTTP error (401, 403, 404, …),
-    /// [`Error::InvalidResponse`] for an answer that cannot be read.
-    pub async fn wait_for_completion(&self, options: PollOptions) -> Result<AuthResult<C::Extra>> {
+    /// [`Error::InvalidResponse`] for an answer that cannot be read, [`Error::Config`] for
+    /// a zero interval.
+    pub async fn wait_for_completion(&self, options: PollOptions) -> Result<Credentials<C::Extra>> {
+        if options.interval.is_zero() {
+            return Err(Error::config("PollOptions::interval must be greater than zero"));
+        }
         let span = tracing::info_span!(
             "fastn_auth.wait_for_completion",
-            connector = %self.handle.connector_id,
-            org = %self.handle.org_id,
+            connector = %self.handle.target.connector_id,
+            org = %self.handle.target.org_id,
             state = %self.handle.state,
         );
-        let deadline = Instant::now() + options.timeout;
+        // `None`: the timeout is too far away to be a deadline (`Duration::MAX`).
+        let deadline = Instant::now().checked_add(options.timeout);
         let mut last_status = None;
-        let outcome = tokio::time::timeout_at(
-            deadline,
-            tracing::Instrument::instrument(self.poll(options.interval, &mut last_status), span),
-        )
-        .await;
-        outcome.unwrap_or(Err(Error::Timeout { timeout: options.timeout, last_status }))
+        let poll =
+            tracing::Instrument::instrument(self.poll(options.interval, deadline, &mut last_status), span);
+        let outcome = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, poll).await.ok(),
+            None => Some(poll.await),
+        };
+        match outcome {
+            Some(Err(err)) if err.is_timeout() && deadline.is_some_and(|d| Instant::now() >= d) => {
+                // A request cut by the wait's own deadline is the wait timing out.
+                Err(Error::Timeout { timeout: options.timeout, last_status })
+            }
+            Some(outcome) => outcome,
+            None => Err(Error::Timeout { timeout: options.timeout, last_status }),
+        }
     }
 
     async fn poll(
         &self,
         interval: Duration,
+        deadline: Option<Instant>,
         last_status: &mut Option<AuthStatus>,
-    ) -> Result<AuthResult<C::Extra>> {
+    ) -> Result<Credentials<C::Extra>> {
         let mut failures = 0u32;
+        let scope = self.handle.target.scope();
         loop {
-            let pause = match self.get_status().await {
-                Ok(StatusResponse { status: AuthStatus::Active, .. }) => {
-                    *last_status = Some(AuthStatus::Active);
-                    let credentials = self.get_credentials().await?;
-                    return Ok(AuthResult {
-                        status: AuthStatus::Active,
-                        credentials: Some(credentials),
-                        error_message: None,
-                    });
-                }
-                Ok(StatusResponse { status: AuthStatus::Failed, error_message }) => {
-                    *last_status = Some(AuthStatus::Failed);
-                    let message = error_message.unwrap_or_else(|| "authentication failed".to_owned());
-                    return Err(Error::Authentication { message });
-                }
-                Ok(StatusResponse { status: AuthStatus::Inactive, .. }) => {
-                    *last_status = Some(AuthStatus::Inactive);
-                    failures = 0;
-                    jittered(interval)
+            let pause = match self.calls.status(&self.handle.state, scope, deadline).await {
+                Ok(answer) => {
+                    *last_status = Some(answer.status);
+                    match answer.status {
+                        AuthStatus::Active => {
+                            return self.calls.credentials(&self.handle.target, deadline).await;
+                        }
+                        AuthStatus::Failed => {
+                            return Err(Error::Authentication {
+                                connector_id: self.handle.target.connector_id.clone(),
+                                message: answer
+                                    .error_message
+                                    .unwrap_or_else(|| "authentication failed".to_owned()),
+                            });
+                        }
+                        AuthStatus::Inactive => {
+                            failures = 0;
+                            jittered(interval)
+                        }
+                    }
                 }
                 Err(err) if err.is_transient() => {
-                    failures += 1;
-                    let pause =
-                        err.retry_after().unwrap_or_else(|| transport::backoff(failures - 1)).max(interval);
+                    failures = failures.saturating_add(1);
+                    // Past the cap the server asked for more than any call may wait:
+                    // the wait's own deadline decides, polling at the cap meanwhile.
+                    let backoff = RetryPolicy::delay(failures - 1, err.retry_after())
+                        .unwrap_or(crate::transport::MAX_RETRY_DELAY);
+                    let pause = backoff.max(interval);
                     tracing::warn!(error = %err, failures, ?pause, "status poll failed; polling on");
                     pause
                 }
@@ -325,100 +261,45 @@ impl<C: Connector> AuthSession<C> {
     }
 }
 
-/// Takes the string field `key` of an answer, which must be present.
-fn required_string(endpoint: Endpoint, body: &mut Map<String, Value>, key: &str) -> Result<String> {
-    match body.remove(key) {
-        Some(Value::String(text)) => Ok(text),
-        Some(other) => Err(wrong_type(endpoint, key, &other)),
-        None => Err(Error::invalid(endpoint, format!("the required field `{key}` is missing"))),
-    }
-}
-
-/// Takes the string field `key` of an answer; `None` when absent or null.
-fn optional_string(endpoint: Endpoint, body: &mut Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match body.remove(key) {
-        Some(Value::String(text)) => Ok(Some(text)),
-        None | Some(Value::Null) => Ok(None),
-        Some(other) => Err(wrong_type(endpoint, key, &other)),
-    }
-}
-
-fn wrong_type(endpoint: Endpoint, key: &str, value: &Value) -> Error {
-    Error::invalid(endpoint, format!("`{key}` must be a string, got {}", transport::json_kind(value)))
-}
-
-/// `interval` ± 10 %, so that sessions started together do not poll in lockstep.
+/// `interval` ± 10 %, so that sessions started together do not poll in lockstep; never
+/// overflows.
 fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(0.9 + fastrand::f64() * 0.2)
-}
-
-/// At most 64 characters of server-sent text, for error messages.
-fn truncate(text: &str) -> String {
-    text.chars().take(64).collect()
+    let tenth = interval / 10;
+    interval.saturating_sub(tenth).saturating_add(jitter(tenth.saturating_mul(2)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn status(json: &str) -> Result<StatusResponse> {
-        StatusResponse::decode(serde_json::from_str(json).unwrap())
-    }
-
     #[test]
-    fn status_decodes_the_three_states_and_the_message() {
-        assert_eq!(status(r#"{"status":"INACTIVE"}"#).unwrap().status, AuthStatus::Inactive);
-        let failed = status(r#"{"status":"FAILED","errorMessage":"denied"}"#).unwrap();
-        assert_eq!(
-            failed,
-            StatusResponse { status: AuthStatus::Failed, error_message: Some("denied".into()) }
-        );
-    }
-
-    #[test]
-    fn bad_status_bodies_are_invalid_responses_naming_the_problem() {
-        for (body, expected) in [
-            (r#"{"state":"x"}"#, "`status` is missing"),
-            (r#"{"status":7}"#, "`status` must be a string, got a number"),
-            (r#"{"status":"PENDING"}"#, "unknown status \"PENDING\""),
-            (r#"{"status":"ACTIVE","errorMessage":[]}"#, "`errorMessage` must be a string"),
-        ] {
-            let err = status(body).unwrap_err();
-            assert_eq!(err.code(), "INVALID_RESPONSE");
-            assert!(err.to_string().contains(expected), "{err}");
-            assert!(err.to_string().contains("/connect/status/"), "{err}");
-        }
-    }
-
-    #[test]
-    fn polls_spread_within_ten_percent() {
+    fn polls_spread_within_ten_percent_without_overflow() {
         let interval = Duration::from_secs(1);
         let waits: Vec<Duration> = (0..200).map(|_| jittered(interval)).collect();
         assert!(waits.iter().all(|w| *w >= interval.mul_f64(0.9) && *w <= interval.mul_f64(1.1)));
         let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
-        assert!(*max - *min > Duration::from_millis(100), "spread {:?}..{:?}", min, max);
+        assert!(*max - *min > Duration::from_millis(100), "spread {min:?}..{max:?}");
+        assert!(jittered(Duration::MAX) >= Duration::MAX.mul_f64(0.89));
     }
 
     #[test]
-    fn handle_round_trips_through_json() {
-        let options = ConnectorOptions::new("slack").tenant_id("acme");
-        let body = serde_json::from_str(r#"{"state":"abc","redirectUrl":"https://x/y"}"#).unwrap();
-        let handle = SessionHandle::from_init(&options, "community", body).unwrap();
+    fn handles_round_trip_and_read_the_old_format() {
+        let target = Target {
+            connector_id: "slack".into(),
+            org_id: "community".into(),
+            tenant_id: Some("acme".into()),
+            connection_id: None,
+        };
+        let init = InitAnswer { state: "abc".into(), redirect_url: Some(Url::parse("https://x/y").unwrap()) };
+        let handle = SessionHandle::new(target, init);
         let json = serde_json::to_string(&handle).unwrap();
-        assert_eq!(serde_json::from_str::<SessionHandle>(&json).unwrap(), handle);
         assert_eq!(
-            (handle.state(), handle.tenant_id(), handle.redirect_url()),
-            ("abc", "acme", "https://x/y")
+            json,
+            r#"{"connector_id":"slack","org_id":"community","tenant_id":"acme","state":"abc","redirect_url":"https://x/y"}"#
         );
-    }
-
-    #[test]
-    fn init_without_a_usable_state_is_invalid() {
-        let options = ConnectorOptions::new("slack");
-        for body in [r#"{"redirectUrl":"x"}"#, r#"{"state":5}"#, r#"{"state":".."}"#, r#"{"state":""}"#] {
-            let err = SessionHandle::from_init(&options, "community", serde_json::from_str(body).unwrap())
-                .unwrap_err();
-            assert_eq!(err.code(), "INVALID_RESPONSE", "{body}");
-        }
+        assert_eq!(serde_json::from_str::<SessionHandle>(&json).unwrap(), handle);
+        let old = r#"{"connector_id":"slack","org_id":"community","tenant_id":"","connection_id":"","state":"abc","redirect_url":""}"#;
+        let old: SessionHandle = serde_json::from_str(old).unwrap();
+        assert_eq!((old.tenant_id(), old.connection_id(), old.redirect_url()), (None, None, None));
     }
 }

@@ -1,97 +1,69 @@
-//! The only module that speaks HTTP: URLs, headers, per-request timeouts, retries, the body
-//! limit and the cap on requests in flight.
+//! The only module that speaks HTTP: the connection pool and its proxy rule, headers,
+//! per-request and per-call deadlines, the retry policy, the body limit and the cap on
+//! requests in flight.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tracing::Instrument as _;
-use url::Url;
+use url::{Host, Url};
 
-use crate::error::{Endpoint, Error, Result};
+use crate::error::{Error, RequestInfo, Result};
+use crate::wire::{self, DecodeError, Endpoint, Route};
 
 /// Bodies larger than this are refused rather than buffered.
-pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a pooled connection may sit idle before it is closed: shorter than the idle
+/// timeouts of common load balancers (60 s and more), so the pool rarely hands out a
+/// connection the other side has already dropped.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest wait before a retry; a server asking for longer (`Retry-After`) ends the
+/// call with its error instead of blocking the caller.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// The shortest wait before a retry, whatever `Retry-After` says (`0` included).
+pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
 
-/// A `Retry-After` longer than this ends `initialize`/`get_credentials` retries at once
-/// rather than blocking the caller for minutes.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-
-const SPACE_ID: HeaderName = HeaderName::from_static("x-fastn-space-id");
-pub(crate) const API_KEY: HeaderName = HeaderName::from_static("x-fastn-api-key");
-const CUSTOM_AUTH: HeaderName = HeaderName::from_static("x-fastn-custom-auth");
-const TENANT_ID: HeaderName = HeaderName::from_static("x-fastn-space-tenantid");
-const CONNECTION_ID: HeaderName = HeaderName::from_static("x-fastn-space-connection-id");
-
-/// One Fastn call: the endpoint and its path parameters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route<'a> {
-    Init { org: &'a str, connector: &'a str },
-    Status { state: &'a str },
-    Credentials { org: &'a str, connector: &'a str },
+/// How failed requests are retried: the same rules for a call's retries and for the pauses
+/// between failed status polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    /// Retries of one call after its first attempt.
+    pub(crate) max_retries: u32,
 }
 
-impl Route<'_> {
-    pub(crate) fn endpoint(self) -> Endpoint {
-        match self {
-            Route::Init { .. } => Endpoint::Init,
-            Route::Status { .. } => Endpoint::Status,
-            Route::Credentials { .. } => Endpoint::Credentials,
-        }
-    }
-
-    /// Appends `connect/…` to `url`, each parameter one percent-encoded path segment.
-    fn push_path(self, url: &mut Url) -> Result<()> {
-        let (verb, params): (&str, &[(&str, &str)]) = match self {
-            Route::Init { org, connector } => ("init", &[("org_id", org), ("connector_id", connector)]),
-            Route::Status { state } => ("status", &[("state", state)]),
-            Route::Credentials { org, connector } => {
-                ("credentials", &[("org_id", org), ("connector_id", connector)])
-            }
-        };
-        for (name, value) in params {
-            check_segment(name, value)?;
-        }
-        let mut segments =
-            url.path_segments_mut().map_err(|()| Error::config("base_url cannot carry a path"))?;
-        segments.pop_if_empty().extend(["connect", verb]);
-        segments.extend(params.iter().map(|(_, value)| *value));
-        Ok(())
+impl RetryPolicy {
+    /// The pause before retry `attempt + 1`: exponential backoff from 200 ms doubling to
+    /// 5 s, each drawn from the upper half of its step so clients do not retry in step, and
+    /// never less than [`MIN_RETRY_DELAY`] nor than the server's `Retry-After`. `None` when
+    /// the server asked for more than [`MAX_RETRY_DELAY`].
+    pub(crate) fn delay(attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let step = Duration::from_millis(200).saturating_mul(1 << attempt.min(5)).min(Duration::from_secs(5));
+        let backoff = step / 2 + jitter(step / 2);
+        let delay = backoff.max(retry_after.unwrap_or_default()).max(MIN_RETRY_DELAY);
+        (delay <= MAX_RETRY_DELAY).then_some(delay)
     }
 }
 
-/// Refuses path parameters that would change the route even when encoded: empty, `.` and
-/// `..` segments, and control characters (URL parsing silently drops tabs and line breaks,
-/// so `sla\tck` would reach the server as `slack`).
-pub(crate) fn check_segment(name: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value == "." || value == ".." || value.chars().any(char::is_control) {
-        let shown: String = value.chars().take(64).collect();
-        return Err(Error::config(format!(
-            "{name} must be a non-empty id other than `.` and `..`, without control characters, got {shown:?}"
-        )));
-    }
-    Ok(())
+/// A random duration in `0..=range`, for any `range` up to `Duration::MAX`.
+pub(crate) fn jitter(range: Duration) -> Duration {
+    let nanos = fastrand::u128(0..=range.as_nanos());
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(secs, (nanos % 1_000_000_000) as u32)
 }
 
-/// A header value from caller input. Control characters (CR, LF, tab, …) are refused, and
-/// so is leading or trailing whitespace, which HTTP strips: ` acme` would arrive as `acme`.
-pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
-    let usable = !value.chars().any(char::is_control) && value.trim_matches(' ') == value;
-    HeaderValue::from_str(value).ok().filter(|_| usable).ok_or_else(|| {
-        let shown: String = value.chars().take(64).collect();
-        Error::config(format!(
-            "{name} must be usable as an HTTP header value (no CR, LF, tab or other control \
-             characters, no leading or trailing space), got {shown:?}"
-        ))
-    })
-}
-
-/// The per-connection headers of a call: tenant and connection ids (empty when none).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Scope<'a> {
-    pub(crate) tenant_id: &'a str,
-    pub(crate) connection_id: &'a str,
+/// Which proxy requests go through.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum ProxyChoice {
+    /// The `HTTPS_PROXY`/`ALL_PROXY` environment, for `https` base URLs only.
+    #[default]
+    System,
+    /// None.
+    Off,
+    /// This one, for `https` base URLs only.
+    Explicit(reqwest::Proxy),
 }
 
 /// Settings the transport is built from; validated by the client builder.
@@ -101,17 +73,44 @@ pub(crate) struct TransportConfig {
     pub(crate) auth: (HeaderName, HeaderValue),
     pub(crate) custom_auth: bool,
     pub(crate) request_timeout: Duration,
-    pub(crate) max_retries: u32,
+    pub(crate) call_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
     pub(crate) max_in_flight: usize,
+    pub(crate) proxy: ProxyChoice,
+    pub(crate) http_client: Option<reqwest::Client>,
+}
+
+/// The per-connection headers of a call (empty strings when unset, as the protocol says).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scope<'a> {
+    pub(crate) tenant_id: Option<&'a str>,
+    pub(crate) connection_id: Option<&'a str>,
+}
+
+/// How much of a call's budget it may use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// Retries after the first attempt (transient failures).
+    pub(crate) retries: u32,
+    /// An outer deadline (a wait's), besides the call timeout.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A pooled HTTP client bound to one Fastn space and credential.
 pub(crate) struct Transport {
     http: reqwest::Client,
+    /// A client that never reuses a connection, for the one retry of a request that failed
+    /// on a pooled connection the server had closed; built on first need (building one
+    /// costs milliseconds of CPU). Never set with a caller's client.
+    fresh: OnceLock<reqwest::Client>,
+    /// How our own clients are built; `None` with a caller's client.
+    own: Option<ProxyChoice>,
     base_url: Url,
+    host: String,
     headers: HeaderMap,
     request_timeout: Duration,
-    max_retries: u32,
+    call_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
     in_flight: Semaphore,
 }
 
@@ -120,38 +119,85 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("base_url", &self.base_url.as_str())
             .field("request_timeout", &self.request_timeout)
-            .field("max_retries", &self.max_retries)
+            .field("call_timeout", &self.call_timeout)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
+/// Whether requests to `url` may go through a proxy: only `https` to a host that is not
+/// loopback, where the key travels inside the TLS tunnel and a proxy sees only `CONNECT`.
+pub(crate) fn may_proxy(url: &Url) -> bool {
+    url.scheme() == "https" && !is_loopback(url)
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Our own HTTP client: no redirects, short-lived idle connections, the proxy rule.
+/// `max_idle` 0 makes a client that opens a new connection for every request.
+fn http_client(base_url: &Url, proxy: &ProxyChoice, max_idle: usize) -> Result<reqwest::Client> {
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+    {
+        // reqwest without a built-in provider uses the process default; install ring unless
+        // the application installed one of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let mut builder = reqwest::Client::builder()
+        // The API never redirects; following one to another host would hand it our key.
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(max_idle)
+        .tcp_nodelay(true)
+        .user_agent(concat!("fastn-auth-rust/", env!("CARGO_PKG_VERSION")));
+    builder = match (proxy, may_proxy(base_url)) {
+        (ProxyChoice::Explicit(proxy), true) => builder.proxy(proxy.clone()),
+        (ProxyChoice::System, true) => builder,
+        _ => builder.no_proxy(),
+    };
+    builder.build().map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))
+}
+
 impl Transport {
     pub(crate) fn new(config: TransportConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            // The API never redirects; following one to another host would hand it our key.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(config.max_in_flight)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("fastn-auth-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
-
+        let (http, own) = match config.http_client {
+            Some(given) => (given, None),
+            None => {
+                let http = http_client(&config.base_url, &config.proxy, config.max_in_flight)?;
+                (http, Some(config.proxy))
+            }
+        };
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(SPACE_ID, config.space_id);
+        headers.insert(HeaderName::from_static(wire::SPACE_ID), config.space_id);
         let (auth_name, mut auth_value) = config.auth;
         auth_value.set_sensitive(true);
         headers.insert(auth_name, auth_value);
         if config.custom_auth {
-            headers.insert(CUSTOM_AUTH, HeaderValue::from_static("true"));
+            headers.insert(HeaderName::from_static(wire::CUSTOM_AUTH), HeaderValue::from_static("true"));
         }
+        let base_url = config.base_url;
+        let host = match (base_url.host_str(), base_url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        };
         Ok(Transport {
             http,
-            base_url: config.base_url,
+            fresh: OnceLock::new(),
+            own,
+            host,
+            base_url,
             headers,
             request_timeout: config.request_timeout,
-            max_retries: config.max_retries,
+            call_timeout: config.call_timeout,
+            retry: config.retry,
             in_flight: Semaphore::new(config.max_in_flight),
         })
     }
@@ -160,222 +206,348 @@ impl Transport {
         &self.base_url
     }
 
-    pub(crate) fn max_retries(&self) -> u32 {
-        self.max_retries
-    }
-
-    /// Sends `route` and retries transient failures up to `retries` times.
+    /// Sends `route`, retries as `budget` allows, and decodes the 2xx body with `decode`.
     ///
-    /// Every input is validated before the first byte is sent. The HTTP exchange is boxed
-    /// and started only once an in-flight permit is held: a session waiting for its turn
-    /// (or between polls) holds a few hundred bytes, not the kilobytes of an exchange's
-    /// state, which adds up over 10,000 waiting sessions.
-    pub(crate) async fn call(
+    /// Every input is checked before the first byte is sent: an id that cannot make a
+    /// valid request is `Error::Config` (or, for the server's own `state`, an invalid
+    /// response at init). The whole call — waiting for an in-flight slot, every attempt and
+    /// every pause — ends by the call timeout or `budget.deadline`, whichever is first. At
+    /// most `1 + budget.retries` attempts are made, plus one on a fresh connection when an
+    /// idempotent request failed on a pooled connection before any answer.
+    pub(crate) async fn call<T>(
         &self,
         route: Route<'_>,
         scope: Scope<'_>,
-        retries: u32,
-    ) -> Result<Map<String, Value>> {
+        budget: Budget,
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, DecodeError>,
+    ) -> Result<T> {
         let endpoint = route.endpoint();
-        let mut url = self.base_url.clone();
-        route.push_path(&mut url)?;
+        let url = self.url(route)?;
         let tenant = header_value("tenant_id", scope.tenant_id)?;
         let connection = header_value("connection_id", scope.connection_id)?;
+        let info = RequestInfo {
+            endpoint,
+            host: self.host.clone(),
+            path: url.path().to_owned(),
+            tenant_id: scope.tenant_id.map(str::to_owned),
+            connection_id: scope.connection_id.map(str::to_owned),
+        };
         let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
-        async {
+        let started = Instant::now();
+        let call_deadline = started.checked_add(self.call_timeout);
+        let deadline = match (call_deadline, budget.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let attempts = async {
             let mut attempt = 0;
+            let mut fresh_retry = endpoint.is_idempotent();
             loop {
+                let request = || {
+                    let mut request = reqwest::Request::new(endpoint_method(endpoint), url.clone());
+                    let headers = request.headers_mut();
+                    headers.clone_from(&self.headers);
+                    headers.insert(HeaderName::from_static(wire::TENANT_ID), tenant.clone());
+                    headers.insert(HeaderName::from_static(wire::CONNECTION_ID), connection.clone());
+                    request
+                };
                 let outcome = {
                     // The semaphore is never closed, so acquiring only waits.
                     let _permit = self.in_flight.acquire().await;
-                    let request = self.request(route, url.clone(), tenant.clone(), connection.clone());
-                    Box::pin(self.send_once(endpoint, request)).await
+                    Box::pin(self.exchange(&self.http, request(), &info)).await
                 };
-                match outcome {
-                    Err(err) if err.is_transient() && attempt < retries => {
-                        let delay = err.retry_after().unwrap_or_else(|| backoff(attempt));
-                        if delay > MAX_RETRY_AFTER {
-                            return Err(err);
-                        }
-                        attempt += 1;
-                        tracing::debug!(attempt, ?delay, error = %err, "retrying after a transient failure");
-                        tokio::time::sleep(delay).await;
+                let outcome = match outcome {
+                    Err(Failure { stale: true, .. }) if fresh_retry => {
+                        fresh_retry = false;
+                        tracing::debug!("a pooled connection failed before answering; retrying on a new one");
+                        let _permit = self.in_flight.acquire().await;
+                        Box::pin(self.exchange(self.fresh_client(), request(), &info)).await
                     }
-                    outcome => return outcome,
+                    outcome => outcome,
+                };
+                let err = match outcome {
+                    Ok(body) => return Ok(body),
+                    Err(failure) => failure.error,
+                };
+                if !err.is_transient() || attempt >= budget.retries {
+                    return Err(err);
                 }
+                let Some(delay) = RetryPolicy::delay(attempt, err.retry_after()) else { return Err(err) };
+                if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
+                    return Err(err);
+                }
+                attempt += 1;
+                tracing::debug!(attempt, ?delay, error = %err, "retrying after a transient failure");
+                tokio::time::sleep(delay).await;
+            }
+        };
+        let bounded = async {
+            match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, attempts).await.unwrap_or_else(|_| {
+                    let waited = deadline - started;
+                    Err(Error::network(
+                        &info,
+                        format!("no complete answer within the call's deadline ({waited:?})"),
+                    )
+                    .timed_out())
+                }),
+                None => attempts.await,
+            }
+        };
+        let body = bounded.instrument(span).await?;
+        decode(&body).map_err(|err| Error::decode(endpoint, Some(&info), err))
+    }
+
+    /// The client for a retry on a new connection: ours without pooling, or the caller's
+    /// (which has dropped the broken connection from its pool).
+    fn fresh_client(&self) -> &reqwest::Client {
+        let Some(proxy) = &self.own else { return &self.http };
+        self.fresh.get_or_init(|| {
+            // The same settings built once already, so this does not fail; if it did, the
+            // pooled client is the next best.
+            http_client(&self.base_url, proxy, 0).unwrap_or_else(|_| self.http.clone())
+        })
+    }
+
+    /// `base_url` + `connect/{verb}/{params…}`, each parameter one percent-encoded segment.
+    fn url(&self, route: Route<'_>) -> Result<Url> {
+        let params = route.params();
+        for (name, value) in &params {
+            if let Some(problem) = wire::id_problem(value, true) {
+                return Err(Error::config(format!(
+                    "{name} cannot be sent: {problem} (got {:?})",
+                    shown(value)
+                )));
             }
         }
-        .instrument(span)
-        .await
+        let mut url = self.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::config("base_url cannot carry a path"))?
+            .pop_if_empty()
+            .extend(["connect", route.endpoint().verb()])
+            .extend(params.iter().map(|(_, value)| *value));
+        Ok(url)
     }
 
-    fn request(
+    /// One request under the request timeout.
+    async fn exchange(
         &self,
-        route: Route<'_>,
-        url: Url,
-        tenant: HeaderValue,
-        connection: HeaderValue,
-    ) -> reqwest::Request {
-        let method = match route {
-            Route::Init { .. } => reqwest::Method::POST,
-            Route::Status { .. } | Route::Credentials { .. } => reqwest::Method::GET,
-        };
-        let mut request = reqwest::Request::new(method, url);
-        let headers = request.headers_mut();
-        *headers = self.headers.clone();
-        headers.insert(TENANT_ID, tenant);
-        headers.insert(CONNECTION_ID, connection);
-        request
-    }
-
-    async fn send_once(&self, endpoint: Endpoint, request: reqwest::Request) -> Result<Map<String, Value>> {
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        info: &RequestInfo,
+    ) -> std::result::Result<Vec<u8>, Failure> {
+        let sent_url = request.url().clone();
         let exchange = async {
-            let response = self
-                .http
-                .execute(request)
-                .await
-                .map_err(|e| network(endpoint, format!("{endpoint}: request failed"), Some(e)))?;
+            let response = client.execute(request).await.map_err(|e| {
+                if e.is_builder() {
+                    // Refused locally: nothing was sent, and sending again will not help.
+                    return Failure::of(Error::config(format!(
+                        "{}: the request could not be built: {e}",
+                        info
+                    )));
+                }
+                let stale = !e.is_connect();
+                let what = if e.is_connect() { "cannot connect" } else { "the request failed" };
+                Failure { error: Error::network(info, what).with_source(e.without_url()), stale }
+            })?;
+            if response.url() != &sent_url {
+                return Err(Failure::of(Error::network(
+                    info,
+                    "the answer came through a redirect, which the SDK does not follow: build the \
+                     http_client with redirect::Policy::none()",
+                )));
+            }
             let status = response.status();
             if !status.is_success() {
-                let retry_after = response
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = response.headers().get(header::RETRY_AFTER).and_then(parse_retry_after);
                 // Reading a small error body lets the connection go back to the pool.
-                let _ = read_body(endpoint, response, 64 * 1024).await;
-                return Err(Error::Network {
-                    message: format!("{endpoint}: the server answered {status}"),
+                let body = read_body(response, 64 * 1024, info).await.unwrap_or_default();
+                let server_message = wire::server_message(&body);
+                let message = match &server_message {
+                    Some(said) => format!("the server answered {status}: {said:?}"),
+                    None => format!("the server answered {status}"),
+                };
+                return Err(Failure::of(Error::Network {
+                    request: Box::new(info.clone()),
+                    message,
                     status_code: Some(status.as_u16()),
-                    endpoint,
+                    server_message,
                     retry_after,
+                    timed_out: false,
                     source: None,
-                });
+                }));
             }
-            let body = read_body(endpoint, response, MAX_BODY_BYTES).await?;
-            parse_object(endpoint, &body)
+            read_body(response, MAX_BODY_BYTES, info).await.map_err(Failure::of)
         };
         match tokio::time::timeout(self.request_timeout, exchange).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(network(
-                endpoint,
-                format!("{endpoint}: no complete answer within {:?}", self.request_timeout),
-                None,
-            )),
+            Err(_) => {
+                let message = format!("no complete answer within {:?}", self.request_timeout);
+                Err(Failure::of(Error::network(info, message).timed_out()))
+            }
         }
     }
 }
 
-/// A failure without an HTTP answer: no connection, a broken body, a timeout.
-fn network(endpoint: Endpoint, message: String, source: Option<reqwest::Error>) -> Error {
-    Error::Network {
-        message,
-        status_code: None,
-        endpoint,
-        retry_after: None,
-        // The message already names the endpoint; the URL would only repeat it.
-        source: source.map(|e| Box::new(e.without_url()) as _),
+/// A failed attempt; `stale` when it may have failed on a pooled connection the server had
+/// closed, before any answer.
+struct Failure {
+    error: Error,
+    stale: bool,
+}
+
+impl Failure {
+    fn of(error: Error) -> Self {
+        Failure { error, stale: false }
     }
 }
 
-async fn read_body(endpoint: Endpoint, mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>> {
+fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
+    match endpoint {
+        Endpoint::Init => reqwest::Method::POST,
+        Endpoint::Status | Endpoint::Credentials => reqwest::Method::GET,
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date (zero when the date has passed).
+fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    match text.parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) => {
+            let at = httpdate::parse_http_date(text).ok()?;
+            Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+        }
+    }
+}
+
+/// At most 64 characters of an id, for messages.
+pub(crate) fn shown(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
+/// A header value from caller input; `None` sends the empty string, as the protocol says.
+pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValue> {
+    let Some(value) = value else { return Ok(HeaderValue::from_static("")) };
+    match wire::id_problem(value, false) {
+        None => HeaderValue::from_str(value).map_err(|_| {
+            Error::config(format!("{name} cannot be sent as an HTTP header (got {:?})", shown(value)))
+        }),
+        Some(problem) => {
+            Err(Error::config(format!("{name} cannot be sent: {problem} (got {:?})", shown(value))))
+        }
+    }
+}
+
+async fn read_body(mut response: reqwest::Response, limit: usize, info: &RequestInfo) -> Result<Vec<u8>> {
     let too_large = |len: u64| {
-        Error::invalid(endpoint, format!("the body of {len} bytes exceeds the limit of {limit} bytes"))
+        Error::decode(
+            info.endpoint,
+            Some(info),
+            DecodeError::new(format!("the body of {len} bytes exceeds the limit of {limit} bytes")),
+        )
     };
     if let Some(len) = response.content_length().filter(|&len| len > limit as u64) {
         return Err(too_large(len));
     }
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = response.chunk().await.map_err(|e| {
-        network(endpoint, format!("{endpoint}: the connection failed while reading the body"), Some(e))
-    })? {
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(limit as u64) as usize);
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            Error::network(info, "the connection failed while reading the body").with_source(e.without_url())
+        })?;
+        let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > limit {
             return Err(too_large((body.len() + chunk.len()) as u64));
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
-}
-
-pub(crate) fn parse_object(endpoint: Endpoint, body: &[u8]) -> Result<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => {
-            Err(Error::invalid(endpoint, format!("expected a JSON object, got {}", json_kind(&other))))
-        }
-        Err(e) => {
-            let looks_html = body.trim_ascii_start().starts_with(b"<");
-            let what = if looks_html { "an HTML page" } else { "a body that is not JSON" };
-            Err(Error::invalid(
-                endpoint,
-                format!("expected a JSON object, got {what} ({} bytes; {e})", body.len()),
-            ))
-        }
-    }
-}
-
-/// How a JSON value is described in error messages: its kind, never its content.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Capped exponential backoff with jitter: about 200 ms, 400 ms, … up to 5 s, each drawn
-/// from the upper half of its step so that many clients do not retry in step.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let step = Duration::from_millis(200).saturating_mul(1 << attempt.min(5)).min(Duration::from_secs(5));
-    step.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn url_of(route: Route<'_>) -> Result<String> {
-        let mut url = Url::parse("https://live.fastn.ai/api/").unwrap();
-        route.push_path(&mut url)?;
-        Ok(url.to_string())
+    fn transport() -> Transport {
+        Transport::new(TransportConfig {
+            base_url: Url::parse("https://live.fastn.ai/api/").unwrap(),
+            space_id: HeaderValue::from_static("s"),
+            auth: (HeaderName::from_static(wire::API_KEY), HeaderValue::from_static("k")),
+            custom_auth: true,
+            request_timeout: Duration::from_secs(1),
+            call_timeout: Duration::from_secs(1),
+            retry: RetryPolicy { max_retries: 0 },
+            max_in_flight: 1,
+            proxy: ProxyChoice::Off,
+            http_client: None,
+        })
+        .unwrap()
     }
 
     #[test]
     fn path_parameters_are_single_encoded_segments() {
-        let url = url_of(Route::Init { org: "a/b", connector: "../admin?x#y" }).unwrap();
-        assert_eq!(url, "https://live.fastn.ai/api/connect/init/a%2Fb/..%2Fadmin%3Fx%23y");
-        let url = url_of(Route::Status { state: "s t%" }).unwrap();
-        assert_eq!(url, "https://live.fastn.ai/api/connect/status/s%20t%25");
+        let t = transport();
+        let url = t.url(Route::Init { org: "a/b", connector: "../admin?x#y" }).unwrap();
+        assert_eq!(url.as_str(), "https://live.fastn.ai/api/connect/init/a%2Fb/..%2Fadmin%3Fx%23y");
+        let url = t.url(Route::Status { state: "s t%" }).unwrap();
+        assert_eq!(url.as_str(), "https://live.fastn.ai/api/connect/status/s%20t%25");
     }
 
     #[test]
-    fn dot_segments_and_empty_ids_are_refused() {
-        for bad in ["", ".", "..", "sla\tck", "\r", "a\nb", "\u{0}", "\u{7f}", "\u{85}"] {
-            let err = url_of(Route::Credentials { org: "community", connector: bad }).unwrap_err();
-            assert_eq!(err.code(), "CONFIG_ERROR", "{bad:?}");
+    fn unusable_ids_are_config_errors_naming_the_id() {
+        let t = transport();
+        let long = "c".repeat(70_000);
+        for bad in ["", ".", "..", "sla\tck", "\r", "a\nb", "\u{0}", "\u{7f}", "\u{85}", long.as_str()] {
+            let err = t.url(Route::Credentials { org: "community", connector: bad }).unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::ConfigError, "{bad:?}");
             assert!(err.to_string().contains("connector_id"), "{err}");
         }
     }
 
     #[test]
-    fn header_values_refuse_line_breaks() {
-        assert!(header_value("tenant_id", "acme").is_ok());
-        assert!(header_value("tenant_id", "Acme GmbH · Zürich").is_ok());
-        let err = header_value("tenant_id", "acme\r\nx-evil: 1").unwrap_err();
-        assert!(err.to_string().contains("tenant_id"), "{err}");
-        for stripped_in_transit in ["\t", " acme", "acme ", "a\tb"] {
-            assert!(header_value("tenant_id", stripped_in_transit).is_err(), "{stripped_in_transit:?}");
+    fn header_values_refuse_what_http_would_alter() {
+        assert!(header_value("tenant_id", Some("Acme GmbH · Zürich")).is_ok());
+        assert_eq!(header_value("tenant_id", None).unwrap(), "");
+        for bad in ["acme\r\nx-evil: 1", "\t", " acme", "acme ", "a\tb", ""] {
+            let err = header_value("tenant_id", Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("tenant_id"), "{err}");
         }
     }
 
     #[test]
-    fn backoff_is_capped_and_grows() {
-        assert!(backoff(0) <= Duration::from_millis(200));
-        assert!(backoff(0) >= Duration::from_millis(100));
-        assert!(backoff(30) <= Duration::from_secs(5));
-        assert!(backoff(30) >= Duration::from_millis(2500));
+    fn retry_delays_have_a_floor_a_cap_and_grow() {
+        for _ in 0..100 {
+            let first = RetryPolicy::delay(0, None).unwrap();
+            assert!(first >= MIN_RETRY_DELAY && first <= Duration::from_millis(200), "{first:?}");
+            assert!(RetryPolicy::delay(0, Some(Duration::ZERO)).unwrap() >= MIN_RETRY_DELAY);
+            let late = RetryPolicy::delay(30, None).unwrap();
+            assert!(late >= Duration::from_millis(2500) && late <= Duration::from_secs(5), "{late:?}");
+        }
+        assert_eq!(RetryPolicy::delay(0, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
+        assert_eq!(RetryPolicy::delay(0, Some(MAX_RETRY_DELAY + Duration::from_secs(1))), None);
+        assert!(jitter(Duration::MAX) <= Duration::MAX);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("7")), Some(Duration::from_secs(7)));
+        let soon = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+        let left = parse_retry_after(&HeaderValue::from_str(&soon).unwrap()).unwrap();
+        assert!(left > Duration::from_secs(18) && left <= Duration::from_secs(20), "{left:?}");
+        let past = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+
+    #[test]
+    fn only_https_to_remote_hosts_is_proxied() {
+        for (url, proxied) in [
+            ("https://live.fastn.ai/api", true),
+            ("http://example.com/api", false),
+            ("https://127.0.0.1:8443/api", false),
+            ("https://localhost/api", false),
+            ("http://[::1]:80/api", false),
+        ] {
+            assert_eq!(may_proxy(&Url::parse(url).unwrap()), proxied, "{url}");
+        }
     }
 }

@@ -1,29 +1,37 @@
 //! The runtime client against the emulator: wire format, pooling, retries, deadlines,
-//! hostile input and secrets.
+//! hostile servers, hostile input and secrets.
 #![cfg(feature = "mock")]
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use common::{SPACE, client_for, fast, start};
+use common::{fast, join_all};
 use fastn_auth::mock::{ConnectionKey, Fault, KeyCase, MockServer, Wrapping};
 use fastn_auth::{
-    AuthStatus, Endpoint, Error, ExposeSecret, FastnAuth, InitOptions, PollOptions, SessionHandle,
+    AuthStatus, Endpoint, Error, ErrorCode, ExposeSecret, FastnAuth, PollOptions, SessionHandle,
 };
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const SPACE: &str = MockServer::SPACE_ID;
+
+fn count(mock: &MockServer, endpoint: &str) -> usize {
+    mock.requests().iter().filter(|r| r.path.contains(endpoint)).count()
+}
 
 #[tokio::test]
 async fn a_whole_flow_sends_the_official_headers_over_one_connection() {
-    let (mock, client) = start(MockServer::builder().auto_approve_after_polls(3)).await;
-    let session = client.initialize(InitOptions::new("google-sheets").tenant_id("acme")).await.unwrap();
-    assert!(session.redirect_url().starts_with(&format!("http://{}/authorize?state=", mock.addr())));
+    let mock = MockServer::builder().auto_approve_after_polls(3).start().await.unwrap();
+    let session = mock.client().connect("google-sheets").tenant_id("acme").send().await.unwrap();
+    let redirect = session.redirect_url().expect("an OAuth flow has a redirect URL");
+    assert!(redirect.as_str().starts_with(&format!("http://{}/authorize?state=", mock.addr())));
     assert_eq!(session.id(), session.state_key());
 
-    let result = session.wait_for_completion(fast()).await.unwrap();
-    assert_eq!(result.status, AuthStatus::Active);
-    let creds = result.credentials.unwrap();
-    assert!(creds.access_token.unwrap().expose_secret().starts_with("mock-at-"));
-    assert_eq!(creds.expires_in, Some(3599));
+    let creds = session.wait_for_completion(fast()).await.unwrap();
+    assert!(creds.access_token.as_ref().unwrap().expose_secret().starts_with("mock-at-"));
+    assert!(creds.expires_within(Duration::from_secs(3600)) && !creds.is_expired());
     assert!(creds.extra.contains_key("scope"));
 
     let requests = mock.requests();
@@ -60,8 +68,7 @@ async fn bearer_token_and_custom_auth_off() {
         .base_url(mock.base_url())
         .build()
         .unwrap();
-    let session =
-        client.initialize(InitOptions::new("slack").org_id("org-7").connection_id("c1")).await.unwrap();
+    let session = client.connect("slack").org_id("org-7").connection_id("c1").send().await.unwrap();
     session.wait_for_completion(fast()).await.unwrap();
     let requests = mock.requests();
     assert_eq!(requests[0].path, "/api/connect/init/org-7/slack");
@@ -83,132 +90,160 @@ async fn credentials_of_an_existing_connection_in_every_wire_shape() {
         (Wrapping::Bare, KeyCase::Snake),
         (Wrapping::Bare, KeyCase::Camel),
     ] {
-        let (mock, client) = start(MockServer::builder().credentials_shape(wrapping, keys)).await;
+        let mock = MockServer::builder().credentials_shape(wrapping, keys).start().await.unwrap();
         let stored = mock.insert_connection(ConnectionKey::new(SPACE, "salesforce").tenant_id("acme"), None);
-        let creds = client
-            .get_credentials(fastn_auth::GetCredentialsOptions::new("salesforce").tenant_id("acme"))
-            .await
-            .unwrap();
+        let creds = mock.client().credentials("salesforce").tenant_id("acme").send().await.unwrap();
         let label = format!("{wrapping:?}/{keys:?}");
-        assert_eq!(creds.access_token.unwrap().expose_secret(), stored["access_token"], "{label}");
-        assert_eq!(creds.refresh_token.unwrap().expose_secret(), stored["refresh_token"], "{label}");
-        assert_eq!(creds.expires_at.as_deref(), stored["expires_at"].as_str(), "{label}");
-        assert_eq!(creds.expires_in, Some(3599), "{label}");
+        assert_eq!(creds.access_token.as_ref().unwrap().expose_secret(), stored["access_token"], "{label}");
+        assert_eq!(creds.refresh_token.as_ref().unwrap().expose_secret(), stored["refresh_token"], "{label}");
+        let left = creds.expires_at().unwrap().duration_since(std::time::SystemTime::now()).unwrap();
+        assert!(left > Duration::from_secs(3500) && left <= Duration::from_secs(3599), "{label}: {left:?}");
         assert_eq!(creds.extra["instance_url"], "https://acme.my.salesforce.com", "{label}");
         assert!(!creds.extra.contains_key("success") && !creds.extra.contains_key("accessToken"), "{label}");
     }
 }
 
 #[tokio::test]
-async fn another_tenants_credentials_are_not_found() {
-    let (mock, client) = start(MockServer::builder()).await;
+async fn a_missing_connection_is_not_found_with_the_servers_words() {
+    let mock = MockServer::start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
-    let err = client
-        .get_credentials(fastn_auth::GetCredentialsOptions::new("slack").tenant_id("globex"))
-        .await
-        .unwrap_err();
-    assert_eq!((err.code(), err.status_code()), ("NETWORK_ERROR", Some(404)));
+    let err = mock.client().credentials("slack").tenant_id("globex").send().await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_transient(), "{err:?}");
+    assert_eq!(
+        (err.code(), err.code().as_str(), err.status_code()),
+        (ErrorCode::NetworkError, "NETWORK_ERROR", Some(404))
+    );
+    assert_eq!(err.server_message(), Some("no completed connection for this connector and tenant"));
+    let text = err.to_string();
+    let expected = format!(
+        "GET {}/api/connect/credentials/community/slack (tenant `globex`): the server answered 404 Not Found: \
+         \"no completed connection for this connector and tenant\"",
+        mock.addr()
+    );
+    assert_eq!(text, expected);
+    assert_eq!(err.request().unwrap().tenant_id.as_deref(), Some("globex"));
 }
 
 #[tokio::test]
-async fn a_503_on_the_second_poll_is_survived() {
-    let (mock, client) = start(MockServer::builder().auto_approve_after_polls(3)).await;
-    let session = client.initialize("hubspot").await.unwrap();
-    assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Inactive);
-    mock.inject(Endpoint::Status, Fault::status(503));
-    let result = session.wait_for_completion(fast()).await.unwrap();
-    assert!(result.credentials.unwrap().extra["hub_id"].is_i64());
+async fn a_wrong_key_is_unauthorized() {
+    let mock = MockServer::start().await.unwrap();
+    let wrong = FastnAuth::builder(SPACE).api_key("wrong").base_url(mock.base_url()).build().unwrap();
+    let err = wrong.connect("slack").send().await.unwrap_err();
+    assert!(err.is_unauthorized() && !err.is_not_found(), "{err:?}");
+    assert!(err.to_string().contains("missing or unknown x-fastn-api-key"), "{err}");
 }
 
 #[tokio::test]
 async fn every_transient_status_and_a_broken_connection_are_survived_while_polling() {
-    let (mock, client) = start(MockServer::builder().auto_approve_after_polls(1)).await;
+    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let client = mock.client();
     let faults =
         [408, 425, 429, 500, 502, 503, 504].map(Fault::status).into_iter().chain([Fault::CloseMidBody]);
     for fault in faults {
-        let session = client.initialize("github").await.unwrap();
+        let session = client.connect("github").send().await.unwrap();
         mock.inject(Endpoint::Status, fault.clone());
         mock.clear_requests();
         session.wait_for_completion(fast()).await.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
-        let polls = mock.requests().iter().filter(|r| r.path.contains("/status/")).count();
-        assert_eq!(polls, 2, "{fault:?}: one failed poll, one that sees ACTIVE");
+        assert_eq!(count(&mock, "/status/"), 2, "{fault:?}: one failed poll, one that sees ACTIVE");
     }
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured() {
-    let (mock, client) = start(MockServer::builder().auto_approve_after_polls(1)).await;
-    let session = client.initialize("notion").await.unwrap();
-    mock.inject(Endpoint::Status, Fault::status_retry_after(429, 1));
-    let started = Instant::now();
-    session.wait_for_completion(fast()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+async fn retry_after_zero_does_not_turn_off_backoff() {
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
+    mock.inject_times(Endpoint::Status, Fault::status_retry_after(429, 0), 100_000);
+    let options = PollOptions::new(Duration::from_millis(1), Duration::from_secs(1));
+    let err = session.wait_for_completion(options).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { last_status: None, .. }), "{err:?}");
+    // Backoff from 100 ms doubling: at most about six polls fit in a second, however fast
+    // or slow the machine (a slower one makes fewer). Without the floor it was thousands.
+    let polls = count(&mock, "/status/");
+    assert!((2..=8).contains(&polls), "{polls} polls in one second");
 }
 
 #[tokio::test]
-async fn client_errors_end_the_wait() {
-    for code in [401, 403, 404] {
-        let (mock, client) = start(MockServer::builder()).await;
-        let session = client.initialize("slack").await.unwrap();
-        mock.inject(Endpoint::Status, Fault::status(code));
-        let err = session.wait_for_completion(fast()).await.unwrap_err();
-        assert_eq!((err.code(), err.status_code()), ("NETWORK_ERROR", Some(code)));
-        assert!(err.to_string().contains("GET /connect/status/{state}"), "{err}");
-    }
+async fn a_retry_that_would_pass_the_call_deadline_is_not_attempted() {
+    let mock = MockServer::start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(SPACE, "slack"), None);
+    let client = mock.client_builder().call_timeout(Duration::from_millis(500)).build().unwrap();
+    mock.inject(Endpoint::Credentials, Fault::status_retry_after(503, 2));
+    let err = client.credentials("slack").send().await.unwrap_err();
+    assert_eq!(err.status_code(), Some(503));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(count(&mock, "/credentials/"), 1, "the 2 s wait did not fit in the 500 ms call");
+
+    mock.inject(Endpoint::Credentials, Fault::status_retry_after(503, 31));
+    let err = mock.client().credentials("slack").send().await.unwrap_err();
+    assert_eq!(err.status_code(), Some(503), "a Retry-After over the 30 s cap ends the call at once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_queued_for_a_slot_counts_against_the_call() {
+    let mock = MockServer::start().await.unwrap();
+    let call_timeout = Duration::from_millis(500);
+    let client = mock.client_builder().max_in_flight(1).call_timeout(call_timeout).build().unwrap();
+    mock.inject_times(Endpoint::Init, Fault::Hang, 2);
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect("slack").send().await }
+    });
+    tokio::task::yield_now().await;
+    let started = tokio::time::Instant::now();
+    let err = client.connect("slack").send().await.unwrap_err();
+    assert!(err.is_timeout() && err.code() == ErrorCode::NetworkError, "{err:?}");
+    assert_eq!(started.elapsed(), call_timeout, "queueing behind the first call was counted");
+    assert!(first.await.unwrap().unwrap_err().is_timeout());
 }
 
 #[tokio::test]
-async fn init_and_credentials_retry_transient_faults_a_bounded_number_of_times() {
-    let (mock, client) = start(MockServer::builder()).await;
+async fn retries_are_bounded_by_max_retries() {
+    let mock = MockServer::start().await.unwrap();
     mock.inject_times(Endpoint::Init, Fault::status(502), 2);
-    client.initialize("slack").await.expect("two retries by default");
+    let _session = mock.client().connect("slack").send().await.expect("two retries by default");
 
-    mock.inject_times(Endpoint::Init, Fault::status(502), 3);
-    let err = client.initialize("slack").await.unwrap_err();
-    assert_eq!(err.status_code(), Some(502));
+    mock.clear_requests();
+    mock.inject_times(Endpoint::Init, Fault::status(502), 10);
+    let client = mock.client_builder().max_retries(3).build().unwrap();
+    assert_eq!(client.connect("slack").send().await.unwrap_err().status_code(), Some(502));
+    assert_eq!(count(&mock, "/init/"), 4, "one attempt and three retries");
 
-    let no_retries = client_for(&mock).max_retries(0).build().unwrap();
+    let no_retries = mock.client_builder().max_retries(0).build().unwrap();
     mock.insert_connection(ConnectionKey::new(SPACE, "slack"), None);
     mock.inject(Endpoint::Credentials, Fault::status(503));
-    assert_eq!(no_retries.get_credentials("slack").await.unwrap_err().status_code(), Some(503));
-    mock.inject(Endpoint::Credentials, Fault::status(503));
-    client.get_credentials("slack").await.expect("retried");
+    assert_eq!(no_retries.credentials("slack").send().await.unwrap_err().status_code(), Some(503));
 }
 
 #[tokio::test]
-async fn a_hanging_status_call_times_out_on_time() {
-    let (mock, client) = start(MockServer::builder()).await;
-    let session = client.initialize("slack").await.unwrap();
+async fn a_hanging_status_call_times_out_as_a_timeout() {
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
     mock.inject(Endpoint::Status, Fault::Hang);
-    let timeout = Duration::from_millis(600);
-    let started = Instant::now();
+    let timeout = Duration::from_millis(300);
     let err =
         session.wait_for_completion(PollOptions::new(Duration::from_millis(10), timeout)).await.unwrap_err();
-    let elapsed = started.elapsed();
-    assert!(matches!(err, Error::Timeout { timeout: t, last_status: None } if t == timeout), "{err:?}");
-    assert_eq!(err.code(), "TIMEOUT");
-    assert!(elapsed >= timeout && elapsed < timeout + Duration::from_millis(250), "{elapsed:?}");
+    assert!(matches!(err, Error::Timeout { timeout: t, last_status: None, .. } if t == timeout), "{err:?}");
+    assert_eq!(err.code().as_str(), "TIMEOUT");
 }
 
 #[tokio::test]
 async fn a_hanging_request_is_cut_by_the_request_timeout_and_retried() {
     let mock = MockServer::start().await.unwrap();
-    let client = client_for(&mock).request_timeout(Duration::from_millis(200)).build().unwrap();
+    let client = mock.client_builder().request_timeout(Duration::from_millis(200)).build().unwrap();
     mock.inject(Endpoint::Init, Fault::Hang);
-    let started = Instant::now();
-    client.initialize("slack").await.expect("the retry succeeds");
-    assert!(started.elapsed() >= Duration::from_millis(200));
+    let _session = client.connect("slack").send().await.expect("the retry succeeds");
+    assert_eq!(count(&mock, "/init/"), 2);
 
     let no_retries =
-        client_for(&mock).request_timeout(Duration::from_millis(200)).max_retries(0).build().unwrap();
+        mock.client_builder().request_timeout(Duration::from_millis(200)).max_retries(0).build().unwrap();
     mock.inject(Endpoint::Init, Fault::Hang);
-    let err = no_retries.initialize("slack").await.unwrap_err();
-    assert_eq!((err.code(), err.status_code()), ("NETWORK_ERROR", None));
+    let err = no_retries.connect("slack").send().await.unwrap_err();
+    assert!(err.is_timeout() && err.status_code().is_none(), "{err:?}");
     assert!(err.to_string().contains("no complete answer within 200ms"), "{err}");
 }
 
 #[tokio::test]
-async fn bad_answers_are_typed_errors_naming_the_endpoint() {
+async fn bad_answers_are_typed_errors_naming_the_request() {
     let cases = [
         (Fault::UnknownStatus("PENDING_REVIEW".into()), "unknown status \"PENDING_REVIEW\""),
         (Fault::MalformedJson, "expected a JSON object, got a body that is not JSON"),
@@ -218,132 +253,151 @@ async fn bad_answers_are_typed_errors_naming_the_endpoint() {
         (Fault::body(r#"{"status":true}"#), "`status` must be a string, got a boolean"),
         (Fault::body("[1,2]"), "expected a JSON object, got an array"),
     ];
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
     for (fault, expected) in cases {
-        let (mock, client) = start(MockServer::builder()).await;
-        let session = client.initialize("slack").await.unwrap();
         mock.inject(Endpoint::Status, fault.clone());
         let err = session.wait_for_completion(fast()).await.unwrap_err();
-        assert_eq!(err.code(), "INVALID_RESPONSE", "{fault:?}: {err}");
+        assert_eq!(err.code(), ErrorCode::InvalidResponse, "{fault:?}: {err}");
         let text = err.to_string();
-        assert!(text.contains(expected) && text.contains("/connect/status/"), "{fault:?}: {text}");
+        let path = format!("/api/connect/status/{}", session.state_key());
+        assert!(text.contains(expected) && text.contains(&path), "{fault:?}: {text}");
+    }
+    mock.inject(Endpoint::Status, Fault::MalformedJson);
+    let err = session.get_status().await.unwrap_err();
+    let source = std::error::Error::source(&err).expect("the JSON error is chained");
+    assert!(source.is::<serde_json::Error>(), "{source:?}");
+}
+
+#[tokio::test]
+async fn unusable_answers_to_init_are_invalid_responses() {
+    let mock = MockServer::start().await.unwrap();
+    let client = mock.client();
+    for (body, expected) in [
+        (r#"{"success":true,"redirectUrl":"https://x"}"#.to_owned(), "`state` is missing"),
+        (format!(r#"{{"state":"{}"}}"#, "s".repeat(100_000)), "more than the 2048 accepted"),
+        (r#"{"state":"ok","redirectUrl":"javascript:alert(1)"}"#.to_owned(), "is not an http(s) URL"),
+    ] {
+        mock.clear_requests();
+        mock.inject(Endpoint::Init, Fault::body(body));
+        let err = client.connect("slack").send().await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidResponse, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(err.to_string().len() < 1000, "the server's text is cut: {} bytes", err.to_string().len());
+        assert_eq!(mock.requests().len(), 1, "one init, no status poll, no retry");
     }
 }
 
 #[tokio::test]
-async fn init_without_state_and_credentials_with_wrong_types_are_invalid() {
-    let (mock, client) = start(MockServer::builder()).await;
-    mock.inject(Endpoint::Init, Fault::body(r#"{"success":true,"redirectUrl":"x"}"#));
-    let err = client.initialize("slack").await.unwrap_err();
-    assert!(err.to_string().contains("`state` is missing"), "{err}");
-
-    mock.inject(Endpoint::Credentials, Fault::body(r#"{"access_token":42}"#));
-    let err = client.get_credentials("slack").await.unwrap_err();
-    assert_eq!(err.code(), "INVALID_RESPONSE");
-    assert!(err.to_string().contains("`access_token` must be a string, got a number"), "{err}");
+async fn unreadable_optional_fields_do_not_lose_the_token() {
+    let mock = MockServer::start().await.unwrap();
+    for expires_in in [r#""3599""#, "3599.0", "-1", r#""soon""#] {
+        let body = format!(r#"{{"access_token":"tok","expires_in":{expires_in},"refresh_token":7}}"#);
+        mock.inject(Endpoint::Credentials, Fault::body(body));
+        let creds =
+            mock.client().credentials("slack").send().await.unwrap_or_else(|e| panic!("{expires_in}: {e}"));
+        assert_eq!(creds.access_token.as_ref().unwrap().expose_secret(), "tok");
+        assert_eq!(creds.expires_at().is_some(), expires_in != r#""soon""#, "{expires_in}");
+        assert_eq!(creds.is_expired(), expires_in == "-1", "{expires_in}");
+        assert!(creds.refresh_token.is_none(), "a mistyped optional field is dropped");
+    }
 }
 
 #[tokio::test]
-async fn a_denied_flow_is_an_authentication_error_with_the_server_message() {
-    let (mock, client) = start(MockServer::builder()).await;
-    let session = client.initialize("stripe").await.unwrap();
+async fn a_failed_flow_keeps_the_servers_message_sanitised() {
+    let mock = MockServer::start().await.unwrap();
+    let client = mock.client();
+    let session = client.connect("stripe").send().await.unwrap();
     assert!(mock.deny(session.state_key(), "user denied access"));
     let err = session.wait_for_completion(fast()).await.unwrap_err();
-    assert!(matches!(&err, Error::Authentication { message } if message == "user denied access"), "{err:?}");
-    assert_eq!(err.code(), "AUTH_FAILED");
+    assert!(
+        matches!(&err, Error::Authentication { message, .. } if message == "user denied access"),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "authentication of connector `stripe` failed: user denied access");
+
+    let session = client.connect("stripe").send().await.unwrap();
+    let hostile = format!("forged\n2026-01-01 INFO all good\u{1b}[2J{}", "x".repeat(900_000));
+    assert!(mock.deny(session.state_key(), &hostile));
+    let err = session.wait_for_completion(fast()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.len() < 400 && !text.contains('\n') && !text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("forged\\n2026-01-01"), "{text}");
+}
+
+#[tokio::test]
+async fn unusable_ids_are_config_errors_and_send_nothing() {
+    let mock = MockServer::start().await.unwrap();
+    let client = mock.client();
+    let long = "c".repeat(70_000);
+    for connector in ["", ".", "..", long.as_str()] {
+        let err = client.connect(connector).send().await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ConfigError, "{connector:.10}");
+        assert!(err.to_string().len() < 300, "the id is not echoed whole");
+    }
+    for (tenant, field) in [
+        ("acme\r\nx-fastn-space-id: other", "tenant_id"),
+        ("nul\0", "tenant_id"),
+        (long.as_str(), "tenant_id"),
+    ] {
+        let err = client.credentials("slack").tenant_id(tenant).send().await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ConfigError);
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    let err = client.connect("slack").connection_id("c1\n").send().await.unwrap_err();
+    assert!(err.to_string().contains("connection_id"), "{err}");
+    assert_eq!(mock.requests_served(), 0, "refused ids send nothing");
 }
 
 #[tokio::test]
 async fn path_parameters_cannot_escape_their_segment() {
-    let (mock, client) = start(MockServer::builder()).await;
-    client.initialize(InitOptions::new("../admin").org_id("a/b?c#d")).await.unwrap();
-    assert_eq!(mock.requests()[0].path, "/api/connect/init/a%2Fb%3Fc%23d/..%2Fadmin");
-    for bad in ["", ".", ".."] {
-        let err = client.initialize(bad).await.unwrap_err();
-        assert_eq!(err.code(), "CONFIG_ERROR", "{bad:?}");
-    }
-    assert_eq!(mock.requests().len(), 1, "refused ids send nothing");
-}
-
-#[tokio::test]
-async fn header_unsafe_ids_send_no_request() {
-    let (mock, client) = start(MockServer::builder()).await;
-    for (options, field) in [
-        (InitOptions::new("slack").tenant_id("acme\r\nx-fastn-space-id: other"), "tenant_id"),
-        (InitOptions::new("slack").connection_id("c1\n"), "connection_id"),
-        (InitOptions::new("slack").tenant_id("nul\0"), "tenant_id"),
-    ] {
-        let err = client.initialize(options.clone()).await.unwrap_err();
-        assert_eq!(err.code(), "CONFIG_ERROR");
-        assert!(err.to_string().contains(field), "{err}");
-        let err = client.get_credentials(options).await.unwrap_err();
-        assert_eq!(err.code(), "CONFIG_ERROR");
-    }
-    let err = client_for(&mock)
-        .build()
-        .map(|_| ())
-        .and(FastnAuth::builder("sp\r\nace").api_key("k").build().map(|_| ()));
-    assert_eq!(err.unwrap_err().code(), "CONFIG_ERROR");
-    assert!(mock.requests().is_empty());
+    let mock = MockServer::start().await.unwrap();
+    let _session = mock.client().connect("..admin").org_id("a/b?c#d").send().await.unwrap();
+    assert_eq!(mock.requests()[0].path, "/api/connect/init/a%2Fb%3Fc%23d/..admin");
 }
 
 #[tokio::test]
 async fn redirects_to_another_origin_are_not_followed() {
-    let (mock, client) = start(MockServer::builder()).await;
+    let mock = MockServer::start().await.unwrap();
     let elsewhere = MockServer::start().await.unwrap();
     mock.inject(
         Endpoint::Init,
         Fault::Redirect(format!("{}/connect/init/community/slack", elsewhere.base_url())),
     );
-    let err = client.initialize("slack").await.unwrap_err();
+    let err = mock.client().connect("slack").send().await.unwrap_err();
     assert_eq!(err.status_code(), Some(307));
     assert!(elsewhere.requests().is_empty(), "the API key never reached the other host");
 }
 
 #[tokio::test]
 async fn a_resumed_handle_completes_the_flow_from_another_client() {
-    let (mock, client) = start(MockServer::builder()).await;
-    let session = client.initialize(InitOptions::new("notion").tenant_id("acme")).await.unwrap();
-    let stored = serde_json::to_string(&session.handle()).unwrap();
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("notion").tenant_id("acme").send().await.unwrap();
+    let stored = serde_json::to_string(session.handle()).unwrap();
     assert!(!stored.contains(MockServer::API_KEY));
-    drop((session, client));
+    drop(session);
 
-    let other = client_for(&mock).build().unwrap();
     let handle: SessionHandle = serde_json::from_str(&stored).unwrap();
+    assert_eq!(handle.tenant_id(), Some("acme"));
     assert!(mock.approve(handle.state()));
-    let resumed = other.resume(handle);
-    let creds = resumed.wait_for_completion(fast()).await.unwrap().credentials.unwrap();
+    let creds = mock.client().resume(handle).wait_for_completion(fast()).await.unwrap();
     assert!(creds.extra["workspace_name"].as_str().unwrap().starts_with("acme"));
-    assert!(mock.requests().last().unwrap().header("x-fastn-space-tenantid") == Some("acme"));
+    assert_eq!(mock.requests().last().unwrap().header("x-fastn-space-tenantid"), Some("acme"));
 }
 
 #[tokio::test]
 async fn many_sessions_share_a_bounded_number_of_connections() {
-    let (mock, _) = start(MockServer::builder().auto_approve_after_polls(3)).await;
-    let client = client_for(&mock).max_in_flight(4).build().unwrap();
+    let mock = MockServer::builder().auto_approve_after_polls(3).start().await.unwrap();
+    let client = mock.client_builder().max_in_flight(4).build().unwrap();
     let flows = (0..100).map(|i| {
         let client = client.clone();
         async move {
-            let session = client.initialize(InitOptions::new("slack").tenant_id(format!("t{i}"))).await?;
-            session.wait_for_completion(fast()).await
+            client.connect("slack").tenant_id(format!("t{i}")).send().await?.wait_for_completion(fast()).await
         }
     });
-    let results = futures_join_all(flows).await;
+    let results = join_all(flows).await;
     assert!(results.iter().all(Result::is_ok));
     assert!(mock.connections_accepted() <= 4, "{} connections", mock.connections_accepted());
-}
-
-async fn futures_join_all<F: std::future::Future + Send + 'static>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F::Output: Send,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outputs.push(handle.await.expect("task does not panic"));
-    }
-    outputs
 }
 
 #[tokio::test]
@@ -351,9 +405,8 @@ async fn no_secret_reaches_debug_output_or_errors() {
     let key = "key-SECRET-123";
     let mock = MockServer::builder().api_key(key).auto_approve_after_polls(1).start().await.unwrap();
     let client = FastnAuth::builder(SPACE).api_key(key).base_url(mock.base_url()).build().unwrap();
-    let session = client.initialize("google-sheets").await.unwrap();
-    let result = session.wait_for_completion(fast()).await.unwrap();
-    let creds = result.credentials.clone().unwrap();
+    let session = client.connect("google-sheets").send().await.unwrap();
+    let creds = session.wait_for_completion(fast()).await.unwrap();
     let access = creds.access_token.as_ref().unwrap().expose_secret().to_owned();
     let refresh = creds.refresh_token.as_ref().unwrap().expose_secret().to_owned();
     let id_token = creds.extra["id_token"].as_str().unwrap().to_owned();
@@ -361,7 +414,7 @@ async fn no_secret_reaches_debug_output_or_errors() {
     mock.inject(Endpoint::Status, Fault::status(401));
     let err = session.get_status().await.unwrap_err();
     let shown = format!(
-        "{client:?} {session:?} {result:?} {creds:?} {err:?} {err} {:?} {:?}",
+        "{client:?} {session:?} {creds:?} {err:?} {err} {:?} {:?}",
         session.handle(),
         mock.requests()
     );
@@ -371,22 +424,20 @@ async fn no_secret_reaches_debug_output_or_errors() {
 }
 
 #[tokio::test]
-async fn the_emulator_refuses_unknown_keys_and_states() {
+async fn unknown_states_are_not_found() {
     let mock = MockServer::start().await.unwrap();
-    let wrong = FastnAuth::builder(SPACE).api_key("wrong").base_url(mock.base_url()).build().unwrap();
-    assert_eq!(wrong.initialize("slack").await.unwrap_err().status_code(), Some(401));
-    let client = client_for(&mock).build().unwrap();
     let handle: SessionHandle = serde_json::from_value(serde_json::json!({
         "connector_id": "slack", "org_id": "community", "state": "no-such-state"
     }))
     .unwrap();
-    assert_eq!(client.resume(handle).get_status().await.unwrap_err().status_code(), Some(404));
+    let err = mock.client().resume(handle).get_status().await.unwrap_err();
+    assert!(err.is_not_found() && err.server_message() == Some("unknown state"), "{err}");
 }
 
 #[tokio::test]
 async fn dropping_the_wait_stops_all_work() {
-    let (mock, client) = start(MockServer::builder()).await;
-    let session = client.initialize("slack").await.unwrap();
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
     let polling =
         session.wait_for_completion(PollOptions::new(Duration::from_millis(10), Duration::from_secs(30)));
     assert!(tokio::time::timeout(Duration::from_millis(200), polling).await.is_err(), "still waiting");
@@ -400,4 +451,90 @@ async fn dropping_the_wait_stops_all_work() {
     assert!(tokio::time::timeout(Duration::from_millis(200), hung).await.is_err());
     // The abandoned request's connection is not reused half-read: the next call works.
     assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Inactive);
+}
+
+#[tokio::test]
+async fn extreme_poll_options_never_panic() {
+    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let client = mock.client();
+    let zero = client.connect("slack").send().await.unwrap();
+    let err = zero.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::MAX)).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConfigError);
+    for options in [
+        PollOptions::new(Duration::MAX, Duration::MAX),
+        PollOptions::new(Duration::from_nanos(1), Duration::MAX),
+        PollOptions::new(Duration::MAX, Duration::from_secs(5)),
+    ] {
+        let session = client.connect("slack").send().await.unwrap();
+        session.wait_for_completion(options).await.unwrap_or_else(|e| panic!("{options:?}: {e}"));
+    }
+    let session = client.connect("slack").send().await.unwrap();
+    mock.inject(Endpoint::Status, Fault::Hang);
+    let err = session.wait_for_completion(PollOptions::new(Duration::MAX, Duration::ZERO)).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+/// A server that answers one request per connection with `body`, then reads the next
+/// request on it and drops the connection without answering — as a load balancer that
+/// closes idle keep-alive connections does, racing the client's next request. With `reset`
+/// it sends a TCP RST instead of a FIN.
+async fn one_answer_per_connection(reset: bool, body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut buf = vec![0; 8192];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await;
+                if reset {
+                    // A zero linger makes the drop send RST; it does not block.
+                    #[allow(deprecated)]
+                    let _ = tcp.set_linger(Some(Duration::ZERO));
+                }
+                drop(tcp);
+            });
+        }
+    });
+    (base, accepted)
+}
+
+#[tokio::test]
+async fn pooled_connections_the_server_dropped_are_not_failures() {
+    for reset in [false, true] {
+        let (base, accepted) = one_answer_per_connection(reset, r#"{"status":"INACTIVE"}"#).await;
+        let client = FastnAuth::builder("s").api_key("k").base_url(base).max_retries(0).build().unwrap();
+        let handle: SessionHandle = serde_json::from_value(
+            serde_json::json!({"connector_id": "x", "org_id": "community", "state": "abc"}),
+        )
+        .unwrap();
+        let session = client.resume(handle);
+        let mut failures = Vec::new();
+        for _ in 0..200 {
+            if let Err(err) = session.get_status().await {
+                failures.push(err.to_string());
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "reset={reset}: {} failed, first: {:?}",
+            failures.len(),
+            failures.first()
+        );
+        assert!(accepted.load(Ordering::Relaxed) <= 400, "at most one fresh connection per call");
+    }
 }

@@ -52,11 +52,30 @@ impl Api {
         headers(self.http.get(url), tenant).send().await.unwrap()
     }
 
+    /// The consent page's anti-forgery token of a pending flow, read as a browser would.
+    async fn csrf(&self, state: &str) -> String {
+        let page = self
+            .http
+            .get(format!("http://{}/authorize?state={state}", self.mock.addr()))
+            .send()
+            .await
+            .unwrap();
+        let page = page.text().await.unwrap();
+        let (_, after) = page.split_once("name=\"csrf\" value=\"").unwrap_or(("", "\""));
+        after.split('"').next().unwrap_or_default().to_owned()
+    }
+
+    /// Posts the consent form as the page does, anti-forgery token included.
     async fn decide(&self, state: &str, decision: &str) -> Response {
+        let csrf = self.csrf(state).await;
+        self.post_form(&format!("state={state}&decision={decision}&csrf={csrf}")).await
+    }
+
+    async fn post_form(&self, form: &str) -> Response {
         self.http
             .post(format!("http://{}/authorize", self.mock.addr()))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("state={state}&decision={decision}"))
+            .body(form.to_owned())
             .send()
             .await
             .unwrap()
@@ -89,7 +108,7 @@ async fn a_person_approves_on_the_consent_page() {
     let creds = json_of(api.credentials("salesforce", "acme").await).await;
     assert_eq!(creds["success"], true);
     assert_eq!(creds["credentials"]["instance_url"], "https://acme.my.salesforce.com");
-    assert_eq!(api.decide(state, "approve").await.status(), 404, "a completed flow cannot be decided again");
+    assert_eq!(api.decide(state, "approve").await.status(), 403, "a completed flow cannot be decided again");
 }
 
 #[tokio::test]
@@ -262,6 +281,80 @@ async fn requests_and_connections_are_observable() {
     assert_eq!(api.mock.connections_accepted(), 1, "reqwest reused its connection");
     api.mock.clear_requests();
     assert!(api.mock.requests().is_empty());
-    let quiet = MockServer::builder().record_requests(false).start().await.unwrap();
-    let _ = Api { mock: quiet, http: Client::new() }.status("x").await;
+
+    let quiet = Api::start(MockServer::builder().record_requests(false).start().await.unwrap()).await;
+    assert_eq!(quiet.status("x").await.status(), 404);
+    assert!(quiet.mock.requests().is_empty(), "nothing is logged with recording off");
+    assert_eq!(quiet.mock.requests_served(), 1, "but every request is counted");
+}
+
+#[tokio::test]
+async fn a_cross_site_form_cannot_decide_a_flow() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let state = api.init("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    for forged in
+        [format!("state={state}&decision=approve"), format!("state={state}&decision=approve&csrf=guess")]
+    {
+        assert_eq!(api.post_form(&forged).await.status(), 403, "{forged}");
+    }
+    assert_eq!(json_of(api.status(&state).await).await["status"], "INACTIVE", "still pending");
+    assert_eq!(api.decide(&state, "approve").await.status(), 200, "the page's own form works");
+}
+
+#[tokio::test]
+async fn ids_the_sdk_refuses_are_refused() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    for connector in ["%00", "%20slack", "a%0Ab", &"c".repeat(fastn_auth::wire::MAX_ID_BYTES + 1)] {
+        let url = format!("{}/connect/init/community/{connector}", api.mock.base_url());
+        let response = headers(api.http.post(url), "").send().await.unwrap();
+        assert_eq!(response.status(), 400, "{connector}");
+        assert!(json_of(response).await["error"].as_str().unwrap().contains("connector_id"));
+    }
+    // HTTP allows a tab inside a header value; the SDK refuses it, so the emulator does too.
+    let tabbed =
+        headers(api.http.get(format!("{}/connect/credentials/community/slack", api.mock.base_url())), "a\tb");
+    let response = tabbed.send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(json_of(response).await["error"].as_str().unwrap().contains("x-fastn-space-tenantid"));
+    assert_eq!(api.mock.pending_flows(), 0);
+}
+
+#[tokio::test]
+async fn flows_expire_and_the_log_keeps_the_newest() {
+    let mock =
+        MockServer::builder().flow_ttl(Duration::from_millis(100)).request_log(5).start().await.unwrap();
+    let api = Api::start(mock).await;
+    let old = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(api.status(&old).await.status(), 404, "an expired flow is forgotten");
+    assert_eq!(api.mock.pending_flows(), 0);
+    for _ in 0..20 {
+        api.init("slack", "").await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    api.init("slack", "").await;
+    assert_eq!(api.mock.flows_held(), 1, "starting a flow drops the expired ones");
+    let log = api.mock.requests();
+    assert_eq!(log.len(), 5);
+    assert_eq!(log.last().unwrap().method, "POST", "the newest are kept");
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mock = MockServer::builder().header_read_timeout(Duration::from_millis(200)).start().await.unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut tcp = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
+        tcp.write_all(b"GET /api/connect/status/x HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(tcp);
+    }
+    let idle = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
+    slow.push(idle);
+    for mut tcp in slow {
+        let mut rest = Vec::new();
+        // A generous guard: the emulator closes within its 200 ms; this only stops a hang.
+        let closed = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the emulator closed the connection");
+    }
 }

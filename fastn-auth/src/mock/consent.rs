@@ -16,6 +16,7 @@ button{{font-size:1rem;padding:.5rem 1.5rem;margin-right:.5rem}}</style></head>
 <p>Tenant <strong>{tenant}</strong> of org <strong>{org}</strong> asks for access to <strong>{connector}</strong>.</p>
 <form method="post" action="/authorize">
 <input type="hidden" name="state" value="{state}">
+<input type="hidden" name="csrf" value="{csrf}">
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>
@@ -24,6 +25,7 @@ button{{font-size:1rem;padding:.5rem 1.5rem;margin-right:.5rem}}</style></head>
 "#,
         org = escape(&view.org_id),
         state = escape(&view.state),
+        csrf = escape(&view.csrf),
     )
 }
 
@@ -63,6 +65,7 @@ mod tests {
             org_id: "o\"rg".into(),
             tenant_id: "t'&".into(),
             state: "s\"><img src=x>".into(),
+            csrf: "c".into(),
         };
         let html = page(&view);
         assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");

@@ -1,29 +1,36 @@
 //! An emulator of the Fastn connect API: a real HTTP server on loopback, for tests,
 //! examples, benchmarks and local development (feature `mock`).
 //!
-//! It answers exactly as PROTOCOL.md describes — the official Python client works against
-//! it too — checks the headers the real service checks, serves a consent page at the
-//! `redirectUrl` where a person can click Approve or Deny, and can be scripted: approve or
-//! deny flows, fix credentials, inject faults, and read back every request it saw.
+//! It answers exactly as `docs/PROTOCOL.md` describes — the official Python client works
+//! against it too — checks the headers the real service checks, refuses ids the SDK would
+//! refuse to send, serves a consent page at the `redirectUrl` where a person can click
+//! Approve or Deny (a per-flow token keeps cross-site forms out), and can be scripted:
+//! approve or deny flows, fix credentials, inject faults, and read back the requests it saw.
 //! `GET /_emulator/stats` answers its counters (`connections_accepted`, `requests_served`,
-//! `pending_flows`) as JSON, for scripts that run it in another process.
+//! `pending_flows`, `flows_held`) as JSON, for scripts that run it in another process.
+//!
+//! Its memory stays flat however long it runs: flows expire after
+//! [`flow_ttl`](MockServerBuilder::flow_ttl) (10 minutes), the request log keeps the newest
+//! [`request_log`](MockServerBuilder::request_log) entries (10,000), and a connection that
+//! sends no complete request head within
+//! [`header_read_timeout`](MockServerBuilder::header_read_timeout) (15 s) is closed.
 //!
 //! ```
 //! use fastn_auth::mock::{Fault, MockServer};
-//! use fastn_auth::{Endpoint, FastnAuth, PollOptions};
+//! use fastn_auth::{Endpoint, PollOptions};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mock = MockServer::start().await?;
-//! let client = FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build()?;
+//! let client = mock.client(); // space MockServer::SPACE_ID, key MockServer::API_KEY
 //!
-//! let session = client.initialize("slack").await?;
+//! let session = client.connect("slack").send().await?;
 //! mock.inject(Endpoint::Status, Fault::status(503)); // the first poll fails, the SDK polls on
 //! assert!(mock.approve(session.state_key()));
-//! let result = session.wait_for_completion(PollOptions::new(
+//! let credentials = session.wait_for_completion(PollOptions::new(
 //!     std::time::Duration::from_millis(10),
 //!     std::time::Duration::from_secs(5),
 //! )).await?;
-//! assert!(result.credentials.unwrap().extra.contains_key("team_id"));
+//! assert!(credentials.extra.contains_key("team_id"));
 //! # Ok(())
 //! # }
 //! ```
@@ -39,14 +46,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 pub use faults::Fault;
 pub use store::ConnectionKey;
 
-use crate::error::Endpoint;
+use crate::wire::Endpoint;
+use crate::{FastnAuth, FastnAuthBuilder};
+
+const DEFAULT_REQUEST_LOG: usize = 10_000;
 
 /// The `errorMessage` of a flow denied on the consent page.
 pub const DENIED_MESSAGE: &str = "user denied access";
@@ -138,7 +147,8 @@ pub struct MockServerBuilder {
     auth_tokens: Vec<String>,
     auto_approve: AutoApprove,
     shape: CredentialsShape,
-    record_requests: bool,
+    limits: store::Limits,
+    header_read_timeout: Duration,
 }
 
 impl MockServerBuilder {
@@ -184,10 +194,30 @@ impl MockServerBuilder {
         self
     }
 
-    /// Whether to keep the log that [`MockServer::requests`] returns (default `true`;
-    /// benchmarks turn it off).
+    /// Whether to keep the log that [`MockServer::requests`] returns: `false` is
+    /// `request_log(0)`, for benchmarks.
     pub fn record_requests(mut self, record: bool) -> Self {
-        self.record_requests = record;
+        self.limits.request_log = if record { DEFAULT_REQUEST_LOG } else { 0 };
+        self
+    }
+
+    /// Keeps the newest `entries` requests in the log (default 10,000; 0: no log).
+    pub fn request_log(mut self, entries: usize) -> Self {
+        self.limits.request_log = entries;
+        self
+    }
+
+    /// Forgets flows this long after init, pending or not (default 10 minutes, like an
+    /// OAuth state); polling a forgotten flow answers 404.
+    pub fn flow_ttl(mut self, ttl: Duration) -> Self {
+        self.limits.flow_ttl = ttl;
+        self
+    }
+
+    /// Closes a connection that has not sent a complete request head this long after it
+    /// opened or after its last answer (default 15 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
         self
     }
 
@@ -198,7 +228,7 @@ impl MockServerBuilder {
     pub async fn start(self) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.record_requests));
+        let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits));
         let (stop, shutdown) = watch::channel(false);
         let app = Arc::new(server::App {
             store: store.clone(),
@@ -207,20 +237,9 @@ impl MockServerBuilder {
             auth_tokens: self.auth_tokens,
             shutdown: shutdown.clone(),
         });
-        let counter = store.clone();
-        let listener = listener.tap_io(move |tcp| {
-            counter.connections_accepted.fetch_add(1, Ordering::Relaxed);
-            let _ = tcp.set_nodelay(true);
-        });
-        let mut stopped = shutdown;
-        let serve = axum::serve(listener, server::router(app)).with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stopped| *stopped).await;
-        });
-        tokio::spawn(async move {
-            if let Err(err) = serve.await {
-                tracing::error!(error = %err, "emulator stopped");
-            }
-        });
+        let serve =
+            server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
+        tokio::spawn(serve);
         Ok(MockServer { addr, store, stop })
     }
 }
@@ -249,6 +268,8 @@ impl MockServer {
     pub const API_KEY: &'static str = "mock-api-key";
     /// The bearer token every emulator accepts.
     pub const AUTH_TOKEN: &'static str = "mock-auth-token";
+    /// The space id of [`client`](Self::client).
+    pub const SPACE_ID: &'static str = "mock-space";
 
     /// Starts an emulator with the defaults on a free port.
     ///
@@ -266,13 +287,28 @@ impl MockServer {
             auth_tokens: vec![MockServer::AUTH_TOKEN.to_owned()],
             auto_approve: AutoApprove::Never,
             shape: CredentialsShape::default(),
-            record_requests: true,
+            limits: store::Limits { flow_ttl: Duration::from_secs(600), request_log: DEFAULT_REQUEST_LOG },
+            header_read_timeout: Duration::from_secs(15),
         }
     }
 
     /// The base URL to give the client: `http://127.0.0.1:{port}/api`.
     pub fn base_url(&self) -> String {
         format!("http://{}/api", self.addr)
+    }
+
+    /// A client of this emulator: space [`SPACE_ID`](Self::SPACE_ID), key
+    /// [`API_KEY`](Self::API_KEY), default settings.
+    ///
+    /// # Panics
+    /// Never for an emulator's own settings; a panic would be a bug in the SDK.
+    pub fn client(&self) -> FastnAuth {
+        self.client_builder().build().expect("the emulator's own client settings are valid")
+    }
+
+    /// A builder of such a client, to change settings before `build()`.
+    pub fn client_builder(&self) -> FastnAuthBuilder {
+        FastnAuth::builder(Self::SPACE_ID).api_key(Self::API_KEY).base_url(self.base_url())
     }
 
     /// The socket address it listens on.
@@ -283,13 +319,13 @@ impl MockServer {
     /// Approves the pending flow `state`, as a click on Approve would; `false` when no flow
     /// with that state is pending.
     pub fn approve(&self, state: &str) -> bool {
-        self.store.decide(state, true, "")
+        self.store.decide(state, None, true, "")
     }
 
     /// Fails the pending flow `state` with `message` as its `errorMessage`; `false` when no
     /// flow with that state is pending.
     pub fn deny(&self, state: &str, message: &str) -> bool {
-        self.store.decide(state, false, message)
+        self.store.decide(state, None, false, message)
     }
 
     /// Every connection of `connector_id` approved from now on gets these credentials (a
@@ -320,7 +356,8 @@ impl MockServer {
         self.store.inject(endpoint, fault, times);
     }
 
-    /// Every request received so far, oldest first (empty when recording is off).
+    /// The requests received so far, oldest first: the newest
+    /// [`request_log`](MockServerBuilder::request_log) of them.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.store.requests()
     }
@@ -340,9 +377,14 @@ impl MockServer {
         self.store.requests_served.load(Ordering::Relaxed)
     }
 
-    /// How many flows are waiting for approval.
+    /// How many flows are waiting for approval (expired ones not counted).
     pub fn pending_flows(&self) -> usize {
         self.store.pending_flows()
+    }
+
+    /// How many flows the emulator holds in memory, expired ones not yet dropped included.
+    pub fn flows_held(&self) -> usize {
+        self.store.flows_held()
     }
 }
 

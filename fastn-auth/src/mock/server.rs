@@ -1,6 +1,8 @@
-//! The emulator's HTTP face: routes, header checks, fault application, the consent page.
+//! The emulator's HTTP face: the accept loop, routes, header checks, fault application,
+//! the consent page.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
@@ -8,14 +10,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::store::{ConnectionKey, Store};
 use super::{Fault, RecordedRequest};
-use crate::error::Endpoint;
-use crate::session::AuthStatus;
+use crate::wire::{self, AuthStatus, Endpoint};
 
 pub(crate) struct App {
     pub(crate) store: Arc<Store>,
@@ -27,6 +31,49 @@ pub(crate) struct App {
 
 type Shared = State<Arc<App>>;
 
+/// Serves `router` on `listener` until `shutdown` turns true. A connection that has not sent
+/// a complete request head within `header_read_timeout` is closed — a slow client's
+/// (slowloris) as well as an idle keep-alive one's, as a load balancer would.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    store: Arc<Store>,
+    header_read_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %err, "emulator accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => return,
+        };
+        store.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+}
+
 pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/connect/init/{org}/{connector}", post(init))
@@ -37,6 +84,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(app.clone(), record))
         .with_state(app)
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone); holds no borrow of it.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopped| *stopped).await;
 }
 
 pub(crate) fn json_error(code: StatusCode, message: &str) -> Response {
@@ -86,11 +138,11 @@ impl App {
             }
             None => {}
         }
-        let space_id = header(headers, "x-fastn-space-id");
+        let space_id = header(headers, wire::SPACE_ID);
         if space_id.is_empty() {
             return json_error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
         }
-        let key = header(headers, "x-fastn-api-key");
+        let key = header(headers, wire::API_KEY);
         let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
         let authorized = (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
             || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer));
@@ -100,14 +152,42 @@ impl App {
         answer(space_id)
     }
 
-    fn key(space_id: &str, org: String, connector: String, headers: &HeaderMap) -> ConnectionKey {
-        ConnectionKey {
+    /// The connection a request names, or a 400 answer for an id the SDK would refuse to
+    /// send (so a client that sends one anyway learns it here, not in production).
+    fn key(
+        space_id: &str,
+        org: String,
+        connector: String,
+        headers: &HeaderMap,
+    ) -> Result<ConnectionKey, Response> {
+        for (name, value) in [("org_id", &org), ("connector_id", &connector)] {
+            if let Some(problem) = wire::id_problem(value, true) {
+                return Err(json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{name} is not a usable id: {problem}"),
+                ));
+            }
+        }
+        let mut ids = [(wire::TENANT_ID, String::new()), (wire::CONNECTION_ID, String::new())];
+        for (name, value) in &mut ids {
+            *value = header(headers, name).to_owned();
+            if let Some(problem) =
+                Some(value.as_str()).filter(|v| !v.is_empty()).and_then(|v| wire::id_problem(v, false))
+            {
+                return Err(json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("{name} is not a usable id: {problem}"),
+                ));
+            }
+        }
+        let [(_, tenant_id), (_, connection_id)] = ids;
+        Ok(ConnectionKey {
             space_id: space_id.to_owned(),
             org_id: org,
             connector_id: connector,
-            tenant_id: header(headers, "x-fastn-space-tenantid").to_owned(),
-            connection_id: header(headers, "x-fastn-space-connection-id").to_owned(),
-        }
+            tenant_id,
+            connection_id,
+        })
     }
 }
 
@@ -117,7 +197,11 @@ async fn init(
     headers: HeaderMap,
 ) -> Response {
     app.serve(Endpoint::Init, &headers, |space_id| {
-        let state = app.store.start(App::key(space_id, org, connector, &headers));
+        let key = match App::key(space_id, org, connector, &headers) {
+            Ok(key) => key,
+            Err(refused) => return refused,
+        };
+        let state = app.store.start(key);
         let redirect_url = format!("{}/authorize?state={state}", app.origin);
         axum::Json(json!({
             "type": "oauth",
@@ -156,7 +240,11 @@ async fn credentials(
 ) -> Response {
     let headers = request.headers();
     app.serve(Endpoint::Credentials, headers, |space_id| {
-        match app.store.credentials_body(&App::key(space_id, org, connector, headers)) {
+        let key = match App::key(space_id, org, connector, headers) {
+            Ok(key) => key,
+            Err(refused) => return refused,
+        };
+        match app.store.credentials_body(&key) {
             Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             None => {
                 json_error(StatusCode::NOT_FOUND, "no completed connection for this connector and tenant")
@@ -173,6 +261,7 @@ async fn stats(State(app): Shared) -> Response {
         "connections_accepted": store.connections_accepted.load(std::sync::atomic::Ordering::Relaxed),
         "requests_served": store.requests_served.load(std::sync::atomic::Ordering::Relaxed),
         "pending_flows": store.pending_flows(),
+        "flows_held": store.flows_held(),
     }))
     .into_response()
 }
@@ -200,6 +289,9 @@ async fn consent_page(State(app): Shared, Query(query): Query<StateQuery>) -> Re
 struct Decision {
     state: String,
     decision: String,
+    /// The flow's anti-forgery token from the consent page; a cross-site form has none.
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Response {
@@ -214,12 +306,12 @@ async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Res
                 .into_response();
         }
     };
-    if !app.store.decide(&form.state, approve, super::DENIED_MESSAGE) {
+    if !app.store.decide(&form.state, Some(&form.csrf), approve, super::DENIED_MESSAGE) {
         return (
-            StatusCode::NOT_FOUND,
+            StatusCode::FORBIDDEN,
             Html(super::consent::outcome(
-                "Unknown flow",
-                "This flow does not exist or has already completed.",
+                "Not accepted",
+                "This flow does not exist, has already completed, or the form did not come from its consent page.",
             )),
         )
             .into_response();

@@ -4,14 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use serde_json::{Map, Value};
 
 use super::{AutoApprove, CredentialsShape, Fault, KeyCase, RecordedRequest, Wrapping};
-use crate::error::Endpoint;
-use crate::session::AuthStatus;
+use crate::wire::{self, AuthStatus, Endpoint};
 
 /// Which connection credentials belong to: the emulator keeps one set per key, so a tenant
 /// only ever reads its own.
@@ -69,6 +68,8 @@ struct Flow {
     error_message: Option<String>,
     started: Instant,
     polls: u32,
+    /// The consent form's anti-forgery token: a decision posted without it is refused.
+    csrf: String,
 }
 
 /// What the consent page shows of a pending flow.
@@ -77,20 +78,37 @@ pub(crate) struct PendingView {
     pub(crate) org_id: String,
     pub(crate) tenant_id: String,
     pub(crate) state: String,
+    pub(crate) csrf: String,
+}
+
+/// The limits that keep the emulator's memory flat however long it runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Flows older than this are forgotten, pending or not (an OAuth state's lifetime).
+    pub(crate) flow_ttl: Duration,
+    /// The request log keeps the newest this many.
+    pub(crate) request_log: usize,
 }
 
 pub(crate) struct Store {
     pub(crate) auto_approve: AutoApprove,
     pub(crate) shape: CredentialsShape,
-    record_requests: bool,
-    flows: Mutex<HashMap<String, Flow>>,
+    limits: Limits,
+    flows: Mutex<Flows>,
     connections: Mutex<HashMap<ConnectionKey, Bytes>>,
     templates: Mutex<HashMap<String, Map<String, Value>>>,
     faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
     any_faults: AtomicBool,
-    log: Mutex<Vec<RecordedRequest>>,
+    log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) requests_served: AtomicU64,
+}
+
+/// Flows by state, and their states in start order for expiry.
+#[derive(Default)]
+struct Flows {
+    by_state: HashMap<String, Flow>,
+    order: VecDeque<(String, Instant)>,
 }
 
 /// Locks ignoring poisoning: a panicking test thread must not take the emulator down.
@@ -99,11 +117,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Store {
-    pub(crate) fn new(auto_approve: AutoApprove, shape: CredentialsShape, record_requests: bool) -> Self {
+    pub(crate) fn new(auto_approve: AutoApprove, shape: CredentialsShape, limits: Limits) -> Self {
         Store {
             auto_approve,
             shape,
-            record_requests,
+            limits,
             flows: Mutex::default(),
             connections: Mutex::default(),
             templates: Mutex::default(),
@@ -115,25 +133,43 @@ impl Store {
         }
     }
 
-    /// Starts a flow and returns its state.
+    /// Starts a flow and returns its state. Expired flows are dropped here, oldest first,
+    /// so the emulator's memory follows the flows of the last `flow_ttl`, not all time.
     pub(crate) fn start(&self, key: ConnectionKey) -> String {
         let state = super::generate::token(32);
+        let now = Instant::now();
         let flow = Flow {
             key,
             status: AuthStatus::Inactive,
             error_message: None,
-            started: Instant::now(),
+            started: now,
             polls: 0,
+            csrf: super::generate::token(32),
         };
-        lock(&self.flows).insert(state.clone(), flow);
+        let mut guard = lock(&self.flows);
+        let flows = &mut *guard;
+        while let Some((oldest, started)) = flows.order.front() {
+            if now.duration_since(*started) < self.limits.flow_ttl {
+                break;
+            }
+            flows.by_state.remove(oldest);
+            flows.order.pop_front();
+        }
+        flows.order.push_back((state.clone(), now));
+        flows.by_state.insert(state.clone(), flow);
         state
+    }
+
+    /// The flow `state` if it has not expired.
+    fn live<'f>(&self, flows: &'f mut Flows, state: &str) -> Option<&'f mut Flow> {
+        flows.by_state.get_mut(state).filter(|flow| flow.started.elapsed() < self.limits.flow_ttl)
     }
 
     /// A poll: the flow's status after auto-approval, or `None` for an unknown state or one
     /// of another space.
     pub(crate) fn poll(&self, space_id: &str, state: &str) -> Option<(AuthStatus, Option<String>)> {
         let mut flows = lock(&self.flows);
-        let flow = flows.get_mut(state).filter(|flow| flow.key.space_id == space_id)?;
+        let flow = self.live(&mut flows, state).filter(|flow| flow.key.space_id == space_id)?;
         flow.polls += 1;
         let due = match self.auto_approve {
             AutoApprove::Never => false,
@@ -150,10 +186,13 @@ impl Store {
         Some((flow.status, flow.error_message.clone()))
     }
 
-    /// Ends a pending flow; `false` when no pending flow has that state.
-    pub(crate) fn decide(&self, state: &str, approve: bool, message: &str) -> bool {
+    /// Ends a pending flow; `false` when no pending flow has that state, or `csrf` is given
+    /// and is not the flow's token.
+    pub(crate) fn decide(&self, state: &str, csrf: Option<&str>, approve: bool, message: &str) -> bool {
         let mut flows = lock(&self.flows);
-        let Some(flow) = flows.get_mut(state).filter(|flow| flow.status == AuthStatus::Inactive) else {
+        let Some(flow) = self.live(&mut flows, state).filter(|flow| {
+            flow.status == AuthStatus::Inactive && csrf.is_none_or(|token| token == flow.csrf)
+        }) else {
             return false;
         };
         if approve {
@@ -169,13 +208,14 @@ impl Store {
     }
 
     pub(crate) fn pending_view(&self, state: &str) -> Option<PendingView> {
-        let flows = lock(&self.flows);
-        let flow = flows.get(state).filter(|flow| flow.status == AuthStatus::Inactive)?;
+        let mut flows = lock(&self.flows);
+        let flow = self.live(&mut flows, state).filter(|flow| flow.status == AuthStatus::Inactive)?;
         Some(PendingView {
             connector_id: flow.key.connector_id.clone(),
             org_id: flow.key.org_id.clone(),
             tenant_id: flow.key.tenant_id.clone(),
             state: state.to_owned(),
+            csrf: flow.csrf.clone(),
         })
     }
 
@@ -214,14 +254,8 @@ impl Store {
             KeyCase::Camel => creds
                 .into_iter()
                 .map(|(key, value)| {
-                    let key = match key.as_str() {
-                        "access_token" => "accessToken".to_owned(),
-                        "refresh_token" => "refreshToken".to_owned(),
-                        "expires_at" => "expiresAt".to_owned(),
-                        "expires_in" => "expiresIn".to_owned(),
-                        _ => key,
-                    };
-                    (key, value)
+                    let camel = wire::COMMON_FIELDS.iter().find(|(snake, _)| *snake == key);
+                    (camel.map_or(key, |(_, camel)| (*camel).to_owned()), value)
                 })
                 .collect(),
         };
@@ -250,14 +284,20 @@ impl Store {
         fault
     }
 
+    /// Logs a request, keeping the newest `request_log` (none when 0).
     pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
-        if self.record_requests {
-            lock(&self.log).push(request());
+        if self.limits.request_log == 0 {
+            return;
         }
+        let mut log = lock(&self.log);
+        if log.len() == self.limits.request_log {
+            log.pop_front();
+        }
+        log.push_back(request());
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.log).clone()
+        lock(&self.log).iter().cloned().collect()
     }
 
     pub(crate) fn clear_requests(&self) {
@@ -265,6 +305,17 @@ impl Store {
     }
 
     pub(crate) fn pending_flows(&self) -> usize {
-        lock(&self.flows).values().filter(|flow| flow.status == AuthStatus::Inactive).count()
+        let ttl = self.limits.flow_ttl;
+        let flows = lock(&self.flows);
+        flows
+            .by_state
+            .values()
+            .filter(|f| f.status == AuthStatus::Inactive && f.started.elapsed() < ttl)
+            .count()
+    }
+
+    /// How many flows are held in memory, expired ones not yet dropped included.
+    pub(crate) fn flows_held(&self) -> usize {
+        lock(&self.flows).by_state.len()
     }
 }

@@ -5,12 +5,12 @@ fastn_auth::connectors!("tests/ui/manifests/edge.yaml");
 use std::time::Duration;
 
 use fastn_auth::mock::MockServer;
-use fastn_auth::{AuthKind, Connector, FastnAuth, PollOptions};
+use fastn_auth::{AuthKind, Connector, PollOptions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     assert_eq!(N1password::ID, "1password");
-    assert_eq!(N1password::AUTH, AuthKind::Custom);
+    assert_eq!(N1password.auth(), AuthKind::Custom);
     assert_eq!(Self_::ID, "self");
     assert_eq!(ConnectorId::ALL, [ConnectorId::N1password, ConnectorId::Self_]);
 
@@ -21,10 +21,10 @@ async fn main() {
             "access_token": "a", "type": "vault", "2fa": true, "nestedUrls": [["https://a.example/"]]
         }),
     );
-    let client = FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build().unwrap();
+    let client = mock.client();
     let session = N1password::connect(&client).send().await.unwrap();
     let options = PollOptions::new(Duration::from_millis(5), Duration::from_secs(5));
-    let extra = session.wait_for_completion(options).await.unwrap().credentials.unwrap().extra;
+    let extra = session.wait_for_completion(options).await.unwrap().extra;
     assert_eq!(extra.r#type, "vault");
     assert_eq!(extra.self_, None);
     assert_eq!(extra._2fa, Some(true));

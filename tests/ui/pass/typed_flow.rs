@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use fastn::{ConnectorId, Salesforce};
 use fastn_auth::mock::MockServer;
-use fastn_auth::{FastnAuth, PollOptions};
+use fastn_auth::{PollOptions, Url};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
-    let client = FastnAuth::builder("space").api_key(MockServer::API_KEY).base_url(mock.base_url()).build().unwrap();
+    let client = mock.client();
     let session = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
     let result = session.wait_for_completion(PollOptions::new(Duration::from_millis(5), Duration::from_secs(5))).await;
-    let url: fastn_auth::__private::url::Url = result.unwrap().credentials.unwrap().extra.instance_url;
+    let url: Url = result.unwrap().extra.instance_url;
     assert_eq!(url.host_str(), Some("acme.my.salesforce.com"));
     assert_eq!("salesforce".parse::<ConnectorId>().unwrap(), ConnectorId::Salesforce);
 }

@@ -1,0 +1,128 @@
+//! The two requests, typed or not: start a flow, fetch credentials. Both are made by the
+//! client (`client.connect("slack")`) or a generated connector (`Slack::connect(&client)`)
+//! and end in `.send().await`.
+
+use std::sync::Arc;
+
+use crate::calls::{Calls, Target};
+use crate::connector::{Connector, Dynamic};
+use crate::credentials::Credentials;
+use crate::error::Result;
+use crate::session::{AuthSession, SessionHandle};
+
+/// The connection a request is about, before the org default is applied.
+#[derive(Debug, Clone)]
+struct Selector<C> {
+    connector: C,
+    org_id: Option<String>,
+    tenant_id: Option<String>,
+    connection_id: Option<String>,
+}
+
+impl<C: Connector> Selector<C> {
+    fn new(connector: C) -> Self {
+        Selector { connector, org_id: None, tenant_id: None, connection_id: None }
+    }
+
+    fn target(self) -> Target {
+        let org_id = self
+            .org_id
+            .or_else(|| self.connector.default_org().map(str::to_owned))
+            .unwrap_or_else(|| crate::DEFAULT_ORG_ID.to_owned());
+        Target {
+            connector_id: self.connector.id().to_owned(),
+            org_id,
+            tenant_id: self.tenant_id,
+            connection_id: self.connection_id,
+        }
+    }
+}
+
+/// The setters both requests share.
+macro_rules! selector_setters {
+    () => {
+        /// The org; the connector's manifest default, else
+        /// [`DEFAULT_ORG_ID`](crate::DEFAULT_ORG_ID).
+        pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+            self.selector.org_id = Some(org_id.into());
+            self
+        }
+
+        /// The tenant (your customer), sent as `x-fastn-space-tenantid`.
+        pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+            self.selector.tenant_id = Some(tenant_id.into());
+            self
+        }
+
+        /// The connection instance, sent as `x-fastn-space-connection-id`.
+        pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+            self.selector.connection_id = Some(connection_id.into());
+            self
+        }
+    };
+}
+
+/// Starts a flow: `POST {base}/connect/init/{org}/{connector}`. Made by
+/// [`FastnAuth::connect`](crate::FastnAuth::connect) or a generated `Connector::connect`.
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct ConnectRequest<'a, C: Connector = Dynamic> {
+    calls: &'a Arc<Calls>,
+    selector: Selector<C>,
+}
+
+impl<'a, C: Connector> ConnectRequest<'a, C> {
+    pub(crate) fn new(calls: &'a Arc<Calls>, connector: C) -> Self {
+        ConnectRequest { calls, selector: Selector::new(connector) }
+    }
+
+    selector_setters!();
+
+    /// Starts the flow. Transient failures are retried as the client is configured.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) for an id that cannot be sent (nothing is
+    /// sent then), [`Error::Network`](crate::Error::Network) when the call failed,
+    /// [`Error::InvalidResponse`](crate::Error::InvalidResponse) when the answer has no
+    /// usable `state` or an `redirectUrl` that is not http(s).
+    pub async fn send(self) -> Result<AuthSession<C>> {
+        let target = self.selector.target();
+        let span =
+            tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
+        let init = tracing::Instrument::instrument(self.calls.init(&target), span).await?;
+        let handle = SessionHandle::new(target, init);
+        tracing::debug!(connector = handle.connector_id(), state = handle.state(), "flow started");
+        Ok(AuthSession::new(self.calls.clone(), handle))
+    }
+}
+
+/// Fetches a connection's credentials: `GET {base}/connect/credentials/{org}/{connector}`.
+/// Made by [`FastnAuth::credentials`](crate::FastnAuth::credentials) or a generated
+/// `Connector::credentials`.
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
+    calls: &'a Arc<Calls>,
+    selector: Selector<C>,
+}
+
+impl<'a, C: Connector> CredentialsRequest<'a, C> {
+    pub(crate) fn new(calls: &'a Arc<Calls>, connector: C) -> Self {
+        CredentialsRequest { calls, selector: Selector::new(connector) }
+    }
+
+    selector_setters!();
+
+    /// Fetches the credentials. Transient failures are retried as the client is
+    /// configured.
+    ///
+    /// # Errors
+    /// [`Error::Network`](crate::Error::Network) with
+    /// [`is_not_found()`](crate::Error::is_not_found) when the tenant has no connection of
+    /// this connector; otherwise as [`ConnectRequest::send`].
+    pub async fn send(self) -> Result<Credentials<C::Extra>> {
+        let target = self.selector.target();
+        let span = tracing::info_span!("fastn_auth.credentials", connector = %target.connector_id, org = %target.org_id);
+        tracing::Instrument::instrument(self.calls.credentials(&target, None), span).await
+    }
+}
