@@ -252,7 +252,7 @@ impl FastnAuthBuilder {
     /// it otherwise. Without this, the `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` environment is
     /// honoured for such URLs, and no proxy is used for any other.
     pub fn proxy(mut self, proxy: reqwest::Proxy) -> Self {
-        self.proxy = ProxyChoice::Explicit(proxy);
+        self.proxy = ProxyChoice::Explicit(Box::new(proxy));
         self
     }
 

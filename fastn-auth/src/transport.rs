@@ -63,7 +63,7 @@ pub(crate) enum ProxyChoice {
     /// None.
     Off,
     /// This one, for `https` base URLs only.
-    Explicit(reqwest::Proxy),
+    Explicit(Box<reqwest::Proxy>),
 }
 
 /// Settings the transport is built from; validated by the client builder.
@@ -157,7 +157,7 @@ fn http_client(base_url: &Url, proxy: &ProxyChoice, max_idle: usize) -> Result<r
         .tcp_nodelay(true)
         .user_agent(concat!("fastn-auth-rust/", env!("CARGO_PKG_VERSION")));
     builder = match (proxy, may_proxy(base_url)) {
-        (ProxyChoice::Explicit(proxy), true) => builder.proxy(proxy.clone()),
+        (ProxyChoice::Explicit(proxy), true) => builder.proxy(proxy.as_ref().clone()),
         (ProxyChoice::System, true) => builder,
         _ => builder.no_proxy(),
     };

@@ -40,7 +40,8 @@ pub(crate) const ACCESS_TOKEN: (&str, &str) = ("access_token", "accessToken");
 pub(crate) const REFRESH_TOKEN: (&str, &str) = ("refresh_token", "refreshToken");
 pub(crate) const EXPIRES_AT: (&str, &str) = ("expires_at", "expiresAt");
 pub(crate) const EXPIRES_IN: (&str, &str) = ("expires_in", "expiresIn");
-/// Every common credential field, for code that renames or reserves them.
+/// Every common credential field, for the emulator, which renames them.
+#[cfg(feature = "mock")]
 pub(crate) const COMMON_FIELDS: [(&str, &str); 4] = [ACCESS_TOKEN, REFRESH_TOKEN, EXPIRES_AT, EXPIRES_IN];
 
 /// A Fastn endpoint, as named in errors, tracing spans and the emulator's fault injection.

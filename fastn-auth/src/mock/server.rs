@@ -159,34 +159,30 @@ impl App {
         org: String,
         connector: String,
         headers: &HeaderMap,
-    ) -> Result<ConnectionKey, Response> {
+    ) -> Result<ConnectionKey, Box<Response>> {
+        let refuse = |name: &str, problem: String| {
+            Box::new(json_error(StatusCode::BAD_REQUEST, &format!("{name} is not a usable id: {problem}")))
+        };
         for (name, value) in [("org_id", &org), ("connector_id", &connector)] {
             if let Some(problem) = wire::id_problem(value, true) {
-                return Err(json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{name} is not a usable id: {problem}"),
-                ));
+                return Err(refuse(name, problem));
             }
         }
-        let mut ids = [(wire::TENANT_ID, String::new()), (wire::CONNECTION_ID, String::new())];
-        for (name, value) in &mut ids {
-            *value = header(headers, name).to_owned();
-            if let Some(problem) =
-                Some(value.as_str()).filter(|v| !v.is_empty()).and_then(|v| wire::id_problem(v, false))
-            {
-                return Err(json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{name} is not a usable id: {problem}"),
-                ));
+        let [tenant_id, connection_id] =
+            [wire::TENANT_ID, wire::CONNECTION_ID].map(|name| header(headers, name));
+        for (name, value) in [(wire::TENANT_ID, tenant_id), (wire::CONNECTION_ID, connection_id)] {
+            // Empty is "none", as the protocol sends it.
+            let problem = Some(value).filter(|v| !v.is_empty()).and_then(|v| wire::id_problem(v, false));
+            if let Some(problem) = problem {
+                return Err(refuse(name, problem));
             }
         }
-        let [(_, tenant_id), (_, connection_id)] = ids;
         Ok(ConnectionKey {
             space_id: space_id.to_owned(),
             org_id: org,
             connector_id: connector,
-            tenant_id,
-            connection_id,
+            tenant_id: tenant_id.to_owned(),
+            connection_id: connection_id.to_owned(),
         })
     }
 }
@@ -199,7 +195,7 @@ async fn init(
     app.serve(Endpoint::Init, &headers, |space_id| {
         let key = match App::key(space_id, org, connector, &headers) {
             Ok(key) => key,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         let state = app.store.start(key);
         let redirect_url = format!("{}/authorize?state={state}", app.origin);
@@ -242,7 +238,7 @@ async fn credentials(
     app.serve(Endpoint::Credentials, headers, |space_id| {
         let key = match App::key(space_id, org, connector, headers) {
             Ok(key) => key,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         match app.store.credentials_body(&key) {
             Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
