@@ -5,6 +5,7 @@
 //! cargo run --release --example bench -- waiting           # 10,000 sessions waiting at once
 //! cargo run --release --example bench -- emulator          # requests/s the emulator serves
 //! cargo run --release --example bench -- emulator-memory   # emulator RSS over 100,000 inits
+//! cargo run --release --example bench -- cache             # cache hits vs uncached calls
 //! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
@@ -21,9 +22,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use fastn_auth::mock::MockServer;
-use fastn_auth::{FastnAuth, PollOptions};
+use fastn_auth::mock::{ConnectionKey, MockServer};
+use fastn_auth::{CacheOptions, FastnAuth, PollOptions};
 use serde_json::Value;
+
+mod fastn {
+    fastn_auth::connectors!("connectors.yaml");
+}
 
 #[derive(Parser)]
 struct Cli {
@@ -81,6 +86,25 @@ enum Part {
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         flow_ttl: Duration,
     },
+    /// Credentials cache: hit latency, typed and untyped, against uncached calls; and the
+    /// upstream requests of many tenants calling for a while.
+    Cache {
+        /// Timed cache hits of each kind.
+        #[arg(long, default_value_t = 200_000)]
+        hits: usize,
+        /// Timed uncached calls.
+        #[arg(long, default_value_t = 5_000)]
+        uncached: usize,
+        /// Tenants calling together.
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        /// Calls per tenant.
+        #[arg(long, default_value_t = 1_000)]
+        calls: usize,
+        /// Seconds the tenants' calls are spread over.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Incremental `cargo check` time against manifest size.
     MacroScale {
         /// Manifest sizes, in connectors.
@@ -122,6 +146,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Part::Emulator { seconds, concurrency } => client()?.block_on(emulator_part(seconds, concurrency)),
         Part::EmulatorMemory { inits, flow_ttl } => client()?.block_on(emulator_memory(inits, flow_ttl)),
+        Part::Cache { hits, uncached, tenants, calls, seconds } => {
+            client()?.block_on(cache_part(hits, uncached, tenants, calls, seconds))
+        }
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
         Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
             .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),
@@ -454,6 +481,101 @@ async fn waiting_part(
         "  emulator process peak RSS {emulator_peak:.1} MiB with {sessions} sessions (target: well under 100 MiB)"
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The credentials cache.
+
+async fn cache_part(
+    hits: usize,
+    uncached: usize,
+    tenants: usize,
+    calls: usize,
+    seconds: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mock = MockServer::builder().record_requests(false).start().await?;
+    for t in 0..tenants {
+        let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(format!("t{t}"));
+        let creds = serde_json::json!({
+            "access_token": format!("xoxb-{t}"), "refresh_token": format!("r-{t}"), "expires_in": 3600,
+            "team_id": format!("T{t}"), "team_name": "acme", "bot_user_id": "U1", "scope": "chat:write",
+        });
+        mock.insert_connection(key, Some(creds));
+    }
+    let cached = mock.client_builder().cache(CacheOptions::default()).build()?;
+    let plain = mock.client();
+    println!(
+        "cache: one tenant, {hits} hits of each kind, {uncached} uncached calls against the in-process emulator"
+    );
+    println!("  {:<28} {:>10} {:>10} {:>10}", "call", "p50", "p99", "p99.9");
+    let untyped =
+        time_calls(hits, || async { cached.credentials("slack").tenant_id("t0").send().await.is_ok() }).await;
+    report_latency("cache hit, untyped", &untyped);
+    let typed = time_calls(hits, || async {
+        fastn::Slack::credentials(&cached).tenant_id("t0").send().await.is_ok()
+    })
+    .await;
+    report_latency("cache hit, typed (Slack)", &typed);
+    let direct =
+        time_calls(uncached, || async { plain.credentials("slack").tenant_id("t0").send().await.is_ok() })
+            .await;
+    report_latency("uncached (loopback emulator)", &direct);
+
+    // A client of its own, so that no tenant starts warm.
+    let cached = mock.client_builder().cache(CacheOptions::default()).build()?;
+    let before = mock.requests_served();
+    let spread = Duration::from_secs(seconds) / calls.max(1) as u32;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..tenants)
+        .map(|t| {
+            let client = cached.clone();
+            tokio::spawn(async move {
+                let mut failures = 0usize;
+                let mut tick = tokio::time::interval(spread);
+                for _ in 0..calls {
+                    tick.tick().await;
+                    failures += usize::from(
+                        client.credentials("slack").tenant_id(format!("t{t}")).send().await.is_err(),
+                    );
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures = 0;
+    for task in tasks {
+        failures += task.await?;
+    }
+    let upstream = mock.requests_served() - before;
+    println!(
+        "  {tenants} tenants x {calls} calls over {:.1?}: {} calls, {failures} failed, {upstream} upstream requests (target: exactly {tenants})",
+        started.elapsed(),
+        tenants * calls
+    );
+    println!("  cache stats: {:?}", cached.cache_stats());
+    Ok(())
+}
+
+/// Runs `call` `count` times one after another and returns each call's duration, sorted.
+async fn time_calls<F, Fut>(count: usize, call: F) -> Vec<Duration>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut durations = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let ok = call().await;
+        durations.push(started.elapsed());
+        assert!(ok, "a timed call failed");
+    }
+    durations.sort_unstable();
+    durations
+}
+
+fn report_latency(what: &str, sorted: &[Duration]) {
+    let at = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    println!("  {what:<28} {:>10.2?} {:>10.2?} {:>10.2?}", at(0.50), at(0.99), at(0.999));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -91,6 +91,20 @@ async fn typed_and_untyped_requests_are_the_same_builder() {
     assert!(client.resume(a.handle().clone()).id() == a.id());
 }
 
+#[tokio::test]
+async fn typed_and_untyped_requests_share_the_cache() {
+    let mock = MockServer::start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let client = mock.client_builder().cache(fastn_auth::CacheOptions::default()).build().unwrap();
+    let typed = Slack::credentials(&client).tenant_id("acme").send().await.unwrap();
+    let untyped = client.credentials("slack").tenant_id("acme").send().await.unwrap();
+    let typed_again = Slack::credentials(&client).tenant_id("acme").send().await.unwrap();
+    assert_eq!(untyped.extra["team_id"], typed.extra.team_id.as_str());
+    assert_eq!(typed_again.extra.team_id, typed.extra.team_id);
+    let fetches = mock.requests().iter().filter(|r| r.path.contains("/credentials/")).count();
+    assert_eq!(fetches, 1, "one upstream fetch serves both shapes");
+}
+
 #[test]
 fn connector_ids_round_trip() {
     assert_eq!(ConnectorId::ALL.len(), 8);

@@ -1,42 +1,22 @@
 //! The client's shared core: the three Fastn calls with their budgets, on one transport.
 //! Sessions and requests reach the transport through here, never through the client.
 
-use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 
+use serde_json::{Map, Value};
+
+use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
+use crate::target::Target;
 use crate::transport::{Budget, Scope, Transport};
 use crate::wire::{self, InitAnswer, Route, StatusAnswer};
-
-/// Which connection a call is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub(crate) struct Target {
-    pub(crate) connector_id: String,
-    pub(crate) org_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
-    pub(crate) tenant_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "empty_as_none")]
-    pub(crate) connection_id: Option<String>,
-}
-
-/// Handles of earlier versions wrote `""` for "none".
-fn empty_as_none<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.filter(|text| !text.is_empty()))
-}
-
-impl Target {
-    pub(crate) fn scope(&self) -> Scope<'_> {
-        Scope { tenant_id: self.tenant_id.as_deref(), connection_id: self.connection_id.as_deref() }
-    }
-}
 
 /// What every clone of a client shares.
 #[derive(Debug)]
 pub(crate) struct Calls {
     pub(crate) transport: Transport,
+    pub(crate) cache: Option<Cache>,
 }
 
 impl Calls {
@@ -63,15 +43,34 @@ impl Calls {
         self.transport.call(Route::Status { state }, scope, budget, wire::decode_status).await
     }
 
-    /// `GET /connect/credentials/{org}/{connector}`.
+    /// `GET /connect/credentials/{org}/{connector}`, through the cache when there is one.
     pub(crate) async fn credentials<E: Extra>(
         &self,
         target: &Target,
         deadline: Option<Instant>,
+        freshness: Freshness,
     ) -> Result<Credentials<E>> {
-        let route = Route::Credentials { org: &target.org_id, connector: &target.connector_id };
+        let Some(cache) = &self.cache else { return self.fetch(target, deadline).await };
+        // Waiting on another caller's fetch counts against this call's deadline too.
+        let started = Instant::now();
+        let deadline = self.transport.call_deadline(deadline);
+        let cached = cache.get(target, freshness, || self.fetch::<Map<String, Value>>(target, deadline));
+        match deadline {
+            None => cached.await,
+            Some(at) => tokio::time::timeout_at(at, cached).await.unwrap_or_else(|_| {
+                Err(self.transport.deadline_error(credentials_route(target), target.scope(), at - started))
+            }),
+        }
+    }
+
+    /// `GET /connect/credentials/{org}/{connector}` itself.
+    async fn fetch<E: Extra>(&self, target: &Target, deadline: Option<Instant>) -> Result<Credentials<E>> {
         let connector = &target.connector_id;
         let decode = |body: &[u8]| Credentials::from_answer(connector, body);
-        self.transport.call(route, target.scope(), self.budget(deadline), decode).await
+        self.transport.call(credentials_route(target), target.scope(), self.budget(deadline), decode).await
     }
+}
+
+fn credentials_route(target: &Target) -> Route<'_> {
+    Route::Credentials { org: &target.org_id, connector: &target.connector_id }
 }

@@ -7,6 +7,7 @@ use reqwest::header::{self, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
+use crate::cache::{Cache, CacheOptions, CacheStats};
 use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
 use crate::error::{Error, Result};
@@ -55,6 +56,7 @@ pub struct FastnAuthBuilder {
     allow_insecure_http: bool,
     proxy: ProxyChoice,
     http_client: Option<reqwest::Client>,
+    cache: Option<CacheOptions>,
 }
 
 impl FastnAuth {
@@ -73,6 +75,7 @@ impl FastnAuth {
             allow_insecure_http: false,
             proxy: ProxyChoice::default(),
             http_client: None,
+            cache: None,
         }
     }
 
@@ -87,6 +90,11 @@ impl FastnAuth {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
         self.calls.transport.base_url()
+    }
+
+    /// What the credentials cache has done so far; `None` when the client has no cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.calls.cache.as_ref().map(Cache::stats)
     }
 
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
@@ -272,6 +280,16 @@ impl FastnAuthBuilder {
         self
     }
 
+    /// Caches credentials for every credentials request of this client and its clones,
+    /// typed and untyped; the fetch that ends `wait_for_completion` seeds it. Off unless
+    /// set: turn it on when you fetch a connection's token for each use (an API call per
+    /// user request), rather than keeping it yourself. See the README's "Caching
+    /// credentials" for the rules.
+    pub fn cache(mut self, options: CacheOptions) -> Self {
+        self.cache = Some(options);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -324,7 +342,11 @@ impl FastnAuthBuilder {
             proxy: self.proxy,
             http_client: self.http_client,
         })?;
-        Ok(FastnAuth { calls: Arc::new(Calls { transport }) })
+        if let Some(options) = &self.cache {
+            options.check()?;
+        }
+        let cache = self.cache.map(Cache::new);
+        Ok(FastnAuth { calls: Arc::new(Calls { transport, cache }) })
     }
 }
 

@@ -252,6 +252,37 @@ impl Error {
         }
     }
 
+    /// The same error for another caller that waited on the same request: every field but
+    /// the source, which cannot be cloned (its text is in the message already).
+    pub(crate) fn for_waiter(&self) -> Self {
+        match self {
+            Error::Timeout { timeout, last_status } => {
+                Error::Timeout { timeout: *timeout, last_status: *last_status }
+            }
+            Error::Authentication { connector_id, message } => {
+                Error::Authentication { connector_id: connector_id.clone(), message: message.clone() }
+            }
+            Error::Network {
+                request, message, status_code, server_message, retry_after, timed_out, ..
+            } => Error::Network {
+                request: request.clone(),
+                message: message.clone(),
+                status_code: *status_code,
+                server_message: server_message.clone(),
+                retry_after: *retry_after,
+                timed_out: *timed_out,
+                source: None,
+            },
+            Error::InvalidResponse { endpoint, request, message, .. } => Error::InvalidResponse {
+                endpoint: *endpoint,
+                request: request.clone(),
+                message: message.clone(),
+                source: None,
+            },
+            Error::Config { message } => Error::Config { message: message.clone() },
+        }
+    }
+
     /// A [`Error::Network`] marked as ended by a deadline.
     pub(crate) fn timed_out(mut self) -> Self {
         if let Error::Network { timed_out, .. } = &mut self {

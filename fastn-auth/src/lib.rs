@@ -35,6 +35,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod cache;
 mod calls;
 mod client;
 mod connector;
@@ -44,9 +45,11 @@ mod error;
 pub mod mock;
 mod request;
 mod session;
+mod target;
 mod transport;
 pub mod wire;
 
+pub use cache::{CacheOptions, CacheStats};
 pub use client::{DEFAULT_BASE_URL, DEFAULT_ORG_ID, FastnAuth, FastnAuthBuilder, MAX_IN_FLIGHT, MAX_RETRIES};
 pub use connector::{AuthKind, Connector, Dynamic};
 pub use credentials::{Credentials, Extra, FieldValue, Fields, SHOWN_KEYS};
@@ -72,6 +75,19 @@ const _: () = {
     crosses_tasks::<Error>();
     crosses_tasks::<DecodeError>();
 };
+
+/// Every future the API returns is `Send`, so it can be spawned on a multi-threaded runtime
+/// (and holds no lock across an `.await`); this fails to compile otherwise.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn futures_are_send(client: &FastnAuth, session: &AuthSession) {
+    fn send<T: Send>(_: T) {}
+    send(client.connect("c").send());
+    send(client.credentials("c").send());
+    send(client.credentials("c").fresh().send());
+    send(session.get_status());
+    send(session.get_credentials());
+    send(session.wait_for_completion(PollOptions::default()));
+}
 
 /// Entry points for the fuzz targets in `fuzz/`: decode raw response bodies exactly as the
 /// client does. Not a public API.

@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::calls::{Calls, Target};
+use crate::cache::Freshness;
+use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::session::{AuthSession, SessionHandle};
+use crate::target::Target;
 
 /// The connection a request is about, before the org default is applied.
 #[derive(Debug, Clone)]
@@ -104,17 +106,27 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
 pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
     calls: &'a Arc<Calls>,
     selector: Selector<C>,
+    freshness: Freshness,
 }
 
 impl<'a, C: Connector> CredentialsRequest<'a, C> {
     pub(crate) fn new(calls: &'a Arc<Calls>, connector: C) -> Self {
-        CredentialsRequest { calls, selector: Selector::new(connector) }
+        CredentialsRequest { calls, selector: Selector::new(connector), freshness: Freshness::Any }
     }
 
     selector_setters!();
 
-    /// Fetches the credentials. Transient failures are retried as the client is
-    /// configured.
+    /// Asks for credentials newer than the cache holds now: for a caller whose token the
+    /// third party just rejected. Concurrent `fresh()` calls for one connection share one
+    /// fetch, and so do they with a fetch already in flight. Without a cache every request
+    /// is fresh and this changes nothing.
+    pub fn fresh(mut self) -> Self {
+        self.freshness = Freshness::Newer;
+        self
+    }
+
+    /// Fetches the credentials, from the client's cache when it has one and they are valid.
+    /// Transient failures are retried as the client is configured.
     ///
     /// # Errors
     /// [`Error::Network`](crate::Error::Network) with
@@ -123,6 +135,6 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
     pub async fn send(self) -> Result<Credentials<C::Extra>> {
         let target = self.selector.target();
         let span = tracing::info_span!("fastn_auth.credentials", connector = %target.connector_id, org = %target.org_id);
-        tracing::Instrument::instrument(self.calls.credentials(&target, None), span).await
+        tracing::Instrument::instrument(self.calls.credentials(&target, None, self.freshness), span).await
     }
 }

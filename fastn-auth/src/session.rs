@@ -8,10 +8,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::calls::{Calls, Target};
+use crate::cache::Freshness;
+use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::target::Target;
 use crate::transport::{RetryPolicy, jitter};
 use crate::wire::{AuthStatus, InitAnswer};
 
@@ -167,13 +169,15 @@ impl<C: Connector> AuthSession<C> {
         Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
     }
 
-    /// Fetches the connection's credentials (after the flow is `ACTIVE`).
+    /// Fetches the connection's credentials (after the flow is `ACTIVE`); from the
+    /// client's cache when it has one and holds them.
     pub async fn get_credentials(&self) -> Result<Credentials<C::Extra>> {
-        self.calls.credentials(&self.handle.target, None).await
+        self.calls.credentials(&self.handle.target, None, Freshness::Any).await
     }
 
-    /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials; a flow
-    /// that ends `FAILED` is [`Error::Authentication`].
+    /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials (seeding
+    /// the client's cache, when it has one); a flow that ends `FAILED` is
+    /// [`Error::Authentication`].
     ///
     /// Transient faults (connection errors, timeouts, 408/425/429/5xx) do not end the wait:
     /// polling backs off (honouring `Retry-After`, never faster than the interval) and
@@ -228,7 +232,10 @@ impl<C: Connector> AuthSession<C> {
                     *last_status = Some(answer.status);
                     match answer.status {
                         AuthStatus::Active => {
-                            return self.calls.credentials(&self.handle.target, deadline).await;
+                            // A new connection: never an answer cached before it (this seeds
+                            // the cache, when there is one).
+                            let newer = Freshness::Newer;
+                            return self.calls.credentials(&self.handle.target, deadline, newer).await;
                         }
                         AuthStatus::Failed => {
                             return Err(Error::Authentication {

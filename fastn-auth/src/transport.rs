@@ -225,20 +225,10 @@ impl Transport {
         let url = self.url(route)?;
         let tenant = header_value("tenant_id", scope.tenant_id)?;
         let connection = header_value("connection_id", scope.connection_id)?;
-        let info = RequestInfo {
-            endpoint,
-            host: self.host.clone(),
-            path: url.path().to_owned(),
-            tenant_id: scope.tenant_id.map(str::to_owned),
-            connection_id: scope.connection_id.map(str::to_owned),
-        };
+        let info = self.request_info(endpoint, &url, scope);
         let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
         let started = Instant::now();
-        let call_deadline = started.checked_add(self.call_timeout);
-        let deadline = match (call_deadline, budget.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = self.call_deadline(budget.deadline);
         let attempts = async {
             let mut attempt = 0;
             let mut fresh_retry = endpoint.is_idempotent();
@@ -307,6 +297,34 @@ impl Transport {
             // pooled client is the next best.
             http_client(&self.base_url, proxy, 0).unwrap_or_else(|_| self.http.clone())
         })
+    }
+
+    /// The deadline of a call starting now: its call timeout, or `outer` when sooner.
+    /// `None` when neither can be reached (`Duration::MAX`).
+    pub(crate) fn call_deadline(&self, outer: Option<Instant>) -> Option<Instant> {
+        match (Instant::now().checked_add(self.call_timeout), outer) {
+            (Some(own), Some(outer)) => Some(own.min(outer)),
+            (own, outer) => own.or(outer),
+        }
+    }
+
+    /// The error of a call to `route` that found no answer in the `waited` before its
+    /// deadline.
+    pub(crate) fn deadline_error(&self, route: Route<'_>, scope: Scope<'_>, waited: Duration) -> Error {
+        match self.url(route) {
+            Ok(url) => deadline_passed(&self.request_info(route.endpoint(), &url, scope), waited),
+            Err(err) => err,
+        }
+    }
+
+    fn request_info(&self, endpoint: Endpoint, url: &Url, scope: Scope<'_>) -> RequestInfo {
+        RequestInfo {
+            endpoint,
+            host: self.host.clone(),
+            path: url.path().to_owned(),
+            tenant_id: scope.tenant_id.map(str::to_owned),
+            connection_id: scope.connection_id.map(str::to_owned),
+        }
     }
 
     /// `base_url` + `connect/{verb}/{params…}`, each parameter one percent-encoded segment.
@@ -387,6 +405,12 @@ impl Transport {
             }
         }
     }
+}
+
+/// The error of a call that found no complete answer before its deadline, `waited` after
+/// it started.
+fn deadline_passed(info: &RequestInfo, waited: Duration) -> Error {
+    Error::network(info, format!("no complete answer within the call's deadline ({waited:?})")).timed_out()
 }
 
 /// A failed attempt; `stale` when it may have failed on a pooled connection the server had
