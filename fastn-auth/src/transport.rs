@@ -225,7 +225,8 @@ impl Transport {
         let url = self.url(route)?;
         let tenant = header_value("tenant_id", scope.tenant_id)?;
         let connection = header_value("connection_id", scope.connection_id)?;
-        let info = self.request_info(endpoint, &url, scope);
+        // The request's description is built only for an error: most calls need none.
+        let ctx = Ctx { endpoint, url: &url, scope, host: &self.host };
         let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
         let started = Instant::now();
         let deadline = self.call_deadline(budget.deadline);
@@ -244,14 +245,14 @@ impl Transport {
                 let outcome = {
                     // The semaphore is never closed, so acquiring only waits.
                     let _permit = self.in_flight.acquire().await;
-                    Box::pin(self.exchange(&self.http, request(), &info)).await
+                    Box::pin(self.exchange(&self.http, request(), &ctx)).await
                 };
                 let outcome = match outcome {
                     Err(Failure { stale: true, .. }) if fresh_retry => {
                         fresh_retry = false;
                         tracing::debug!("a pooled connection failed before answering; retrying on a new one");
                         let _permit = self.in_flight.acquire().await;
-                        Box::pin(self.exchange(self.fresh_client(), request(), &info)).await
+                        Box::pin(self.exchange(self.fresh_client(), request(), &ctx)).await
                     }
                     outcome => outcome,
                 };
@@ -268,24 +269,21 @@ impl Transport {
                 }
                 attempt += 1;
                 tracing::debug!(attempt, ?delay, error = %err, "retrying after a transient failure");
-                tokio::time::sleep(delay).await;
+                drop(err);
+                // Boxed: a pause is rare, and its timer would otherwise enlarge every call.
+                Box::pin(tokio::time::sleep(delay)).await;
             }
         };
         let bounded = async {
             match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, attempts).await.unwrap_or_else(|_| {
-                    let waited = deadline - started;
-                    Err(Error::network(
-                        &info,
-                        format!("no complete answer within the call's deadline ({waited:?})"),
-                    )
-                    .timed_out())
-                }),
+                Some(deadline) => tokio::time::timeout_at(deadline, attempts)
+                    .await
+                    .unwrap_or_else(|_| Err(deadline_passed(&ctx.info(), deadline - started))),
                 None => attempts.await,
             }
         };
         let body = bounded.instrument(span).await?;
-        decode(&body).map_err(|err| Error::decode(endpoint, Some(&info), err))
+        decode(&body).map_err(|err| Error::decode(endpoint, Some(&ctx.info()), err))
     }
 
     /// The client for a retry on a new connection: ours without pooling, or the caller's
@@ -312,18 +310,11 @@ impl Transport {
     /// deadline.
     pub(crate) fn deadline_error(&self, route: Route<'_>, scope: Scope<'_>, waited: Duration) -> Error {
         match self.url(route) {
-            Ok(url) => deadline_passed(&self.request_info(route.endpoint(), &url, scope), waited),
+            Ok(url) => {
+                let ctx = Ctx { endpoint: route.endpoint(), url: &url, scope, host: &self.host };
+                deadline_passed(&ctx.info(), waited)
+            }
             Err(err) => err,
-        }
-    }
-
-    fn request_info(&self, endpoint: Endpoint, url: &Url, scope: Scope<'_>) -> RequestInfo {
-        RequestInfo {
-            endpoint,
-            host: self.host.clone(),
-            path: url.path().to_owned(),
-            tenant_id: scope.tenant_id.map(str::to_owned),
-            connection_id: scope.connection_id.map(str::to_owned),
         }
     }
 
@@ -352,25 +343,23 @@ impl Transport {
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
-        info: &RequestInfo,
+        ctx: &Ctx<'_>,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let sent_url = request.url().clone();
         let exchange = async {
             let response = client.execute(request).await.map_err(|e| {
                 if e.is_builder() {
                     // Refused locally: nothing was sent, and sending again will not help.
-                    return Failure::of(Error::config(format!(
-                        "{}: the request could not be built: {e}",
-                        info
-                    )));
+                    let what = format!("{}: the request could not be built: {e}", ctx.info());
+                    return Failure::of(Error::config(what));
                 }
                 let stale = !e.is_connect();
                 let what = if e.is_connect() { "cannot connect" } else { "the request failed" };
-                Failure { error: Error::network(info, what).with_source(e.without_url()), stale }
+                Failure { error: Error::network(&ctx.info(), what).with_source(e.without_url()), stale }
             })?;
             if response.url() != &sent_url {
                 return Err(Failure::of(Error::network(
-                    info,
+                    &ctx.info(),
                     "the answer came through a redirect, which the SDK does not follow: build the \
                      http_client with redirect::Policy::none()",
                 )));
@@ -379,14 +368,14 @@ impl Transport {
             if !status.is_success() {
                 let retry_after = response.headers().get(header::RETRY_AFTER).and_then(parse_retry_after);
                 // Reading a small error body lets the connection go back to the pool.
-                let body = read_body(response, 64 * 1024, info).await.unwrap_or_default();
+                let body = read_body(response, 64 * 1024, ctx).await.unwrap_or_default();
                 let server_message = wire::server_message(&body);
                 let message = match &server_message {
                     Some(said) => format!("the server answered {status}: {said:?}"),
                     None => format!("the server answered {status}"),
                 };
                 return Err(Failure::of(Error::Network {
-                    request: Box::new(info.clone()),
+                    request: Box::new(ctx.info()),
                     message,
                     status_code: Some(status.as_u16()),
                     server_message,
@@ -395,14 +384,34 @@ impl Transport {
                     source: None,
                 }));
             }
-            read_body(response, MAX_BODY_BYTES, info).await.map_err(Failure::of)
+            read_body(response, MAX_BODY_BYTES, ctx).await.map_err(Failure::of)
         };
         match tokio::time::timeout(self.request_timeout, exchange).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let message = format!("no complete answer within {:?}", self.request_timeout);
-                Err(Failure::of(Error::network(info, message).timed_out()))
+                Err(Failure::of(Error::network(&ctx.info(), message).timed_out()))
             }
+        }
+    }
+}
+
+/// What an error needs to describe a request, borrowed from the call.
+struct Ctx<'a> {
+    endpoint: Endpoint,
+    url: &'a Url,
+    scope: Scope<'a>,
+    host: &'a str,
+}
+
+impl Ctx<'_> {
+    fn info(&self) -> RequestInfo {
+        RequestInfo {
+            endpoint: self.endpoint,
+            host: self.host.to_owned(),
+            path: self.url.path().to_owned(),
+            tenant_id: self.scope.tenant_id.map(str::to_owned),
+            connection_id: self.scope.connection_id.map(str::to_owned),
         }
     }
 }
@@ -463,11 +472,11 @@ pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValu
     }
 }
 
-async fn read_body(mut response: reqwest::Response, limit: usize, info: &RequestInfo) -> Result<Vec<u8>> {
+async fn read_body(mut response: reqwest::Response, limit: usize, ctx: &Ctx<'_>) -> Result<Vec<u8>> {
     let too_large = |len: u64| {
         Error::decode(
-            info.endpoint,
-            Some(info),
+            ctx.endpoint,
+            Some(&ctx.info()),
             DecodeError::new(format!("the body of {len} bytes exceeds the limit of {limit} bytes")),
         )
     };
@@ -477,7 +486,8 @@ async fn read_body(mut response: reqwest::Response, limit: usize, info: &Request
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(limit as u64) as usize);
     loop {
         let chunk = response.chunk().await.map_err(|e| {
-            Error::network(info, "the connection failed while reading the body").with_source(e.without_url())
+            Error::network(&ctx.info(), "the connection failed while reading the body")
+                .with_source(e.without_url())
         })?;
         let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > limit {
