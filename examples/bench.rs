@@ -6,6 +6,7 @@
 //! cargo run --release --example bench -- emulator          # requests/s the emulator serves
 //! cargo run --release --example bench -- emulator-memory   # emulator RSS over 100,000 inits
 //! cargo run --release --example bench -- cache             # cache hits vs uncached calls
+//! cargo run --release --example bench -- redis --redis-url redis://127.0.0.1:6379/   # shared-level hits
 //! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use fastn_auth::mock::{ConnectionKey, MockServer};
-use fastn_auth::{CacheOptions, FastnAuth, PollOptions};
+use fastn_auth::{CacheOptions, FastnAuth, PollOptions, RedisStore};
 use serde_json::Value;
 
 mod fastn {
@@ -105,6 +106,17 @@ enum Part {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Hits of the shared Redis level with the in-process level cold, against uncached
+    /// calls. Needs a Redis server: start a throwaway one with
+    /// `redis-server --port 6390 --save ''`.
+    Redis {
+        /// The Redis server.
+        #[arg(long)]
+        redis_url: String,
+        /// Timed calls of each kind.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+    },
     /// Incremental `cargo check` time against manifest size.
     MacroScale {
         /// Manifest sizes, in connectors.
@@ -146,6 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Part::Emulator { seconds, concurrency } => client()?.block_on(emulator_part(seconds, concurrency)),
         Part::EmulatorMemory { inits, flow_ttl } => client()?.block_on(emulator_memory(inits, flow_ttl)),
+        Part::Redis { redis_url, calls } => client()?.block_on(redis_part(&redis_url, calls)),
         Part::Cache { hits, uncached, tenants, calls, seconds } => {
             client()?.block_on(cache_part(hits, uncached, tenants, calls, seconds))
         }
@@ -556,10 +569,50 @@ async fn cache_part(
     Ok(())
 }
 
+async fn redis_part(redis_url: &str, calls: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let mock = MockServer::builder().record_requests(false).start().await?;
+    for tenant in ["a", "b"] {
+        let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);
+        mock.insert_connection(key, None);
+    }
+    let store = RedisStore::new(redis_url, [42; 32])?.prefix("fastn-auth-bench");
+    // One in-process entry and two tenants taken in turn: every call misses the first
+    // level and is answered by Redis.
+    let options = CacheOptions::default().store(store).max_entries(1);
+    let shared = mock.client_builder().cache(options).build()?;
+    let plain = mock.client();
+    for tenant in ["a", "b"] {
+        shared.credentials("slack").tenant_id(tenant).send().await?;
+    }
+    let before = mock.requests_served();
+    println!("redis: {calls} calls of each kind, Redis at {redis_url}, the in-process level kept cold");
+    println!("  {:<28} {:>10} {:>10} {:>10}", "call", "p50", "p99", "p99.9");
+    let mut turn = 0usize;
+    let hits = time_calls(calls, || {
+        turn += 1;
+        let tenant = if turn.is_multiple_of(2) { "a" } else { "b" };
+        let request = shared.credentials("slack").tenant_id(tenant);
+        async move { request.send().await.is_ok() }
+    })
+    .await;
+    let upstream = mock.requests_served() - before;
+    report_latency("Redis-level hit", &hits);
+    let direct =
+        time_calls(calls / 4, || async { plain.credentials("slack").tenant_id("a").send().await.is_ok() })
+            .await;
+    report_latency("uncached (loopback emulator)", &direct);
+    let stats = shared.cache_stats().unwrap_or_default();
+    println!(
+        "  upstream requests during the Redis hits: {upstream}; store hits {}, store errors {}",
+        stats.store_hits, stats.store_errors
+    );
+    Ok(())
+}
+
 /// Runs `call` `count` times one after another and returns each call's duration, sorted.
-async fn time_calls<F, Fut>(count: usize, call: F) -> Vec<Duration>
+async fn time_calls<F, Fut>(count: usize, mut call: F) -> Vec<Duration>
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let mut durations = Vec::with_capacity(count);

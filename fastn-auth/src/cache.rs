@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::credentials::{Credentials, Extra};
 use crate::error::{Error, Result};
+use crate::store::{self, CacheStore, Lease, SharedLevel, Stored};
 use crate::target::Target;
 use crate::wire::Endpoint;
 
@@ -43,6 +44,9 @@ pub struct CacheOptions {
     ttl_without_expiry: Duration,
     refresh_margin: Duration,
     not_found_ttl: Duration,
+    store: Option<Arc<dyn CacheStore>>,
+    store_timeout: Duration,
+    lease: Duration,
 }
 
 impl Default for CacheOptions {
@@ -52,6 +56,9 @@ impl Default for CacheOptions {
             ttl_without_expiry: Duration::from_secs(300),
             refresh_margin: Duration::from_secs(300),
             not_found_ttl: Duration::from_secs(5),
+            store: None,
+            store_timeout: Duration::from_millis(250),
+            lease: Duration::from_secs(10),
         }
     }
 }
@@ -86,9 +93,36 @@ impl CacheOptions {
         self
     }
 
+    /// Shares the cache across replicas through `store` (a `RedisStore` with feature `redis`,
+    /// or any [`CacheStore`]). The in-process cache stays in front: a hit there never
+    /// touches the store. A miss looks in the store before asking Fastn, and the one
+    /// replica holding a connection's lease fetches while the others wait for its answer.
+    pub fn store(mut self, store: impl CacheStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The longest one store operation may take before the cache goes to Fastn instead
+    /// (default 250 ms). After a failure the store is skipped for a second.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// How long a replica holds a connection's lease while it fetches (default 10 s): the
+    /// others wait that long at most for its answer, and a replica that dies holding it
+    /// loses it when it runs out.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<()> {
         if self.max_entries == 0 {
             return Err(Error::config("CacheOptions::max_entries must be at least 1"));
+        }
+        if self.store.is_some() && (self.store_timeout.is_zero() || self.lease.is_zero()) {
+            return Err(Error::config("CacheOptions::store_timeout and lease must be greater than zero"));
         }
         Ok(())
     }
@@ -114,7 +148,14 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Connections held now.
     pub entries: u64,
+    /// Misses answered by the shared store (another replica's fetch), without Fastn.
+    pub store_hits: u64,
+    /// Shared-store operations that failed or timed out (each then went to Fastn).
+    pub store_errors: u64,
 }
+
+/// How often a replica waiting for another's fetch looks for its answer (plus jitter).
+const LEASE_POLL: Duration = Duration::from_millis(50);
 
 /// How long after a failed refresh, with the token still valid, the next one is tried.
 const RETRY_REFRESH: Duration = Duration::from_secs(5);
@@ -131,6 +172,8 @@ pub(crate) enum Freshness {
 /// The last good answer of a connection.
 struct Cached {
     raw: Credentials<Map<String, Value>>,
+    /// When Fastn answered (here or in another replica): what "newer" compares.
+    fetched_at: SystemTime,
     /// Typed copies, one per `Extra` type asked for, made once per answer.
     views: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     generation: u64,
@@ -162,6 +205,9 @@ struct State {
 pub(crate) struct Cache {
     options: CacheOptions,
     state: Mutex<State>,
+    shared: Option<SharedLevel>,
+    /// The client's host and space, encoded: the start of every shared-store key.
+    scope: String,
 }
 
 impl fmt::Debug for Cache {
@@ -176,18 +222,45 @@ enum Step<E> {
     Serve(Credentials<E>),
     Fail(Error),
     Wait(watch::Receiver<Outcome>),
-    Lead { fetch_id: u64, tx: watch::Sender<Outcome>, ahead: bool },
+    Lead { fetch_id: u64, tx: watch::Sender<Outcome>, ahead: bool, fetched_before: Option<SystemTime> },
 }
 
 impl Cache {
-    pub(crate) fn new(options: CacheOptions) -> Self {
+    /// A cache for the client of `host` (with port) and `space`.
+    pub(crate) fn new(options: CacheOptions, host: &str, space: &str) -> Self {
         let state = State { slots: HashMap::default(), stats: CacheStats::default(), clock: 0 };
-        Cache { options, state: Mutex::new(state) }
+        let shared = options.store.clone().map(|store| SharedLevel::new(store, options.store_timeout));
+        Cache {
+            options,
+            state: Mutex::new(state),
+            shared,
+            scope: format!("{}/{}", encode(host), encode(space)),
+        }
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
+        let (store_hits, store_errors) = self.shared.as_ref().map_or((0, 0), |shared| {
+            (
+                shared.hits.load(std::sync::atomic::Ordering::Relaxed),
+                shared.errors.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        });
         let state = self.lock();
-        CacheStats { entries: state.slots.len() as u64, ..state.stats }
+        CacheStats { entries: state.slots.len() as u64, store_hits, store_errors, ..state.stats }
+    }
+
+    /// The shared-store key of `target`: every part percent-encoded, so no id can pass
+    /// for another's.
+    fn store_key(&self, target: &Target) -> String {
+        let optional = |id: &Option<String>| id.as_deref().map(encode).unwrap_or_default();
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.scope,
+            encode(&target.org_id),
+            encode(&target.connector_id),
+            optional(&target.tenant_id),
+            optional(&target.connection_id)
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -209,13 +282,16 @@ impl Cache {
     {
         // What this caller has seen: with `Newer`, only an answer after it will do.
         let mut seen = None;
-        let (fetch_id, tx, ahead) = loop {
+        let started = SystemTime::now();
+        let (fetch_id, tx, ahead, fetched_before) = loop {
             // The guard must be gone before any `.await` below.
             let step = self.lock().step::<E>(&self.options, target, freshness, &mut seen);
             match step {
                 Step::Serve(credentials) => return Ok(credentials),
                 Step::Fail(err) => return Err(err),
-                Step::Lead { fetch_id, tx, ahead } => break (fetch_id, tx, ahead),
+                Step::Lead { fetch_id, tx, ahead, fetched_before } => {
+                    break (fetch_id, tx, ahead, fetched_before);
+                }
                 Step::Wait(mut rx) => {
                     let outcome = rx.wait_for(Option::is_some).await.map(|outcome| outcome.clone());
                     if let Ok(Some(Err(err))) = outcome
@@ -228,10 +304,87 @@ impl Cache {
                 }
             }
         };
+        // Another replica's answer will do only if newer than what this one holds, or,
+        // for `Newer`, than this call.
+        let newer_than = match freshness {
+            Freshness::Newer => Some(fetched_before.map_or(started, |at| at.max(started))),
+            Freshness::Any => fetched_before,
+        };
         let mut guard = InflightGuard { cache: self, target, fetch_id, armed: true };
-        let outcome = fetch().await;
+        let outcome = self.fetch_shared(target, newer_than, fetch).await;
         guard.armed = false;
         self.finish::<E>(target, fetch_id, tx, outcome, ahead)
+    }
+
+    /// The credentials from the shared store when it has an acceptable answer, else from
+    /// `fetch`, under the connection's lease so that one replica fetches at a time. With
+    /// no store, or the store unavailable, straight from `fetch`.
+    async fn fetch_shared<F>(
+        &self,
+        target: &Target,
+        newer_than: Option<SystemTime>,
+        fetch: impl FnOnce() -> F,
+    ) -> Result<(Credentials<Map<String, Value>>, SystemTime)>
+    where
+        F: std::future::Future<Output = Result<Credentials<Map<String, Value>>>>,
+    {
+        let fetched_now =
+            |outcome: Result<Credentials<Map<String, Value>>>| outcome.map(|c| (c, SystemTime::now()));
+        let Some(shared) = &self.shared else { return fetched_now(fetch().await) };
+        let key = self.store_key(target);
+        let acceptable = |stored: Stored| {
+            let newer = newer_than.is_none_or(|seen| stored.fetched_at > seen);
+            (newer && !stored.credentials.is_expired()).then_some((stored.credentials, stored.fetched_at))
+        };
+        let from_store = |stored: Option<Stored>| {
+            let answer = stored.and_then(acceptable);
+            if answer.is_some() {
+                shared.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            answer
+        };
+        if let Some(answer) = from_store(shared.get(&key).await) {
+            return Ok(answer);
+        }
+        let stop_waiting = Instant::now() + self.options.lease;
+        loop {
+            match shared.try_lock(&key, self.options.lease).await {
+                Lease::Held(token) => {
+                    // Another replica may have written between the look and the lock.
+                    if let Some(answer) = from_store(shared.get(&key).await) {
+                        shared.unlock(&key, token).await;
+                        return Ok(answer);
+                    }
+                    let outcome = fetch().await;
+                    let fetched_at = SystemTime::now();
+                    if let Ok(credentials) = &outcome {
+                        shared
+                            .set(&key, &store::encode(credentials, fetched_at), self.store_ttl(credentials))
+                            .await;
+                    }
+                    shared.unlock(&key, token).await;
+                    return outcome.map(|credentials| (credentials, fetched_at));
+                }
+                // The store is down: Fastn directly, never an error for the caller.
+                Lease::Unavailable => return fetched_now(fetch().await),
+                // The holder did not answer within its lease: fetch without it.
+                Lease::Taken if Instant::now() >= stop_waiting => return fetched_now(fetch().await),
+                Lease::Taken => {
+                    tokio::time::sleep(LEASE_POLL + crate::transport::jitter(LEASE_POLL)).await;
+                    if let Some(answer) = from_store(shared.get(&key).await) {
+                        return Ok(answer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// How long the store keeps `credentials`: until the token expires.
+    fn store_ttl(&self, credentials: &Credentials<Map<String, Value>>) -> Duration {
+        match credentials.expires_at() {
+            Some(at) => at.duration_since(SystemTime::now()).unwrap_or_default(),
+            None => self.options.ttl_without_expiry,
+        }
     }
 
     /// Whether a still-valid answer can be served to a caller of `freshness`.
@@ -247,7 +400,7 @@ impl Cache {
         target: &Target,
         fetch_id: u64,
         tx: watch::Sender<Outcome>,
-        outcome: Result<Credentials<Map<String, Value>>>,
+        outcome: Result<(Credentials<Map<String, Value>>, SystemTime)>,
         ahead: bool,
     ) -> Result<Credentials<E>> {
         let now = Instant::now();
@@ -260,9 +413,10 @@ impl Cache {
             slot.inflight = None;
         }
         let (answer, outcome) = match outcome {
-            Ok(raw) => {
+            Ok((raw, fetched_at)) => {
                 let (refresh_at, valid_until) = lifetime(&self.options, &raw, now);
-                slot.cached = Some(Cached { raw, views: Vec::new(), generation, refresh_at, valid_until });
+                slot.cached =
+                    Some(Cached { raw, fetched_at, views: Vec::new(), generation, refresh_at, valid_until });
                 slot.not_found = None;
                 (view::<E>(slot, target), Ok(()))
             }
@@ -390,7 +544,8 @@ fn decide<E: Extra>(
     } else {
         stats.misses += 1;
     }
-    Step::Lead { fetch_id, tx, ahead }
+    let fetched_before = slot.cached.as_ref().map(|cached| cached.fetched_at);
+    Step::Lead { fetch_id, tx, ahead, fetched_before }
 }
 
 /// When an answer received `now` is due for refresh, and until when it may be served.
@@ -409,6 +564,11 @@ fn lifetime(
     let margin = options.refresh_margin.min(left / 2);
     let ahead = margin - crate::transport::jitter(margin / 5);
     (valid_until.checked_sub(ahead).unwrap_or(now), valid_until)
+}
+
+/// `text` percent-encoded for a store key: only unreserved characters stay as they are.
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// The cached answer as `Credentials<E>`: a clone of the view made for `E`, made once.

@@ -345,7 +345,15 @@ impl FastnAuthBuilder {
         if let Some(options) = &self.cache {
             options.check()?;
         }
-        let cache = self.cache.map(Cache::new);
+        let cache = self.cache.map(|options| {
+            let base = transport.base_url();
+            let host = format!(
+                "{}:{}",
+                base.host_str().unwrap_or_default(),
+                base.port_or_known_default().unwrap_or(0)
+            );
+            Cache::new(options, &host, &self.space_id)
+        });
         Ok(FastnAuth { calls: Arc::new(Calls { transport, cache }) })
     }
 }

@@ -65,6 +65,16 @@ impl<E: Extra> Credentials<E> {
 }
 
 impl Credentials<Map<String, Value>> {
+    /// Credentials read back from a shared store.
+    pub(crate) fn from_parts(
+        access_token: Option<SecretString>,
+        refresh_token: Option<SecretString>,
+        expires_at: Option<SystemTime>,
+        extra: Map<String, Value>,
+    ) -> Self {
+        Credentials { access_token, refresh_token, extra, expires_at }
+    }
+
     /// These credentials with `extra` read as `E`, for a typed view of an untyped answer.
     pub(crate) fn to_typed<E: Extra>(&self, connector: &str) -> Result<Credentials<E>, DecodeError> {
         Ok(Credentials {

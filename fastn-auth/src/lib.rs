@@ -43,8 +43,11 @@ mod credentials;
 mod error;
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod request;
 mod session;
+mod store;
 mod target;
 mod transport;
 pub mod wire;
@@ -55,9 +58,12 @@ pub use connector::{AuthKind, Connector, Dynamic};
 pub use credentials::{Credentials, Extra, FieldValue, Fields, SHOWN_KEYS};
 pub use error::{Error, ErrorCode, RequestInfo, Result};
 pub use fastn_auth_macros::connectors;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use request::{ConnectRequest, CredentialsRequest};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
+pub use store::{CacheStore, LockToken, StoreError, StoreFuture};
 pub use transport::{MAX_BODY_BYTES, MAX_RETRY_DELAY, MIN_RETRY_DELAY, POOL_IDLE_TIMEOUT};
 pub use url::Url;
 pub use wire::{AuthStatus, DecodeError, Endpoint};

@@ -1,0 +1,291 @@
+//! [`RedisStore`]: the credentials cache's shared level on Redis (or a protocol-compatible
+//! server such as Valkey), encrypted at rest (feature `redis`).
+
+use std::fmt;
+use std::time::Duration;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::error::{Error, Result};
+use crate::store::{CacheStore, LockToken, StoreError, StoreFuture};
+
+/// The first bytes of every sealed value: format 1, XChaCha20-Poly1305.
+const MAGIC: &[u8; 3] = b"fa1";
+const NONCE_BYTES: usize = 24;
+
+/// Compare-and-delete: releases a lock only for the holder of its token.
+const UNLOCK: &str =
+    r#"if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end"#;
+
+/// A Redis (or Valkey) server shared by the replicas of a service, as the credentials
+/// cache's second level: one replica's fetch serves them all, and a lease lock per
+/// connection lets one replica refresh while the others wait for its answer.
+///
+/// Tokens never reach Redis in clear text: every value is sealed with XChaCha20-Poly1305
+/// under your 32-byte key, a fresh random nonce each time, and the connection's cache key
+/// bound as associated data, so a value copied under another tenant's key does not open.
+/// Keys carry a TTL equal to the token's remaining life and a prefix (`fastn-auth` unless
+/// [`prefix`](Self::prefix) says otherwise). A value that does not open (another key, a
+/// corrupt or foreign value) is a miss.
+///
+/// ```no_run
+/// # fn main() -> Result<(), fastn_auth::Error> {
+/// use fastn_auth::{CacheOptions, FastnAuthBuilder, RedisStore};
+///
+/// // 64 hex characters, e.g. from `openssl rand -hex 32`, kept with your other secrets.
+/// let key = RedisStore::key_from_hex(&std::env::var("FASTN_CACHE_KEY").unwrap_or_default())?;
+/// let store = RedisStore::new("redis://127.0.0.1:6379/", key)?;
+/// let client = FastnAuthBuilder::from_env()?.cache(CacheOptions::default().store(store)).build()?;
+/// # Ok(()) }
+/// ```
+pub struct RedisStore {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    /// Where it connects, for `Debug`: host and port, never a password.
+    server: String,
+    prefix: String,
+    /// The key values are sealed with, then older keys still accepted for reading.
+    keys: Vec<XChaCha20Poly1305>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("server", &self.server)
+            .field("prefix", &self.prefix)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A store on the server at `redis_url` (`redis://[user:password@]host:port/[db]`),
+    /// sealing values with `key`. Connects on first use, and reconnects by itself.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the URL is not a Redis URL (the message never shows it).
+    pub fn new(redis_url: &str, key: [u8; 32]) -> Result<RedisStore> {
+        let client = redis::Client::open(redis_url)
+            .map_err(|_| Error::config("RedisStore: the Redis URL is not a redis:// or rediss:// URL"))?;
+        let info = client.get_connection_info();
+        let server = format!("{:?}", info.addr()).chars().take(200).collect();
+        Ok(RedisStore {
+            client,
+            connection: OnceCell::new(),
+            server,
+            prefix: "fastn-auth".to_owned(),
+            keys: vec![XChaCha20Poly1305::new(&key.into())],
+        })
+    }
+
+    /// Namespaces every Redis key with `prefix` (default `fastn-auth`): `{prefix}:c:…` for
+    /// credentials, `{prefix}:l:…` for lease locks.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Also opens values sealed with `key`, for rotation: new values are sealed with the
+    /// key given to [`new`](Self::new), old ones still read until they expire.
+    #[must_use]
+    pub fn previous_key(mut self, key: [u8; 32]) -> Self {
+        self.keys.push(XChaCha20Poly1305::new(&key.into()));
+        self
+    }
+
+    /// A 32-byte key from 64 hex characters (as `openssl rand -hex 32` prints).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `hex` is not 64 hex characters (the message never shows it).
+    pub fn key_from_hex(hex: &str) -> Result<[u8; 32]> {
+        let hex = hex.trim().as_bytes();
+        let digit = |c: u8| (c as char).to_digit(16);
+        let mut key = [0u8; 32];
+        if hex.len() != 64 {
+            return Err(Error::config(format!("a cache key must be 64 hex characters, got {}", hex.len())));
+        }
+        for (byte, pair) in key.iter_mut().zip(hex.chunks(2)) {
+            match (digit(pair[0]), digit(pair[1])) {
+                (Some(high), Some(low)) => *byte = (high * 16 + low) as u8,
+                _ => {
+                    return Err(Error::config(
+                        "a cache key must be 64 hex characters, got another character",
+                    ));
+                }
+            }
+        }
+        Ok(key)
+    }
+
+    async fn connection(&self) -> std::result::Result<ConnectionManager, StoreError> {
+        let connect = || async {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_millis(500)))
+                .set_response_timeout(Some(Duration::from_millis(500)))
+                .set_number_of_retries(1);
+            self.client.get_connection_manager_with_config(config).await
+        };
+        let manager = self.connection.get_or_try_init(connect).await.map_err(redis_error)?;
+        Ok(manager.clone())
+    }
+
+    fn value_key(&self, key: &str) -> String {
+        format!("{}:c:{key}", self.prefix)
+    }
+
+    fn lock_key(&self, key: &str) -> String {
+        format!("{}:l:{key}", self.prefix)
+    }
+
+    /// `MAGIC`, a random nonce, and the ciphertext of `plain` with `key` as associated data.
+    fn seal(&self, key: &str, plain: &[u8]) -> std::result::Result<Vec<u8>, StoreError> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        getrandom::fill(&mut nonce).map_err(|e| StoreError(format!("no randomness for a nonce: {e}")))?;
+        let sealed = self.keys[0]
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: key.as_bytes() })
+            .map_err(|_| StoreError("sealing failed".to_owned()))?;
+        let mut out = Vec::with_capacity(MAGIC.len() + NONCE_BYTES + sealed.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// The plain value, or `None` for anything that does not open under `key` with one of
+    /// the keys.
+    fn open(&self, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        let rest = sealed.strip_prefix(MAGIC.as_slice())?;
+        if rest.len() < NONCE_BYTES {
+            return None;
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
+        let payload = || Payload { msg: ciphertext, aad: key.as_bytes() };
+        self.keys.iter().find_map(|cipher| cipher.decrypt(XNonce::from_slice(nonce), payload()).ok())
+    }
+}
+
+fn redis_error(err: redis::RedisError) -> StoreError {
+    // Redis errors name the command and the server's words, never a value we sent.
+    StoreError(format!("redis: {err}"))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl CacheStore for RedisStore {
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let mut connection = self.connection().await?;
+            let sealed: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(self.value_key(key))
+                .query_async(&mut connection)
+                .await
+                .map_err(redis_error)?;
+            Ok(sealed.and_then(|sealed| self.open(key, &sealed)))
+        })
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: &'a [u8], ttl: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let sealed = self.seal(key, value)?;
+            let mut connection = self.connection().await?;
+            redis::cmd("SET")
+                .arg(self.value_key(key))
+                .arg(sealed)
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(redis_error)
+        })
+    }
+
+    fn try_lock<'a>(&'a self, key: &'a str, lease: Duration) -> StoreFuture<'a, Option<LockToken>> {
+        Box::pin(async move {
+            let mut random = [0u8; 16];
+            getrandom::fill(&mut random)
+                .map_err(|e| StoreError(format!("no randomness for a lock token: {e}")))?;
+            let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            let mut connection = self.connection().await?;
+            let set: Option<String> = redis::cmd("SET")
+                .arg(self.lock_key(key))
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(lease))
+                .query_async(&mut connection)
+                .await
+                .map_err(redis_error)?;
+            Ok(set.map(|_| LockToken(token)))
+        })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection().await?;
+            redis::Script::new(UNLOCK)
+                .key(self.lock_key(key))
+                .arg(token.0)
+                .invoke_async::<i64>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(redis_error)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(key: u8) -> RedisStore {
+        RedisStore::new("redis://127.0.0.1:1/", [key; 32]).unwrap()
+    }
+
+    #[test]
+    fn sealed_values_open_only_under_their_key_and_cache_key() {
+        let store = store(1);
+        let sealed = store.seal("tenant-a", b"token-CANARY").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"CANARY"), "no clear text");
+        assert_eq!(store.open("tenant-a", &sealed).as_deref(), Some(b"token-CANARY".as_slice()));
+        assert_eq!(store.open("tenant-b", &sealed), None, "copied under another key");
+        assert_eq!(self::store(2).open("tenant-a", &sealed), None, "another encryption key");
+        assert_eq!(store.open("tenant-a", b"fa1short"), None);
+        assert_eq!(store.open("tenant-a", b""), None);
+        assert_ne!(
+            store.seal("tenant-a", b"x").unwrap(),
+            store.seal("tenant-a", b"x").unwrap(),
+            "fresh nonces"
+        );
+    }
+
+    #[test]
+    fn rotation_reads_old_keys_and_writes_the_new_one() {
+        let old = store(1);
+        let sealed = old.seal("k", b"v").unwrap();
+        let rotated = store(2).previous_key([1; 32]);
+        assert_eq!(rotated.open("k", &sealed).as_deref(), Some(b"v".as_slice()));
+        let resealed = rotated.seal("k", b"v").unwrap();
+        assert_eq!(old.open("k", &resealed), None, "new values use the new key");
+    }
+
+    #[test]
+    fn keys_from_hex_and_urls_never_echo_secrets() {
+        assert_eq!(RedisStore::key_from_hex(&"ab".repeat(32)).unwrap(), [0xab; 32]);
+        for bad in ["", "zz", &"g".repeat(64), &"a".repeat(63)] {
+            let err = RedisStore::key_from_hex(bad).unwrap_err().to_string();
+            assert!(!bad.is_empty() || err.contains("got 0"), "{err}");
+            assert!(!err.contains("gggg"), "{err}");
+        }
+        let err = RedisStore::new("http://user:hunter2@host/", [0; 32]).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let shown =
+            format!("{:?}", RedisStore::new("redis://user:hunter2@127.0.0.1:6379/", [7; 32]).unwrap());
+        assert!(!shown.contains("hunter2") && shown.contains("6379"), "{shown}");
+    }
+}

@@ -1,0 +1,212 @@
+//! The second level of the credentials cache: a store shared by many replicas (Redis with
+//! feature `redis`), so that one replica's fetch serves them all and one refresh runs at a
+//! time across them.
+//!
+//! [`CacheStore`] is what an engine implements: values in and out, a TTL, and a lease lock.
+//! [`SharedLevel`] wraps any store with what keeps it from ever being the reason a call
+//! fails: a short timeout on every operation, and a breaker that skips the store for a
+//! second after a failure (logged once per outage, counted in the stats).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::credentials::Credentials;
+
+/// What a [`CacheStore`] operation returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A store shared by the replicas of a service: the second level of the credentials cache,
+/// behind [`CacheOptions::store`](crate::CacheOptions::store).
+///
+/// `key` is the cache's key of a connection (host, space, org, connector, tenant and
+/// connection, encoded); a store may prefix it. `value` holds tokens in clear: a store must
+/// never keep it so — `RedisStore` (feature `redis`) seals it with an AEAD, `key` bound
+/// as associated data — and must treat a value it cannot open as absent.
+pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
+    /// The value stored under `key`, if any (and readable).
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Stores `value` under `key` for `ttl`.
+    fn set<'a>(&'a self, key: &'a str, value: &'a [u8], ttl: Duration) -> StoreFuture<'a, ()>;
+
+    /// Takes the lease lock of `key` for `lease` if no one holds it: `Some` with the token
+    /// that releases it, `None` when another holder has it.
+    fn try_lock<'a>(&'a self, key: &'a str, lease: Duration) -> StoreFuture<'a, Option<LockToken>>;
+
+    /// Releases the lock of `key` if `token` still holds it (a lease that expired and was
+    /// taken by another is left alone).
+    fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()>;
+}
+
+/// The proof of holding a lease lock, made by a [`CacheStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
+
+/// A store operation that failed: the store is unreachable, slow, or answered nonsense.
+/// Never returned to callers of the SDK: the cache goes to Fastn instead.
+#[derive(Debug, thiserror::Error)]
+#[error("credentials store: {0}")]
+pub struct StoreError(pub String);
+
+/// One connection's credentials as stored: what the cache needs to serve them anywhere.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    /// Format version.
+    v: u8,
+    fetched_at_ms: u64,
+    expires_at_ms: Option<u64>,
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    extra: Map<String, Value>,
+}
+
+/// Credentials read from the store, with when they were fetched from Fastn.
+pub(crate) struct Stored {
+    pub(crate) credentials: Credentials<Map<String, Value>>,
+    pub(crate) fetched_at: SystemTime,
+}
+
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn from_millis(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+pub(crate) fn encode(credentials: &Credentials<Map<String, Value>>, fetched_at: SystemTime) -> Vec<u8> {
+    let expose = |token: &Option<SecretString>| token.as_ref().map(|t| t.expose_secret().to_owned());
+    let entry = Entry {
+        v: 1,
+        fetched_at_ms: millis(fetched_at),
+        expires_at_ms: credentials.expires_at().map(millis),
+        access_token: expose(&credentials.access_token),
+        refresh_token: expose(&credentials.refresh_token),
+        extra: credentials.extra.clone(),
+    };
+    serde_json::to_vec(&entry).unwrap_or_default()
+}
+
+/// `None` for bytes that are not an entry of this version: a miss, never an error.
+fn decode(bytes: &[u8]) -> Option<Stored> {
+    let entry: Entry = serde_json::from_slice(bytes).ok().filter(|entry: &Entry| entry.v == 1)?;
+    Some(Stored {
+        credentials: Credentials::from_parts(
+            entry.access_token.map(SecretString::from),
+            entry.refresh_token.map(SecretString::from),
+            entry.expires_at_ms.map(from_millis),
+            entry.extra,
+        ),
+        fetched_at: from_millis(entry.fetched_at_ms),
+    })
+}
+
+/// What taking a lease gave.
+pub(crate) enum Lease {
+    Held(LockToken),
+    Taken,
+    Unavailable,
+}
+
+/// A store with timeouts, a breaker and counters; what the cache talks to.
+pub(crate) struct SharedLevel {
+    store: Arc<dyn CacheStore>,
+    timeout: Duration,
+    /// While `Some` and in the future, the store is skipped.
+    down_until: std::sync::Mutex<Option<Instant>>,
+    down: AtomicBool,
+    pub(crate) hits: AtomicU64,
+    pub(crate) errors: AtomicU64,
+}
+
+/// How long the store is skipped after a failed operation.
+const BREAKER: Duration = Duration::from_secs(1);
+
+impl fmt::Debug for SharedLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedLevel").field("store", &self.store).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl SharedLevel {
+    pub(crate) fn new(store: Arc<dyn CacheStore>, timeout: Duration) -> Self {
+        SharedLevel {
+            store,
+            timeout,
+            down_until: std::sync::Mutex::new(None),
+            down: AtomicBool::new(false),
+            hits: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs one store operation under the timeout and the breaker; `None` when the store
+    /// is skipped or failed.
+    async fn run<T>(&self, op: StoreFuture<'_, T>) -> Option<T> {
+        let skipping = self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until);
+        if skipping {
+            return None;
+        }
+        let outcome = match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        };
+        match outcome {
+            Ok(value) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("credentials store reachable again");
+                }
+                Some(value)
+            }
+            Err(why) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(Instant::now() + BREAKER);
+                if !self.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %why, "credentials store unavailable; going to Fastn directly until it is back");
+                }
+                None
+            }
+        }
+    }
+
+    /// The stored credentials of `key`, when readable.
+    pub(crate) async fn get(&self, key: &str) -> Option<Stored> {
+        let bytes = self.run(self.store.get(key)).await??;
+        let stored = decode(&bytes);
+        if stored.is_none() {
+            tracing::debug!("a stored credentials entry could not be read; treated as a miss");
+        }
+        stored
+    }
+
+    pub(crate) async fn set(&self, key: &str, value: &[u8], ttl: Duration) {
+        self.run(self.store.set(key, value, ttl)).await;
+    }
+
+    pub(crate) async fn try_lock(&self, key: &str, lease: Duration) -> Lease {
+        match self.run(self.store.try_lock(key, lease)).await {
+            Some(Some(token)) => Lease::Held(token),
+            Some(None) => Lease::Taken,
+            None => Lease::Unavailable,
+        }
+    }
+
+    pub(crate) async fn unlock(&self, key: &str, token: LockToken) {
+        self.run(self.store.unlock(key, token)).await;
+    }
+}

@@ -1,0 +1,331 @@
+//! The credentials cache shared through a real Redis: many processes, one fetch; a dead
+//! lease holder replaced; Redis going away mid-run; nothing readable at rest.
+//!
+//! Each test starts its own `redis-server` (Debian package `redis-server`) on a free
+//! loopback port, persistence off, in a temporary directory, and stops it. Without the
+//! binary the tests say they were skipped — and fail under `CI=true`, where `.ci/run`
+//! installs it. Replicas are this test binary run again as child processes (`replica`).
+#![cfg(all(feature = "mock", feature = "redis"))]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
+use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth, RedisStore};
+use serde_json::json;
+
+const KEY: [u8; 32] = [7; 32];
+const CANARY: &str = "xoxb-REDIS-CANARY-8d1f";
+
+/// A `redis-server` of this test, stopped on drop.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Redis {
+    /// Starts one, or says why not: `None` (skipped) locally, a panic under `CI=true`.
+    fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("fastn-auth-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis { child: None, port, dir };
+        match redis.spawn() {
+            Ok(()) => Some(redis),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "redis-server is not installed; .ci/run installs it (apt-get install redis-server)"
+                );
+                eprintln!(
+                    "SKIPPED: redis-server is not installed (apt-get install redis-server); the Redis tests did not run"
+                );
+                None
+            }
+            Err(err) => panic!("redis-server did not start: {err}"),
+        }
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        let port = self.port.to_string();
+        let child = Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        // Ready when it answers PING (a fresh server takes a few milliseconds).
+        for _ in 0..200 {
+            if self.ping() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(std::io::Error::other("redis-server did not answer PING within 5 s"))
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let mut answer = [0u8; 7];
+        tcp.write_all(b"PING\r\n").is_ok() && tcp.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    async fn raw(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// Every key and its value, as stored.
+    async fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        let mut connection = self.raw().await;
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut connection).await.unwrap();
+        let mut dump = Vec::new();
+        for key in keys {
+            let value: Vec<u8> =
+                redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap_or_default();
+            dump.push((key, value));
+        }
+        dump
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn client(mock: &MockServer, redis: &Redis, key: [u8; 32]) -> FastnAuth {
+    let store = RedisStore::new(&redis.url(), key).unwrap();
+    mock.client_builder().cache(CacheOptions::default().store(store)).build().unwrap()
+}
+
+fn connect(mock: &MockServer, tenant: &str, token: &str) {
+    let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);
+    mock.insert_connection(key, Some(json!({ "access_token": token, "expires_in": 3600, "team_id": "T1" })));
+}
+
+fn upstream(mock: &MockServer) -> usize {
+    mock.requests().iter().filter(|r| r.path.contains("/connect/credentials/")).count()
+}
+
+fn token(credentials: &fastn_auth::Credentials) -> String {
+    credentials.access_token.as_ref().map(|t| t.expose_secret().to_owned()).unwrap_or_default()
+}
+
+/// Runs this binary as a replica: `role`, against the emulator and Redis.
+fn spawn_replica(role: &str, mock: &MockServer, redis: &Redis, extra: &[(&str, String)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", "replica", "--nocapture", "--test-threads=1"])
+        .env("FASTN_REPLICA_ROLE", role)
+        .env("FASTN_REPLICA_BASE_URL", mock.base_url())
+        .env("FASTN_REPLICA_REDIS_URL", redis.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.spawn().unwrap()
+}
+
+fn output(child: Child) -> String {
+    let output = child.wait_with_output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "a replica failed:\n{text}");
+    text
+}
+
+/// A replica's side; does nothing unless started by a test here.
+#[test]
+fn replica() {
+    let Ok(role) = std::env::var("FASTN_REPLICA_ROLE") else { return };
+    let var = |name: &str| std::env::var(name).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let lease = std::env::var("FASTN_REPLICA_LEASE_MS")
+            .map_or(Duration::from_secs(10), |ms| Duration::from_millis(ms.parse().unwrap()));
+        let store = RedisStore::new(&var("FASTN_REPLICA_REDIS_URL"), KEY).unwrap();
+        let client = FastnAuth::builder(MockServer::SPACE_ID)
+            .api_key(MockServer::API_KEY)
+            .base_url(var("FASTN_REPLICA_BASE_URL"))
+            .cache(CacheOptions::default().store(store).lease(lease))
+            .build()
+            .unwrap();
+        match role.as_str() {
+            "callers" => {
+                // Start together: at the agreed wall-clock time.
+                let start: u64 = var("FASTN_REPLICA_START_MS").parse().unwrap();
+                let now =
+                    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
+                tokio::time::sleep(Duration::from_millis(start.saturating_sub(now))).await;
+                let tasks: Vec<_> = (0..250)
+                    .map(|_| {
+                        let client = client.clone();
+                        tokio::spawn(
+                            async move { client.credentials("slack").tenant_id("acme").send().await },
+                        )
+                    })
+                    .collect();
+                let mut ok = 0;
+                for task in tasks {
+                    assert_eq!(token(&task.await.unwrap().unwrap()), CANARY);
+                    ok += 1;
+                }
+                println!("replica ok {ok}");
+            }
+            "one-call" => {
+                let started = Instant::now();
+                let credentials = client.credentials("slack").tenant_id("acme").send().await.unwrap();
+                assert_eq!(token(&credentials), CANARY);
+                println!("replica done after {} ms", started.elapsed().as_millis());
+            }
+            other => panic!("unknown role {other}"),
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_of_250_callers_cause_one_fetch() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let start = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64 + 1500;
+    let replicas: Vec<Child> = (0..4)
+        .map(|_| spawn_replica("callers", &mock, &redis, &[("FASTN_REPLICA_START_MS", start.to_string())]))
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || replicas.into_iter().map(output).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    for out in &outputs {
+        assert!(out.contains("replica ok 250"), "{out}");
+    }
+    assert_eq!(upstream(&mock), 1, "4 x 250 callers, one upstream request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_lease_holder_is_replaced_within_the_lease() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let lease = Duration::from_secs(2);
+    let lease_ms = ("FASTN_REPLICA_LEASE_MS", lease.as_millis().to_string());
+    mock.inject(Endpoint::Credentials, Fault::Hang);
+    let mut holder = spawn_replica("one-call", &mock, &redis, std::slice::from_ref(&lease_ms));
+    // The holder has the lease once its fetch reached Fastn (where it hangs).
+    let waited = Instant::now();
+    while upstream(&mock) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(30), "the first replica never fetched");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let other = spawn_replica("one-call", &mock, &redis, &[lease_ms]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.kill().unwrap(); // SIGKILL: no unlock, the lease must run out
+    let _ = holder.wait();
+    let killed = Instant::now();
+    let out = tokio::task::spawn_blocking(move || output(other)).await.unwrap();
+    let took = killed.elapsed();
+    assert!(out.contains("replica done"), "{out}");
+    assert!(took <= lease + Duration::from_secs(1), "the other replica finished {took:?} after the kill");
+    assert_eq!(upstream(&mock), 2, "the hung fetch and the one that replaced it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_mid_run_causes_no_caller_error() {
+    let Some(mut redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    for i in 0..30 {
+        connect(&mock, &format!("t{i}"), &format!("token-{i}"));
+    }
+    let client = client(&mock, &redis, KEY);
+    let ask = |i: usize, fresh: bool| {
+        let request = client.credentials("slack").tenant_id(format!("t{i}"));
+        if fresh { request.fresh() } else { request }
+    };
+    for i in 0..10 {
+        assert_eq!(token(&ask(i, false).send().await.unwrap()), format!("token-{i}"));
+    }
+    assert_eq!(redis.dump().await.len(), 10, "one stored entry per tenant, locks released");
+
+    redis.stop();
+    for i in (0..10).chain(10..20) {
+        // New tenants, and fresh requests for known ones, all need the store, which is gone.
+        let credentials = ask(i, i < 10).send().await.expect("no caller error while Redis is down");
+        assert_eq!(token(&credentials), format!("token-{i}"));
+    }
+    let stats = client.cache_stats().unwrap();
+    assert!(stats.store_errors >= 1, "{stats:?}");
+
+    redis.spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the breaker's pause
+    for i in 20..30 {
+        let mut attempts = 0;
+        // The connection manager reconnects on its own; the first calls may still fail over.
+        while ask(i, true).send().await.is_err() {
+            attempts += 1;
+            assert!(attempts < 50, "a call failed while Redis came back");
+        }
+    }
+    let stored = redis.dump().await;
+    assert!(!stored.is_empty(), "writes resumed once Redis was back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_in_redis_is_readable_and_copies_do_not_open() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    connect(&mock, "globex", "globex-token");
+    let first = client(&mock, &redis, KEY);
+    assert_eq!(token(&first.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
+
+    let dump = redis.dump().await;
+    assert_eq!(dump.len(), 1);
+    for (key, value) in &dump {
+        assert!(key.starts_with("fastn-auth:c:"), "{key}");
+        assert!(
+            !key.contains(CANARY) && !value.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+            "canary in clear"
+        );
+        assert!(!value.windows(7).any(|w| w == b"REDIS-C"), "not even part of it");
+    }
+    let ttl: i64 = redis::cmd("PTTL").arg(&dump[0].0).query_async(&mut redis.raw().await).await.unwrap();
+    assert!(ttl > 3_500_000 && ttl <= 3_600_000, "the key lives as long as the token: {ttl} ms");
+
+    // A second replica with the same key reads it without Fastn.
+    let second = client(&mock, &redis, KEY);
+    assert_eq!(token(&second.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
+    assert_eq!((upstream(&mock), second.cache_stats().unwrap().store_hits), (1, 1));
+
+    // acme's sealed value copied under globex's key does not open there.
+    let (acme_key, sealed) = &dump[0];
+    let globex_key = acme_key.replace("/acme/", "/globex/");
+    assert_ne!(&globex_key, acme_key);
+    redis::cmd("SET").arg(&globex_key).arg(sealed).query_async::<()>(&mut redis.raw().await).await.unwrap();
+    let third = client(&mock, &redis, KEY);
+    let globex = third.credentials("slack").tenant_id("globex").send().await.unwrap();
+    assert_eq!(token(&globex), "globex-token", "a copied entry is a miss, never another tenant's token");
+    assert_eq!(upstream(&mock), 2);
+
+    // Another encryption key: every value is a miss, nothing panics.
+    let stranger = client(&mock, &redis, [9; 32]);
+    assert_eq!(token(&stranger.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
+    assert_eq!((upstream(&mock), stranger.cache_stats().unwrap().store_hits), (3, 0));
+}
