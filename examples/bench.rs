@@ -102,7 +102,7 @@ enum Part {
         /// Calls per tenant.
         #[arg(long, default_value_t = 1_000)]
         calls: usize,
-        /// Seconds the tenants' calls are spread over.
+        /// Seconds the tenants' calls are spread over (0: as fast as they go).
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
@@ -544,9 +544,11 @@ async fn cache_part(
             let client = cached.clone();
             tokio::spawn(async move {
                 let mut failures = 0usize;
-                let mut tick = tokio::time::interval(spread);
+                let mut tick = (!spread.is_zero()).then(|| tokio::time::interval(spread));
                 for _ in 0..calls {
-                    tick.tick().await;
+                    if let Some(tick) = tick.as_mut() {
+                        tick.tick().await;
+                    }
                     failures += usize::from(
                         client.credentials("slack").tenant_id(format!("t{t}")).send().await.is_err(),
                     );

@@ -3,9 +3,9 @@
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use fastn_auth::mock::MockServer;
+use fastn_auth::mock::{ConnectionKey, MockServer};
 use fastn_auth::wire::MAX_ID_BYTES;
-use fastn_auth::{ErrorCode, FastnAuth, SessionHandle};
+use fastn_auth::{CacheOptions, ErrorCode, ExposeSecret, FastnAuth, SessionHandle};
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 
@@ -61,12 +61,48 @@ fn id() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A usable id, biased towards the characters that encodings mix up.
+fn usable_id() -> impl Strategy<Value = String> {
+    "[a-c/%:. é_-]{1,6}".prop_filter("a usable id", |id| segment_ok(id))
+}
+
+/// A connection: org, optional tenant, optional connection.
+fn connection() -> impl Strategy<Value = (String, Option<String>, Option<String>)> {
+    (usable_id(), proptest::option::of(usable_id()), proptest::option::of(usable_id()))
+}
+
 fn decoded(segment: &str) -> String {
     percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cached_connections_never_see_each_others_token(connections in proptest::collection::hash_set(connection(), 1..6), order in proptest::collection::vec(0usize..100, 12)) {
+        let (_turn, world) = world();
+        static CASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let case = CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let connections: Vec<_> = connections.into_iter().collect();
+        for (i, (org, tenant, connection)) in connections.iter().enumerate() {
+            let mut key = ConnectionKey::new(MockServer::SPACE_ID, "slack").org_id(org.clone());
+            if let Some(tenant) = tenant { key = key.tenant_id(tenant.clone()); }
+            if let Some(connection) = connection { key = key.connection_id(connection.clone()); }
+            world.mock.insert_connection(key, Some(serde_json::json!({ "access_token": format!("case{case}-token{i}"), "expires_in": 3600 })));
+        }
+        // A cache of its own per case, asked in an order that interleaves the connections.
+        let cached = world.runtime.block_on(async { world.mock.client_builder().cache(CacheOptions::default()).build() }).unwrap();
+        for pick in order {
+            let i = pick % connections.len();
+            let (org, tenant, connection) = &connections[i];
+            let mut request = cached.credentials("slack").org_id(org.clone());
+            if let Some(tenant) = tenant { request = request.tenant_id(tenant.clone()); }
+            if let Some(connection) = connection { request = request.connection_id(connection.clone()); }
+            let credentials = world.runtime.block_on(request.send()).unwrap();
+            let token = credentials.access_token.as_ref().unwrap().expose_secret().to_owned();
+            prop_assert_eq!(token, format!("case{case}-token{i}"), "{:?}", &connections[i]);
+        }
+    }
 
     #[test]
     fn init_requests_keep_every_id_in_its_own_segment(connector in id(), org in id(), tenant in id(), connection in id()) {

@@ -346,7 +346,8 @@ impl Cache {
         if let Some(answer) = from_store(shared.get(&key).await) {
             return Ok(answer);
         }
-        let stop_waiting = Instant::now() + self.options.lease;
+        // `None`: a lease too long to be a deadline (`Duration::MAX`), waited for in full.
+        let stop_waiting = Instant::now().checked_add(self.options.lease);
         loop {
             match shared.try_lock(&key, self.options.lease).await {
                 Lease::Held(token) => {
@@ -368,7 +369,9 @@ impl Cache {
                 // The store is down: Fastn directly, never an error for the caller.
                 Lease::Unavailable => return fetched_now(fetch().await),
                 // The holder did not answer within its lease: fetch without it.
-                Lease::Taken if Instant::now() >= stop_waiting => return fetched_now(fetch().await),
+                Lease::Taken if stop_waiting.is_some_and(|at| Instant::now() >= at) => {
+                    return fetched_now(fetch().await);
+                }
                 Lease::Taken => {
                     tokio::time::sleep(LEASE_POLL + crate::transport::jitter(LEASE_POLL)).await;
                     if let Some(answer) = from_store(shared.get(&key).await) {
@@ -424,7 +427,8 @@ impl Cache {
                 // The connection is gone: its token is no longer wanted either.
                 slot.cached = None;
                 let err = Arc::new(err);
-                slot.not_found = Some((now + self.options.not_found_ttl, err.clone()));
+                let until = now.checked_add(self.options.not_found_ttl).unwrap_or_else(far_future);
+                slot.not_found = Some((until, err.clone()));
                 (Err(err.for_waiter()), Err(err))
             }
             Err(err) => match slot.cached.as_mut().filter(|cached| ahead && now < cached.valid_until) {
@@ -558,12 +562,18 @@ fn lifetime(
         Some(at) => at.duration_since(SystemTime::now()).unwrap_or_default(),
         None => options.ttl_without_expiry,
     };
-    let valid_until = now.checked_add(left).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+    let valid_until = now.checked_add(left).unwrap_or_else(far_future);
     // Refresh inside the margin, but never in the first half of a short token's life;
     // drawn between the whole margin and 80 % of it before expiry.
     let margin = options.refresh_margin.min(left / 2);
     let ahead = margin - crate::transport::jitter(margin / 5);
     (valid_until.checked_sub(ahead).unwrap_or(now), valid_until)
+}
+
+/// A time no deadline reaches, for durations too long to add (`Duration::MAX`): a century on.
+fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(100 * 365 * 86_400)).unwrap_or(now)
 }
 
 /// `text` percent-encoded for a store key: only unreserved characters stay as they are.

@@ -62,6 +62,9 @@ pub use fastn_auth_macros::connectors;
 pub use redis_store::RedisStore;
 pub use request::{ConnectRequest, CredentialsRequest};
 pub use secrecy::{ExposeSecret, SecretString};
+/// The JSON types of untyped credentials (`extra` is a `serde_json::Map`) and of `json`
+/// manifest fields.
+pub use serde_json;
 pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
 pub use store::{CacheStore, LockToken, StoreError, StoreFuture};
 pub use transport::{MAX_BODY_BYTES, MAX_RETRY_DELAY, MIN_RETRY_DELAY, POOL_IDLE_TIMEOUT};

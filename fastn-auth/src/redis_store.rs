@@ -144,10 +144,11 @@ impl RedisStore {
     /// `MAGIC`, a random nonce, and the ciphertext of `plain` with `key` as associated data.
     fn seal(&self, key: &str, plain: &[u8]) -> std::result::Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE_BYTES];
-        getrandom::fill(&mut nonce).map_err(|e| StoreError(format!("no randomness for a nonce: {e}")))?;
+        getrandom::fill(&mut nonce)
+            .map_err(|e| StoreError::new(format!("no randomness for a nonce: {e}")))?;
         let sealed = self.keys[0]
             .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: key.as_bytes() })
-            .map_err(|_| StoreError("sealing failed".to_owned()))?;
+            .map_err(|_| StoreError::new("sealing failed"))?;
         let mut out = Vec::with_capacity(MAGIC.len() + NONCE_BYTES + sealed.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);
@@ -170,7 +171,7 @@ impl RedisStore {
 
 fn redis_error(err: redis::RedisError) -> StoreError {
     // Redis errors name the command and the server's words, never a value we sent.
-    StoreError(format!("redis: {err}"))
+    StoreError::new(format!("redis: {err}"))
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -209,7 +210,7 @@ impl CacheStore for RedisStore {
         Box::pin(async move {
             let mut random = [0u8; 16];
             getrandom::fill(&mut random)
-                .map_err(|e| StoreError(format!("no randomness for a lock token: {e}")))?;
+                .map_err(|e| StoreError::new(format!("no randomness for a lock token: {e}")))?;
             let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
             let mut connection = self.connection().await?;
             let set: Option<String> = redis::cmd("SET")
@@ -221,7 +222,7 @@ impl CacheStore for RedisStore {
                 .query_async(&mut connection)
                 .await
                 .map_err(redis_error)?;
-            Ok(set.map(|_| LockToken(token)))
+            Ok(set.map(|_| LockToken::new(token)))
         })
     }
 
@@ -230,7 +231,7 @@ impl CacheStore for RedisStore {
             let mut connection = self.connection().await?;
             redis::Script::new(UNLOCK)
                 .key(self.lock_key(key))
-                .arg(token.0)
+                .arg(token.as_str())
                 .invoke_async::<i64>(&mut connection)
                 .await
                 .map(drop)

@@ -48,14 +48,40 @@ pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
 }
 
 /// The proof of holding a lease lock, made by a [`CacheStore`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockToken(pub String);
+#[derive(Clone, PartialEq, Eq)]
+pub struct LockToken(String);
+
+impl LockToken {
+    /// A token: an unguessable value only its holder knows.
+    pub fn new(token: impl Into<String>) -> Self {
+        LockToken(token.into())
+    }
+
+    /// The token's value, for the store's compare-and-delete.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LockToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Whoever reads a log line must not be able to release someone else's lease.
+        f.write_str("LockToken([REDACTED])")
+    }
+}
 
 /// A store operation that failed: the store is unreachable, slow, or answered nonsense.
 /// Never returned to callers of the SDK: the cache goes to Fastn instead.
 #[derive(Debug, thiserror::Error)]
 #[error("credentials store: {0}")]
-pub struct StoreError(pub String);
+pub struct StoreError(String);
+
+impl StoreError {
+    /// An error saying what failed; it reaches logs, so never a value or a secret.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
+}
 
 /// One connection's credentials as stored: what the cache needs to serve them anywhere.
 #[derive(Serialize, Deserialize)]

@@ -244,3 +244,40 @@ async fn tenants_connections_and_orgs_never_share_a_token() {
     assert_eq!(seen.len(), keys.len());
     assert_eq!(upstream(&mock), keys.len(), "one fetch per connection");
 }
+
+#[tokio::test]
+async fn extreme_settings_never_panic() {
+    let mock = MockServer::builder()
+        .header_read_timeout(Duration::MAX)
+        .flow_ttl(Duration::MAX)
+        .request_log(usize::MAX)
+        .auto_approve_after(Duration::MAX)
+        .start()
+        .await
+        .unwrap();
+    connect_acme(&mock);
+    for duration in [Duration::ZERO, Duration::from_nanos(1), Duration::MAX] {
+        let options = CacheOptions::default()
+            .max_entries(usize::MAX)
+            .ttl_without_expiry(duration)
+            .refresh_margin(duration)
+            .not_found_ttl(duration);
+        let client = mock.client_builder().cache(options).build().unwrap();
+        for _ in 0..3 {
+            client
+                .credentials("slack")
+                .tenant_id(TENANT)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{duration:?}: {e}"));
+            assert!(client.credentials("slack").tenant_id("nobody").send().await.unwrap_err().is_not_found());
+        }
+    }
+    let zero = mock.client_builder().cache(CacheOptions::default().max_entries(0)).build().unwrap_err();
+    assert_eq!(zero.code(), fastn_auth::ErrorCode::ConfigError);
+}
+
+fn connect_acme(mock: &MockServer) {
+    let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(TENANT);
+    mock.insert_connection(key, Some(json!({ "access_token": "token-1", "expires_in": 3600 })));
+}

@@ -319,6 +319,31 @@ async fn ids_the_sdk_refuses_are_refused() {
     assert_eq!(api.mock.pending_flows(), 0);
 }
 
+/// A credentials request whose tenant header is these raw bytes.
+async fn credentials_of_raw_tenant(api: &Api, tenant: &[u8]) -> u16 {
+    let url = format!("{}/connect/credentials/community/slack", api.mock.base_url());
+    let request = api
+        .http
+        .get(url)
+        .header("x-fastn-space-id", "space")
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .header("x-fastn-space-tenantid", reqwest::header::HeaderValue::from_bytes(tenant).unwrap());
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn tenant_ids_are_any_text_never_confused_with_none() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    api.mock.insert_connection(ConnectionKey::new("space", "slack").tenant_id("Zürich"), None);
+    assert_eq!(credentials_of_raw_tenant(&api, "Zürich".as_bytes()).await, 200);
+    assert_eq!(credentials_of_raw_tenant(&api, b"Zurich").await, 404);
+    assert_eq!(
+        credentials_of_raw_tenant(&api, b"\xffZ\xfcrich").await,
+        400,
+        "not UTF-8: refused, not read as no tenant"
+    );
+}
+
 #[tokio::test]
 async fn flows_expire_and_the_log_keeps_the_newest() {
     let mock =

@@ -75,6 +75,7 @@ pub enum AutoApprove {
 
 /// Whether credentials come wrapped in `{"success": true, "credentials": …}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Wrapping {
     /// `{"success": true, "credentials": {…}}` (the default, as the live API).
     #[default]
@@ -85,6 +86,7 @@ pub enum Wrapping {
 
 /// How the common credential keys are spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum KeyCase {
     /// `access_token`, `refresh_token`, `expires_at`, `expires_in` (the default; client 1.0.5).
     #[default]
@@ -95,6 +97,7 @@ pub enum KeyCase {
 
 /// The wire shape of the credentials endpoint's answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct CredentialsShape {
     /// Envelope or bare object.
     pub wrapping: Wrapping,
@@ -104,6 +107,7 @@ pub struct CredentialsShape {
 
 /// One request the emulator received.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// `GET`, `POST`, …
     pub method: String,

@@ -60,7 +60,10 @@ pub(crate) async fn serve(
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+            // A timeout too long to be a deadline (`Duration::MAX`) is no timeout.
+            let timeout =
+                std::time::Instant::now().checked_add(header_read_timeout).map(|_| header_read_timeout);
+            builder.timer(TokioTimer::new()).header_read_timeout(timeout);
             let connection = builder.serve_connection(TokioIo::new(tcp), service);
             tokio::pin!(connection);
             tokio::select! {
@@ -111,8 +114,10 @@ async fn record(State(app): Shared, request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// A header's value as UTF-8 (ids may be any text, `Zürich` included; `to_str` would take
+/// only ASCII and turn such a tenant into "no tenant"); "" when absent or not UTF-8.
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers.get(name).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()).unwrap_or("")
 }
 
 impl App {
@@ -166,6 +171,11 @@ impl App {
         for (name, value) in [("org_id", &org), ("connector_id", &connector)] {
             if let Some(problem) = wire::id_problem(value, true) {
                 return Err(refuse(name, problem));
+            }
+        }
+        for name in [wire::TENANT_ID, wire::CONNECTION_ID] {
+            if headers.get(name).is_some_and(|v| std::str::from_utf8(v.as_bytes()).is_err()) {
+                return Err(refuse(name, "it is not UTF-8".to_owned()));
             }
         }
         let [tenant_id, connection_id] =

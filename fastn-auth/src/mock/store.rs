@@ -15,6 +15,7 @@ use crate::wire::{self, AuthStatus, Endpoint};
 /// Which connection credentials belong to: the emulator keeps one set per key, so a tenant
 /// only ever reads its own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ConnectionKey {
     /// The space (`x-fastn-space-id`).
     pub space_id: String,
