@@ -6,9 +6,10 @@
 //! a child process with them set (`proxy_child`), and the parent reads what the proxy saw.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use fastn_auth::FastnAuth;
@@ -37,17 +38,13 @@ fn recording_proxy() -> (String, Arc<Mutex<Vec<u8>>>) {
 }
 
 fn run_child(role: &str, proxy: &str) -> String {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--exact", "proxy_child", "--nocapture", "--test-threads=1"]).env(ROLE, role);
+    let mut command = common::this_test_as_child("proxy_child");
+    command.env(ROLE, role);
     for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
         command.env(var, proxy);
     }
     command.env_remove("NO_PROXY").env_remove("no_proxy");
-    let output = command.output().unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "child {role} failed:\n{text}");
-    text
+    common::output_of(command.spawn().unwrap())
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! installs it. Replicas are this test binary run again as child processes (`replica`).
 #![cfg(all(feature = "mock", feature = "redis"))]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -131,26 +133,15 @@ fn token(credentials: &fastn_auth::Credentials) -> String {
 
 /// Runs this binary as a replica: `role`, against the emulator and Redis.
 fn spawn_replica(role: &str, mock: &MockServer, redis: &Redis, extra: &[(&str, String)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = common::this_test_as_child("replica");
     command
-        .args(["--exact", "replica", "--nocapture", "--test-threads=1"])
         .env("FASTN_REPLICA_ROLE", role)
         .env("FASTN_REPLICA_BASE_URL", mock.base_url())
-        .env("FASTN_REPLICA_REDIS_URL", redis.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("FASTN_REPLICA_REDIS_URL", redis.url());
     for (name, value) in extra {
         command.env(name, value);
     }
     command.spawn().unwrap()
-}
-
-fn output(child: Child) -> String {
-    let output = child.wait_with_output().unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "a replica failed:\n{text}");
-    text
 }
 
 /// A replica's side; does nothing unless started by a test here.
@@ -211,9 +202,10 @@ async fn four_processes_of_250_callers_cause_one_fetch() {
     let replicas: Vec<Child> = (0..4)
         .map(|_| spawn_replica("callers", &mock, &redis, &[("FASTN_REPLICA_START_MS", start.to_string())]))
         .collect();
-    let outputs = tokio::task::spawn_blocking(move || replicas.into_iter().map(output).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    let outputs =
+        tokio::task::spawn_blocking(move || replicas.into_iter().map(common::output_of).collect::<Vec<_>>())
+            .await
+            .unwrap();
     for out in &outputs {
         assert!(out.contains("replica ok 250"), "{out}");
     }
@@ -240,7 +232,7 @@ async fn a_killed_lease_holder_is_replaced_within_the_lease() {
     holder.kill().unwrap(); // SIGKILL: no unlock, the lease must run out
     let _ = holder.wait();
     let killed = Instant::now();
-    let out = tokio::task::spawn_blocking(move || output(other)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || common::output_of(other)).await.unwrap();
     let took = killed.elapsed();
     assert!(out.contains("replica done"), "{out}");
     assert!(took <= lease + Duration::from_secs(1), "the other replica finished {took:?} after the kill");
