@@ -1,18 +1,16 @@
 //! The `connectors!` macro of [fastn-auth](https://docs.rs/fastn-auth): typed connectors
 //! generated from a `connectors.yaml` manifest. Use it through `fastn_auth::connectors!`.
 //!
-//! This crate is a thin shell: [`connectors!`] calls `expand`, which reads the manifest
-//! (module `manifest`), names things (`naming`) and generates code (`codegen`) — plain
-//! functions, unit-tested without a compiler run.
+//! This crate is a thin shell: [`connectors!`] resolves the manifest's path and calls
+//! `fastn_auth_codegen::expand_file`, which reads, validates and generates — plain
+//! functions, unit-tested and snapshot-tested without a compiler run in
+//! `fastn-auth-codegen`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use fastn_auth_codegen::LoadError;
 use proc_macro2::TokenStream;
 use syn::LitStr;
-
-mod codegen;
-mod manifest;
-mod naming;
 
 /// The environment variable that, when set, replaces `CARGO_MANIFEST_DIR` as the directory
 /// manifest paths are resolved against. For test harnesses such as trybuild, which compile
@@ -95,40 +93,16 @@ fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let error = |message: String| syn::Error::new(literal.span(), message);
     let dir = manifest_dir()
         .ok_or_else(|| error(format!("neither {MANIFEST_DIR_OVERRIDE} nor CARGO_MANIFEST_DIR is set")))?;
-    let path = dir.join(&written);
-    let text = read_manifest(&path).map_err(|reason| {
-        error(format!(
-            "cannot read the connectors manifest `{written}`: {reason} (resolved against `{}/`)",
-            dir.display()
-        ))
-    })?;
-    let manifest = manifest::parse(&text).map_err(|err| match err.position {
-        Some((line, column)) => error(format!("{written}:{line}:{column}: {}", err.message)),
-        None => error(format!("{written}: {}", err.message)),
-    })?;
-    Ok(codegen::generate(&manifest, path.to_str()))
+    fastn_auth_codegen::expand_file(&dir.join(&written), &written).map_err(|err| match err {
+        LoadError::Read(message) => error(format!("{message} (resolved against `{}/`)", dir.display())),
+        other => error(other.to_string()),
+    })
 }
 
 fn manifest_dir() -> Option<PathBuf> {
     std::env::var_os(MANIFEST_DIR_OVERRIDE)
         .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
         .map(PathBuf::from)
-}
-
-fn read_manifest(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|err| match err.kind() {
-        std::io::ErrorKind::NotFound => "file not found".to_owned(),
-        _ => err.to_string(),
-    })?;
-    if bytes.len() > manifest::MAX_BYTES {
-        return Err(format!(
-            "it is {} bytes, more than the {} bytes a manifest may have",
-            bytes.len(),
-            manifest::MAX_BYTES
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|err| format!("it is not UTF-8 (invalid byte at offset {})", err.utf8_error().valid_up_to()))
 }
 
 #[cfg(test)]
@@ -145,53 +119,17 @@ mod tests {
     }
 
     #[test]
-    fn a_manifest_expands_to_types_and_forwards() {
+    fn a_manifest_path_resolves_against_the_crate() {
         // Relative to this crate's directory.
-        let out = expand_str(quote!("tests/manifests/naming.yaml"));
-        for expected in [
-            "pub struct N1password ;",
-            "pub const ID : & 'static str = \"1password\"",
-            "pub r#type : :: std :: string :: String",
-            "pub instance_url : :: fastn_auth :: __private :: url :: Url",
-            "instance_url : fields . required (\"instanceUrl\") ?",
-            "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
-            "fn default_org (& self) -> :: core :: option :: Option < & str > { :: core :: option :: Option :: Some (\"acme\") }",
-            "pub enum ConnectorId",
-            "include_bytes !",
-        ] {
-            assert!(out.contains(expected), "missing `{expected}` in {out}");
-        }
-    }
-
-    #[test]
-    fn oversized_files_are_refused_before_parsing() {
-        let path = std::env::temp_dir().join(format!("fastn-auth-huge-{}.yaml", std::process::id()));
-        std::fs::write(&path, "#".repeat(manifest::MAX_BYTES + 1)).unwrap();
-        let err = read_manifest(&path).unwrap_err();
-        std::fs::remove_file(&path).unwrap();
-        assert!(err.contains("more than the 4194304 bytes a manifest may have"), "{err}");
-    }
-
-    #[test]
-    fn a_large_manifest_parses() {
-        // How fast is measured by `cargo run --release --example bench -- macro-scale`, not
-        // asserted here: a wall-clock bound flakes on a busy machine.
-        let mut yaml = String::from("version: 1\nconnectors:\n");
-        for i in 0..5_000 {
-            yaml.push_str(&format!("  c{i}:\n    extra:\n      a: string\n      b: list<url>?\n"));
-        }
-        let manifest = manifest::parse(&yaml).unwrap();
-        assert_eq!(manifest.connectors.len(), 5_000);
-        assert!(codegen::generate(&manifest, None).to_string().len() > 1_000_000);
+        let out = expand_str(quote!("../fastn-auth-codegen/tests/manifests/naming.yaml"));
+        assert!(out.contains("pub struct N1password ;") && out.contains("include_bytes !"), "{out}");
     }
 
     #[test]
     fn errors_quote_the_path_as_written_and_the_position() {
-        let out = expand_str(quote!("tests/manifests/unknown_type.yaml"));
+        let out = expand_str(quote!("../fastn-auth-codegen/tests/manifests/unknown_type.yaml"));
         assert!(
-            out.starts_with(
-                "tests/manifests/unknown_type.yaml:5:13: connectors.slack.extra.team: unknown type `strng`"
-            ),
+            out.starts_with("../fastn-auth-codegen/tests/manifests/unknown_type.yaml:5:13: connectors.slack.extra.team: unknown type `strng`"),
             "{out}"
         );
         let out = expand_str(quote!("tests/manifests/absent.yaml"));

@@ -1,0 +1,168 @@
+//! The `connectors.yaml` manifest of [fastn-auth](https://docs.rs/fastn-auth) as plain
+//! functions: the schema and its validation with positions ([`manifest`]), connector ids
+//! and wire keys as Rust names ([`naming`]), and the Rust items generated for a manifest
+//! ([`codegen`]). The `connectors!` macro is a thin shell over [`expand_file`]; tools that
+//! check or show a manifest call the same functions, so they print the macro's own errors.
+
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+
+pub mod codegen;
+pub mod manifest;
+pub mod naming;
+
+pub use manifest::{Manifest, ManifestError};
+
+/// Why a manifest could not be loaded; `Display` is the message the macro prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// The file could not be read: missing, too large, not UTF-8.
+    Read(String),
+    /// The file is not a valid manifest: `{written}:{line}:{column}: {what}`.
+    Invalid(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Read(message) | LoadError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and validates the manifest at `path`. `written` is how the user wrote the path
+/// (in the macro call, on the command line): errors begin with it and the position,
+/// `connectors.yaml:12:7: …`, exactly as the macro reports them.
+///
+/// # Errors
+/// [`LoadError::Read`] when the file cannot be read, is larger than
+/// [`manifest::MAX_BYTES`] or is not UTF-8; [`LoadError::Invalid`] when it is not a valid
+/// manifest.
+pub fn load(path: &Path, written: &str) -> Result<Manifest, LoadError> {
+    let text = read(path).map_err(|reason| {
+        LoadError::Read(format!("cannot read the connectors manifest `{written}`: {reason}"))
+    })?;
+    manifest::parse(&text).map_err(|err| {
+        LoadError::Invalid(match err.position {
+            Some((line, column)) => format!("{written}:{line}:{column}: {}", err.message),
+            None => format!("{written}: {}", err.message),
+        })
+    })
+}
+
+/// The items generated for the manifest at `path`; the file is included by its absolute
+/// path so that cargo rebuilds the caller when it changes.
+///
+/// # Errors
+/// As [`load`].
+pub fn expand_file(path: &Path, written: &str) -> Result<TokenStream, LoadError> {
+    let manifest = load(path, written)?;
+    Ok(codegen::generate(&manifest, path.to_str()))
+}
+
+/// Generated items as formatted Rust source, for reading.
+///
+/// # Errors
+/// The tokens are not a Rust file (a bug in the generator).
+pub fn pretty(items: TokenStream) -> Result<String, String> {
+    let file: syn::File =
+        syn::parse2(items).map_err(|err| format!("the generated code does not parse: {err}"))?;
+    Ok(prettyplease::unparse(&file))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_owned(),
+        _ => err.to_string(),
+    })?;
+    if bytes.len() > manifest::MAX_BYTES {
+        return Err(format!(
+            "it is {} bytes, more than the {} bytes a manifest may have",
+            bytes.len(),
+            manifest::MAX_BYTES
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|err| format!("it is not UTF-8 (invalid byte at offset {})", err.utf8_error().valid_up_to()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn manifest(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests").join(name)
+    }
+
+    #[test]
+    fn a_manifest_expands_to_types_and_forwards() {
+        let out = expand_file(&manifest("naming.yaml"), "naming.yaml").unwrap().to_string();
+        for expected in [
+            "pub struct N1password ;",
+            "pub const ID : & 'static str = \"1password\"",
+            "pub r#type : :: std :: string :: String",
+            "pub instance_url : :: fastn_auth :: __private :: url :: Url",
+            "instance_url : fields . required (\"instanceUrl\") ?",
+            "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
+            "fn default_org (& self) -> :: core :: option :: Option < & str > { :: core :: option :: Option :: Some (\"acme\") }",
+            "pub enum ConnectorId",
+            "include_bytes !",
+        ] {
+            assert!(out.contains(expected), "missing `{expected}` in {out}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_path_as_written_and_the_position() {
+        let err = load(&manifest("unknown_type.yaml"), "connectors.yaml").unwrap_err();
+        assert!(matches!(&err, LoadError::Invalid(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("connectors.yaml:5:13: connectors.slack.extra.team: unknown type `strng`"),
+            "{err}"
+        );
+        let err = load(&manifest("absent.yaml"), "absent.yaml").unwrap_err();
+        assert_eq!(
+            err,
+            LoadError::Read("cannot read the connectors manifest `absent.yaml`: file not found".into())
+        );
+    }
+
+    #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let path = std::env::temp_dir().join(format!("fastn-auth-huge-{}.yaml", std::process::id()));
+        std::fs::write(&path, "#".repeat(manifest::MAX_BYTES + 1)).unwrap();
+        let err = load(&path, "huge.yaml").unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.to_string().contains("more than the 4194304 bytes a manifest may have"), "{err}");
+    }
+
+    #[test]
+    fn a_large_manifest_parses() {
+        // How fast is measured by `cargo run --release --example bench -- macro-scale`, not
+        // asserted here: a wall-clock bound flakes on a busy machine.
+        let mut yaml = String::from("version: 1\nconnectors:\n");
+        for i in 0..5_000 {
+            yaml.push_str(&format!("  c{i}:\n    extra:\n      a: string\n      b: list<url>?\n"));
+        }
+        let manifest = manifest::parse(&yaml).unwrap();
+        assert_eq!(manifest.connectors.len(), 5_000);
+        assert!(codegen::generate(&manifest, None).to_string().len() > 1_000_000);
+    }
+
+    /// What `connectors!` generates for the workspace's manifest, formatted: a change to the
+    /// generator shows here as a diff (`cargo insta review`, or INSTA_UPDATE=always).
+    #[test]
+    fn the_generated_code_of_a_representative_manifest() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connectors.yaml");
+        let workspace = load(&path, "connectors.yaml").unwrap();
+        insta::assert_snapshot!(pretty(codegen::generate(&workspace, None)).unwrap());
+        let edge = load(&manifest("naming.yaml"), "naming.yaml").unwrap();
+        insta::assert_snapshot!("naming_edge_cases", pretty(codegen::generate(&edge, None)).unwrap());
+    }
+}

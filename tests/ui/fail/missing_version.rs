@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/missing_version.yaml");
+
+fn main() {}

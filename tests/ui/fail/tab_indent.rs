@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/tab_indent.yaml");
+
+fn main() {}
