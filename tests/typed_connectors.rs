@@ -105,6 +105,51 @@ async fn typed_and_untyped_requests_share_the_cache() {
     assert_eq!(fetches, 1, "one upstream fetch serves both shapes");
 }
 
+mod custom {
+    fastn_auth::connectors!("tests/manifests/custom.yaml");
+}
+
+#[tokio::test]
+async fn a_manifest_driven_emulator_serves_any_declared_connector_with_no_set_up() {
+    let mock = MockServer::builder()
+        .manifest("tests/manifests/custom.yaml")
+        .auto_approve_after_polls(1)
+        .start()
+        .await
+        .unwrap();
+    let client = mock.client();
+    let creds = custom::AcmeCrm::connect(&client)
+        .tenant_id("globex")
+        .send()
+        .await
+        .unwrap()
+        .wait_for_completion(fast())
+        .await
+        .unwrap();
+    let extra = &creds.extra;
+    assert_eq!(extra.api_base.host_str(), Some("globex.example.com"));
+    assert!(extra.region.starts_with("mock-region-") && extra.seats > 0 && extra.beta);
+    assert!(extra.signing_key.expose_secret().starts_with("mock-secret-"));
+    assert!(!format!("{extra:?}").contains(extra.signing_key.expose_secret()));
+    assert_eq!((extra.tags.len(), extra.mirrors.as_ref().map(Vec::len)), (1, Some(1)));
+    assert_eq!(extra.settings["mock"], true);
+    assert!(extra.ratio.is_finite());
+
+    // Any other connector id still gets the common fields.
+    let other =
+        client.connect("never-declared").send().await.unwrap().wait_for_completion(fast()).await.unwrap();
+    assert!(other.access_token.is_some() && other.expires_at().is_some());
+
+    let broken =
+        MockServer::builder().manifest("tests/ui/manifests/unknown_type.yaml").start().await.unwrap_err();
+    assert!(
+        broken
+            .to_string()
+            .contains("unknown_type.yaml:5:16: connectors.slack.extra.team_id: unknown type `strng`"),
+        "{broken}"
+    );
+}
+
 #[test]
 fn connector_ids_round_trip() {
     assert_eq!(ConnectorId::ALL.len(), 8);

@@ -1,17 +1,46 @@
-//! Realistic credentials for a newly approved connection: tokens, expiry, and the extra
-//! fields each well-known connector returns.
+//! Realistic credentials for a newly approved connection: tokens, expiry, the extra fields
+//! each well-known connector returns, and a value of its type for each field a manifest
+//! declares.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use fastn_auth_codegen::manifest::{FieldType, Manifest};
 use serde_json::{Map, Value, json};
 
 use super::store::ConnectionKey;
+
+/// The extra fields a manifest declares, by connector id.
+pub(crate) type Declared = HashMap<String, Vec<(String, FieldType)>>;
+
+pub(crate) fn declared(manifest: &Manifest) -> Declared {
+    manifest
+        .connectors
+        .iter()
+        .map(|spec| (spec.id.clone(), spec.extra.iter().map(|f| (f.key.clone(), f.ty.clone())).collect()))
+        .collect()
+}
+
+/// A value of `ty` for the field `key`, so that a typed flow of any declared connector
+/// reads it: a URL for `url`, an integer for `integer`, a list for `list<T>`, …
+fn sample(ty: &FieldType, key: &str, tenant: &str) -> Value {
+    match ty {
+        FieldType::String => json!(format!("mock-{key}-{}", token(8))),
+        FieldType::Secret => json!(format!("mock-secret-{}", token(24))),
+        FieldType::Integer => json!(fastrand::i64(1..1_000_000)),
+        FieldType::Number => json!(fastrand::f64() * 1000.0),
+        FieldType::Boolean => json!(true),
+        FieldType::Url => json!(format!("https://{tenant}.example.com/{}", slug(key))),
+        FieldType::Json => json!({ "mock": true, "field": key }),
+        FieldType::List(inner) => json!([sample(inner, key, tenant)]),
+    }
+}
 
 /// Seconds an emulated access token lives.
 const EXPIRES_IN: u64 = 3599;
 
 /// Credentials in canonical snake_case form.
-pub(crate) fn credentials(key: &ConnectionKey) -> Map<String, Value> {
+pub(crate) fn credentials(key: &ConnectionKey, declared: &Declared) -> Map<String, Value> {
     let expires_at = SystemTime::now() + Duration::from_secs(EXPIRES_IN);
     let mut creds = Map::new();
     creds.insert("access_token".into(), json!(format!("mock-at-{}", token(32))));
@@ -60,6 +89,9 @@ pub(crate) fn credentials(key: &ConnectionKey) -> Map<String, Value> {
     };
     if let Value::Object(extra) = extra {
         creds.extend(extra);
+    }
+    for (field, ty) in declared.get(&key.connector_id).into_iter().flatten() {
+        creds.insert(field.clone(), sample(ty, field, &tenant));
     }
     creds
 }

@@ -153,6 +153,7 @@ pub struct MockServerBuilder {
     shape: CredentialsShape,
     limits: store::Limits,
     header_read_timeout: Duration,
+    manifest: Option<std::path::PathBuf>,
 }
 
 impl MockServerBuilder {
@@ -225,14 +226,33 @@ impl MockServerBuilder {
         self
     }
 
+    /// Reads the connectors manifest at `path` (a `connectors.yaml`): each `extra` field it
+    /// declares gets a value of its type in generated credentials (a URL for `url`, an
+    /// integer for `integer`, a list for `list<T>`, …), so a typed flow of your own
+    /// connector works with no set-up. Connectors it does not declare still get the common
+    /// fields.
+    pub fn manifest(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.manifest = Some(path.into());
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
     ///
     /// # Errors
-    /// The port could not be bound.
+    /// The port could not be bound, or the manifest could not be read or is not valid (the
+    /// error says why, as the `connectors!` macro would).
     pub async fn start(self) -> std::io::Result<MockServer> {
+        let declared = match &self.manifest {
+            None => generate::Declared::new(),
+            Some(path) => {
+                let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
+                    .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))?;
+                generate::declared(&manifest)
+            }
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits));
+        let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));
         let (stop, shutdown) = watch::channel(false);
         let app = Arc::new(server::App {
             store: store.clone(),
@@ -293,6 +313,7 @@ impl MockServer {
             shape: CredentialsShape::default(),
             limits: store::Limits { flow_ttl: Duration::from_secs(600), request_log: DEFAULT_REQUEST_LOG },
             header_read_timeout: Duration::from_secs(15),
+            manifest: None,
         }
     }
 

@@ -92,6 +92,8 @@ pub(crate) struct Limits {
 }
 
 pub(crate) struct Store {
+    /// Extra fields declared by a manifest, given a value of their type.
+    declared: super::generate::Declared,
     pub(crate) auto_approve: AutoApprove,
     pub(crate) shape: CredentialsShape,
     limits: Limits,
@@ -118,8 +120,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Store {
-    pub(crate) fn new(auto_approve: AutoApprove, shape: CredentialsShape, limits: Limits) -> Self {
+    pub(crate) fn new(
+        auto_approve: AutoApprove,
+        shape: CredentialsShape,
+        limits: Limits,
+        declared: super::generate::Declared,
+    ) -> Self {
         Store {
+            declared,
             auto_approve,
             shape,
             limits,
@@ -224,7 +232,7 @@ impl Store {
         let creds = lock(&self.templates)
             .get(&key.connector_id)
             .cloned()
-            .unwrap_or_else(|| super::generate::credentials(&key));
+            .unwrap_or_else(|| super::generate::credentials(&key, &self.declared));
         let body = self.render(creds);
         lock(&self.connections).insert(key, body);
     }
@@ -238,7 +246,7 @@ impl Store {
         key: ConnectionKey,
         creds: Option<Map<String, Value>>,
     ) -> Map<String, Value> {
-        let creds = creds.unwrap_or_else(|| super::generate::credentials(&key));
+        let creds = creds.unwrap_or_else(|| super::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
         lock(&self.connections).insert(key, body);
         creds
