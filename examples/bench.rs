@@ -368,9 +368,10 @@ async fn run_flows(
     latencies.sort();
     let quantile =
         |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
-    // One of the counted connections and requests is our own stats call.
+    // One of the counted connections is our own stats call (control calls are not counted
+    // as requests).
     let connections = connections_after.saturating_sub(connections_before + 1);
-    let requests = requests_after.saturating_sub(requests_before + 1);
+    let requests = requests_after.saturating_sub(requests_before);
     Ok(RunResult {
         flows_per_sec: latencies.len() as f64 / elapsed,
         requests_per_sec: requests as f64 / elapsed,

@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run -p fastn-auth --features mock --example emulator -- --port 8787 --auto-approve 50ms
 //! ```
-//! Prints its base URL on stdout, then serves until Ctrl-C.
+//! Prints its base URL on stdout, then serves until Ctrl-C, logging a line per request on
+//! stderr unless `--quiet`. Scripts drive it over HTTP under `/_emulator/` (see the README).
 
 use std::time::Duration;
 
@@ -34,12 +35,23 @@ struct Args {
     /// Keep no request log (for long benchmarks).
     #[arg(long)]
     no_log: bool,
+    /// Give each extra field this connectors manifest declares a value of its type.
+    #[arg(long)]
+    manifest: Option<std::path::PathBuf>,
+    /// Print no line per request.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let mut builder = MockServer::builder().port(args.port).record_requests(!args.no_log).credentials_shape(
+    let mut builder =
+        MockServer::builder().port(args.port).record_requests(!args.no_log).log_requests(!args.quiet);
+    if let Some(manifest) = args.manifest {
+        builder = builder.manifest(manifest);
+    }
+    builder = builder.credentials_shape(
         if args.bare { Wrapping::Bare } else { Wrapping::Envelope },
         if args.camel_case { KeyCase::Camel } else { KeyCase::Snake },
     );

@@ -383,3 +383,78 @@ async fn slow_and_idle_connections_are_closed() {
         assert!(closed.is_ok(), "the emulator closed the connection");
     }
 }
+
+/// A control call: `method` on `/_emulator/{path}` with an optional JSON body.
+async fn control(api: &Api, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
+    let request = api.http.request(method, format!("http://{}/_emulator/{path}", api.mock.addr()));
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_emulator_is_driven_over_http_as_from_any_language() {
+    use reqwest::Method;
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+
+    // Fixed credentials, then a flow approved by a control call.
+    let fixed = json!({ "access_token": "fixed-token", "team_id": "T9" });
+    assert_eq!(control(&api, Method::PUT, "credentials/slack", Some(fixed)).await.status(), 204);
+    let state = api.init("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    assert_eq!(control(&api, Method::POST, &format!("flows/{state}/approve"), None).await.status(), 204);
+    assert_eq!(json_of(api.status(&state).await).await["status"], "ACTIVE");
+    let creds = json_of(api.credentials("slack", "acme").await).await;
+    assert_eq!(creds["credentials"]["access_token"], "fixed-token");
+    assert_eq!(control(&api, Method::POST, &format!("flows/{state}/approve"), None).await.status(), 404);
+
+    // Denied with the caller's message.
+    let state = api.init("stripe", "").await["state"].as_str().unwrap().to_owned();
+    let deny_path = format!("flows/{state}/deny");
+    let deny = control(&api, Method::POST, &deny_path, Some(json!({ "message": "no thanks" }))).await;
+    assert_eq!(deny.status(), 204);
+    assert_eq!(json_of(api.status(&state).await).await["errorMessage"], "no thanks");
+
+    // A connection made earlier.
+    let new = json!({ "space_id": "space", "connector_id": "notion", "tenant_id": "globex" });
+    let made = control(&api, Method::POST, "connections", Some(new)).await;
+    assert_eq!(made.status(), 201);
+    assert!(json_of(made).await["access_token"].is_string());
+    assert_eq!(api.credentials("notion", "globex").await.status(), 200);
+
+    // Faults in, used, and cleared.
+    let fault = json!({ "endpoint": "status", "fault": { "kind": "status", "code": 503, "retry_after": 2 }, "times": 2 });
+    assert_eq!(control(&api, Method::POST, "faults", Some(fault)).await.status(), 204);
+    let faulted = api.status(&state).await;
+    assert_eq!((faulted.status().as_u16(), faulted.headers()["retry-after"].to_str().unwrap()), (503, "2"));
+    assert_eq!(control(&api, Method::DELETE, "faults", None).await.status(), 204);
+    assert_eq!(api.status(&state).await.status(), 200, "the second 503 was cleared");
+
+    // The log, keys redacted, without the control calls themselves; the counters.
+    let log = json_of(control(&api, Method::GET, "requests", None).await).await;
+    let log = log.as_array().unwrap();
+    assert!(log.iter().all(|r| !r["path"].as_str().unwrap().starts_with("/_emulator")), "{log:?}");
+    assert!(log.iter().all(|r| r["headers"]["x-fastn-api-key"] == "[REDACTED]"));
+    assert!(log.iter().any(|r| r["path"] == "/api/connect/init/community/slack" && r["method"] == "POST"));
+    let stats = json_of(control(&api, Method::GET, "stats", None).await).await;
+    assert_eq!(stats["requests_served"].as_u64(), Some(log.len() as u64));
+
+    // Bad input says what was expected; reset forgets everything.
+    let bad = control(
+        &api,
+        Method::POST,
+        "faults",
+        Some(json!({ "endpoint": "status", "fault": { "kind": "explode" } })),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert!(json_of(bad).await["error"].as_str().unwrap().contains("expected {\"endpoint\""));
+    let bad = control(&api, Method::PUT, "credentials/slack", Some(json!([1]))).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(control(&api, Method::GET, "nope", None).await.status(), 404);
+    assert_eq!(control(&api, Method::POST, "reset", None).await.status(), 204);
+    assert_eq!(api.credentials("notion", "globex").await.status(), 404);
+    assert!(json_of(control(&api, Method::GET, "requests", None).await).await.as_array().unwrap().len() <= 1);
+    assert_eq!(api.mock.pending_flows(), 0);
+}

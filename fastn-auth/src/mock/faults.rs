@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 /// One scripted misbehaviour of an endpoint, queued with
 /// [`MockServer::inject`](super::MockServer::inject) and used by the next matching request.
@@ -68,7 +69,7 @@ impl Fault {
             Fault::Delay(_) | Fault::Hang => return None,
             Fault::Status { code, retry_after } => {
                 let code = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = super::server::json_error(code, "injected fault");
+                let mut response = super::json::error(code, "injected fault");
                 if let Some(secs) = retry_after {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
                 }
@@ -102,9 +103,7 @@ impl Fault {
                 Ok(location) => {
                     (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
                 }
-                Err(_) => {
-                    super::server::json_error(StatusCode::INTERNAL_SERVER_ERROR, "bad injected redirect")
-                }
+                Err(_) => super::json::error(StatusCode::INTERNAL_SERVER_ERROR, "bad injected redirect"),
             },
             Fault::UnknownStatus(status) => {
                 json(StatusCode::OK, serde_json::json!({ "status": status }).to_string())
@@ -119,4 +118,41 @@ impl Fault {
 
 fn json(code: StatusCode, body: String) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A [`Fault`] as JSON, for the control API: `{"kind": "status", "code": 503,
+/// "retry_after": 1}`, `{"kind": "hang"}`, `{"kind": "delay", "ms": 300}`,
+/// `{"kind": "malformed_json"}`, `{"kind": "html"}`, `{"kind": "oversized", "bytes": N}`,
+/// `{"kind": "close_mid_body"}`, `{"kind": "unknown_status", "status": "X"}`,
+/// `{"kind": "redirect", "location": "…"}`, `{"kind": "body", "code": 200, "body": "…"}`.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum FaultSpec {
+    Status { code: u16, retry_after: Option<u64> },
+    Delay { ms: u64 },
+    Hang,
+    MalformedJson,
+    Html,
+    Oversized { bytes: usize },
+    CloseMidBody,
+    UnknownStatus { status: String },
+    Redirect { location: String },
+    Body { code: Option<u16>, body: String },
+}
+
+impl From<FaultSpec> for Fault {
+    fn from(spec: FaultSpec) -> Fault {
+        match spec {
+            FaultSpec::Status { code, retry_after } => Fault::Status { code, retry_after },
+            FaultSpec::Delay { ms } => Fault::Delay(Duration::from_millis(ms)),
+            FaultSpec::Hang => Fault::Hang,
+            FaultSpec::MalformedJson => Fault::MalformedJson,
+            FaultSpec::Html => Fault::Html,
+            FaultSpec::Oversized { bytes } => Fault::Oversized(bytes),
+            FaultSpec::CloseMidBody => Fault::CloseMidBody,
+            FaultSpec::UnknownStatus { status } => Fault::UnknownStatus(status),
+            FaultSpec::Redirect { location } => Fault::Redirect(location),
+            FaultSpec::Body { code, body } => Fault::Body { code: code.unwrap_or(200), body },
+        }
+    }
 }

@@ -6,8 +6,10 @@
 //! refuse to send, serves a consent page at the `redirectUrl` where a person can click
 //! Approve or Deny (a per-flow token keeps cross-site forms out), and can be scripted:
 //! approve or deny flows, fix credentials, inject faults, and read back the requests it saw.
-//! `GET /_emulator/stats` answers its counters (`connections_accepted`, `requests_served`,
-//! `pending_flows`, `flows_held`) as JSON, for scripts that run it in another process.
+//! Everything its Rust methods do is also an HTTP call under `/_emulator/` (approve, deny,
+//! set credentials, add connections, inject and clear faults, list requests, stats, reset),
+//! JSON in and out, for scripts and test suites in any language; the README lists them
+//! with curl lines.
 //!
 //! Its memory stays flat however long it runs: flows expire after
 //! [`flow_ttl`](MockServerBuilder::flow_ttl) (10 minutes), the request log keeps the newest
@@ -36,8 +38,10 @@
 //! ```
 
 mod consent;
+mod control;
 mod faults;
 mod generate;
+mod json;
 mod server;
 mod store;
 
@@ -154,6 +158,7 @@ pub struct MockServerBuilder {
     limits: store::Limits,
     header_read_timeout: Duration,
     manifest: Option<std::path::PathBuf>,
+    log_requests: bool,
 }
 
 impl MockServerBuilder {
@@ -226,6 +231,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Prints a line per API request on stderr: method, path, status and time (default off;
+    /// the standalone emulator turns it on unless `--quiet`).
+    pub fn log_requests(mut self, log: bool) -> Self {
+        self.log_requests = log;
+        self
+    }
+
     /// Reads the connectors manifest at `path` (a `connectors.yaml`): each `extra` field it
     /// declares gets a value of its type in generated credentials (a URL for `url`, an
     /// integer for `integer`, a list for `list<T>`, …), so a typed flow of your own
@@ -260,6 +272,7 @@ impl MockServerBuilder {
             api_keys: self.api_keys,
             auth_tokens: self.auth_tokens,
             shutdown: shutdown.clone(),
+            log_requests: self.log_requests,
         });
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
@@ -314,6 +327,7 @@ impl MockServer {
             limits: store::Limits { flow_ttl: Duration::from_secs(600), request_log: DEFAULT_REQUEST_LOG },
             header_read_timeout: Duration::from_secs(15),
             manifest: None,
+            log_requests: false,
         }
     }
 
@@ -390,6 +404,17 @@ impl MockServer {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.store.clear_requests();
+    }
+
+    /// Forgets every fault injected and not yet used.
+    pub fn clear_faults(&self) {
+        self.store.clear_faults();
+    }
+
+    /// Back to a just-started emulator: no flows, connections, fixed credentials, faults or
+    /// logged requests (the counters keep counting).
+    pub fn reset(&self) {
+        self.store.reset();
     }
 
     /// How many TCP connections it has accepted.

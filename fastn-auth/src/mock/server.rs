@@ -27,6 +27,8 @@ pub(crate) struct App {
     pub(crate) api_keys: Vec<String>,
     pub(crate) auth_tokens: Vec<String>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Print a line per request (method, path, status, time) on stderr.
+    pub(crate) log_requests: bool,
 }
 
 type Shared = State<Arc<App>>;
@@ -77,14 +79,19 @@ pub(crate) async fn serve(
     }
 }
 
+/// The API, the consent page and, outside the request log, the control API.
 pub(crate) fn router(app: Arc<App>) -> Router {
+    let control = super::control::routes().with_state(app.store.clone());
+    api(app).merge(control)
+}
+
+fn api(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
         .route("/authorize", get(consent_page).post(consent_decision))
-        .route("/_emulator/stats", get(stats))
-        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "no such route") })
+        .fallback(|| async { super::json::error(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(app.clone(), record))
         .with_state(app)
 }
@@ -94,11 +101,9 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopped| *stopped).await;
 }
 
-pub(crate) fn json_error(code: StatusCode, message: &str) -> Response {
-    (code, axum::Json(json!({ "success": false, "error": message }))).into_response()
-}
-
 async fn record(State(app): Shared, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let line = app.log_requests.then(|| format!("{} {}", request.method(), request.uri().path()));
     app.store.requests_served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     app.store.record(|| RecordedRequest {
         method: request.method().to_string(),
@@ -111,7 +116,11 @@ async fn record(State(app): Shared, request: Request, next: Next) -> Response {
             })
             .collect(),
     });
-    next.run(request).await
+    let response = next.run(request).await;
+    if let Some(line) = line {
+        eprintln!("{line} {} {:.1?}", response.status().as_u16(), started.elapsed());
+    }
+    response
 }
 
 /// A header's value as UTF-8 (ids may be any text, `Zürich` included; `to_str` would take
@@ -134,7 +143,7 @@ impl App {
             Some(Fault::Hang) => {
                 let mut shutdown = self.shutdown.clone();
                 let _ = shutdown.wait_for(|stopped| *stopped).await;
-                return json_error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
+                return super::json::error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
             }
             Some(fault) => {
                 if let Some(response) = fault.response() {
@@ -145,14 +154,17 @@ impl App {
         }
         let space_id = header(headers, wire::SPACE_ID);
         if space_id.is_empty() {
-            return json_error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
+            return super::json::error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
         }
         let key = header(headers, wire::API_KEY);
         let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
         let authorized = (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
             || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer));
         if !authorized {
-            return json_error(StatusCode::UNAUTHORIZED, "missing or unknown x-fastn-api-key / bearer token");
+            return super::json::error(
+                StatusCode::UNAUTHORIZED,
+                "missing or unknown x-fastn-api-key / bearer token",
+            );
         }
         answer(space_id)
     }
@@ -166,7 +178,10 @@ impl App {
         headers: &HeaderMap,
     ) -> Result<ConnectionKey, Box<Response>> {
         let refuse = |name: &str, problem: String| {
-            Box::new(json_error(StatusCode::BAD_REQUEST, &format!("{name} is not a usable id: {problem}")))
+            Box::new(super::json::error(
+                StatusCode::BAD_REQUEST,
+                &format!("{name} is not a usable id: {problem}"),
+            ))
         };
         for (name, value) in [("org_id", &org), ("connector_id", &connector)] {
             if let Some(problem) = wire::id_problem(value, true) {
@@ -234,7 +249,7 @@ async fn status(State(app): Shared, Path(state): Path<String>, request: Request)
         Some((status, Some(message))) => {
             axum::Json(json!({ "status": status, "errorMessage": message })).into_response()
         }
-        None => json_error(StatusCode::NOT_FOUND, "unknown state"),
+        None => super::json::error(StatusCode::NOT_FOUND, "unknown state"),
     })
     .await
 }
@@ -252,24 +267,13 @@ async fn credentials(
         };
         match app.store.credentials_body(&key) {
             Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            None => {
-                json_error(StatusCode::NOT_FOUND, "no completed connection for this connector and tenant")
-            }
+            None => super::json::error(
+                StatusCode::NOT_FOUND,
+                "no completed connection for this connector and tenant",
+            ),
         }
     })
     .await
-}
-
-/// Counters for benchmarks and scripts that run the emulator in another process.
-async fn stats(State(app): Shared) -> Response {
-    let store = &app.store;
-    axum::Json(json!({
-        "connections_accepted": store.connections_accepted.load(std::sync::atomic::Ordering::Relaxed),
-        "requests_served": store.requests_served.load(std::sync::atomic::Ordering::Relaxed),
-        "pending_flows": store.pending_flows(),
-        "flows_held": store.flows_held(),
-    }))
-    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -294,6 +294,22 @@ impl Store {
     }
 
     /// Logs a request, keeping the newest `request_log` (none when 0).
+    /// Forgets every scripted fault.
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+        self.any_faults.store(false, Ordering::Release);
+    }
+
+    /// Back to a just-started emulator: no flows, connections, fixed credentials, faults or
+    /// logged requests (the counters keep counting).
+    pub(crate) fn reset(&self) {
+        *lock(&self.flows) = Flows::default();
+        lock(&self.connections).clear();
+        lock(&self.templates).clear();
+        self.clear_faults();
+        self.clear_requests();
+    }
+
     pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
         if self.limits.request_log == 0 {
             return;
@@ -311,6 +327,16 @@ impl Store {
 
     pub(crate) fn clear_requests(&self) {
         lock(&self.log).clear();
+    }
+
+    /// The counters, as `GET /_emulator/stats` answers them.
+    pub(crate) fn stats(&self) -> Value {
+        serde_json::json!({
+            "connections_accepted": self.connections_accepted.load(Ordering::Relaxed),
+            "requests_served": self.requests_served.load(Ordering::Relaxed),
+            "pending_flows": self.pending_flows(),
+            "flows_held": self.flows_held(),
+        })
     }
 
     pub(crate) fn pending_flows(&self) -> usize {

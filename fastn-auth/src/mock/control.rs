@@ -1,0 +1,197 @@
+//! The emulator's control API over HTTP, under `/_emulator/`: what [`MockServer`]'s methods
+//! do, for scripts and test suites in any language. JSON in and out; the handlers call the
+//! same store functions as the Rust methods.
+//!
+//! [`MockServer`]: super::MockServer
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::faults::FaultSpec;
+use super::store::{ConnectionKey, Store};
+use crate::wire::Endpoint;
+
+/// The control routes, on the store.
+pub(crate) fn routes() -> Router<Arc<Store>> {
+    Router::new()
+        .route("/_emulator/stats", get(stats))
+        .route("/_emulator/requests", get(requests).delete(clear_requests))
+        .route("/_emulator/flows/{state}/approve", post(approve))
+        .route("/_emulator/flows/{state}/deny", post(deny))
+        .route("/_emulator/credentials/{connector}", put(set_credentials))
+        .route("/_emulator/connections", post(insert_connection))
+        .route("/_emulator/faults", post(inject).delete(clear_faults))
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/{*rest}", delete(unknown).get(unknown).post(unknown).put(unknown))
+}
+
+type Shared = State<Arc<Store>>;
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A JSON body, or what a 400 says: what was expected and what was wrong.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|err| format!("expected {expected}: {err}"))
+}
+
+fn bad_request(message: &str) -> Response {
+    super::json::error(StatusCode::BAD_REQUEST, message)
+}
+
+async fn stats(State(store): Shared) -> Response {
+    axum::Json(store.stats()).into_response()
+}
+
+async fn requests(State(store): Shared) -> Response {
+    let requests: Vec<Value> = store
+        .requests()
+        .iter()
+        .map(|request| {
+            let headers: Map<String, Value> = request
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let secret = name == crate::wire::API_KEY || name == "authorization";
+                    (name.clone(), json!(if secret { "[REDACTED]" } else { value.as_str() }))
+                })
+                .collect();
+            json!({ "method": request.method, "path": request.path, "headers": headers })
+        })
+        .collect();
+    axum::Json(requests).into_response()
+}
+
+async fn clear_requests(State(store): Shared) -> Response {
+    store.clear_requests();
+    no_content()
+}
+
+async fn approve(State(store): Shared, Path(state): Path<String>) -> Response {
+    decided(store.decide(&state, None, true, ""), &state)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Deny {
+    message: Option<String>,
+}
+
+async fn deny(State(store): Shared, Path(state): Path<String>, body: axum::body::Bytes) -> Response {
+    let deny: Deny = if body.is_empty() {
+        Deny::default()
+    } else {
+        match parse(&body, r#"{"message": "…"} or no body"#) {
+            Ok(deny) => deny,
+            Err(message) => return bad_request(&message),
+        }
+    };
+    let message = deny.message.as_deref().unwrap_or(super::DENIED_MESSAGE);
+    decided(store.decide(&state, None, false, message), &state)
+}
+
+fn decided(done: bool, state: &str) -> Response {
+    if done {
+        no_content()
+    } else {
+        super::json::error(StatusCode::NOT_FOUND, &format!("no pending flow with state {state:?}"))
+    }
+}
+
+async fn set_credentials(
+    State(store): Shared,
+    Path(connector): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    match parse::<Map<String, Value>>(&body, "a JSON object of credentials") {
+        Ok(credentials) => {
+            store.set_template(&connector, credentials);
+            no_content()
+        }
+        Err(message) => bad_request(&message),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConnection {
+    space_id: String,
+    connector_id: String,
+    org_id: Option<String>,
+    tenant_id: Option<String>,
+    connection_id: Option<String>,
+    credentials: Option<Map<String, Value>>,
+}
+
+async fn insert_connection(State(store): Shared, body: axum::body::Bytes) -> Response {
+    let expected =
+        r#"{"space_id", "connector_id", "org_id"?, "tenant_id"?, "connection_id"?, "credentials"?}"#;
+    let new: NewConnection = match parse(&body, expected) {
+        Ok(new) => new,
+        Err(message) => return bad_request(&message),
+    };
+    let mut key = ConnectionKey::new(new.space_id, new.connector_id);
+    if let Some(org) = new.org_id {
+        key = key.org_id(org);
+    }
+    if let Some(tenant) = new.tenant_id {
+        key = key.tenant_id(tenant);
+    }
+    if let Some(connection) = new.connection_id {
+        key = key.connection_id(connection);
+    }
+    let credentials = store.insert_connection(key, new.credentials);
+    (StatusCode::CREATED, axum::Json(credentials)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Inject {
+    endpoint: String,
+    fault: FaultSpec,
+    #[serde(default = "one")]
+    times: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
+    let expected = r#"{"endpoint": "init" | "status" | "credentials", "fault": {"kind": …}, "times"?: N}"#;
+    let inject: Inject = match parse(&body, expected) {
+        Ok(inject) => inject,
+        Err(message) => return bad_request(&message),
+    };
+    let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| e.verb() == inject.endpoint) else {
+        let message = format!("unknown endpoint {:?}, expected init, status or credentials", inject.endpoint);
+        return bad_request(&message);
+    };
+    store.inject(endpoint, inject.fault.into(), inject.times);
+    no_content()
+}
+
+async fn clear_faults(State(store): Shared) -> Response {
+    store.clear_faults();
+    no_content()
+}
+
+async fn reset(State(store): Shared) -> Response {
+    store.reset();
+    no_content()
+}
+
+async fn unknown() -> Response {
+    super::json::error(
+        StatusCode::NOT_FOUND,
+        "no such control route; see the README's \"Driving the emulator over HTTP\"",
+    )
+}
