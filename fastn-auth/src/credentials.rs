@@ -65,6 +65,20 @@ impl<E: Extra> Credentials<E> {
 }
 
 impl Credentials<Map<String, Value>> {
+    /// The credentials as JSON for people to read, by the same rule as `Debug`: tokens
+    /// `"[REDACTED]"`, `extra` strings shown only under [`SHOWN_KEYS`] when they do not look
+    /// like credentials themselves. For tools that print credentials (the `fastn-auth` CLI).
+    pub fn to_redacted_json(&self) -> Value {
+        let token =
+            |token: &Option<SecretString>| token.as_ref().map_or(Value::Null, |_| Value::from("[REDACTED]"));
+        serde_json::json!({
+            "access_token": token(&self.access_token),
+            "refresh_token": token(&self.refresh_token),
+            "expires_at": self.expires_at.and_then(|at| jiff::Timestamp::try_from(at).ok()).map(|at| at.to_string()),
+            "extra": redact_map(&self.extra),
+        })
+    }
+
     /// Credentials read back from a shared store.
     pub(crate) fn from_parts(
         access_token: Option<SecretString>,
@@ -229,6 +243,24 @@ impl fmt::Debug for Shown<'_> {
     }
 }
 
+/// `value` under a key, as [`Shown`] prints it, as JSON.
+fn redact_value(key_shown: bool, value: &Value) -> Value {
+    match value {
+        Value::String(text) if key_shown && !looks_like_credential(text) => value.clone(),
+        Value::String(_) => Value::from("[REDACTED]"),
+        Value::Object(map) => redact_map(map),
+        Value::Array(items) => items.iter().map(|item| redact_value(key_shown, item)).collect(),
+        scalar => scalar.clone(),
+    }
+}
+
+fn redact_map(map: &Map<String, Value>) -> Value {
+    map.iter()
+        .map(|(key, value)| (key.clone(), redact_value(is_shown_key(key), value)))
+        .collect::<Map<_, _>>()
+        .into()
+}
+
 fn fmt_map(map: &Map<String, Value>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     f.debug_map()
         .entries(map.iter().map(|(key, value)| (key, Shown { key_shown: is_shown_key(key), value })))
@@ -376,6 +408,25 @@ mod tests {
         {
             assert!(shown.contains(visible), "{visible} missing: {shown}");
         }
+    }
+
+    #[test]
+    fn redacted_json_follows_the_debug_rule() {
+        let creds = decode(
+            r#"{"access_token":"AT-1","team":{"id":"T1","secret":"S-1"},"scope":"Bearer B-1","hub_id":4}"#,
+        )
+        .unwrap();
+        let json = creds.to_redacted_json();
+        let text = json.to_string();
+        for secret in ["AT-1", "S-1", "B-1"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(
+            (json["extra"]["team"]["id"].as_str(), json["extra"]["hub_id"].as_i64()),
+            (Some("T1"), Some(4))
+        );
+        assert_eq!(json["access_token"], "[REDACTED]");
+        assert!(json["refresh_token"].is_null());
     }
 
     #[test]

@@ -1,0 +1,369 @@
+//! `fastn-auth`: connect a test tenant, look at its credentials, check a connectors
+//! manifest in CI, see what `connectors!` generates, run the Fastn API emulator.
+//!
+//! Exit codes: 0 done; 1 usage or configuration (a missing variable, a broken manifest);
+//! 2 the flow failed or timed out; 3 Fastn could not be reached or answered with an error.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{CommandFactory as _, Parser, Subcommand};
+use fastn_auth::mock::MockServer;
+use fastn_auth::{
+    Credentials, ErrorCode, ExposeSecret as _, FastnAuth, FastnAuthBuilder, PollOptions, SessionHandle,
+};
+use serde_json::{Value, json};
+
+/// Fastn connector authentication from the terminal.
+#[derive(Parser)]
+#[command(name = "fastn-auth", version, about, long_about = None)]
+struct Cli {
+    /// The space id (`x-fastn-space-id`).
+    #[arg(long, global = true, env = "FASTN_SPACE_ID", hide_env_values = true)]
+    space_id: Option<String>,
+    /// The API key; or set --auth-token.
+    #[arg(long, global = true, env = "FASTN_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// A bearer token instead of an API key.
+    #[arg(long, global = true, env = "FASTN_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// The API's base URL (default `https://live.fastn.ai/api`).
+    #[arg(long, global = true, env = "FASTN_BASE_URL")]
+    base_url: Option<String>,
+    /// Print JSON for scripts instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print tokens and secret-looking fields in clear.
+    #[arg(long, global = true)]
+    reveal: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts a flow, prints where the user authorizes, waits, prints the credentials.
+    Connect {
+        /// The connector id, e.g. slack.
+        connector: String,
+        #[command(flatten)]
+        target: Target,
+        /// Open the authorization page in the browser.
+        #[arg(long)]
+        open: bool,
+        /// How long to wait for the user, e.g. 90s, 5m.
+        #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Time between status polls.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+    },
+    /// Where a flow stands, by its state.
+    Status {
+        /// The flow's state (its session id).
+        state: String,
+        /// The tenant the flow was started for.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The connection the flow was started for.
+        #[arg(long)]
+        connection: Option<String>,
+    },
+    /// The credentials of a connection made earlier.
+    Credentials {
+        /// The connector id, e.g. slack.
+        connector: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Checks or expands a connectors manifest.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+    /// Runs the Fastn API emulator on loopback until Ctrl-C.
+    Emulator {
+        /// Port on 127.0.0.1 (0: any free one).
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Approve each flow by itself this long after init, e.g. 2s (0s: at once).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        auto_approve: Option<Duration>,
+        /// Give each extra field this manifest declares a value of its type.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Accept this API key too (besides mock-api-key); repeatable.
+        #[arg(long = "accept-key")]
+        accept_keys: Vec<String>,
+        /// Print no line per request.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Prints shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Exits 1 with the macro's own errors (file:line:col) when the manifest is broken.
+    Check {
+        /// The manifest.
+        #[arg(default_value = "connectors.yaml")]
+        path: PathBuf,
+    },
+    /// Prints the Rust that `connectors!` generates for the manifest, formatted.
+    Expand {
+        /// The manifest.
+        #[arg(default_value = "connectors.yaml")]
+        path: PathBuf,
+    },
+}
+
+/// Which connection: org, tenant, connection.
+#[derive(clap::Args)]
+struct Target {
+    /// The tenant (your customer).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The org (default community).
+    #[arg(long)]
+    org: Option<String>,
+    /// The connection instance.
+    #[arg(long)]
+    connection: Option<String>,
+}
+
+/// What ended a command, with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<fastn_auth::Error> for Failure {
+    fn from(err: fastn_auth::Error) -> Self {
+        let code = match err.code() {
+            ErrorCode::ConfigError => 1,
+            ErrorCode::Timeout | ErrorCode::AuthFailed => 2,
+            _ => 3,
+        };
+        Failure { code, message: err.to_string() }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: 1, message: message.into() }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a usage error is exit code 1.
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(u8::from(err.use_stderr()));
+        }
+    };
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// `$request` (a connect or credentials request: they share these setters) with the
+/// target's ids set.
+macro_rules! with_target {
+    ($request:expr, $target:expr) => {{
+        let mut request = $request;
+        if let Some(org) = &$target.org {
+            request = request.org_id(org.clone());
+        }
+        if let Some(tenant) = &$target.tenant {
+            request = request.tenant_id(tenant.clone());
+        }
+        if let Some(connection) = &$target.connection {
+            request = request.connection_id(connection.clone());
+        }
+        request
+    }};
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Connect { connector, target, open, timeout, interval } => {
+            let client = client(&cli)?;
+            let session = with_target!(client.connect(connector.clone()), target).send().await?;
+            match session.redirect_url() {
+                Some(url) => {
+                    eprintln!("Authorize {connector} at: {url}");
+                    if *open {
+                        open_browser(url.as_str());
+                    }
+                }
+                None => eprintln!("The flow has no authorization URL; waiting for it to complete."),
+            }
+            let spinner = spinner(&format!("waiting for {connector} to be authorized…"));
+            let outcome = session.wait_for_completion(PollOptions::new(*interval, *timeout)).await;
+            spinner.finish_and_clear();
+            let credentials = outcome?;
+            print_credentials(&cli, &credentials, Some(session.handle()));
+        }
+        Command::Status { state, tenant, connection } => {
+            let client = client(&cli)?;
+            let handle: SessionHandle = serde_json::from_value(json!({
+                "connector_id": "-", "org_id": fastn_auth::DEFAULT_ORG_ID, "state": state,
+                "tenant_id": tenant, "connection_id": connection,
+            }))
+            .map_err(|err| usage(format!("cannot use these ids: {err}")))?;
+            let status = client.resume(handle).get_status().await?;
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({ "state": state, "status": status.status.as_str(), "error_message": status.error_message })
+                );
+            } else {
+                match status.error_message {
+                    Some(message) => println!("{}: {message}", status.status),
+                    None => println!("{}", status.status),
+                }
+            }
+        }
+        Command::Credentials { connector, target } => {
+            let client = client(&cli)?;
+            let credentials = with_target!(client.credentials(connector.clone()), target).send().await?;
+            print_credentials(&cli, &credentials, None);
+        }
+        Command::Manifest(ManifestCommand::Check { path }) => {
+            let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
+                .map_err(|err| usage(err.to_string()))?;
+            let ids: Vec<&str> = manifest.connectors.iter().map(|c| c.id.as_str()).collect();
+            if cli.json {
+                println!("{}", json!({ "path": path, "connectors": ids }));
+            } else {
+                println!("{}: {} connectors: {}", path.display(), ids.len(), ids.join(", "));
+            }
+        }
+        Command::Manifest(ManifestCommand::Expand { path }) => {
+            let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
+                .map_err(|err| usage(err.to_string()))?;
+            let code = fastn_auth_codegen::pretty(fastn_auth_codegen::codegen::generate(&manifest, None))
+                .map_err(usage)?;
+            print!("{code}");
+        }
+        Command::Emulator { port, auto_approve, manifest, accept_keys, quiet } => {
+            let mut builder = MockServer::builder().port(*port).log_requests(!quiet);
+            if let Some(delay) = auto_approve {
+                builder = builder.auto_approve_after(*delay);
+            }
+            if let Some(path) = manifest {
+                builder = builder.manifest(path);
+            }
+            for key in accept_keys {
+                builder = builder.api_key(key.clone());
+            }
+            let mock =
+                builder.start().await.map_err(|err| usage(format!("the emulator did not start: {err}")))?;
+            println!("{}", mock.base_url());
+            eprintln!(
+                "Fastn emulator on {}; space {}, API key `{}` (or bearer `{}`); Ctrl-C stops it",
+                mock.base_url(),
+                MockServer::SPACE_ID,
+                MockServer::API_KEY,
+                MockServer::AUTH_TOKEN
+            );
+            tokio::signal::ctrl_c().await.map_err(|err| usage(format!("cannot wait for Ctrl-C: {err}")))?;
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "fastn-auth", &mut std::io::stdout());
+        }
+    }
+    Ok(())
+}
+
+/// The client from the flags and `FASTN_*` variables.
+fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
+    let space = cli.space_id.clone().ok_or_else(|| usage("set FASTN_SPACE_ID or --space-id"))?;
+    let mut builder: FastnAuthBuilder = FastnAuth::builder(space);
+    builder = match (&cli.api_key, &cli.auth_token) {
+        (Some(key), None) => builder.api_key(key.clone()),
+        (None, Some(token)) => builder.auth_token(token.clone()),
+        (None, None) => {
+            return Err(usage("set FASTN_API_KEY or FASTN_AUTH_TOKEN (or --api-key / --auth-token)"));
+        }
+        (Some(_), Some(_)) => return Err(usage("set an API key or an auth token, not both")),
+    };
+    if let Some(base_url) = &cli.base_url {
+        builder = builder.base_url(base_url.clone());
+    }
+    Ok(builder.build()?)
+}
+
+/// The credentials, redacted unless `--reveal`, as text or JSON.
+fn print_credentials(cli: &Cli, credentials: &Credentials, handle: Option<&SessionHandle>) {
+    let mut shown = if cli.reveal {
+        json!({
+            "access_token": credentials.access_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            "refresh_token": credentials.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
+            "expires_at": credentials.to_redacted_json()["expires_at"],
+            "extra": credentials.extra,
+        })
+    } else {
+        credentials.to_redacted_json()
+    };
+    if let Some(handle) = handle {
+        shown["state"] = json!(handle.state());
+    }
+    if cli.json {
+        println!("{shown}");
+        return;
+    }
+    for (key, value) in shown.as_object().into_iter().flatten() {
+        match value {
+            Value::Object(extra) if key == "extra" => {
+                for (field, value) in extra {
+                    println!("{field}: {}", text(value));
+                }
+            }
+            Value::Null => {}
+            value => println!("{key}: {}", text(value)),
+        }
+    }
+}
+
+/// A JSON value as a person reads it: strings without quotes.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A spinner on stderr when it is a terminal; nothing otherwise (scripts, CI logs).
+fn spinner(message: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(message.to_owned());
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
+}
+
+/// Opens `url` in the desktop's browser; says so when it cannot.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        std::process::Command::new("open").arg(url).status()
+    } else if cfg!(windows) {
+        std::process::Command::new("cmd").args(["/C", "start", "", url]).status()
+    } else {
+        std::process::Command::new("xdg-open").arg(url).status()
+    };
+    if !opener.is_ok_and(|status| status.success()) {
+        eprintln!("Could not open a browser; open the URL above yourself.");
+    }
+}

@@ -1,0 +1,241 @@
+//! The `fastn-auth` binary as a user runs it: every subcommand against an emulator, bad
+//! input included, with the documented exit codes (0 ok, 1 usage or configuration, 2 flow
+//! failed or timed out, 3 network).
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use fastn_auth::mock::{ConnectionKey, MockServer};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fastn-auth");
+const TOKEN: &str = "xoxb-CLI-TOKEN-1";
+
+/// The workspace root, where `connectors.yaml` and the test manifests are.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
+}
+
+/// `fastn-auth args…` configured for `mock` through the environment, as a user would.
+fn cli(mock: Option<&MockServer>, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(root());
+    for var in ["FASTN_SPACE_ID", "FASTN_API_KEY", "FASTN_AUTH_TOKEN", "FASTN_BASE_URL"] {
+        command.env_remove(var);
+    }
+    if let Some(mock) = mock {
+        command
+            .env("FASTN_SPACE_ID", MockServer::SPACE_ID)
+            .env("FASTN_API_KEY", MockServer::API_KEY)
+            .env("FASTN_BASE_URL", mock.base_url());
+    }
+    command
+}
+
+async fn run(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("the binary runs")).await.unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn emulator_with_slack() -> MockServer {
+    let mock = MockServer::start().await.unwrap();
+    let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme");
+    mock.insert_connection(
+        key,
+        Some(serde_json::json!({ "access_token": TOKEN, "expires_in": 3600, "team_id": "T1" })),
+    );
+    mock
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_redacted_unless_revealed_and_json_for_scripts() {
+    let mock = emulator_with_slack().await;
+    let out = run(cli(Some(&mock), &["credentials", "slack", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("access_token: [REDACTED]") && stdout(&out).contains("team_id: T1"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains(TOKEN));
+
+    let out = run(cli(Some(&mock), &["credentials", "slack", "--tenant", "acme", "--reveal"])).await;
+    assert!(stdout(&out).contains(&format!("access_token: {TOKEN}")), "{}", stdout(&out));
+
+    let out = run(cli(Some(&mock), &["--json", "credentials", "slack", "--tenant", "acme"])).await;
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(
+        (json["access_token"].as_str(), json["extra"]["team_id"].as_str()),
+        (Some("[REDACTED]"), Some("T1"))
+    );
+    assert!(json["expires_at"].as_str().is_some_and(|at| at.starts_with("20")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_waits_for_the_user_and_times_out_with_exit_code_2() {
+    let mock = MockServer::builder().auto_approve_after_polls(2).start().await.unwrap();
+    let out = run(cli(Some(&mock), &["connect", "slack", "--tenant", "acme", "--interval", "20ms"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("Authorize slack at: http://{}/authorize?state=", mock.addr())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("access_token: [REDACTED]") && stdout(&out).contains("state: "),
+        "{}",
+        stdout(&out)
+    );
+
+    let waiting = MockServer::start().await.unwrap();
+    let out = run(cli(Some(&waiting), &["connect", "slack", "--timeout", "1s", "--interval", "50ms"])).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not complete within 1s"), "{}", stderr(&out));
+
+    let denying = MockServer::start().await.unwrap();
+    let connect = tokio::spawn(run(cli(Some(&denying), &["connect", "stripe", "--interval", "20ms"])));
+    // The flow's state is the last segment of its first status poll.
+    let state = loop {
+        let polled = denying.requests().iter().find(|r| r.path.contains("/status/")).map(|r| r.path.clone());
+        if let Some(path) = polled {
+            break path.rsplit('/').next().unwrap_or_default().to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(denying.deny(&state, "the user said no"));
+    let out = connect.await.unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("the user said no"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_tells_where_a_flow_stands() {
+    let mock = MockServer::start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
+    let out = run(cli(Some(&mock), &["status", session.state_key()])).await;
+    assert_eq!((code(&out), stdout(&out).trim()), (0, "INACTIVE"), "{}", stderr(&out));
+    assert!(mock.deny(session.state_key(), "denied"));
+    let out = run(cli(Some(&mock), &["--json", "status", session.state_key()])).await;
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((json["status"].as_str(), json["error_message"].as_str()), (Some("FAILED"), Some("denied")));
+    let out = run(cli(Some(&mock), &["status", "no-such-state"])).await;
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("unknown state"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_clear_error_with_its_exit_code() {
+    let mock = emulator_with_slack().await;
+    let out = run(cli(Some(&mock), &["credentials", "no-such-connector", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("404 Not Found") && stderr(&out).contains("no-such-connector"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(cli(None, &["credentials", "slack"])).await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("FASTN_SPACE_ID"), "{}", stderr(&out));
+
+    let mut wrong_key = cli(Some(&mock), &["credentials", "slack", "--tenant", "acme"]);
+    wrong_key.env("FASTN_API_KEY", "wrong");
+    let out = run(wrong_key).await;
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("401 Unauthorized"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("wrong\""), "the key is not echoed");
+
+    let out = run(cli(Some(&mock), &["credentials", "slack", "--tenant", "acme\tx"])).await;
+    assert_eq!(code(&out), 1, "an unusable id is a configuration error: {}", stderr(&out));
+
+    let out = run(cli(None, &["frobnicate"])).await;
+    assert_eq!(code(&out), 1, "a usage error");
+    let out = run(cli(None, &["--help"])).await;
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("manifest") && stdout(&out).contains("emulator"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_check_gives_the_macros_errors_and_expand_the_generated_code() {
+    let out = run(cli(None, &["manifest", "check", "connectors.yaml"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("connectors.yaml: 8 connectors: google-sheets, salesforce"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = run(cli(None, &["manifest", "check", "tests/ui/manifests/unknown_type.yaml"])).await;
+    assert_eq!(code(&out), 1);
+    let expected = std::fs::read_to_string(root().join("tests/ui/fail/unknown_type.stderr")).unwrap();
+    let macro_message = expected.lines().next().unwrap();
+    assert_eq!(stderr(&out).trim(), macro_message, "exactly the macro's message");
+
+    let out = run(cli(None, &["manifest", "check", "missing.yaml"])).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("cannot read the connectors manifest `missing.yaml`: file not found"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(cli(None, &["manifest", "expand"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("pub struct Slack;") && stdout(&out).contains("pub enum ConnectorId {"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_subcommand_serves_a_flow_to_the_connect_subcommand() {
+    let mut emulator = cli(
+        None,
+        &["emulator", "--port", "0", "--auto-approve", "0s", "--manifest", "tests/manifests/custom.yaml"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let base_url = first_line.trim().to_owned();
+    assert!(base_url.starts_with("http://127.0.0.1:") && base_url.ends_with("/api"), "{base_url}");
+
+    let mut connect =
+        cli(None, &["--json", "--reveal", "connect", "acme-crm", "--tenant", "globex", "--interval", "20ms"]);
+    connect
+        .env("FASTN_SPACE_ID", MockServer::SPACE_ID)
+        .env("FASTN_API_KEY", MockServer::API_KEY)
+        .env("FASTN_BASE_URL", &base_url);
+    let out = run(connect).await;
+    emulator.kill().unwrap();
+    let log = String::from_utf8_lossy(&emulator.wait_with_output().unwrap().stderr).into_owned();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        json["extra"]["api_base"], "https://globex.example.com/apibase",
+        "a field from --manifest: {json}"
+    );
+    assert!(log.contains("POST /api/connect/init/community/acme-crm 200"), "a line per request: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_for_a_shell() {
+    let out = run(cli(None, &["completions", "bash"])).await;
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("fastn-auth") && stdout(&out).contains("credentials"));
+}
