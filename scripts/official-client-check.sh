@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Wire compatibility checked by a client we did not write: the official Python client
 # (fastn-auth 1.0.5, in a venv under the target directory) completes a whole flow against
-# the standalone emulator. Needs python3 and PyPI; .ci/run runs it as its own step.
+# the standalone emulator (`fastn-auth emulator`). Needs python3 and PyPI; .ci/run runs it as its own step.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 python="$(bash scripts/python-venv.sh)"
-cargo build --quiet -p fastn-auth --features mock --example emulator
+cargo build --quiet -p fastn-auth-cli
 out="$(mktemp)"
-"$target/debug/examples/emulator" --port 0 --auto-approve-polls 2 >"$out" 2>/dev/null &
+"$target/debug/fastn-auth" emulator --port 0 --auto-approve 100ms --quiet >"$out" 2>/dev/null &
 emulator=$!
 trap 'kill "$emulator" 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do

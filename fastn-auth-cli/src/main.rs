@@ -23,7 +23,7 @@ struct Cli {
     /// The space id (`x-fastn-space-id`).
     #[arg(long, global = true, env = "FASTN_SPACE_ID", hide_env_values = true)]
     space_id: Option<String>,
-    /// The API key; or set --auth-token.
+    /// The API key; or set --auth-token. The emulator accepts it too.
     #[arg(long, global = true, env = "FASTN_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// A bearer token instead of an API key.
@@ -92,9 +92,6 @@ enum Command {
         /// Give each extra field this manifest declares a value of its type.
         #[arg(long)]
         manifest: Option<PathBuf>,
-        /// Accept this API key too (besides mock-api-key); repeatable.
-        #[arg(long = "accept-key")]
-        accept_keys: Vec<String>,
         /// Print no line per request.
         #[arg(long)]
         quiet: bool,
@@ -256,7 +253,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(usage)?;
             print!("{code}");
         }
-        Command::Emulator { port, auto_approve, manifest, accept_keys, quiet } => {
+        Command::Emulator { port, auto_approve, manifest, quiet } => {
             let mut builder = MockServer::builder().port(*port).log_requests(!quiet);
             if let Some(delay) = auto_approve {
                 builder = builder.auto_approve_after(*delay);
@@ -264,8 +261,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(path) = manifest {
                 builder = builder.manifest(path);
             }
-            for key in accept_keys {
+            // It accepts the key or token the clients use (--api-key, FASTN_API_KEY, …) as
+            // well as its own.
+            if let Some(key) = &cli.api_key {
                 builder = builder.api_key(key.clone());
+            }
+            if let Some(token) = &cli.auth_token {
+                builder = builder.auth_token(token.clone());
             }
             let mock =
                 builder.start().await.map_err(|err| usage(format!("the emulator did not start: {err}")))?;
