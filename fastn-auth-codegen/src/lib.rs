@@ -4,6 +4,8 @@
 //! ([`codegen`]). The `connectors!` macro is a thin shell over [`expand_file`]; tools that
 //! check or show a manifest call the same functions, so they print the macro's own errors.
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use proc_macro2::TokenStream;
