@@ -6,6 +6,8 @@
 //! functions, unit-tested and snapshot-tested without a compiler run in
 //! `fastn-auth-codegen`.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use fastn_auth_codegen::LoadError;
