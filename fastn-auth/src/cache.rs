@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::credentials::{Credentials, Extra};
 use crate::error::{Error, Result};
-use crate::store::{self, CacheStore, Lease, SharedLevel, Stored};
+use crate::store::{self, CacheStore, Credential, Lease, SharedLevel, Stored};
 use crate::target::Target;
 use crate::wire::Endpoint;
 
@@ -172,8 +172,6 @@ pub(crate) enum Freshness {
 /// The last good answer of a connection.
 struct Cached {
     raw: Credentials<Map<String, Value>>,
-    /// When Fastn answered (here or in another replica): what "newer" compares.
-    fetched_at: SystemTime,
     /// Typed copies, one per `Extra` type asked for, made once per answer.
     views: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     generation: u64,
@@ -186,6 +184,9 @@ type Outcome = Option<std::result::Result<(), Arc<Error>>>;
 
 struct Slot {
     cached: Option<Cached>,
+    /// The newest fetch time of any answer this slot has held: the shared store is never
+    /// accepted below it, even after the answer itself is dropped (a 404, expiry).
+    high_water: Option<SystemTime>,
     inflight: Option<(u64, watch::Receiver<Outcome>)>,
     not_found: Option<(Instant, Arc<Error>)>,
     last_used: Instant,
@@ -206,7 +207,8 @@ pub(crate) struct Cache {
     options: CacheOptions,
     state: Mutex<State>,
     shared: Option<SharedLevel>,
-    /// The client's host and space, encoded: the start of every shared-store key.
+    /// What the client's answers depend on besides the connection — its base URL, space
+    /// and credential — encoded: the start of every shared-store key.
     scope: String,
 }
 
@@ -226,15 +228,26 @@ enum Step<E> {
 }
 
 impl Cache {
-    /// A cache for the client of `host` (with port) and `space`.
-    pub(crate) fn new(options: CacheOptions, host: &str, space: &str) -> Self {
+    /// A cache for the client of `base_url`, `space` and `credential` (its API key or
+    /// token, kept only as a keyed hash in store keys).
+    pub(crate) fn new(
+        options: CacheOptions,
+        base_url: &url::Url,
+        space: &str,
+        credential: Credential<'_>,
+    ) -> Self {
         let state = State { slots: HashMap::default(), stats: CacheStats::default(), clock: 0 };
+        let identity =
+            options.store.as_ref().map(|store| store::credential_id(store.identity_key(), credential));
         let shared = options.store.clone().map(|store| SharedLevel::new(store, options.store_timeout));
+        // The URL as parsed: scheme, host, port (unless the scheme's default) and path, so
+        // `https://h/api` and `https://h:443/api/` are one deployment, `/other/api` another.
+        let base = base_url.as_str().trim_end_matches('/');
         Cache {
             options,
             state: Mutex::new(state),
             shared,
-            scope: format!("{}/{}", encode(host), encode(space)),
+            scope: format!("v2/{}/{}/{}", encode(base), encode(space), identity.unwrap_or_default()),
         }
     }
 
@@ -250,9 +263,12 @@ impl Cache {
     }
 
     /// The shared-store key of `target`: every part percent-encoded, so no id can pass
-    /// for another's.
+    /// for another's, and an absent tenant or connection is `!`, which no encoded id is
+    /// (not even an empty one, which the calls refuse before they get here anyway).
     fn store_key(&self, target: &Target) -> String {
-        let optional = |id: &Option<String>| id.as_deref().map(encode).unwrap_or_default();
+        let optional = |id: &Option<String>| {
+            id.as_deref().map_or_else(|| "!".to_owned(), |id| format!("={}", encode(id)))
+        };
         format!(
             "{}/{}/{}/{}/{}",
             self.scope,
@@ -275,6 +291,7 @@ impl Cache {
         &self,
         target: &Target,
         freshness: Freshness,
+        deadline: Option<Instant>,
         fetch: impl FnOnce() -> F,
     ) -> Result<Credentials<E>>
     where
@@ -311,7 +328,7 @@ impl Cache {
             Freshness::Any => fetched_before,
         };
         let mut guard = InflightGuard { cache: self, target, fetch_id, armed: true };
-        let outcome = self.fetch_shared(target, newer_than, fetch).await;
+        let outcome = self.fetch_shared(target, newer_than, deadline, fetch).await;
         guard.armed = false;
         self.finish::<E>(target, fetch_id, tx, outcome, ahead)
     }
@@ -319,35 +336,43 @@ impl Cache {
     /// The credentials from the shared store when it has an acceptable answer, else from
     /// `fetch`, under the connection's lease so that one replica fetches at a time. With
     /// no store, or the store unavailable, straight from `fetch`.
+    ///
+    /// A lease another replica holds is waited on for at most the lease time and at most
+    /// half of what is left of the caller's `deadline`: then the caller fetches without it
+    /// and writes its answer back, so a stuck or hostile lock (one with no expiry, say)
+    /// costs a wait, never a failed call nor a cold store.
     async fn fetch_shared<F>(
         &self,
         target: &Target,
         newer_than: Option<SystemTime>,
+        deadline: Option<Instant>,
         fetch: impl FnOnce() -> F,
     ) -> Result<(Credentials<Map<String, Value>>, SystemTime)>
     where
         F: std::future::Future<Output = Result<Credentials<Map<String, Value>>>>,
     {
-        let fetched_now =
-            |outcome: Result<Credentials<Map<String, Value>>>| outcome.map(|c| (c, SystemTime::now()));
-        let Some(shared) = &self.shared else { return fetched_now(fetch().await) };
+        let Some(shared) = &self.shared else { return fetch().await.map(|c| (c, SystemTime::now())) };
         let key = self.store_key(target);
-        let acceptable = |stored: Stored| {
-            let newer = newer_than.is_none_or(|seen| stored.fetched_at > seen);
-            (newer && !stored.credentials.is_expired()).then_some((stored.credentials, stored.fetched_at))
-        };
         let from_store = |stored: Option<Stored>| {
-            let answer = stored.and_then(acceptable);
-            if answer.is_some() {
-                shared.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Never older than what this process has seen: no rollback by a stale value.
+            let stored = stored.filter(|stored| newer_than.is_none_or(|seen| stored.fetched_at > seen))?;
+            if stored.credentials.is_expired() {
+                return None;
             }
-            answer
+            shared.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some((stored.credentials, stored.fetched_at))
         };
         if let Some(answer) = from_store(shared.get(&key).await) {
             return Ok(answer);
         }
-        // `None`: a lease too long to be a deadline (`Duration::MAX`), waited for in full.
-        let stop_waiting = Instant::now().checked_add(self.options.lease);
+        let now = Instant::now();
+        let lease_end = now.checked_add(self.options.lease);
+        let half_deadline = deadline.map(|at| now + at.saturating_duration_since(now) / 2);
+        // `None`: neither the lease (`Duration::MAX`) nor a deadline bounds the wait.
+        let stop_waiting = match (lease_end, half_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         loop {
             match shared.try_lock(&key, self.options.lease).await {
                 Lease::Held(token) => {
@@ -356,30 +381,46 @@ impl Cache {
                         shared.unlock(&key, token).await;
                         return Ok(answer);
                     }
-                    let outcome = fetch().await;
-                    let fetched_at = SystemTime::now();
-                    if let Ok(credentials) = &outcome {
-                        shared
-                            .set(&key, &store::encode(credentials, fetched_at), self.store_ttl(credentials))
-                            .await;
-                    }
+                    let outcome = self.fetch_and_share(shared, &key, fetch()).await;
                     shared.unlock(&key, token).await;
-                    return outcome.map(|credentials| (credentials, fetched_at));
+                    return outcome;
                 }
                 // The store is down: Fastn directly, never an error for the caller.
-                Lease::Unavailable => return fetched_now(fetch().await),
-                // The holder did not answer within its lease: fetch without it.
+                Lease::Unavailable => return fetch().await.map(|c| (c, SystemTime::now())),
+                // The holder did not answer in time: fetch without the lease.
                 Lease::Taken if stop_waiting.is_some_and(|at| Instant::now() >= at) => {
-                    return fetched_now(fetch().await);
+                    tracing::debug!(
+                        connector = %target.connector_id,
+                        "another holder of the lease did not answer in time; fetching without it"
+                    );
+                    return self.fetch_and_share(shared, &key, fetch()).await;
                 }
                 Lease::Taken => {
-                    tokio::time::sleep(LEASE_POLL + crate::transport::jitter(LEASE_POLL)).await;
+                    let pause = LEASE_POLL + crate::transport::jitter(LEASE_POLL);
+                    let wake =
+                        stop_waiting.map_or(Instant::now() + pause, |at| at.min(Instant::now() + pause));
+                    tokio::time::sleep_until(wake).await;
                     if let Some(answer) = from_store(shared.get(&key).await) {
                         return Ok(answer);
                     }
                 }
             }
         }
+    }
+
+    /// Fetches from Fastn and, when it answered, shares the answer.
+    async fn fetch_and_share(
+        &self,
+        shared: &SharedLevel,
+        key: &str,
+        fetch: impl std::future::Future<Output = Result<Credentials<Map<String, Value>>>>,
+    ) -> Result<(Credentials<Map<String, Value>>, SystemTime)> {
+        let outcome = fetch.await;
+        let fetched_at = SystemTime::now();
+        if let Ok(credentials) = &outcome {
+            shared.set(key, &store::encode(credentials, fetched_at), self.store_ttl(credentials)).await;
+        }
+        outcome.map(|credentials| (credentials, fetched_at))
     }
 
     /// How long the store keeps `credentials`: until the token expires.
@@ -418,8 +459,8 @@ impl Cache {
         let (answer, outcome) = match outcome {
             Ok((raw, fetched_at)) => {
                 let (refresh_at, valid_until) = lifetime(&self.options, &raw, now);
-                slot.cached =
-                    Some(Cached { raw, fetched_at, views: Vec::new(), generation, refresh_at, valid_until });
+                slot.high_water = slot.high_water.max(Some(fetched_at));
+                slot.cached = Some(Cached { raw, views: Vec::new(), generation, refresh_at, valid_until });
                 slot.not_found = None;
                 (view::<E>(slot, target), Ok(()))
             }
@@ -454,7 +495,7 @@ impl Cache {
 
 impl Slot {
     fn new(now: Instant) -> Self {
-        Slot { cached: None, inflight: None, not_found: None, last_used: now }
+        Slot { cached: None, high_water: None, inflight: None, not_found: None, last_used: now }
     }
 }
 
@@ -548,7 +589,7 @@ fn decide<E: Extra>(
     } else {
         stats.misses += 1;
     }
-    let fetched_before = slot.cached.as_ref().map(|cached| cached.fetched_at);
+    let fetched_before = slot.high_water;
     Step::Lead { fetch_id, tx, ahead, fetched_before }
 }
 
@@ -622,5 +663,87 @@ impl Drop for InflightGuard<'_> {
             // waiters wake and look again.
             slot.inflight = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{LockToken, StoreFuture};
+
+    /// A store that is never reached: these tests look at keys only.
+    #[derive(Debug)]
+    struct Keyed(Option<[u8; 32]>);
+
+    impl CacheStore for Keyed {
+        fn get<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn set<'a>(&'a self, _: &'a str, _: &'a [u8], _: Duration) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn try_lock<'a>(&'a self, _: &'a str, _: Duration) -> StoreFuture<'a, Option<LockToken>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn unlock<'a>(&'a self, _: &'a str, _: LockToken) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+        fn identity_key(&self) -> Option<[u8; 32]> {
+            self.0
+        }
+    }
+
+    fn key(
+        base: &str,
+        space: &str,
+        credential: Credential<'_>,
+        store_key: Option<[u8; 32]>,
+        target: &Target,
+    ) -> String {
+        let options = CacheOptions::default().store(Keyed(store_key));
+        Cache::new(options, &url::Url::parse(base).unwrap(), space, credential).store_key(target)
+    }
+
+    fn target(tenant: Option<&str>, connection: Option<&str>) -> Target {
+        Target {
+            connector_id: "slack".into(),
+            org_id: "community".into(),
+            tenant_id: tenant.map(Into::into),
+            connection_id: connection.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn store_keys_bind_everything_that_decides_the_answer() {
+        let base = "https://live.fastn.ai/api";
+        let acme = target(Some("acme"), None);
+        let reference = key(base, "s", Credential::ApiKey("k1"), Some([1; 32]), &acme);
+        let others = [
+            key("https://live.fastn.ai/other/api", "s", Credential::ApiKey("k1"), Some([1; 32]), &acme),
+            key("http://live.fastn.ai/api", "s", Credential::ApiKey("k1"), Some([1; 32]), &acme),
+            key("https://live.fastn.ai:8443/api", "s", Credential::ApiKey("k1"), Some([1; 32]), &acme),
+            key(base, "s2", Credential::ApiKey("k1"), Some([1; 32]), &acme),
+            key(base, "s", Credential::ApiKey("k2"), Some([1; 32]), &acme),
+            key(base, "s", Credential::Token("k1"), Some([1; 32]), &acme),
+            key(base, "s", Credential::ApiKey("k1"), Some([2; 32]), &acme),
+            key(base, "s", Credential::ApiKey("k1"), None, &acme),
+            key(base, "s", Credential::ApiKey("k1"), Some([1; 32]), &target(None, None)),
+            key(base, "s", Credential::ApiKey("k1"), Some([1; 32]), &target(Some(""), None)),
+            key(base, "s", Credential::ApiKey("k1"), Some([1; 32]), &target(Some("acme"), Some(""))),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(other, &reference, "case {i}");
+        }
+        assert_eq!(
+            key("https://live.fastn.ai:443/api/", "s", Credential::ApiKey("k1"), Some([1; 32]), &acme),
+            reference,
+            "one URL, two spellings"
+        );
+        assert!(!reference.contains("k1"), "{reference}");
+        // Absent, empty and a tenant named `!` are three keys.
+        let absent = key(base, "s", Credential::ApiKey("k1"), None, &target(None, None));
+        let empty = key(base, "s", Credential::ApiKey("k1"), None, &target(Some(""), None));
+        let bang = key(base, "s", Credential::ApiKey("k1"), None, &target(Some("!"), None));
+        assert!(absent != empty && empty != bang && absent != bang, "{absent} {empty} {bang}");
     }
 }

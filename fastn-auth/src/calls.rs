@@ -51,10 +51,14 @@ impl Calls {
         freshness: Freshness,
     ) -> Result<Credentials<E>> {
         let Some(cache) = &self.cache else { return self.fetch(target, deadline).await };
+        // An id Fastn would refuse is refused before any lookup: a cache never answers
+        // what a request could not have asked.
+        self.transport.check_ids(credentials_route(target), target.scope())?;
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);
-        let cached = cache.get(target, freshness, || self.fetch::<Map<String, Value>>(target, deadline));
+        let cached =
+            cache.get(target, freshness, deadline, || self.fetch::<Map<String, Value>>(target, deadline));
         match deadline {
             None => cached.await,
             Some(at) => tokio::time::timeout_at(at, cached).await.unwrap_or_else(|_| {

@@ -13,6 +13,7 @@ use crate::connector::{Connector, Dynamic};
 use crate::error::{Error, Result};
 use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
+use crate::store::Credential;
 use crate::transport::{self, ProxyChoice, RetryPolicy, Transport, TransportConfig};
 use crate::wire;
 
@@ -346,13 +347,12 @@ impl FastnAuthBuilder {
             options.check()?;
         }
         let cache = self.cache.map(|options| {
-            let base = transport.base_url();
-            let host = format!(
-                "{}:{}",
-                base.host_str().unwrap_or_default(),
-                base.port_or_known_default().unwrap_or(0)
-            );
-            Cache::new(options, &host, &self.space_id)
+            // `auth` above made sure exactly one of them is set.
+            let credential = match (&self.api_key, &self.auth_token) {
+                (Some(key), _) => Credential::ApiKey(key.expose_secret()),
+                (None, token) => Credential::Token(token.as_ref().map_or("", |t| t.expose_secret())),
+            };
+            Cache::new(options, transport.base_url(), &self.space_id, credential)
         });
         Ok(FastnAuth { calls: Arc::new(Calls { transport, cache }) })
     }

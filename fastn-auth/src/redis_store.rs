@@ -2,6 +2,7 @@
 //! server such as Valkey), encrypted at rest (feature `redis`).
 
 use std::fmt;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -12,21 +13,41 @@ use tokio::sync::OnceCell;
 use crate::error::{Error, Result};
 use crate::store::{CacheStore, LockToken, StoreError, StoreFuture};
 
-/// The first bytes of every sealed value: format 1, XChaCha20-Poly1305.
-const MAGIC: &[u8; 3] = b"fa1";
+/// The first bytes of every sealed value: format 2, XChaCha20-Poly1305 with the full Redis
+/// key (prefix included) as associated data.
+const MAGIC: &[u8; 3] = b"fa2";
 const NONCE_BYTES: usize = 24;
+/// What the key that names a client's credential in key names is derived for.
+const IDENTITY: &[u8] = b"fastn-auth redis store: credential ids";
 
 /// Compare-and-delete: releases a lock only for the holder of its token.
-const UNLOCK: &str =
-    r#"if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end"#;
+static UNLOCK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end"#,
+    )
+});
+
+/// Takes a lease lock for `ARGV[2]` ms, or returns nil when it is held. A lock held with no
+/// expiry or a longer one than ours (left by a crashed tool, or planted) is given ours, so
+/// no lock outlives a lease.
+static LOCK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"if redis.call("set", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+local ttl = redis.call("pttl", KEYS[1])
+if ttl == -1 or ttl > tonumber(ARGV[2]) then redis.call("pexpire", KEYS[1], ARGV[2]) end
+return 0"#,
+    )
+});
 
 /// A Redis (or Valkey) server shared by the replicas of a service, as the credentials
 /// cache's second level: one replica's fetch serves them all, and a lease lock per
 /// connection lets one replica refresh while the others wait for its answer.
 ///
 /// Tokens never reach Redis in clear text: every value is sealed with XChaCha20-Poly1305
-/// under your 32-byte key, a fresh random nonce each time, and the connection's cache key
-/// bound as associated data, so a value copied under another tenant's key does not open.
+/// under your 32-byte key, a fresh random nonce each time, and the full Redis key (prefix
+/// and connection) bound as associated data, so a value copied under another tenant's key,
+/// or another prefix's, does not open. Key names hold no secret: the client's API key is
+/// there only as an HMAC under a key derived from yours.
 /// Keys carry a TTL equal to the token's remaining life and a prefix (`fastn-auth` unless
 /// [`prefix`](Self::prefix) says otherwise). A value that does not open (another key, a
 /// corrupt or foreign value) is a miss.
@@ -49,6 +70,8 @@ pub struct RedisStore {
     prefix: String,
     /// The key values are sealed with, then older keys still accepted for reading.
     keys: Vec<XChaCha20Poly1305>,
+    /// Keys the hash of a client's credential in key names; derived from the oldest key.
+    identity_key: [u8; 32],
 }
 
 impl fmt::Debug for RedisStore {
@@ -78,6 +101,7 @@ impl RedisStore {
             server,
             prefix: "fastn-auth".to_owned(),
             keys: vec![XChaCha20Poly1305::new(&key.into())],
+            identity_key: derive(&key, IDENTITY),
         })
     }
 
@@ -91,9 +115,14 @@ impl RedisStore {
 
     /// Also opens values sealed with `key`, for rotation: new values are sealed with the
     /// key given to [`new`](Self::new), old ones still read until they expire.
+    ///
+    /// Key names (which carry an HMAC of the client's API key) are derived from the last
+    /// key given here, the oldest, so a rotation keeps them; retiring the old key renames
+    /// them, and each connection is then fetched from Fastn once more.
     #[must_use]
     pub fn previous_key(mut self, key: [u8; 32]) -> Self {
         self.keys.push(XChaCha20Poly1305::new(&key.into()));
+        self.identity_key = derive(&key, IDENTITY);
         self
     }
 
@@ -134,6 +163,7 @@ impl RedisStore {
     }
 
     fn value_key(&self, key: &str) -> String {
+        // Keys only ever grow by this format, so `{prefix}:c:` cannot end inside a prefix.
         format!("{}:c:{key}", self.prefix)
     }
 
@@ -141,13 +171,15 @@ impl RedisStore {
         format!("{}:l:{key}", self.prefix)
     }
 
-    /// `MAGIC`, a random nonce, and the ciphertext of `plain` with `key` as associated data.
+    /// `MAGIC`, a random nonce, and the ciphertext of `plain` with the Redis key of `key`
+    /// as associated data.
     fn seal(&self, key: &str, plain: &[u8]) -> std::result::Result<Vec<u8>, StoreError> {
+        let aad = self.value_key(key);
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce)
             .map_err(|e| StoreError::new(format!("no randomness for a nonce: {e}")))?;
         let sealed = self.keys[0]
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: key.as_bytes() })
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: aad.as_bytes() })
             .map_err(|_| StoreError::new("sealing failed"))?;
         let mut out = Vec::with_capacity(MAGIC.len() + NONCE_BYTES + sealed.len());
         out.extend_from_slice(MAGIC);
@@ -156,17 +188,23 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// The plain value, or `None` for anything that does not open under `key` with one of
-    /// the keys.
+    /// The plain value, or `None` for anything that does not open under the Redis key of
+    /// `key` with one of the keys.
     fn open(&self, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        let aad = self.value_key(key);
         let rest = sealed.strip_prefix(MAGIC.as_slice())?;
         if rest.len() < NONCE_BYTES {
             return None;
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
-        let payload = || Payload { msg: ciphertext, aad: key.as_bytes() };
+        let payload = || Payload { msg: ciphertext, aad: aad.as_bytes() };
         self.keys.iter().find_map(|cipher| cipher.decrypt(XNonce::from_slice(nonce), payload()).ok())
     }
+}
+
+/// A 32-byte subkey of `key` for `purpose`, so no key serves two uses.
+fn derive(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    crate::store::hmac_sha256(key, &[purpose])
 }
 
 fn redis_error(err: redis::RedisError) -> StoreError {
@@ -213,23 +251,25 @@ impl CacheStore for RedisStore {
                 .map_err(|e| StoreError::new(format!("no randomness for a lock token: {e}")))?;
             let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
             let mut connection = self.connection().await?;
-            let set: Option<String> = redis::cmd("SET")
-                .arg(self.lock_key(key))
+            let taken: i64 = LOCK
+                .key(self.lock_key(key))
                 .arg(&token)
-                .arg("NX")
-                .arg("PX")
                 .arg(millis(lease))
-                .query_async(&mut connection)
+                .invoke_async(&mut connection)
                 .await
                 .map_err(redis_error)?;
-            Ok(set.map(|_| LockToken::new(token)))
+            Ok((taken == 1).then(|| LockToken::new(token)))
         })
+    }
+
+    fn identity_key(&self) -> Option<[u8; 32]> {
+        Some(self.identity_key)
     }
 
     fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection().await?;
-            redis::Script::new(UNLOCK)
+            UNLOCK
                 .key(self.lock_key(key))
                 .arg(token.as_str())
                 .invoke_async::<i64>(&mut connection)
@@ -263,6 +303,23 @@ mod tests {
             store.seal("tenant-a", b"x").unwrap(),
             "fresh nonces"
         );
+    }
+
+    #[test]
+    fn a_value_sealed_under_one_prefix_does_not_open_under_another() {
+        let sealed = store(1).prefix("svc-a").seal("k", b"v").unwrap();
+        assert_eq!(store(1).prefix("svc-a").open("k", &sealed).as_deref(), Some(b"v".as_slice()));
+        assert_eq!(store(1).prefix("svc-b").open("k", &sealed), None);
+    }
+
+    #[test]
+    fn key_names_survive_a_rotation_and_never_hold_the_encryption_key() {
+        let (old, new) = ([1; 32], [2; 32]);
+        let before = store(1).identity_key;
+        assert_eq!(store(2).previous_key(old).identity_key, before, "rotation keeps the names");
+        assert_ne!(store(2).identity_key, before);
+        assert_ne!(before, old);
+        assert_ne!(store(2).identity_key, new);
     }
 
     #[test]

@@ -27,10 +27,15 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// A store shared by the replicas of a service: the second level of the credentials cache,
 /// behind [`CacheOptions::store`](crate::CacheOptions::store).
 ///
-/// `key` is the cache's key of a connection (host, space, org, connector, tenant and
-/// connection, encoded); a store may prefix it. `value` holds tokens in clear: a store must
-/// never keep it so — `RedisStore` (feature `redis`) seals it with an AEAD, `key` bound
-/// as associated data — and must treat a value it cannot open as absent.
+/// `key` is the cache's key of a connection: everything that decides Fastn's answer — the
+/// base URL (scheme, host, port, path), the space, a keyed hash of the client's API key or
+/// token (see [`identity_key`](Self::identity_key)), org, connector, tenant and connection —
+/// each part encoded so that no id can pass for another's, and an absent tenant or
+/// connection never for an empty one. A store may prefix it. `value` holds tokens in clear:
+/// a store must never keep it so — `RedisStore` (feature `redis`) seals it with an AEAD,
+/// its prefix and the full key bound as associated data — and must treat a value it cannot
+/// open as absent. Values carry the time Fastn answered; the cache never serves one older
+/// than what it has already seen for the key, so a store cannot roll a connection back.
 pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
     /// The value stored under `key`, if any (and readable).
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
@@ -45,6 +50,15 @@ pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
     /// Releases the lock of `key` if `token` still holds it (a lease that expired and was
     /// taken by another is left alone).
     fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()>;
+
+    /// A secret shared by every replica using this store, which keys the hash that stands
+    /// for the client's API key or token in every key, so that clients with different keys
+    /// never share an entry and a reader of the store's key names cannot test guesses of
+    /// the API key. `RedisStore` derives it from its encryption key. The default, `None`,
+    /// hashes without a secret: still never the key itself, but open to guessing.
+    fn identity_key(&self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 /// The proof of holding a lease lock, made by a [`CacheStore`].
@@ -81,6 +95,38 @@ impl StoreError {
     pub fn new(message: impl Into<String>) -> Self {
         StoreError(message.into())
     }
+}
+
+/// How a client authenticates to Fastn, for the part of store keys that stands for it.
+#[derive(Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    ApiKey(&'a str),
+    Token(&'a str),
+}
+
+/// The part of a store key that stands for the client's credential: an HMAC-SHA-256 of it
+/// under `key` (a fixed, public key when the store has none), its first 16 bytes in hex.
+pub(crate) fn credential_id(key: Option<[u8; 32]>, credential: Credential<'_>) -> String {
+    const UNKEYED: [u8; 32] = *b"fastn-auth: no store key given..";
+    let (kind, secret): (&[u8], &str) = match credential {
+        Credential::ApiKey(key) => (b"api key\0", key),
+        Credential::Token(token) => (b"token\0", token),
+    };
+    let mac = hmac_sha256(&key.unwrap_or(UNKEYED), &[kind, secret.as_bytes()]);
+    mac.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// HMAC-SHA-256 of `parts`, one after the other, under `key`.
+pub(crate) fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::Mac as _;
+    // A key of one SHA-256 block, as HMAC pads a shorter one: nothing that can fail.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new(&block.into());
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 /// One connection's credentials as stored: what the cache needs to serve them anywhere.

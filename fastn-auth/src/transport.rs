@@ -318,6 +318,13 @@ impl Transport {
         }
     }
 
+    /// Checks every id of a call to `route` as [`call`](Self::call) would, sending nothing.
+    pub(crate) fn check_ids(&self, route: Route<'_>, scope: Scope<'_>) -> Result<()> {
+        self.url(route)?;
+        header_value("tenant_id", scope.tenant_id)?;
+        header_value("connection_id", scope.connection_id).map(drop)
+    }
+
     /// `base_url` + `connect/{verb}/{params…}`, each parameter one percent-encoded segment.
     fn url(&self, route: Route<'_>) -> Result<Url> {
         let params = route.params();

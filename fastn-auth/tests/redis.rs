@@ -118,6 +118,20 @@ fn client(mock: &MockServer, redis: &Redis, key: [u8; 32]) -> FastnAuth {
     mock.client_builder().cache(CacheOptions::default().store(store)).build().unwrap()
 }
 
+/// A client of another replica, cold, on the same store with the same key.
+fn replica_with(
+    mock: &MockServer,
+    redis: &Redis,
+    build: impl FnOnce(fastn_auth::FastnAuthBuilder, CacheOptions) -> fastn_auth::FastnAuthBuilder,
+) -> FastnAuth {
+    let store = RedisStore::new(&redis.url(), KEY).unwrap();
+    build(mock.client_builder(), CacheOptions::default().store(store)).build().unwrap()
+}
+
+async fn set_raw(redis: &Redis, key: &str, value: &[u8]) {
+    redis::cmd("SET").arg(key).arg(value).query_async::<()>(&mut redis.raw().await).await.unwrap();
+}
+
 fn connect(mock: &MockServer, tenant: &str, token: &str) {
     let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);
     mock.insert_connection(key, Some(json!({ "access_token": token, "expires_in": 3600, "team_id": "T1" })));
@@ -308,7 +322,7 @@ async fn nothing_in_redis_is_readable_and_copies_do_not_open() {
 
     // acme's sealed value copied under globex's key does not open there.
     let (acme_key, sealed) = &dump[0];
-    let globex_key = acme_key.replace("/acme/", "/globex/");
+    let globex_key = acme_key.replace("/=acme/", "/=globex/");
     assert_ne!(&globex_key, acme_key);
     redis::cmd("SET").arg(&globex_key).arg(sealed).query_async::<()>(&mut redis.raw().await).await.unwrap();
     let third = client(&mock, &redis, KEY);
@@ -320,4 +334,138 @@ async fn nothing_in_redis_is_readable_and_copies_do_not_open() {
     let stranger = client(&mock, &redis, [9; 32]);
     assert_eq!(token(&stranger.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
     assert_eq!((upstream(&mock), stranger.cache_stats().unwrap().store_hits), (3, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_tenant_or_connection_id_is_refused_not_served_the_space_token() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    let key = ConnectionKey::new(MockServer::SPACE_ID, "slack");
+    mock.insert_connection(key, Some(json!({ "access_token": CANARY, "expires_in": 3600 })));
+    let first = client(&mock, &redis, KEY);
+    assert_eq!(token(&first.credentials("slack").send().await.unwrap()), CANARY, "the space-level token");
+    assert_eq!(upstream(&mock), 1);
+
+    let cold = client(&mock, &redis, KEY);
+    let by_tenant = cold.credentials("slack").tenant_id("").send().await.unwrap_err();
+    let by_connection = cold.credentials("slack").connection_id("").send().await.unwrap_err();
+    for err in [by_tenant, by_connection] {
+        assert!(matches!(err, fastn_auth::Error::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("it is empty"), "{err}");
+    }
+    assert_eq!(upstream(&mock), 1, "nothing asked of Fastn, nothing served from the store");
+    assert_eq!(cold.cache_stats().unwrap().store_hits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_another_api_key_asks_fastn_and_gets_its_401() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let first = client(&mock, &redis, KEY);
+    assert_eq!(token(&first.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
+
+    let wrong = replica_with(&mock, &redis, |builder, cache| builder.api_key("revoked-key").cache(cache));
+    let err = wrong.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_unauthorized(), "Fastn's 401, not a cached token: {err:?}");
+    assert_eq!(upstream(&mock), 2, "the wrong key's call reached Fastn");
+    assert_eq!(wrong.cache_stats().unwrap().store_hits, 0);
+    let names: Vec<String> = redis.dump().await.into_iter().map(|(name, _)| name).collect();
+    assert!(
+        names.iter().all(|name| !name.contains("revoked-key") && !name.contains(MockServer::API_KEY)),
+        "{names:?}"
+    );
+
+    // Another deployment behind the same host and port: another path, another entry.
+    let elsewhere = replica_with(&mock, &redis, |builder, cache| {
+        builder
+            .base_url(format!("{}/other-deployment/api", mock.base_url().trim_end_matches("/api")))
+            .cache(cache)
+    });
+    let err = elsewhere.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_not_found(), "the other path's own answer: {err:?}");
+    assert_eq!(elsewhere.cache_stats().unwrap().store_hits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_copied_under_another_prefix_does_not_open() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let with_prefix = |prefix: &str| {
+        let store = RedisStore::new(&redis.url(), KEY).unwrap().prefix(prefix);
+        mock.client_builder().cache(CacheOptions::default().store(store)).build().unwrap()
+    };
+    assert_eq!(
+        token(&with_prefix("svc-a").credentials("slack").tenant_id("acme").send().await.unwrap()),
+        CANARY
+    );
+    let dump = redis.dump().await;
+    let (name, sealed) = dump.iter().find(|(name, _)| name.starts_with("svc-a:c:")).unwrap();
+    set_raw(&redis, &name.replacen("svc-a:", "svc-b:", 1), sealed).await;
+
+    let b = with_prefix("svc-b");
+    assert_eq!(token(&b.credentials("slack").tenant_id("acme").send().await.unwrap()), CANARY);
+    assert_eq!((upstream(&mock), b.cache_stats().unwrap().store_hits), (2, 0), "the copy is a miss");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_value_written_back_is_never_served_after_a_newer_one() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", "token-1");
+    let not_found_ttl = Duration::from_millis(50);
+    let client =
+        replica_with(&mock, &redis, |builder, cache| builder.cache(cache.not_found_ttl(not_found_ttl)));
+    assert_eq!(token(&client.credentials("slack").tenant_id("acme").send().await.unwrap()), "token-1");
+    let (name, old) = redis.dump().await.into_iter().next().unwrap();
+
+    connect(&mock, "acme", "token-2");
+    assert_eq!(
+        token(&client.credentials("slack").tenant_id("acme").fresh().send().await.unwrap()),
+        "token-2"
+    );
+    // The connection is revoked: Fastn now answers 404, and the replica forgets its token.
+    mock.reset();
+    let err = client.credentials("slack").tenant_id("acme").fresh().send().await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+
+    // The old sealed value is written back (it opens: same key, same name), and the
+    // newer one the store still holds would open too.
+    set_raw(&redis, &name, &old).await;
+    tokio::time::sleep(not_found_ttl * 2).await; // past the remembered 404
+    let err = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_not_found(), "Fastn asked again, no rolled-back token served: {err:?}");
+    assert_eq!(client.cache_stats().unwrap().store_hits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_with_no_expiry_costs_a_wait_within_the_callers_deadline() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let first = client(&mock, &redis, KEY);
+    first.credentials("slack").tenant_id("acme").send().await.unwrap();
+    let (name, _) = redis.dump().await.into_iter().next().unwrap();
+    // The value gone and its lock held forever (no TTL), as a crashed tool would leave it.
+    redis::cmd("DEL").arg(&name).query_async::<()>(&mut redis.raw().await).await.unwrap();
+    let lock = name.replacen(":c:", ":l:", 1);
+    set_raw(&redis, &lock, b"stuck").await;
+
+    // A 10 s lease (the default) and a 3 s deadline: the call must not fail on Redis.
+    let cold = replica_with(&mock, &redis, |builder, cache| {
+        builder.call_timeout(Duration::from_secs(3)).cache(cache)
+    });
+    let credentials = cold.credentials("slack").tenant_id("acme").send().await;
+    assert_eq!(token(&credentials.expect("answered within its 3 s deadline")), CANARY);
+    assert_eq!(upstream(&mock), 2);
+
+    // Its answer was written back for the others, and the lock now expires.
+    let names: Vec<String> = redis.dump().await.into_iter().map(|(name, _)| name).collect();
+    assert!(names.contains(&name), "{names:?}");
+    let ttl: i64 = redis::cmd("PTTL").arg(&lock).query_async(&mut redis.raw().await).await.unwrap();
+    assert!(ttl > 0 && ttl <= 10_000, "the stuck lock got a lease's expiry: {ttl} ms");
+    let another = client(&mock, &redis, KEY);
+    another.credentials("slack").tenant_id("acme").send().await.unwrap();
+    assert_eq!((upstream(&mock), another.cache_stats().unwrap().store_hits), (2, 1));
 }
