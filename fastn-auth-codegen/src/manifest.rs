@@ -11,8 +11,30 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::naming;
 
-/// The largest manifest read; anything bigger is almost certainly not a connector list.
-pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// The largest manifest read, in bytes (1 MiB): a thousand connectors of twenty fields
+/// with descriptions fit in a quarter of it.
+pub const MAX_BYTES: usize = 1024 * 1024;
+/// The deepest nesting of YAML collections, block or flow (`{`, `[`). A manifest needs 5
+/// (document, `connectors`, a connector, `extra`, a long-form field); deeper documents are
+/// refused before the YAML parser sees them, which is slow on deep flow nesting.
+pub const MAX_NESTING: usize = 10;
+/// The most YAML nodes (keys, values, list items) a manifest may hold, counted before
+/// parsing.
+pub const MAX_NODES: usize = 100_000;
+/// The most connectors in one manifest. With [`MAX_TOTAL_FIELDS`] this keeps what a
+/// manifest generates within about 2 MB of Rust, which `manifest expand` formats in under
+/// a second and 200 MB.
+pub const MAX_CONNECTORS: usize = 500;
+/// The most `extra` fields of one connector.
+pub const MAX_FIELDS: usize = 256;
+/// The most `extra` fields of all connectors together.
+pub const MAX_TOTAL_FIELDS: usize = 5_000;
+/// The deepest `list<…>` nesting of a field type (`list<list<string>>` is 2).
+pub const MAX_TYPE_DEPTH: usize = 8;
+/// The longest `extra` key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// The most characters of one error message; quoted manifest text in it is escaped.
+pub const MAX_MESSAGE_CHARS: usize = 600;
 
 /// A parsed and validated manifest.
 #[derive(Debug)]
@@ -152,6 +174,10 @@ fn tab_in_indentation(text: &str) -> Option<(usize, usize)> {
 
 impl FieldType {
     fn parse(text: &str) -> Result<FieldType, String> {
+        FieldType::parse_at(text, 0)
+    }
+
+    fn parse_at(text: &str, depth: usize) -> Result<FieldType, String> {
         let text = text.trim();
         Ok(match text {
             "string" => FieldType::String,
@@ -162,13 +188,17 @@ impl FieldType {
             "url" => FieldType::Url,
             "json" => FieldType::Json,
             _ => match text.strip_prefix("list<").and_then(|rest| rest.strip_suffix('>')) {
-                Some(inner) => FieldType::List(Box::new(FieldType::parse(inner)?)),
+                Some(_) if depth == MAX_TYPE_DEPTH => {
+                    return Err(format!("`list<…>` nested more than {MAX_TYPE_DEPTH} deep"));
+                }
+                Some(inner) => FieldType::List(Box::new(FieldType::parse_at(inner, depth + 1)?)),
                 None => {
                     let hint = did_you_mean(text, &TYPE_NAMES)
                         .map(|near| format!(" (did you mean `{near}`?)"))
                         .unwrap_or_default();
                     return Err(format!(
-                        "unknown type `{text}`{hint}, expected one of: {TYPES} (append `?` for optional)"
+                        "unknown type `{}`{hint}, expected one of: {TYPES} (append `?` for optional)",
+                        fastn_auth_rules::shown_id(text)
                     ));
                 }
             },
@@ -201,13 +231,35 @@ pub struct ManifestError {
 }
 
 /// Parses and validates a manifest.
+///
+/// The limits above are checked first ([`MAX_BYTES`], [`MAX_NESTING`], [`MAX_NODES`]) or
+/// while reading ([`MAX_CONNECTORS`], [`MAX_FIELDS`], [`MAX_TYPE_DEPTH`], id lengths), so
+/// any text up to the size limit is answered in well under a second; every error has a
+/// bounded message with manifest text escaped.
 pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    parse_unbounded(text).map_err(|err| ManifestError {
+        message: fastn_auth_rules::escape(&err.message, MAX_MESSAGE_CHARS),
+        position: err.position,
+    })
+}
+
+fn parse_unbounded(text: &str) -> Result<Manifest, ManifestError> {
+    if text.len() > MAX_BYTES {
+        return Err(ManifestError {
+            message: format!(
+                "it is {} bytes, more than the {MAX_BYTES} bytes a manifest may have",
+                text.len()
+            ),
+            position: None,
+        });
+    }
     if let Some(position) = tab_in_indentation(text) {
         return Err(ManifestError {
             message: "a tab in the indentation: YAML indents with spaces only".to_owned(),
             position: Some(position),
         });
     }
+    prescan(text)?;
     BAD_KEY.with(|bad| bad.borrow_mut().take());
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|err| {
         let mut position = err.location().map(|at| (at.line(), at.column()));
@@ -223,6 +275,83 @@ pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         ManifestError { message: teach(message), position }
     })?;
     Ok(Manifest { connectors: raw.connectors.0 })
+}
+
+/// Checks nesting and node count in one pass over the text, before any YAML parsing: a
+/// quoted scalar or a comment holds no structure; a line's indentation opens or closes
+/// block levels; `{`, `[` open flow levels, `,` and keys add nodes.
+fn prescan(text: &str) -> Result<(), ManifestError> {
+    let too = |message: String, line: usize, column: usize| ManifestError {
+        message,
+        position: Some((line, column)),
+    };
+    let mut blocks: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut nodes = 0usize;
+    let mut quote: Option<char> = None;
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let content = &line[indent..];
+        if quote.is_none() && flow == 0 && !content.is_empty() && !content.starts_with('#') {
+            while blocks.last().is_some_and(|&open| open > indent) {
+                blocks.pop();
+            }
+            if blocks.last() != Some(&indent) {
+                blocks.push(indent);
+            }
+            if blocks.len() > MAX_NESTING {
+                return Err(too(format!("nested more than {MAX_NESTING} levels deep"), number, indent + 1));
+            }
+            nodes += 1;
+        }
+        let mut previous = ' ';
+        let mut chars = content.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match (quote, c) {
+                (Some('"'), '\\') => {
+                    chars.next();
+                }
+                (Some('\''), '\'') if chars.peek().is_some_and(|&(_, next)| next == '\'') => {
+                    chars.next();
+                }
+                (Some(open), c) if c == open => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if previous == ' ' || previous == '\t' => break,
+                (None, '"' | '\'') if matches!(previous, ' ' | '\t' | '{' | '[' | ',' | ':') => {
+                    quote = Some(c)
+                }
+                // In block context a bracket opens a collection only where a node starts.
+                (None, '{' | '[')
+                    if flow > 0 || {
+                        let raw = &content[..at];
+                        let before = raw.trim_end();
+                        before.is_empty()
+                            || (before.len() < raw.len() && (before.ends_with(':') || before.ends_with('-')))
+                    } =>
+                {
+                    flow += 1;
+                    nodes += 1;
+                    if blocks.len() + flow > MAX_NESTING {
+                        let column = indent + content[..at].chars().count() + 1;
+                        return Err(too(
+                            format!("nested more than {MAX_NESTING} levels deep"),
+                            number,
+                            column,
+                        ));
+                    }
+                }
+                (None, '}' | ']') => flow = flow.saturating_sub(1),
+                (None, ',' | ':') => nodes += 1,
+                _ => {}
+            }
+            previous = c;
+        }
+        if nodes > MAX_NODES {
+            return Err(too(format!("more than {MAX_NODES} YAML nodes"), number, 1));
+        }
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -288,8 +417,16 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Connectors, A::Error> {
         let mut names = Names::new(["ConnectorId"]);
         let mut connectors = Vec::new();
+        let mut total_fields = 0;
         while let Some((id, default_name)) = map.next_key_seed(IdSeed)? {
+            if connectors.len() == MAX_CONNECTORS {
+                return Err(key_error(&id, format!("more than {MAX_CONNECTORS} connectors")));
+            }
             let raw: RawConnector = map.next_value()?;
+            total_fields += raw.extra.0.len();
+            if total_fields > MAX_TOTAL_FIELDS {
+                return Err(key_error(&id, format!("more than {MAX_TOTAL_FIELDS} extra fields in all")));
+            }
             let name = raw.name.map_or(default_name, |name| name.0);
             names.claim(&name, &id).map_err(|message| key_error(&id, message))?;
             connectors.push(ConnectorSpec {
@@ -297,7 +434,7 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
                 name,
                 description: raw.description,
                 auth: raw.auth,
-                org_id: raw.org_id,
+                org_id: raw.org_id.map(|org| org.0),
                 extra: raw.extra.0,
             });
         }
@@ -347,16 +484,19 @@ impl<'de> DeserializeSeed<'de> for IdSeed {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         let id = String::deserialize(deserializer)?;
-        if id.is_empty() || id == "." || id == ".." {
+        if let Some(problem) = fastn_auth_rules::id_problem(&id, true) {
             return Err(key_error::<D::Error>(
                 &id,
-                format!("connector id {id:?} cannot be used: ids must be non-empty and not `.` or `..`"),
+                format!("connector id \"{}\" cannot be used: {problem}", fastn_auth_rules::shown_id(&id)),
             ));
         }
         let name = naming::type_name(&id).ok_or_else(|| {
             key_error::<D::Error>(
                 &id,
-                format!("connector id `{id}` gives no Rust identifier: it needs a letter or digit"),
+                format!(
+                    "connector id `{}` gives no Rust identifier: it needs a letter or digit",
+                    fastn_auth_rules::shown_id(&id)
+                ),
             )
         })?;
         // Whether the name is free is decided once the connector's own `name:` is read.
@@ -372,11 +512,27 @@ struct RawConnector {
     #[serde(default)]
     auth: Auth,
     #[serde(default)]
-    org_id: Option<String>,
+    org_id: Option<OrgId>,
     #[serde(default)]
     name: Option<TypeName>,
     #[serde(default)]
     extra: Fields,
+}
+
+/// An `org_id:`, by the rules the runtime applies before sending it.
+struct OrgId(String);
+
+impl<'de> Deserialize<'de> for OrgId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let org = String::deserialize(deserializer)?;
+        match fastn_auth_rules::id_problem(&org, true) {
+            None => Ok(OrgId(org)),
+            Some(problem) => Err(de::Error::custom(format!(
+                "`org_id: \"{}\"` cannot be sent: {problem}",
+                fastn_auth_rules::shown_id(&org)
+            ))),
+        }
+    }
 }
 
 /// A `name:` override: an UpperCamelCase-able Rust identifier.
@@ -387,7 +543,8 @@ impl<'de> Deserialize<'de> for TypeName {
         let name = String::deserialize(deserializer)?;
         if !naming::is_identifier(&name) || naming::is_unrawable_keyword(&name) || name.starts_with("r#") {
             return Err(de::Error::custom(format!(
-                "`name: {name}` is not a Rust identifier, expected e.g. `GoogleSheets`"
+                "`name: {}` is not a Rust identifier, expected e.g. `GoogleSheets`",
+                fastn_auth_rules::shown_id(&name)
             )));
         }
         Ok(TypeName(name))
@@ -417,6 +574,9 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         let mut taken = HashSet::new();
         let mut fields = Vec::new();
         while let Some((key, field)) = map.next_key_seed(FieldKeySeed(&taken))? {
+            if fields.len() == MAX_FIELDS {
+                return Err(key_error(&key, format!("more than {MAX_FIELDS} extra fields in one connector")));
+            }
             let ty: RawFieldType = map.next_value()?;
             taken.insert(field.clone());
             fields.push(FieldSpec {
@@ -439,10 +599,22 @@ impl<'de> DeserializeSeed<'de> for FieldKeySeed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         let key = String::deserialize(deserializer)?;
+        let shown = fastn_auth_rules::shown_id(&key);
+        if key.len() > MAX_KEY_BYTES
+            || key.chars().any(|c| c.is_control() || fastn_auth_rules::is_bidi_control(c))
+        {
+            return Err(key_error::<D::Error>(
+                &key,
+                format!(
+                    "extra key \"{shown}\" cannot be used: at most {MAX_KEY_BYTES} bytes, no control or \
+                     bidirectional characters"
+                ),
+            ));
+        }
         let field = naming::field_name(&key).ok_or_else(|| {
             key_error::<D::Error>(
                 &key,
-                format!("extra key {key:?} gives no Rust field name: it needs a letter or digit"),
+                format!("extra key \"{shown}\" gives no Rust field name: it needs a letter or digit"),
             )
         })?;
         if field == "access_token"
@@ -607,7 +779,7 @@ mod tests {
         let (message, _) = error("version: 1\nconnectors:\n  '---': {}\n");
         assert!(message.contains("gives no Rust identifier"), "{message}");
         let (message, _) = error("version: 1\nconnectors:\n  '': {}\n");
-        assert!(message.contains("must be non-empty"), "{message}");
+        assert!(message.contains("it is empty"), "{message}");
         let (message, position) = error("version: 1\nconnectors:\n  a: {name: B}\n  b: {}\n");
         assert!(message.contains("`a` and `b` both give the Rust name `B`"), "{message}");
         assert_eq!(position, Some((4, 3)));
@@ -667,6 +839,127 @@ mod tests {
         );
         let (message, _) = error("connectors: {}\n");
         assert!(message.ends_with("add `version: 1` as the first line"), "{message}");
+    }
+
+    /// What a manifest from an untrusted source cannot do: hang the parser, overflow the
+    /// stack, grow without bound, or print text a terminal would obey.
+    #[test]
+    fn hostile_manifests_get_positioned_bounded_errors() {
+        let cases: Vec<(String, &str, Option<(usize, usize)>)> = vec![
+            (
+                format!("version: 1\nconnectors: {}", "{".repeat(100_000)),
+                "nested more than 10 levels",
+                Some((2, 22)),
+            ),
+            (
+                format!("version: 1\nconnectors: {}", "[".repeat(100_000)),
+                "nested more than 10 levels",
+                Some((2, 22)),
+            ),
+            (
+                (0..12).fold(String::from("version: 1\n"), |mut yaml, level| {
+                    yaml.push_str(&format!("{}k{level}:\n", " ".repeat(level * 2)));
+                    yaml
+                }),
+                "nested more than 10 levels",
+                Some((12, 21)),
+            ),
+            (
+                format!(
+                    "version: 1\nconnectors:\n  a:\n    extra:\n      t: {}string{}\n",
+                    "list<".repeat(100_000),
+                    ">".repeat(100_000)
+                ),
+                "`list<…>` nested more than 8 deep",
+                Some((5, 10)),
+            ),
+            (
+                format!(
+                    "version: 1\nconnectors:\n  a:\n    extra:\n      t: {}string{}\n",
+                    "list<".repeat(9),
+                    ">".repeat(9)
+                ),
+                "nested more than 8 deep",
+                Some((5, 10)),
+            ),
+            (
+                "version: 1\nconnectors:\n  \"a\\nb\": {}\n".into(),
+                "connector id \"a\\nb\" cannot be used: it contains a control character",
+                Some((3, 3)),
+            ),
+            (
+                "version: 1\nconnectors:\n  \"a\\0b\": {}\n".into(),
+                "cannot be used: it contains a control character",
+                Some((3, 3)),
+            ),
+            (
+                "version: 1\nconnectors:\n  \"evil\\u202Etxt\": {}\n".into(),
+                "\"evil\\u{202e}txt\" cannot be used: it contains a bidirectional",
+                Some((3, 3)),
+            ),
+            (
+                "version: 1\nconnectors:\n  a: {org_id: \"\"}\n".into(),
+                "`org_id: \"\"` cannot be sent: it is empty",
+                Some((3, 6)),
+            ),
+            (
+                "version: 1\nconnectors:\n  a: {org_id: \"..\"}\n".into(),
+                "is not a usable path segment",
+                Some((3, 6)),
+            ),
+            (
+                format!("version: 1\nconnectors:\n  {}: {{}}\n", "x".repeat(600)),
+                "600 bytes long, more than 512",
+                Some((3, 3)),
+            ),
+            (
+                (0..=MAX_CONNECTORS).fold(String::from("version: 1\nconnectors:\n"), |mut yaml, i| {
+                    yaml.push_str(&format!("  c{i}: {{}}\n"));
+                    yaml
+                }),
+                "more than 500 connectors",
+                Some((503, 3)),
+            ),
+            (
+                (0..=MAX_FIELDS).fold(
+                    String::from("version: 1\nconnectors:\n  a:\n    extra:\n"),
+                    |mut yaml, i| {
+                        yaml.push_str(&format!("      f{i}: string\n"));
+                        yaml
+                    },
+                ),
+                "more than 256 extra fields",
+                Some((261, 7)),
+            ),
+            (
+                format!("version: 1\nconnectors: [{}]\n", "1,".repeat(MAX_NODES)),
+                "more than 100000 YAML nodes",
+                Some((2, 1)),
+            ),
+        ];
+        for (yaml, expected, position) in cases {
+            let (message, at) = error(&yaml);
+            let head: String = yaml.chars().take(60).collect();
+            assert!(message.contains(expected), "{head:?}: {message}");
+            assert_eq!(at, position, "{head:?}: {message}");
+            assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1, "{head:?}: {} chars", message.len());
+            assert!(
+                !message.chars().any(|c| c.is_control() || fastn_auth_rules::is_bidi_control(c)),
+                "{message:?}"
+            );
+        }
+        // Brackets inside text are text: a description may hold any number of them.
+        let text = format!("{} and '{}'", "x[{,:[{,:y".repeat(100), "{".repeat(100));
+        let yaml = format!("version: 1\nconnectors:\n  a:\n    description: {text}\n");
+        assert_eq!(parse(&yaml).unwrap().connectors[0].description.as_deref(), Some(text.as_str()));
+        // Many connectors of few fields, or few of many: the total is bounded too.
+        let yaml =
+            (0..=MAX_TOTAL_FIELDS / 100).fold(String::from("version: 1\nconnectors:\n"), |mut yaml, i| {
+                yaml.push_str(&format!("  c{i}:\n    extra:\n"));
+                (0..100).for_each(|j| yaml.push_str(&format!("      f{j}: string\n")));
+                yaml
+            });
+        assert!(error(&yaml).0.contains("more than 5000 extra fields in all"));
     }
 
     #[test]

@@ -331,7 +331,7 @@ impl Transport {
         for (name, value) in &params {
             if let Some(problem) = wire::id_problem(value, true) {
                 return Err(Error::config(format!(
-                    "{name} cannot be sent: {problem} (got {:?})",
+                    "{name} cannot be sent: {problem} (got \"{}\")",
                     shown(value)
                 )));
             }
@@ -461,9 +461,9 @@ fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
     }
 }
 
-/// At most 64 characters of an id, for messages.
+/// An id for messages: at most 64 characters, escaped.
 pub(crate) fn shown(value: &str) -> String {
-    value.chars().take(64).collect()
+    fastn_auth_rules::shown_id(value)
 }
 
 /// A header value from caller input; `None` sends the empty string, as the protocol says.
@@ -471,10 +471,10 @@ pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValu
     let Some(value) = value else { return Ok(HeaderValue::from_static("")) };
     match wire::id_problem(value, false) {
         None => HeaderValue::from_str(value).map_err(|_| {
-            Error::config(format!("{name} cannot be sent as an HTTP header (got {:?})", shown(value)))
+            Error::config(format!("{name} cannot be sent as an HTTP header (got \"{}\")", shown(value)))
         }),
         Some(problem) => {
-            Err(Error::config(format!("{name} cannot be sent: {problem} (got {:?})", shown(value))))
+            Err(Error::config(format!("{name} cannot be sent: {problem} (got \"{}\")", shown(value))))
         }
     }
 }

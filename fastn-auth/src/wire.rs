@@ -28,7 +28,7 @@ pub const CONNECTION_ID: &str = "x-fastn-space-connection-id";
 /// The longest connector, org, tenant or connection id the SDK sends, in bytes. Longer ids
 /// are refused before anything is sent (HTTP stacks and proxies refuse very long request
 /// lines and headers, and no Fastn id comes near this).
-pub const MAX_ID_BYTES: usize = 512;
+pub const MAX_ID_BYTES: usize = fastn_auth_rules::MAX_ID_BYTES;
 /// The longest `state` accepted from the server, in bytes; longer is an invalid answer.
 pub const MAX_STATE_BYTES: usize = 2048;
 /// The most characters of server-sent text (`errorMessage`, an error body's `message`)
@@ -168,44 +168,15 @@ impl fmt::Display for AuthStatus {
     }
 }
 
-/// Why an id cannot be sent, or `None` when it can. `what` names the id in the message.
-///
-/// An id must be non-empty, at most [`MAX_ID_BYTES`] long, have no control character (URL
-/// parsing drops tabs and line breaks, HTTP refuses them in headers) and no leading or
-/// trailing space (HTTP strips it). As a path segment it must also not be `.` or `..`.
-pub(crate) fn id_problem(value: &str, path_segment: bool) -> Option<String> {
-    let problem = if value.is_empty() {
-        "it is empty".to_owned()
-    } else if value.len() > MAX_ID_BYTES {
-        format!("it is {} bytes long, more than {MAX_ID_BYTES}", value.len())
-    } else if value.chars().any(char::is_control) {
-        "it contains a control character (CR, LF, tab, NUL, …)".to_owned()
-    } else if value.trim_matches(' ') != value {
-        "it has a leading or trailing space".to_owned()
-    } else if path_segment && (value == "." || value == "..") {
-        format!("`{value}` is not a usable path segment")
-    } else {
-        return None;
-    };
-    Some(problem)
-}
+/// Why an id cannot be sent, or `None` when it can: the rules of
+/// [`fastn_auth_rules::id_problem`], which the manifest checker applies too.
+pub(crate) use fastn_auth_rules::id_problem;
 
 /// Server text made safe for messages and logs: at most [`MAX_SERVER_TEXT_CHARS`]
-/// characters, control characters (line breaks, ANSI escapes) escaped.
+/// characters, control characters (line breaks, ANSI escapes) and bidirectional overrides
+/// escaped.
 pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_SERVER_TEXT_CHARS + 8));
-    let mut chars = text.chars();
-    for c in chars.by_ref().take(MAX_SERVER_TEXT_CHARS) {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    if chars.next().is_some() {
-        out.push('…');
-    }
-    out
+    fastn_auth_rules::escape(text, MAX_SERVER_TEXT_CHARS)
 }
 
 /// The message a non-2xx JSON answer carries in `message`, `error`, `errorMessage` or

@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/deep_type.yaml");
+
+fn main() {}
