@@ -15,7 +15,9 @@ from fastn_auth import FastnAuth, PollOptions
 
 def stats(base_url: str) -> dict:
     origin = base_url.removesuffix("/api")
-    with urllib.request.urlopen(f"{origin}/_emulator/stats") as response:
+    # The control API asks for the emulator's key.
+    request = urllib.request.Request(f"{origin}/_emulator/stats", headers={"x-fastn-api-key": "mock-api-key"})
+    with urllib.request.urlopen(request) as response:
         return json.load(response)
 
 

@@ -227,7 +227,14 @@ async fn emulator_stats(
     base_url: &str,
 ) -> Result<(u64, u64), Box<dyn std::error::Error>> {
     let origin = base_url.trim_end_matches("/api");
-    let stats: Value = http.get(format!("{origin}/_emulator/stats")).send().await?.json().await?;
+    // The control API asks for the emulator's key.
+    let stats: Value = http
+        .get(format!("{origin}/_emulator/stats"))
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .send()
+        .await?
+        .json()
+        .await?;
     let field = |name: &str| stats[name].as_u64().ok_or_else(|| format!("stats lack {name}"));
     Ok((field("connections_accepted")?, field("requests_served")?))
 }

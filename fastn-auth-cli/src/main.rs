@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory as _, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use fastn_auth::mock::MockServer;
 use fastn_auth::{
     Credentials, ErrorCode, ExposeSecret as _, FastnAuth, FastnAuthBuilder, PollOptions, SessionHandle,
@@ -156,18 +157,34 @@ fn usage(message: impl Into<String>) -> Failure {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed =
+        Cli::command().try_get_matches().and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         // --help and --version print and succeed; a usage error is exit code 1.
         Err(err) => {
             let _ = err.print();
             return ExitCode::from(u8::from(err.use_stderr()));
         }
     };
+    for (id, flag, variable) in
+        [("api_key", "--api-key", "FASTN_API_KEY"), ("auth_token", "--auth-token", "FASTN_AUTH_TOKEN")]
+    {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            eprintln!(
+                "warning: {flag} on the command line is kept in your shell history and shown to other users by ps; set {variable} instead"
+            );
+        }
+    }
+    let json = cli.json;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if json {
+                println!("{}", json!({ "error": failure.message, "exit_code": failure.code }));
+            } else {
+                eprintln!("error: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -226,7 +243,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 );
             } else {
                 match status.error_message {
-                    Some(message) => println!("{}: {message}", status.status),
+                    Some(message) => println!("{}: {}", status.status, escaped(&message)),
                     None => println!("{}", status.status),
                 }
             }
@@ -261,8 +278,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(path) = manifest {
                 builder = builder.manifest(path);
             }
-            // It accepts the key or token the clients use (--api-key, FASTN_API_KEY, …) as
-            // well as its own.
+            // It accepts the key or token the clients use (--api-key, FASTN_API_KEY, …)
+            // instead of the public defaults.
             if let Some(key) = &cli.api_key {
                 builder = builder.api_key(key.clone());
             }
@@ -272,12 +289,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let mock =
                 builder.start().await.map_err(|err| usage(format!("the emulator did not start: {err}")))?;
             println!("{}", mock.base_url());
+            let accepts = if cli.api_key.is_some() || cli.auth_token.is_some() {
+                "the API key or token you gave (--api-key, FASTN_API_KEY, …)".to_owned()
+            } else {
+                format!("API key `{}` (or bearer `{}`)", MockServer::API_KEY, MockServer::AUTH_TOKEN)
+            };
             eprintln!(
-                "Fastn emulator on {}; space {}, API key `{}` (or bearer `{}`); Ctrl-C stops it",
+                "Fastn emulator on {}; space {}, {accepts}, also for its control API; Ctrl-C stops it",
                 mock.base_url(),
                 MockServer::SPACE_ID,
-                MockServer::API_KEY,
-                MockServer::AUTH_TOKEN
             );
             tokio::signal::ctrl_c().await.map_err(|err| usage(format!("cannot wait for Ctrl-C: {err}")))?;
         }
@@ -329,13 +349,19 @@ fn print_credentials(cli: &Cli, credentials: &Credentials, handle: Option<&Sessi
         match value {
             Value::Object(extra) if key == "extra" => {
                 for (field, value) in extra {
-                    println!("{field}: {}", text(value));
+                    println!("{}: {}", escaped(field), escaped(&text(value)));
                 }
             }
             Value::Null => {}
-            value => println!("{key}: {}", text(value)),
+            value => println!("{}: {}", escaped(key), escaped(&text(value))),
         }
     }
+}
+
+/// Text from the server for a terminal: control characters (escape sequences, line breaks
+/// that would forge another line) and bidirectional overrides shown escaped, never obeyed.
+fn escaped(text: &str) -> String {
+    fastn_auth_rules::escape(text, usize::MAX)
 }
 
 /// A JSON value as a person reads it: strings without quotes.

@@ -239,3 +239,49 @@ async fn completions_for_a_shell() {
     assert_eq!(code(&out), 0);
     assert!(stdout(&out).contains("fastn-auth") && stdout(&out).contains("credentials"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_text_is_shown_escaped_never_obeyed_by_the_terminal() {
+    let mock = MockServer::start().await.unwrap();
+    let hostile = "Acme\u{1b}]0;owned\u{7}\u{1b}[31m\naccess_token: forged\u{202e}";
+    let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme");
+    mock.insert_connection(
+        key,
+        Some(serde_json::json!({ "access_token": TOKEN, "team_name": hostile, "x\u{1b}[2Jkey\nforged": 1 })),
+    );
+    let out = run(cli(Some(&mock), &["credentials", "slack", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'), "{text:?}");
+    assert!(
+        !text.lines().any(|line| line.starts_with("access_token: forged") || line.starts_with("forged")),
+        "{text}"
+    );
+    assert!(
+        text.contains("team_name: Acme\\u{1b}]0;owned\\u{7}\\u{1b}[31m\\naccess_token: forged\\u{202e}"),
+        "{text}"
+    );
+    assert!(text.contains("x\\u{1b}[2Jkey\\nforged: 1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_on_the_command_line_is_warned_about_and_json_errors_are_json() {
+    let mock = emulator_with_slack().await;
+    let mut command =
+        cli(Some(&mock), &["--api-key", MockServer::API_KEY, "credentials", "slack", "--tenant", "acme"]);
+    command.env_remove("FASTN_API_KEY");
+    let out = run(command).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let errors = stderr(&out);
+    let warning: Vec<&str> = errors.lines().filter(|line| line.starts_with("warning:")).collect();
+    assert_eq!(warning.len(), 1, "{}", stderr(&out));
+    assert!(warning[0].contains("--api-key") && warning[0].contains("FASTN_API_KEY"), "{}", warning[0]);
+    let from_env = run(cli(Some(&mock), &["credentials", "slack", "--tenant", "acme"])).await;
+    assert!(!stderr(&from_env).contains("warning:"), "{}", stderr(&from_env));
+
+    let out = run(cli(Some(&mock), &["--json", "credentials", "slack", "--tenant", "nobody"])).await;
+    assert_eq!(code(&out), 3);
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("the error as one JSON document");
+    assert_eq!(json["exit_code"], 3);
+    assert!(json["error"].as_str().unwrap().contains("404"), "{json}");
+}

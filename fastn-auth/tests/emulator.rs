@@ -157,7 +157,9 @@ async fn tenants_connections_and_spaces_are_isolated() {
 
 #[tokio::test]
 async fn unauthenticated_requests_get_401_and_unknown_states_404() {
-    let mock = MockServer::builder().auth_token("extra-token").start().await.unwrap();
+    // A token of its own replaces the public defaults; the key is given back explicitly.
+    let mock =
+        MockServer::builder().auth_token("extra-token").api_key(MockServer::API_KEY).start().await.unwrap();
     let http = Client::new();
     let url = format!("{}/connect/init/community/slack", mock.base_url());
     let no_space = http.post(&url).header("x-fastn-api-key", MockServer::API_KEY).send().await.unwrap();
@@ -384,9 +386,13 @@ async fn slow_and_idle_connections_are_closed() {
     }
 }
 
-/// A control call: `method` on `/_emulator/{path}` with an optional JSON body.
+/// A control call: `method` on `/_emulator/{path}` with an optional JSON body, with the
+/// emulator's key as the control API asks.
 async fn control(api: &Api, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
-    let request = api.http.request(method, format!("http://{}/_emulator/{path}", api.mock.addr()));
+    let request = api
+        .http
+        .request(method, format!("http://{}/_emulator/{path}", api.mock.addr()))
+        .header("x-fastn-api-key", MockServer::API_KEY);
     let request = match body {
         Some(body) => request.json(&body),
         None => request,
@@ -457,4 +463,175 @@ async fn the_emulator_is_driven_over_http_as_from_any_language() {
     assert_eq!(api.credentials("notion", "globex").await.status(), 404);
     assert!(json_of(control(&api, Method::GET, "requests", None).await).await.as_array().unwrap().len() <= 1);
     assert_eq!(api.mock.pending_flows(), 0);
+}
+
+/// What a web page the developer visits could send to the emulator on loopback: refused,
+/// and nothing changes.
+#[tokio::test]
+async fn no_web_page_can_drive_the_control_api() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let url = |path: &str| format!("http://{}/_emulator/{path}", api.mock.addr());
+    let plant = json!({ "space_id": "mock-space", "connector_id": "slack", "tenant_id": "victim" });
+    let key = ("x-fastn-api-key", MockServer::API_KEY);
+
+    // No key: what a cross-site `fetch` without a preflight sends.
+    let no_key = api.http.post(url("connections")).json(&plant).send().await.unwrap();
+    assert_eq!(no_key.status(), 401);
+    assert!(json_of(no_key).await["error"].as_str().unwrap().contains("x-fastn-api-key"));
+    // A form post (text/plain, or a form's type) even with a key, another site's Origin,
+    // or a browser's cross-site marker.
+    let text = api
+        .http
+        .post(url("connections"))
+        .header(key.0, key.1)
+        .header("content-type", "text/plain")
+        .body(plant.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+    let form = api
+        .http
+        .post(url("reset"))
+        .header(key.0, key.1)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let origin = api
+        .http
+        .post(url("connections"))
+        .header(key.0, key.1)
+        .header("origin", "https://evil.example")
+        .json(&plant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), 403);
+    let site = api
+        .http
+        .post(url("reset"))
+        .header(key.0, key.1)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(site.status(), 403);
+    assert_eq!(api.credentials("slack", "victim").await.status(), 404, "nothing was planted");
+
+    // DNS rebinding: the right address, another name, on every route.
+    for path in ["_emulator/stats", "api/connect/status/x", "authorize?state=x"] {
+        let rebound = api
+            .http
+            .get(format!("http://{}/{path}", api.mock.addr()))
+            .header(key.0, key.1)
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rebound.status(), 421, "{path}");
+    }
+    // Its own pages and callers are welcome: same origin, localhost, no body.
+    let own = format!("http://{}", api.mock.addr());
+    let same = api
+        .http
+        .post(url("connections"))
+        .header(key.0, key.1)
+        .header("origin", &own)
+        .json(&plant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 201);
+    let localhost = api
+        .http
+        .get(url("stats"))
+        .header(key.0, key.1)
+        .header("host", format!("localhost:{}", api.mock.addr().port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(localhost.status(), 200);
+    assert_eq!(
+        api.http.post(url("faults")).header(key.0, key.1).send().await.unwrap().status(),
+        400,
+        "no body: a 400 saying what was expected, not 415"
+    );
+}
+
+#[tokio::test]
+async fn fault_sizes_are_bounded_and_an_own_key_replaces_the_public_one() {
+    let mock = MockServer::builder().api_key("MY-KEY").start().await.unwrap();
+    let http = Client::new();
+    let url = format!("http://{}/_emulator/faults", mock.addr());
+    let fault = |body: Value| http.post(&url).header("x-fastn-api-key", "MY-KEY").json(&body).send();
+    for (body, says) in [
+        (
+            json!({ "endpoint": "status", "fault": { "kind": "hang" }, "times": 10_000_000_000u64 }),
+            "times is 10000000000, at most 1000000",
+        ),
+        (json!({ "endpoint": "status", "fault": { "kind": "oversized", "bytes": 1e13 } }), "expected"),
+        (
+            json!({ "endpoint": "status", "fault": { "kind": "oversized", "bytes": 100_000_000 } }),
+            "bytes is 100000000, at most 16777216",
+        ),
+        (
+            json!({ "endpoint": "status", "fault": { "kind": "delay", "ms": 4_000_000 } }),
+            "ms is 4000000, at most 3600000",
+        ),
+        (
+            json!({ "endpoint": "status", "fault": { "kind": "status", "code": 503, "retry_after": 100_000 } }),
+            "retry_after is 100000",
+        ),
+        (json!({ "endpoint": "status", "fault": { "kind": "status", "code": 42 } }), "code is 42"),
+    ] {
+        let answer = fault(body.clone()).await.unwrap();
+        assert_eq!(answer.status(), 400, "{body}");
+        let message = json_of(answer).await["error"].as_str().unwrap().to_owned();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    let ok = fault(
+        json!({ "endpoint": "status", "fault": { "kind": "status", "code": 503 }, "times": 1_000_000 }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 204, "the maximum is accepted, and costs one entry");
+
+    // The public key no longer opens this emulator, its own client uses its key.
+    let public = http
+        .get(format!("http://{}/_emulator/stats", mock.addr()))
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 401);
+    let init = http
+        .post(format!("{}/connect/init/community/slack", mock.base_url()))
+        .header("x-fastn-space-id", "s")
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 401);
+    mock.clear_faults();
+    assert!(mock.client().connect("slack").send().await.is_ok());
+}
+
+#[tokio::test]
+async fn the_log_hides_cookies_and_the_consent_page_cannot_be_framed() {
+    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let url = format!("{}/connect/init/community/slack", api.mock.base_url());
+    let sent =
+        headers(api.http.post(url), "acme").header("cookie", "session=COOKIE-SECRET").send().await.unwrap();
+    let state = json_of(sent).await["state"].as_str().unwrap().to_owned();
+    let log = control(&api, reqwest::Method::GET, "requests", None).await.text().await.unwrap();
+    assert!(!log.contains("COOKIE-SECRET") && log.contains("\"cookie\":\"[REDACTED]\""), "{log}");
+
+    let page =
+        api.http.get(format!("http://{}/authorize?state={state}", api.mock.addr())).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'none'"), "{policy}");
 }

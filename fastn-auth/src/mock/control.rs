@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::faults::FaultSpec;
+use super::faults::{FaultSpec, MAX_FAULT_TIMES};
 use super::store::{ConnectionKey, Store};
 use crate::wire::Endpoint;
 
@@ -60,7 +60,14 @@ async fn requests(State(store): Shared) -> Response {
                 .headers
                 .iter()
                 .map(|(name, value)| {
-                    let secret = name == crate::wire::API_KEY || name == "authorization";
+                    let secret = matches!(
+                        name.as_str(),
+                        crate::wire::API_KEY
+                            | "authorization"
+                            | "proxy-authorization"
+                            | "cookie"
+                            | "set-cookie"
+                    );
                     (name.clone(), json!(if secret { "[REDACTED]" } else { value.as_str() }))
                 })
                 .collect();
@@ -172,10 +179,20 @@ async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
         Err(message) => return bad_request(&message),
     };
     let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| e.verb() == inject.endpoint) else {
-        let message = format!("unknown endpoint {:?}, expected init, status or credentials", inject.endpoint);
+        let message = format!(
+            "unknown endpoint \"{}\", expected init, status or credentials",
+            crate::wire::sanitize(&inject.endpoint)
+        );
         return bad_request(&message);
     };
-    store.inject(endpoint, inject.fault.into(), inject.times);
+    if inject.times > MAX_FAULT_TIMES {
+        return bad_request(&format!("times is {}, at most {MAX_FAULT_TIMES}", inject.times));
+    }
+    let fault = match inject.fault.check() {
+        Ok(fault) => fault,
+        Err(message) => return bad_request(&message),
+    };
+    store.inject(endpoint, fault, inject.times);
     no_content()
 }
 

@@ -140,6 +140,41 @@ pub(crate) enum FaultSpec {
     Body { code: Option<u16>, body: String },
 }
 
+/// The most requests one fault of the control API may apply to (`times`).
+pub const MAX_FAULT_TIMES: usize = 1_000_000;
+/// The largest `oversized` body the control API makes (`bytes`): 16 MiB, well past the
+/// SDK's 1 MiB limit.
+pub const MAX_OVERSIZED_BYTES: usize = 16 * 1024 * 1024;
+/// The longest `delay` of the control API (`ms`): one hour.
+pub const MAX_DELAY_MS: u64 = 3_600_000;
+/// The largest `retry_after` of the control API, in seconds: one day.
+pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
+impl FaultSpec {
+    /// The fault, or what is out of range: a control call with it is a 400.
+    pub(crate) fn check(self) -> Result<Fault, String> {
+        let over = |what: &str, got: u128, max: u128| Err(format!("{what} is {got}, at most {max}"));
+        match &self {
+            FaultSpec::Status { code, .. } | FaultSpec::Body { code: Some(code), .. }
+                if !(100..=599).contains(code) =>
+            {
+                return Err(format!("code is {code}, expected an HTTP status from 100 to 599"));
+            }
+            FaultSpec::Status { retry_after: Some(secs), .. } if *secs > MAX_RETRY_AFTER_SECS => {
+                return over("retry_after", (*secs).into(), MAX_RETRY_AFTER_SECS.into());
+            }
+            FaultSpec::Delay { ms } if *ms > MAX_DELAY_MS => {
+                return over("ms", (*ms).into(), MAX_DELAY_MS.into());
+            }
+            FaultSpec::Oversized { bytes } if *bytes > MAX_OVERSIZED_BYTES => {
+                return over("bytes", *bytes as u128, MAX_OVERSIZED_BYTES as u128);
+            }
+            _ => {}
+        }
+        Ok(self.into())
+    }
+}
+
 impl From<FaultSpec> for Fault {
     fn from(spec: FaultSpec) -> Fault {
         match spec {

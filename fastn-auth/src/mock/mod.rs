@@ -53,7 +53,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-pub use faults::Fault;
+pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
 pub use store::ConnectionKey;
 
 use crate::wire::Endpoint;
@@ -168,13 +168,16 @@ impl MockServerBuilder {
         self
     }
 
-    /// Accepts this API key too (besides [`MockServer::API_KEY`]).
+    /// Accepts this API key — instead of the public [`MockServer::API_KEY`] and
+    /// [`MockServer::AUTH_TOKEN`], which an emulator given a key or token of its own no
+    /// longer accepts (call again to accept several). The control API asks for it too.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_keys.push(key.into());
         self
     }
 
-    /// Accepts this bearer token too (besides [`MockServer::AUTH_TOKEN`]).
+    /// Accepts this bearer token — instead of the public defaults, as
+    /// [`api_key`](Self::api_key).
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.auth_tokens.push(token.into());
         self
@@ -266,18 +269,28 @@ impl MockServerBuilder {
         let addr = listener.local_addr()?;
         let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));
         let (stop, shutdown) = watch::channel(false);
+        let (api_keys, auth_tokens) = if self.api_keys.is_empty() && self.auth_tokens.is_empty() {
+            (vec![MockServer::API_KEY.to_owned()], vec![MockServer::AUTH_TOKEN.to_owned()])
+        } else {
+            (self.api_keys, self.auth_tokens)
+        };
+        let credential = match (api_keys.first(), auth_tokens.first()) {
+            (Some(key), _) => ClientCredential::ApiKey(key.clone()),
+            (None, Some(token)) => ClientCredential::Token(token.clone()),
+            (None, None) => ClientCredential::ApiKey(MockServer::API_KEY.to_owned()),
+        };
         let app = Arc::new(server::App {
             store: store.clone(),
             origin: format!("http://{addr}"),
-            api_keys: self.api_keys,
-            auth_tokens: self.auth_tokens,
+            api_keys,
+            auth_tokens,
             shutdown: shutdown.clone(),
             log_requests: self.log_requests,
         });
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
         tokio::spawn(serve);
-        Ok(MockServer { addr, store, stop })
+        Ok(MockServer { addr, store, stop, credential })
     }
 }
 
@@ -286,6 +299,15 @@ pub struct MockServer {
     addr: SocketAddr,
     store: Arc<store::Store>,
     stop: watch::Sender<bool>,
+    /// What [`client`](MockServer::client) authenticates with.
+    credential: ClientCredential,
+}
+
+/// The first key or token an emulator accepts, for its own clients.
+#[derive(Clone)]
+enum ClientCredential {
+    ApiKey(String),
+    Token(String),
 }
 
 impl std::fmt::Debug for MockServer {
@@ -320,8 +342,8 @@ impl MockServer {
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder {
             port: 0,
-            api_keys: vec![MockServer::API_KEY.to_owned()],
-            auth_tokens: vec![MockServer::AUTH_TOKEN.to_owned()],
+            api_keys: Vec::new(),
+            auth_tokens: Vec::new(),
             auto_approve: AutoApprove::Never,
             shape: CredentialsShape::default(),
             limits: store::Limits { flow_ttl: Duration::from_secs(600), request_log: DEFAULT_REQUEST_LOG },
@@ -337,7 +359,8 @@ impl MockServer {
     }
 
     /// A client of this emulator: space [`SPACE_ID`](Self::SPACE_ID), key
-    /// [`API_KEY`](Self::API_KEY), default settings.
+    /// [`API_KEY`](Self::API_KEY) (or the first key or token the emulator was given),
+    /// default settings.
     ///
     /// # Panics
     /// Never for an emulator's own settings; a panic would be a bug in the SDK.
@@ -347,7 +370,11 @@ impl MockServer {
 
     /// A builder of such a client, to change settings before `build()`.
     pub fn client_builder(&self) -> FastnAuthBuilder {
-        FastnAuth::builder(Self::SPACE_ID).api_key(Self::API_KEY).base_url(self.base_url())
+        let builder = FastnAuth::builder(Self::SPACE_ID).base_url(self.base_url());
+        match &self.credential {
+            ClientCredential::ApiKey(key) => builder.api_key(key.clone()),
+            ClientCredential::Token(token) => builder.auth_token(token.clone()),
+        }
     }
 
     /// The socket address it listens on.

@@ -21,6 +21,29 @@ use super::store::{ConnectionKey, Store};
 use super::{Fault, RecordedRequest};
 use crate::wire::{self, AuthStatus, Endpoint};
 
+impl App {
+    /// Whether `headers` carry a key or token this emulator accepts.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let key = header(headers, wire::API_KEY);
+        let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
+        (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
+            || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer))
+    }
+
+    /// Whether `host` (a `Host` header) names this emulator: its address or `localhost`,
+    /// with its port.
+    fn is_own_host(&self, host: &str) -> bool {
+        let own = self.origin.trim_start_matches("http://");
+        let port = own.rsplit_once(':').map_or("", |(_, port)| port);
+        host.eq_ignore_ascii_case(own) || host.eq_ignore_ascii_case(&format!("localhost:{port}"))
+    }
+
+    /// Whether `origin` (an `Origin` header) is one of this emulator's own pages.
+    fn is_own_origin(&self, origin: &str) -> bool {
+        origin.strip_prefix("http://").is_some_and(|host| self.is_own_host(host))
+    }
+}
+
 pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) origin: String,
@@ -79,10 +102,72 @@ pub(crate) async fn serve(
     }
 }
 
-/// The API, the consent page and, outside the request log, the control API.
+/// The API, the consent page and, outside the request log, the control API; every route
+/// only for requests addressed to this emulator by name (no DNS rebinding).
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let control = super::control::routes().with_state(app.store.clone());
-    api(app).merge(control)
+    let control = super::control::routes()
+        .with_state(app.store.clone())
+        .layer(middleware::from_fn_with_state(app.clone(), control_guard));
+    api(app.clone()).merge(control).layer(middleware::from_fn_with_state(app, host_guard))
+}
+
+/// Refuses a request whose `Host` is not this emulator's loopback address and port: a page
+/// on another site whose name was pointed at 127.0.0.1 (DNS rebinding) sends its own name.
+async fn host_guard(State(app): Shared, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).map(|host| host.to_str().unwrap_or("?"));
+    match host {
+        Some(host) if !app.is_own_host(host) => super::json::error(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "Host \"{}\" is not this emulator's address ({})",
+                wire::sanitize(host),
+                app.origin.trim_start_matches("http://")
+            ),
+        ),
+        _ => next.run(request).await,
+    }
+}
+
+/// What the control API asks of a caller, so that no web page the developer visits can
+/// drive it: the emulator's API key (`x-fastn-api-key`) or bearer token, which a
+/// cross-site `fetch` cannot send without a preflight the emulator never grants; no
+/// `Origin` but the emulator's own and no `Sec-Fetch-Site: cross-site`; and a body, when
+/// there is one, sent as `application/json` (a form post cannot be).
+async fn control_guard(State(app): Shared, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let origin = headers.get(header::ORIGIN).map(|origin| origin.to_str().unwrap_or("?"));
+    if let Some(origin) = origin
+        && !app.is_own_origin(origin)
+    {
+        return super::json::error(
+            StatusCode::FORBIDDEN,
+            &format!("the control API takes no cross-site request (Origin \"{}\")", wire::sanitize(origin)),
+        );
+    }
+    if headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"cross-site") {
+        return super::json::error(StatusCode::FORBIDDEN, "the control API takes no cross-site request");
+    }
+    if !app.authorized(headers) {
+        return super::json::error(
+            StatusCode::UNAUTHORIZED,
+            "the control API needs the emulator's key: send x-fastn-api-key (or Authorization: Bearer)",
+        );
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).map(|value| value.to_str().unwrap_or("?"));
+    let has_body = headers.get(header::TRANSFER_ENCODING).is_some()
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|len| len.to_str().ok().and_then(|len| len.parse::<u64>().ok()) != Some(0));
+    let json = content_type.is_some_and(|value| {
+        value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if (has_body || content_type.is_some()) && !json {
+        return super::json::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "control API bodies are JSON: send Content-Type: application/json",
+        );
+    }
+    next.run(request).await
 }
 
 fn api(app: Arc<App>) -> Router {
@@ -90,7 +175,10 @@ fn api(app: Arc<App>) -> Router {
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
-        .route("/authorize", get(consent_page).post(consent_decision))
+        .route(
+            "/authorize",
+            get(consent_page).post(consent_decision).layer(middleware::map_response(unframeable)),
+        )
         .fallback(|| async { super::json::error(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(app.clone(), record))
         .with_state(app)
@@ -156,11 +244,7 @@ impl App {
         if space_id.is_empty() {
             return super::json::error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
         }
-        let key = header(headers, wire::API_KEY);
-        let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
-        let authorized = (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
-            || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer));
-        if !authorized {
+        if !self.authorized(headers) {
             return super::json::error(
                 StatusCode::UNAUTHORIZED,
                 "missing or unknown x-fastn-api-key / bearer token",
@@ -279,6 +363,20 @@ async fn credentials(
 #[derive(Deserialize)]
 struct StateQuery {
     state: String,
+}
+
+/// The consent page's headers: never inside a frame (no clickjacking of Approve), no
+/// script, styles only its own, forms only to itself.
+async fn unframeable(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
 }
 
 async fn consent_page(State(app): Shared, Query(query): Query<StateQuery>) -> Response {

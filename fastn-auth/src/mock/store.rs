@@ -100,7 +100,8 @@ pub(crate) struct Store {
     flows: Mutex<Flows>,
     connections: Mutex<HashMap<ConnectionKey, Bytes>>,
     templates: Mutex<HashMap<String, Map<String, Value>>>,
-    faults: Mutex<HashMap<Endpoint, VecDeque<Fault>>>,
+    /// Per endpoint, the faults to come, each with how many requests it has left.
+    faults: Mutex<HashMap<Endpoint, VecDeque<(Fault, usize)>>>,
     any_faults: AtomicBool,
     log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections_accepted: AtomicU64,
@@ -277,7 +278,10 @@ impl Store {
 
     pub(crate) fn inject(&self, endpoint: Endpoint, fault: Fault, times: usize) {
         let mut faults = lock(&self.faults);
-        faults.entry(endpoint).or_default().extend(std::iter::repeat_n(fault, times));
+        // One entry with a count: `times` costs nothing, whatever it is.
+        if times > 0 {
+            faults.entry(endpoint).or_default().push_back((fault, times));
+        }
         self.any_faults.store(true, Ordering::Release);
     }
 
@@ -286,11 +290,17 @@ impl Store {
             return None;
         }
         let mut faults = lock(&self.faults);
-        let fault = faults.get_mut(&endpoint)?.pop_front();
+        let queue = faults.get_mut(&endpoint)?;
+        let (fault, left) = queue.front_mut()?;
+        let fault = fault.clone();
+        *left -= 1;
+        if *left == 0 {
+            queue.pop_front();
+        }
         if faults.values().all(VecDeque::is_empty) {
             self.any_faults.store(false, Ordering::Release);
         }
-        fault
+        Some(fault)
     }
 
     /// Logs a request, keeping the newest `request_log` (none when 0).
