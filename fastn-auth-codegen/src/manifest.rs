@@ -845,7 +845,8 @@ mod tests {
     /// stack, grow without bound, or print text a terminal would obey.
     #[test]
     fn hostile_manifests_get_positioned_bounded_errors() {
-        let cases: Vec<(String, &str, Option<(usize, usize)>)> = vec![
+        type Case = (String, &'static str, Option<(usize, usize)>);
+        let cases: Vec<Case> = vec![
             (
                 format!("version: 1\nconnectors: {}", "{".repeat(100_000)),
                 "nested more than 10 levels",
