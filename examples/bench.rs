@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use fastn_auth::mock::{ConnectionKey, MockServer};
 use fastn_auth::{CacheOptions, FastnAuth, PollOptions, RedisStore};
+use fastn_auth_emulator::{ConnectionKey, MockServer};
 use serde_json::Value;
 
 mod fastn {
@@ -176,7 +176,7 @@ async fn serve_emulator(
     approve_after: Option<Duration>,
     flow_ttl: Option<Duration>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = MockServer::builder().record_requests(false);
+    let mut builder = MockServer::builder().connectors(fastn::MANIFEST).record_requests(false);
     if let Some(ttl) = flow_ttl {
         builder = builder.flow_ttl(ttl);
     }

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use fastn_auth::mock::{Fault, MockServer};
 use fastn_auth::{Endpoint, Error, FastnAuth, PollOptions};
+use fastn_auth_emulator::{Fault, MockServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,8 +6,8 @@
 //! cargo run --example get_credentials
 //! ```
 
-use fastn_auth::mock::{ConnectionKey, MockServer};
 use fastn_auth::{ExposeSecret, FastnAuth};
+use fastn_auth_emulator::{ConnectionKey, MockServer};
 
 mod fastn {
     fastn_auth::connectors!("connectors.yaml");
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
         (FastnAuth::from_env()?, None)
     } else {
-        let emulator = MockServer::start().await?;
+        let emulator = MockServer::builder().connectors(fastn::MANIFEST).start().await?;
         // On the emulator, make the connection a user would have made last week.
         emulator.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
         (emulator.client(), Some(emulator))

@@ -10,8 +10,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fastn_auth::mock::MockServer;
 use fastn_auth::{FastnAuth, PollOptions};
+use fastn_auth_emulator::MockServer;
 use indicatif::{ProgressBar, ProgressStyle};
 
 mod fastn {
@@ -38,7 +38,7 @@ async fn run(manual: bool) -> Result<(), Box<dyn std::error::Error>> {
         println!("Using the Fastn API at {}", client.base_url());
         (client, None, Duration::from_secs(2))
     } else {
-        let emulator = MockServer::builder();
+        let emulator = MockServer::builder().connectors(fastn::MANIFEST);
         let emulator = if manual {
             println!("Using the local Fastn emulator: open the URL below and click Approve");
             emulator

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use fastn_auth::mock::MockServer;
 use fastn_auth::{ExposeSecret, FastnAuth, PollOptions, Url};
+use fastn_auth_emulator::MockServer;
 
 mod fastn {
     fastn_auth::connectors!("connectors.yaml");
@@ -21,7 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
         (FastnAuth::from_env()?, None)
     } else {
-        let emulator = MockServer::builder().auto_approve_after_polls(2).start().await?;
+        let emulator =
+            MockServer::builder().connectors(fastn::MANIFEST).auto_approve_after_polls(2).start().await?;
         (emulator.client(), Some(emulator))
     };
     let poll = PollOptions::new(Duration::from_millis(200), Duration::from_secs(300));

@@ -18,8 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use fastn_auth::mock::MockServer;
 use fastn_auth::{AuthStatus, FastnAuth, SessionHandle};
+use fastn_auth_emulator::MockServer;
 
 mod fastn {
     fastn_auth::connectors!("connectors.yaml");
@@ -105,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
         (FastnAuth::from_env()?, None)
     } else {
-        let emulator = MockServer::start().await?;
+        let emulator = MockServer::builder().connectors(fastn::MANIFEST).start().await?;
         (emulator.client(), Some(emulator))
     };
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());

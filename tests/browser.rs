@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use fastn_auth::mock::MockServer;
+use fastn_auth_emulator::MockServer;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -120,7 +120,7 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_connects_salesforce_through_the_web_app_in_a_browser() {
     let Some(browser) = Browser::start().await else { return };
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
     let client = mock.client();
@@ -140,14 +140,14 @@ async fn a_person_connects_salesforce_through_the_web_app_in_a_browser() {
 
     page.goto(connection_page.as_str()).await.unwrap();
     let done = browser.text_with("Salesforce connected").await;
-    assert!(done.contains("https://acme.my.salesforce.com/"), "{done}");
+    assert!(done.contains("https://acme.example.com/instanceurl"), "{done}");
     browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_denies_on_the_emulators_consent_page() {
     let Some(browser) = Browser::start().await else { return };
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").tenant_id("acme").send().await.unwrap();
     let page = browser.client();
 
@@ -158,7 +158,7 @@ async fn a_person_denies_on_the_emulators_consent_page() {
     let status = session.get_status().await.unwrap();
     assert_eq!(
         (status.status, status.error_message.as_deref()),
-        (fastn_auth::AuthStatus::Failed, Some(fastn_auth::mock::DENIED_MESSAGE))
+        (fastn_auth::AuthStatus::Failed, Some(fastn_auth_emulator::DENIED_MESSAGE))
     );
 
     // The page's form worked; the same decision again is refused.

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use fastn_auth::mock::{Fault, MockServer};
 use fastn_auth::{Endpoint, PollOptions};
+use fastn_auth_emulator::{Fault, MockServer};
 use fastn_auth_workspace::Salesforce;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,7 +59,12 @@ fn fault(name: &str, endpoint: Endpoint) -> Fault {
 }
 
 async fn outcome(endpoint: Endpoint, fault: Fault) -> (String, Duration) {
-    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let mock = MockServer::builder()
+        .connectors(fastn_auth_workspace::MANIFEST)
+        .auto_approve_after_polls(1)
+        .start()
+        .await
+        .unwrap();
     let client = mock.client_builder().request_timeout(REQUEST_TIMEOUT).build().unwrap();
     mock.inject(endpoint, fault);
     let started = Instant::now();

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
 use fastn_auth::{Endpoint, FastnAuth, PollOptions};
+use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
 use fastn_auth_workspace::{Salesforce, Stripe};
 
 const API_KEY: &str = "key-LEAK-CANARY-1";
@@ -49,6 +49,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         .init(); // also routes the `log` records of reqwest and hyper here
 
     let mock = MockServer::builder()
+        .connectors(fastn_auth_workspace::MANIFEST)
         .api_key(API_KEY)
         .auth_token(AUTH_TOKEN)
         .auto_approve_after_polls(2)

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use fastn_auth::mock::{Fault, MockServer};
 use fastn_auth::{Endpoint, PollOptions};
+use fastn_auth_emulator::{Fault, MockServer};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -41,8 +41,13 @@ async fn flows_under_random_faults_end_on_time_without_leaks() {
     let fds_before = open_fds();
     let started = Instant::now();
     let outcomes = {
-        let mock =
-            MockServer::builder().auto_approve_after_polls(2).record_requests(false).start().await.unwrap();
+        let mock = MockServer::builder()
+            .connectors(fastn_auth_workspace::MANIFEST)
+            .auto_approve_after_polls(2)
+            .record_requests(false)
+            .start()
+            .await
+            .unwrap();
         let client = mock.client_builder().request_timeout(Duration::from_millis(200)).build().unwrap();
         // About one request in five meets a fault.
         let mut rng = fastrand::Rng::with_seed(seed);

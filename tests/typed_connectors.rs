@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
-use fastn_auth::mock::{ConnectionKey, MockServer};
 use fastn_auth::{AuthKind, Connector, ErrorCode, ExposeSecret, FastnAuth, PollOptions, Url};
-use fastn_auth_workspace::{ConnectorId, GoogleSheets, Hubspot, MicrosoftTeams, Salesforce, Slack, Stripe};
+use fastn_auth_emulator::{ConnectionKey, MockServer};
+use fastn_auth_workspace::{
+    ConnectorId, GoogleSheets, Hubspot, MANIFEST, MicrosoftTeams, Salesforce, Slack, Stripe,
+};
 
 async fn setup() -> (MockServer, FastnAuth) {
     // The emulator approves each flow on its second poll.
-    let mock = MockServer::builder().auto_approve_after_polls(2).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(2).start().await.unwrap();
     let client = mock.client();
     (mock, client)
 }
@@ -23,7 +25,7 @@ async fn salesforce_instance_url_is_a_typed_url() {
     let session = Salesforce::connect(&client).tenant_id("acme").send().await.unwrap();
     let creds = session.wait_for_completion(fast()).await.unwrap();
     let instance: &Url = &creds.extra.instance_url;
-    assert_eq!(instance.host_str(), Some("acme.my.salesforce.com"));
+    assert_eq!(instance.host_str(), Some("acme.example.com"));
     assert!(creds.extra.id.is_some());
     assert!(mock.requests()[0].path.ends_with("/connect/init/community/salesforce"));
 }
@@ -39,9 +41,9 @@ async fn typed_credentials_of_an_existing_connection() {
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "stripe").connection_id("c9"), None);
     let creds = Stripe::credentials(&client).connection_id("c9").send().await.unwrap();
     let key = creds.extra.stripe_publishable_key.expose_secret().to_owned();
-    assert!(key.starts_with("pk_test_"));
+    assert!(key.starts_with("mock-secret-"));
     assert!(!format!("{creds:?}").contains(&key), "secret extra fields are redacted");
-    assert!(!creds.extra.livemode);
+    assert!(creds.extra.livemode, "a boolean the manifest declares is true in the emulator");
 }
 
 #[tokio::test]
@@ -65,7 +67,7 @@ async fn typed_resume_checks_the_connector() {
     let handle = session.handle().clone();
     let resumed = GoogleSheets::resume(&client, handle.clone()).unwrap();
     let creds = resumed.wait_for_completion(fast()).await.unwrap();
-    assert!(creds.extra.scope.contains("spreadsheets"));
+    assert!(creds.extra.scope.starts_with("mock-scope-"));
     let err = Salesforce::resume(&client, handle).unwrap_err();
     assert_eq!(err.code(), ErrorCode::ConfigError);
 }
@@ -74,7 +76,7 @@ async fn typed_resume_checks_the_connector() {
 async fn a_typed_slack_flow_reads_without_unwrap() -> Result<(), fastn_auth::Error> {
     let (_mock, client) = setup().await;
     let creds = Slack::connect(&client).tenant_id("t1").send().await?.wait_for_completion(fast()).await?;
-    assert!(creds.extra.team_id.starts_with('T'));
+    assert!(creds.extra.team_id.starts_with("mock-team_id-"));
     Ok(())
 }
 
@@ -93,7 +95,7 @@ async fn typed_and_untyped_requests_are_the_same_builder() {
 
 #[tokio::test]
 async fn typed_and_untyped_requests_share_the_cache() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     let client = mock.client_builder().cache(fastn_auth::CacheOptions::default()).build().unwrap();
     let typed = Slack::credentials(&client).tenant_id("acme").send().await.unwrap();
@@ -111,12 +113,8 @@ mod custom {
 
 #[tokio::test]
 async fn a_manifest_driven_emulator_serves_any_declared_connector_with_no_set_up() {
-    let mock = MockServer::builder()
-        .manifest("tests/manifests/custom.yaml")
-        .auto_approve_after_polls(1)
-        .start()
-        .await
-        .unwrap();
+    let mock =
+        MockServer::builder().connectors(custom::MANIFEST).auto_approve_after_polls(1).start().await.unwrap();
     let client = mock.client();
     let creds = custom::AcmeCrm::connect(&client)
         .tenant_id("globex")
@@ -140,14 +138,26 @@ async fn a_manifest_driven_emulator_serves_any_declared_connector_with_no_set_up
         client.connect("never-declared").send().await.unwrap().wait_for_completion(fast()).await.unwrap();
     assert!(other.access_token.is_some() && other.expires_at().is_some());
 
-    let broken =
-        MockServer::builder().manifest("tests/ui/manifests/unknown_type.yaml").start().await.unwrap_err();
+    let broken = include_str!("ui/manifests/unknown_type.yaml");
+    let broken = MockServer::builder().connectors(broken).start().await.unwrap_err();
     assert!(
-        broken
-            .to_string()
-            .contains("unknown_type.yaml:5:16: connectors.slack.extra.team_id: unknown type `strng`"),
+        broken.to_string().contains("manifest:5:16: connectors.slack.extra.team_id: unknown type `strng`"),
         "{broken}"
     );
+}
+
+#[tokio::test]
+async fn a_typed_flow_against_an_emulator_without_the_manifest_says_to_give_it() {
+    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let session = Slack::connect(&mock.client()).tenant_id("acme").send().await.unwrap();
+    let err = session.wait_for_completion(fast()).await.unwrap_err().to_string();
+    assert!(err.contains("required field `team_id` (a string) is missing"), "{err}");
+    assert!(err.contains("the emulator was given no manifest declaring connector `slack`"), "{err}");
+    assert!(err.contains("MockServer::builder().connectors(MANIFEST)"), "{err}");
+
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(1).start().await.unwrap();
+    let session = Slack::connect(&mock.client()).tenant_id("acme").send().await.unwrap();
+    assert!(!session.wait_for_completion(fast()).await.unwrap().extra.team_id.is_empty());
 }
 
 #[test]

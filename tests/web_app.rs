@@ -3,11 +3,11 @@
 #[path = "../examples/web_app.rs"]
 mod web_app;
 
-use fastn_auth::mock::MockServer;
+use fastn_auth_emulator::MockServer;
 
 #[tokio::test]
 async fn a_customer_connects_salesforce_through_the_web_app() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
     let client = mock.client();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
@@ -40,7 +40,7 @@ async fn a_customer_connects_salesforce_through_the_web_app() {
 
     let done = browser.get(format!("{app}{page_path}")).send().await.unwrap().text().await.unwrap();
     assert!(
-        done.contains("Salesforce connected") && done.contains("https://acme.my.salesforce.com/"),
+        done.contains("Salesforce connected") && done.contains("https://acme.example.com/instanceurl"),
         "{done}"
     );
 }

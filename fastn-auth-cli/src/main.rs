@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use fastn_auth::mock::MockServer;
 use fastn_auth::{
     Credentials, ErrorCode, ExposeSecret as _, FastnAuth, FastnAuthBuilder, PollOptions, SessionHandle,
 };
+use fastn_auth_emulator::MockServer;
 use serde_json::{Value, json};
 
 /// Fastn connector authentication from the terminal.
@@ -266,8 +266,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Manifest(ManifestCommand::Expand { path }) => {
             let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
                 .map_err(|err| usage(err.to_string()))?;
-            let code = fastn_auth_codegen::pretty(fastn_auth_codegen::codegen::generate(&manifest, None))
-                .map_err(usage)?;
+            let items = fastn_auth_codegen::codegen::generate(&manifest, path.to_str());
+            let code = fastn_auth_codegen::pretty(items).map_err(usage)?;
             print!("{code}");
         }
         Command::Emulator { port, auto_approve, manifest, quiet } => {
@@ -276,7 +276,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 builder = builder.auto_approve_after(*delay);
             }
             if let Some(path) = manifest {
-                builder = builder.manifest(path);
+                let written = path.display().to_string();
+                let text =
+                    fastn_auth_codegen::read_text(path, &written).map_err(|err| usage(err.to_string()))?;
+                builder = builder.connectors(text);
             }
             // It accepts the key or token the clients use (--api-key, FASTN_API_KEY, …)
             // instead of the public defaults.

@@ -6,7 +6,7 @@ use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use fastn_auth::mock::{ConnectionKey, MockServer};
+use fastn_auth_emulator::{ConnectionKey, MockServer};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fastn-auth");

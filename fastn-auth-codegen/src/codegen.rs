@@ -8,9 +8,16 @@ use crate::manifest::{Auth, ConnectorSpec, FieldSpec, FieldType, Manifest};
 use crate::naming;
 
 /// Everything the manifest generates; `tracked` is the manifest's absolute path, included
-/// so that cargo rebuilds when it changes.
+/// as `MANIFEST` (so that cargo rebuilds when it changes, and the emulator can be given it).
 pub fn generate(manifest: &Manifest, tracked: Option<&str>) -> TokenStream {
-    let track = tracked.map(|path| quote! { const _: &[u8] = ::core::include_bytes!(#path); });
+    // Included, the file is also tracked: cargo rebuilds the caller when it changes.
+    let track = tracked.map(|path| {
+        quote! {
+            /// The manifest these connectors were generated from, as the macro read it:
+            /// give it to the emulator (`MockServer::builder().connectors(MANIFEST)`).
+            pub const MANIFEST: &str = ::core::include_str!(#path);
+        }
+    });
     let connectors = manifest.connectors.iter().map(connector);
     let ids = connector_id_enum(&manifest.connectors);
     quote! { #track #(#connectors)* #ids }

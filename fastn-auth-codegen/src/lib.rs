@@ -44,9 +44,7 @@ impl std::error::Error for LoadError {}
 /// [`manifest::MAX_BYTES`] or is not UTF-8; [`LoadError::Invalid`] when it is not a valid
 /// manifest.
 pub fn load(path: &Path, written: &str) -> Result<Manifest, LoadError> {
-    let text = read(path).map_err(|reason| {
-        LoadError::Read(format!("cannot read the connectors manifest `{written}`: {reason}"))
-    })?;
+    let text = read_text(path, written)?;
     manifest::parse(&text).map_err(|err| {
         LoadError::Invalid(match err.position {
             Some((line, column)) => format!("{written}:{line}:{column}: {}", err.message),
@@ -55,8 +53,19 @@ pub fn load(path: &Path, written: &str) -> Result<Manifest, LoadError> {
     })
 }
 
+/// The text of the manifest at `path`, read as [`load`] reads it (at most
+/// [`manifest::MAX_BYTES`], UTF-8), not yet validated.
+///
+/// # Errors
+/// [`LoadError::Read`], as [`load`].
+pub fn read_text(path: &Path, written: &str) -> Result<String, LoadError> {
+    read(path).map_err(|reason| {
+        LoadError::Read(format!("cannot read the connectors manifest `{written}`: {reason}"))
+    })
+}
+
 /// The items generated for the manifest at `path`; the file is included by its absolute
-/// path so that cargo rebuilds the caller when it changes.
+/// path so that cargo rebuilds the caller when it changes, and is the generated `MANIFEST`.
 ///
 /// # Errors
 /// As [`load`].
@@ -113,7 +122,7 @@ mod tests {
             "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
             "fn default_org (& self) -> :: core :: option :: Option < & str > { :: core :: option :: Option :: Some (\"acme\") }",
             "pub enum ConnectorId",
-            "include_bytes !",
+            "pub const MANIFEST : & str = :: core :: include_str !",
         ] {
             assert!(out.contains(expected), "missing `{expected}` in {out}");
         }

@@ -415,7 +415,7 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Connectors, A::Error> {
-        let mut names = Names::new(["ConnectorId"]);
+        let mut names = Names::new(["ConnectorId", "MANIFEST"]);
         let mut connectors = Vec::new();
         let mut total_fields = 0;
         while let Some((id, default_name)) = map.next_key_seed(IdSeed)? {

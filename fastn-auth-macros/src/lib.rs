@@ -124,7 +124,7 @@ mod tests {
     fn a_manifest_path_resolves_against_the_crate() {
         // Relative to this crate's directory.
         let out = expand_str(quote!("../fastn-auth-codegen/tests/manifests/naming.yaml"));
-        assert!(out.contains("pub struct N1password ;") && out.contains("include_bytes !"), "{out}");
+        assert!(out.contains("pub struct N1password ;") && out.contains("include_str !"), "{out}");
     }
 
     #[test]

@@ -289,8 +289,16 @@ impl Fields {
     /// A [`DecodeError`] naming the connector and the field, when it is missing or not of
     /// type `T`.
     pub fn required<T: FieldValue>(&mut self, key: &str) -> Result<T, DecodeError> {
-        self.optional(key)?
-            .ok_or_else(|| self.error(format!("the required field `{key}` ({}) is missing", T::EXPECTED)))
+        self.optional(key)?.ok_or_else(|| {
+            let hint = match self.map.get(wire::EMULATOR_HINT).and_then(Value::as_str) {
+                Some(hint) => format!(
+                    " ({}: give the emulator your manifest, `MockServer::builder().connectors(MANIFEST)`)",
+                    wire::sanitize(hint)
+                ),
+                None => String::new(),
+            };
+            self.error(format!("the required field `{key}` ({}) is missing{hint}", T::EXPECTED))
+        })
     }
 
     /// Takes the field `key` if present and not null.

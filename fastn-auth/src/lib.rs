@@ -9,10 +9,9 @@
 //!
 //! ```
 //! use fastn_auth::{FastnAuth, PollOptions};
-//! # #[cfg(feature = "mock")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mock = fastn_auth::mock::MockServer::builder().auto_approve_after_polls(1).start().await?;
+//! # let mock = fastn_auth_emulator::MockServer::builder().auto_approve_after_polls(1).start().await?;
 //! # let client = mock.client();
 //! # /*
 //! let client = FastnAuth::from_env()?; // FASTN_SPACE_ID, FASTN_API_KEY, FASTN_BASE_URL
@@ -26,12 +25,11 @@
 //! assert!(credentials.access_token.is_some());
 //! # Ok(())
 //! # }
-//! # #[cfg(not(feature = "mock"))]
-//! # fn main() {}
 //! ```
 //!
-//! Typed connectors come from a manifest with [`connectors!`]; the emulator of the Fastn
-//! API is the `mock` module (feature `mock`).
+//! Typed connectors come from a manifest with [`connectors!`]. The emulator of the Fastn
+//! API, for your tests and local runs, is the crate `fastn-auth-emulator` (a
+//! dev-dependency).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -41,8 +39,6 @@ mod client;
 mod connector;
 mod credentials;
 mod error;
-#[cfg(feature = "mock")]
-pub mod mock;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;

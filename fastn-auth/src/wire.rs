@@ -40,9 +40,15 @@ pub(crate) const ACCESS_TOKEN: (&str, &str) = ("access_token", "accessToken");
 pub(crate) const REFRESH_TOKEN: (&str, &str) = ("refresh_token", "refreshToken");
 pub(crate) const EXPIRES_AT: (&str, &str) = ("expires_at", "expiresAt");
 pub(crate) const EXPIRES_IN: (&str, &str) = ("expires_in", "expiresIn");
-/// Every common credential field, for the emulator, which renames them.
-#[cfg(feature = "mock")]
-pub(crate) const COMMON_FIELDS: [(&str, &str); 4] = [ACCESS_TOKEN, REFRESH_TOKEN, EXPIRES_AT, EXPIRES_IN];
+/// A credentials field only `fastn-auth-emulator` sends: why a typed connector's required
+/// fields are absent (it was given no manifest declaring the connector). A typed decode
+/// that misses a required field quotes it.
+pub const EMULATOR_HINT: &str = "fastn_emulator_hint";
+
+/// Every common credential field as `(snake_case, camelCase)` wire keys — `access_token`,
+/// `refresh_token`, `expires_at`, `expires_in` — as the SDK reads them in either case (the
+/// emulator writes them in either).
+pub const COMMON_FIELDS: [(&str, &str); 4] = [ACCESS_TOKEN, REFRESH_TOKEN, EXPIRES_AT, EXPIRES_IN];
 
 /// A Fastn endpoint, as named in errors, tracing spans and the emulator's fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +84,7 @@ impl Endpoint {
     }
 
     /// The path segment after `connect/`.
-    pub(crate) const fn verb(self) -> &'static str {
+    pub const fn verb(self) -> &'static str {
         match self {
             Endpoint::Init => "init",
             Endpoint::Status => "status",

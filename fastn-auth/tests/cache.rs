@@ -1,13 +1,12 @@
 //! The credentials cache against the emulator, on paused time: how many upstream requests
 //! (counted by the emulator) many callers cause, and what they are served through expiry,
 //! refreshes, outages and "not connected".
-#![cfg(feature = "mock")]
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
 use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth};
+use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
 use serde_json::json;
 use tokio::task::JoinSet;
 

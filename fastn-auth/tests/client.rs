@@ -1,6 +1,5 @@
 //! The runtime client against the emulator: wire format, pooling, retries, deadlines,
 //! hostile servers, hostile input and secrets.
-#![cfg(feature = "mock")]
 
 mod common;
 
@@ -9,11 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{fast, join_all};
-use fastn_auth::mock::{ConnectionKey, Fault, KeyCase, MockServer, Wrapping};
 use fastn_auth::{
     AuthStatus, Endpoint, Error, ErrorCode, ExposeSecret, FastnAuth, PollOptions, SessionHandle,
 };
+use fastn_auth_emulator::{ConnectionKey, Fault, KeyCase, MockServer, Wrapping};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The workspace manifest: the emulator generates the extra fields it declares.
+const MANIFEST: &str = include_str!("../../connectors.yaml");
 
 const SPACE: &str = MockServer::SPACE_ID;
 
@@ -23,7 +25,7 @@ fn count(mock: &MockServer, endpoint: &str) -> usize {
 
 #[tokio::test]
 async fn a_whole_flow_sends_the_official_headers_over_one_connection() {
-    let mock = MockServer::builder().auto_approve_after_polls(3).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(3).start().await.unwrap();
     let session = mock.client().connect("google-sheets").tenant_id("acme").send().await.unwrap();
     let redirect = session.redirect_url().expect("an OAuth flow has a redirect URL");
     assert!(redirect.as_str().starts_with(&format!("http://{}/authorize?state=", mock.addr())));
@@ -61,7 +63,7 @@ async fn a_whole_flow_sends_the_official_headers_over_one_connection() {
 
 #[tokio::test]
 async fn bearer_token_and_custom_auth_off() {
-    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(1).start().await.unwrap();
     let client = FastnAuth::builder(SPACE)
         .auth_token(MockServer::AUTH_TOKEN)
         .custom_auth(false)
@@ -90,7 +92,12 @@ async fn credentials_of_an_existing_connection_in_every_wire_shape() {
         (Wrapping::Bare, KeyCase::Snake),
         (Wrapping::Bare, KeyCase::Camel),
     ] {
-        let mock = MockServer::builder().credentials_shape(wrapping, keys).start().await.unwrap();
+        let mock = MockServer::builder()
+            .connectors(MANIFEST)
+            .credentials_shape(wrapping, keys)
+            .start()
+            .await
+            .unwrap();
         let stored = mock.insert_connection(ConnectionKey::new(SPACE, "salesforce").tenant_id("acme"), None);
         let creds = mock.client().credentials("salesforce").tenant_id("acme").send().await.unwrap();
         let label = format!("{wrapping:?}/{keys:?}");
@@ -98,14 +105,14 @@ async fn credentials_of_an_existing_connection_in_every_wire_shape() {
         assert_eq!(creds.refresh_token.as_ref().unwrap().expose_secret(), stored["refresh_token"], "{label}");
         let left = creds.expires_at().unwrap().duration_since(std::time::SystemTime::now()).unwrap();
         assert!(left > Duration::from_secs(3500) && left <= Duration::from_secs(3599), "{label}: {left:?}");
-        assert_eq!(creds.extra["instance_url"], "https://acme.my.salesforce.com", "{label}");
+        assert_eq!(creds.extra["instance_url"], "https://acme.example.com/instanceurl", "{label}");
         assert!(!creds.extra.contains_key("success") && !creds.extra.contains_key("accessToken"), "{label}");
     }
 }
 
 #[tokio::test]
 async fn a_missing_connection_is_not_found_with_the_servers_words() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
     let err = mock.client().credentials("slack").tenant_id("globex").send().await.unwrap_err();
     assert!(err.is_not_found() && !err.is_transient(), "{err:?}");
@@ -126,7 +133,7 @@ async fn a_missing_connection_is_not_found_with_the_servers_words() {
 
 #[tokio::test]
 async fn a_wrong_key_is_unauthorized() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let wrong = FastnAuth::builder(SPACE).api_key("wrong").base_url(mock.base_url()).build().unwrap();
     let err = wrong.connect("slack").send().await.unwrap_err();
     assert!(err.is_unauthorized() && !err.is_not_found(), "{err:?}");
@@ -135,7 +142,7 @@ async fn a_wrong_key_is_unauthorized() {
 
 #[tokio::test]
 async fn every_transient_status_and_a_broken_connection_are_survived_while_polling() {
-    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(1).start().await.unwrap();
     let client = mock.client();
     let faults =
         [408, 425, 429, 500, 502, 503, 504].map(Fault::status).into_iter().chain([Fault::CloseMidBody]);
@@ -150,7 +157,7 @@ async fn every_transient_status_and_a_broken_connection_are_survived_while_polli
 
 #[tokio::test]
 async fn retry_after_zero_does_not_turn_off_backoff() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").send().await.unwrap();
     mock.inject_times(Endpoint::Status, Fault::status_retry_after(429, 0), 100_000);
     let options = PollOptions::new(Duration::from_millis(1), Duration::from_secs(1));
@@ -164,7 +171,7 @@ async fn retry_after_zero_does_not_turn_off_backoff() {
 
 #[tokio::test]
 async fn a_retry_that_would_pass_the_call_deadline_is_not_attempted() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(SPACE, "slack"), None);
     let client = mock.client_builder().call_timeout(Duration::from_millis(500)).build().unwrap();
     mock.inject(Endpoint::Credentials, Fault::status_retry_after(503, 2));
@@ -180,7 +187,7 @@ async fn a_retry_that_would_pass_the_call_deadline_is_not_attempted() {
 
 #[tokio::test(start_paused = true)]
 async fn time_queued_for_a_slot_counts_against_the_call() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let call_timeout = Duration::from_millis(500);
     let client = mock.client_builder().max_in_flight(1).call_timeout(call_timeout).build().unwrap();
     mock.inject_times(Endpoint::Init, Fault::Hang, 2);
@@ -198,7 +205,7 @@ async fn time_queued_for_a_slot_counts_against_the_call() {
 
 #[tokio::test]
 async fn retries_are_bounded_by_max_retries() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     mock.inject_times(Endpoint::Init, Fault::status(502), 2);
     let _session = mock.client().connect("slack").send().await.expect("two retries by default");
 
@@ -216,7 +223,7 @@ async fn retries_are_bounded_by_max_retries() {
 
 #[tokio::test]
 async fn a_hanging_status_call_times_out_as_a_timeout() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").send().await.unwrap();
     mock.inject(Endpoint::Status, Fault::Hang);
     let timeout = Duration::from_millis(300);
@@ -228,7 +235,7 @@ async fn a_hanging_status_call_times_out_as_a_timeout() {
 
 #[tokio::test]
 async fn a_hanging_request_is_cut_by_the_request_timeout_and_retried() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let client = mock.client_builder().request_timeout(Duration::from_millis(200)).build().unwrap();
     mock.inject(Endpoint::Init, Fault::Hang);
     let _session = client.connect("slack").send().await.expect("the retry succeeds");
@@ -253,7 +260,7 @@ async fn bad_answers_are_typed_errors_naming_the_request() {
         (Fault::body(r#"{"status":true}"#), "`status` must be a string, got a boolean"),
         (Fault::body("[1,2]"), "expected a JSON object, got an array"),
     ];
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").send().await.unwrap();
     for (fault, expected) in cases {
         mock.inject(Endpoint::Status, fault.clone());
@@ -271,7 +278,7 @@ async fn bad_answers_are_typed_errors_naming_the_request() {
 
 #[tokio::test]
 async fn unusable_answers_to_init_are_invalid_responses() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let client = mock.client();
     for (body, expected) in [
         (r#"{"success":true,"redirectUrl":"https://x"}"#.to_owned(), "`state` is missing"),
@@ -290,7 +297,7 @@ async fn unusable_answers_to_init_are_invalid_responses() {
 
 #[tokio::test]
 async fn unreadable_optional_fields_do_not_lose_the_token() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     for expires_in in [r#""3599""#, "3599.0", "-1", r#""soon""#] {
         let body = format!(r#"{{"access_token":"tok","expires_in":{expires_in},"refresh_token":7}}"#);
         mock.inject(Endpoint::Credentials, Fault::body(body));
@@ -305,7 +312,7 @@ async fn unreadable_optional_fields_do_not_lose_the_token() {
 
 #[tokio::test]
 async fn a_failed_flow_keeps_the_servers_message_sanitised() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let client = mock.client();
     let session = client.connect("stripe").send().await.unwrap();
     assert!(mock.deny(session.state_key(), "user denied access"));
@@ -327,7 +334,7 @@ async fn a_failed_flow_keeps_the_servers_message_sanitised() {
 
 #[tokio::test]
 async fn unusable_ids_are_config_errors_and_send_nothing() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let client = mock.client();
     let long = "c".repeat(70_000);
     for connector in ["", ".", "..", long.as_str()] {
@@ -351,15 +358,15 @@ async fn unusable_ids_are_config_errors_and_send_nothing() {
 
 #[tokio::test]
 async fn path_parameters_cannot_escape_their_segment() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let _session = mock.client().connect("..admin").org_id("a/b?c#d").send().await.unwrap();
     assert_eq!(mock.requests()[0].path, "/api/connect/init/a%2Fb%3Fc%23d/..admin");
 }
 
 #[tokio::test]
 async fn redirects_to_another_origin_are_not_followed() {
-    let mock = MockServer::start().await.unwrap();
-    let elsewhere = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
+    let elsewhere = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     mock.inject(
         Endpoint::Init,
         Fault::Redirect(format!("{}/connect/init/community/slack", elsewhere.base_url())),
@@ -371,7 +378,7 @@ async fn redirects_to_another_origin_are_not_followed() {
 
 #[tokio::test]
 async fn a_resumed_handle_completes_the_flow_from_another_client() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let session = mock.client().connect("notion").tenant_id("acme").send().await.unwrap();
     let stored = serde_json::to_string(session.handle()).unwrap();
     assert!(!stored.contains(MockServer::API_KEY));
@@ -381,13 +388,13 @@ async fn a_resumed_handle_completes_the_flow_from_another_client() {
     assert_eq!(handle.tenant_id(), Some("acme"));
     assert!(mock.approve(handle.state()));
     let creds = mock.client().resume(handle).wait_for_completion(fast()).await.unwrap();
-    assert!(creds.extra["workspace_name"].as_str().unwrap().starts_with("acme"));
+    assert!(creds.extra["workspace_name"].as_str().unwrap().starts_with("mock-workspace_name-"));
     assert_eq!(mock.requests().last().unwrap().header("x-fastn-space-tenantid"), Some("acme"));
 }
 
 #[tokio::test]
 async fn many_sessions_share_a_bounded_number_of_connections() {
-    let mock = MockServer::builder().auto_approve_after_polls(3).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(3).start().await.unwrap();
     let client = mock.client_builder().max_in_flight(4).build().unwrap();
     let flows = (0..100).map(|i| {
         let client = client.clone();
@@ -403,7 +410,13 @@ async fn many_sessions_share_a_bounded_number_of_connections() {
 #[tokio::test]
 async fn no_secret_reaches_debug_output_or_errors() {
     let key = "key-SECRET-123";
-    let mock = MockServer::builder().api_key(key).auto_approve_after_polls(1).start().await.unwrap();
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .api_key(key)
+        .auto_approve_after_polls(1)
+        .start()
+        .await
+        .unwrap();
     let client = FastnAuth::builder(SPACE).api_key(key).base_url(mock.base_url()).build().unwrap();
     let session = client.connect("google-sheets").send().await.unwrap();
     let creds = session.wait_for_completion(fast()).await.unwrap();
@@ -425,7 +438,7 @@ async fn no_secret_reaches_debug_output_or_errors() {
 
 #[tokio::test]
 async fn unknown_states_are_not_found() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let handle: SessionHandle = serde_json::from_value(serde_json::json!({
         "connector_id": "slack", "org_id": "community", "state": "no-such-state"
     }))
@@ -436,7 +449,7 @@ async fn unknown_states_are_not_found() {
 
 #[tokio::test]
 async fn dropping_the_wait_stops_all_work() {
-    let mock = MockServer::start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").send().await.unwrap();
     let polling =
         session.wait_for_completion(PollOptions::new(Duration::from_millis(10), Duration::from_secs(30)));
@@ -455,7 +468,7 @@ async fn dropping_the_wait_stops_all_work() {
 
 #[tokio::test]
 async fn extreme_poll_options_never_panic() {
-    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(1).start().await.unwrap();
     let client = mock.client();
     let zero = client.connect("slack").send().await.unwrap();
     let err = zero.wait_for_completion(PollOptions::new(Duration::ZERO, Duration::MAX)).await.unwrap_err();

@@ -4,7 +4,6 @@
 //!
 //! The variables must be set before a client exists, so the test runs this binary again as
 //! a child process with them set (`proxy_child`), and the parent reads what the proxy saw.
-#![cfg(feature = "mock")]
 
 mod common;
 
@@ -13,7 +12,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use fastn_auth::FastnAuth;
-use fastn_auth::mock::MockServer;
+use fastn_auth_emulator::MockServer;
 
 const ROLE: &str = "FASTN_AUTH_PROXY_TEST_ROLE";
 

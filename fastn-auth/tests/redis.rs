@@ -5,7 +5,6 @@
 //! loopback port, persistence off, in a temporary directory, and stops it. Without the
 //! binary the tests say they were skipped — and fail under `CI=true`, where `.ci/run`
 //! installs it. Replicas are this test binary run again as child processes (`replica`).
-#![cfg(all(feature = "mock", feature = "redis"))]
 
 mod common;
 
@@ -14,8 +13,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
 use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth, RedisStore};
+use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
 use serde_json::json;
 
 const KEY: [u8; 32] = [7; 32];

@@ -4,7 +4,7 @@ fastn_auth::connectors!("tests/ui/manifests/edge.yaml");
 
 use std::time::Duration;
 
-use fastn_auth::mock::MockServer;
+use fastn_auth_emulator::MockServer;
 use fastn_auth::{AuthKind, Connector, PollOptions};
 
 #[tokio::main(flavor = "current_thread")]

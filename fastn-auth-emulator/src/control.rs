@@ -2,7 +2,7 @@
 //! do, for scripts and test suites in any language. JSON in and out; the handlers call the
 //! same store functions as the Rust methods.
 //!
-//! [`MockServer`]: super::MockServer
+//! [`MockServer`]: crate::MockServer
 
 use std::sync::Arc;
 
@@ -14,9 +14,9 @@ use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::faults::{FaultSpec, MAX_FAULT_TIMES};
-use super::store::{ConnectionKey, Store};
-use crate::wire::Endpoint;
+use crate::faults::{FaultSpec, MAX_FAULT_TIMES};
+use crate::store::{ConnectionKey, Store};
+use fastn_auth::wire::Endpoint;
 
 /// The control routes, on the store.
 pub(crate) fn routes() -> Router<Arc<Store>> {
@@ -44,7 +44,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<
 }
 
 fn bad_request(message: &str) -> Response {
-    super::json::error(StatusCode::BAD_REQUEST, message)
+    crate::json::error(StatusCode::BAD_REQUEST, message)
 }
 
 async fn stats(State(store): Shared) -> Response {
@@ -62,7 +62,7 @@ async fn requests(State(store): Shared) -> Response {
                 .map(|(name, value)| {
                     let secret = matches!(
                         name.as_str(),
-                        crate::wire::API_KEY
+                        fastn_auth::wire::API_KEY
                             | "authorization"
                             | "proxy-authorization"
                             | "cookie"
@@ -101,7 +101,7 @@ async fn deny(State(store): Shared, Path(state): Path<String>, body: axum::body:
             Err(message) => return bad_request(&message),
         }
     };
-    let message = deny.message.as_deref().unwrap_or(super::DENIED_MESSAGE);
+    let message = deny.message.as_deref().unwrap_or(crate::DENIED_MESSAGE);
     decided(store.decide(&state, None, false, message), &state)
 }
 
@@ -109,7 +109,7 @@ fn decided(done: bool, state: &str) -> Response {
     if done {
         no_content()
     } else {
-        super::json::error(StatusCode::NOT_FOUND, &format!("no pending flow with state {state:?}"))
+        crate::json::error(StatusCode::NOT_FOUND, &format!("no pending flow with state {state:?}"))
     }
 }
 
@@ -181,7 +181,7 @@ async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
     let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| e.verb() == inject.endpoint) else {
         let message = format!(
             "unknown endpoint \"{}\", expected init, status or credentials",
-            crate::wire::sanitize(&inject.endpoint)
+            fastn_auth::wire::sanitize(&inject.endpoint)
         );
         return bad_request(&message);
     };
@@ -207,7 +207,7 @@ async fn reset(State(store): Shared) -> Response {
 }
 
 async fn unknown() -> Response {
-    super::json::error(
+    crate::json::error(
         StatusCode::NOT_FOUND,
         "no such control route; see the README's \"Driving the emulator over HTTP\"",
     )

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 /// One scripted misbehaviour of an endpoint, queued with
-/// [`MockServer::inject`](super::MockServer::inject) and used by the next matching request.
+/// [`MockServer::inject`](crate::MockServer::inject) and used by the next matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -69,7 +69,7 @@ impl Fault {
             Fault::Delay(_) | Fault::Hang => return None,
             Fault::Status { code, retry_after } => {
                 let code = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response = super::json::error(code, "injected fault");
+                let mut response = crate::json::error(code, "injected fault");
                 if let Some(secs) = retry_after {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
                 }
@@ -103,7 +103,7 @@ impl Fault {
                 Ok(location) => {
                     (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
                 }
-                Err(_) => super::json::error(StatusCode::INTERNAL_SERVER_ERROR, "bad injected redirect"),
+                Err(_) => crate::json::error(StatusCode::INTERNAL_SERVER_ERROR, "bad injected redirect"),
             },
             Fault::UnknownStatus(status) => {
                 json(StatusCode::OK, serde_json::json!({ "status": status }).to_string())

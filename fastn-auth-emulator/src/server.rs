@@ -17,9 +17,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::store::{ConnectionKey, Store};
-use super::{Fault, RecordedRequest};
-use crate::wire::{self, AuthStatus, Endpoint};
+use crate::store::{ConnectionKey, Store};
+use crate::{Fault, RecordedRequest};
+use fastn_auth::wire::{self, Endpoint};
 
 impl App {
     /// Whether `headers` carry a key or token this emulator accepts.
@@ -105,7 +105,7 @@ pub(crate) async fn serve(
 /// The API, the consent page and, outside the request log, the control API; every route
 /// only for requests addressed to this emulator by name (no DNS rebinding).
 pub(crate) fn router(app: Arc<App>) -> Router {
-    let control = super::control::routes()
+    let control = crate::control::routes()
         .with_state(app.store.clone())
         .layer(middleware::from_fn_with_state(app.clone(), control_guard));
     api(app.clone()).merge(control).layer(middleware::from_fn_with_state(app, host_guard))
@@ -116,7 +116,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 async fn host_guard(State(app): Shared, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).map(|host| host.to_str().unwrap_or("?"));
     match host {
-        Some(host) if !app.is_own_host(host) => super::json::error(
+        Some(host) if !app.is_own_host(host) => crate::json::error(
             StatusCode::MISDIRECTED_REQUEST,
             &format!(
                 "Host \"{}\" is not this emulator's address ({})",
@@ -139,16 +139,16 @@ async fn control_guard(State(app): Shared, request: Request, next: Next) -> Resp
     if let Some(origin) = origin
         && !app.is_own_origin(origin)
     {
-        return super::json::error(
+        return crate::json::error(
             StatusCode::FORBIDDEN,
             &format!("the control API takes no cross-site request (Origin \"{}\")", wire::sanitize(origin)),
         );
     }
     if headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"cross-site") {
-        return super::json::error(StatusCode::FORBIDDEN, "the control API takes no cross-site request");
+        return crate::json::error(StatusCode::FORBIDDEN, "the control API takes no cross-site request");
     }
     if !app.authorized(headers) {
-        return super::json::error(
+        return crate::json::error(
             StatusCode::UNAUTHORIZED,
             "the control API needs the emulator's key: send x-fastn-api-key (or Authorization: Bearer)",
         );
@@ -162,7 +162,7 @@ async fn control_guard(State(app): Shared, request: Request, next: Next) -> Resp
         value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
     });
     if (has_body || content_type.is_some()) && !json {
-        return super::json::error(
+        return crate::json::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "control API bodies are JSON: send Content-Type: application/json",
         );
@@ -179,7 +179,7 @@ fn api(app: Arc<App>) -> Router {
             "/authorize",
             get(consent_page).post(consent_decision).layer(middleware::map_response(unframeable)),
         )
-        .fallback(|| async { super::json::error(StatusCode::NOT_FOUND, "no such route") })
+        .fallback(|| async { crate::json::error(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(app.clone(), record))
         .with_state(app)
 }
@@ -231,7 +231,7 @@ impl App {
             Some(Fault::Hang) => {
                 let mut shutdown = self.shutdown.clone();
                 let _ = shutdown.wait_for(|stopped| *stopped).await;
-                return super::json::error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
+                return crate::json::error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
             }
             Some(fault) => {
                 if let Some(response) = fault.response() {
@@ -242,10 +242,10 @@ impl App {
         }
         let space_id = header(headers, wire::SPACE_ID);
         if space_id.is_empty() {
-            return super::json::error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
+            return crate::json::error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
         }
         if !self.authorized(headers) {
-            return super::json::error(
+            return crate::json::error(
                 StatusCode::UNAUTHORIZED,
                 "missing or unknown x-fastn-api-key / bearer token",
             );
@@ -262,13 +262,13 @@ impl App {
         headers: &HeaderMap,
     ) -> Result<ConnectionKey, Box<Response>> {
         let refuse = |name: &str, problem: String| {
-            Box::new(super::json::error(
+            Box::new(crate::json::error(
                 StatusCode::BAD_REQUEST,
                 &format!("{name} is not a usable id: {problem}"),
             ))
         };
         for (name, value) in [("org_id", &org), ("connector_id", &connector)] {
-            if let Some(problem) = wire::id_problem(value, true) {
+            if let Some(problem) = fastn_auth_rules::id_problem(value, true) {
                 return Err(refuse(name, problem));
             }
         }
@@ -281,7 +281,8 @@ impl App {
             [wire::TENANT_ID, wire::CONNECTION_ID].map(|name| header(headers, name));
         for (name, value) in [(wire::TENANT_ID, tenant_id), (wire::CONNECTION_ID, connection_id)] {
             // Empty is "none", as the protocol sends it.
-            let problem = Some(value).filter(|v| !v.is_empty()).and_then(|v| wire::id_problem(v, false));
+            let problem =
+                Some(value).filter(|v| !v.is_empty()).and_then(|v| fastn_auth_rules::id_problem(v, false));
             if let Some(problem) = problem {
                 return Err(refuse(name, problem));
             }
@@ -323,17 +324,13 @@ async fn init(
 async fn status(State(app): Shared, Path(state): Path<String>, request: Request) -> Response {
     app.serve(Endpoint::Status, request.headers(), |space_id| match app.store.poll(space_id, &state) {
         Some((status, None)) => {
-            let body = match status {
-                AuthStatus::Inactive => r#"{"status":"INACTIVE"}"#,
-                AuthStatus::Active => r#"{"status":"ACTIVE"}"#,
-                AuthStatus::Failed => r#"{"status":"FAILED"}"#,
-            };
+            let body = format!(r#"{{"status":"{}"}}"#, status.as_str());
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
         Some((status, Some(message))) => {
             axum::Json(json!({ "status": status, "errorMessage": message })).into_response()
         }
-        None => super::json::error(StatusCode::NOT_FOUND, "unknown state"),
+        None => crate::json::error(StatusCode::NOT_FOUND, "unknown state"),
     })
     .await
 }
@@ -351,7 +348,7 @@ async fn credentials(
         };
         match app.store.credentials_body(&key) {
             Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            None => super::json::error(
+            None => crate::json::error(
                 StatusCode::NOT_FOUND,
                 "no completed connection for this connector and tenant",
             ),
@@ -381,10 +378,10 @@ async fn unframeable(mut response: Response) -> Response {
 
 async fn consent_page(State(app): Shared, Query(query): Query<StateQuery>) -> Response {
     match app.store.pending_view(&query.state) {
-        Some(view) => Html(super::consent::page(&view)).into_response(),
+        Some(view) => Html(crate::consent::page(&view)).into_response(),
         None => (
             StatusCode::NOT_FOUND,
-            Html(super::consent::outcome(
+            Html(crate::consent::outcome(
                 "Unknown flow",
                 "This flow does not exist or has already completed.",
             )),
@@ -409,15 +406,15 @@ async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Res
         _ => {
             return (
                 StatusCode::BAD_REQUEST,
-                Html(super::consent::outcome("Bad request", "decision must be approve or deny")),
+                Html(crate::consent::outcome("Bad request", "decision must be approve or deny")),
             )
                 .into_response();
         }
     };
-    if !app.store.decide(&form.state, Some(&form.csrf), approve, super::DENIED_MESSAGE) {
+    if !app.store.decide(&form.state, Some(&form.csrf), approve, crate::DENIED_MESSAGE) {
         return (
             StatusCode::FORBIDDEN,
-            Html(super::consent::outcome(
+            Html(crate::consent::outcome(
                 "Not accepted",
                 "This flow does not exist, has already completed, or the form did not come from its consent page.",
             )),
@@ -429,5 +426,5 @@ async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Res
     } else {
         ("Access denied", "You denied access. You can close this window.")
     };
-    ([(header::CACHE_CONTROL, "no-store")], Html(super::consent::outcome(title, text))).into_response()
+    ([(header::CACHE_CONTROL, "no-store")], Html(crate::consent::outcome(title, text))).into_response()
 }

@@ -1,6 +1,6 @@
-//! Realistic credentials for a newly approved connection: tokens, expiry, the extra fields
-//! each well-known connector returns, and a value of its type for each field a manifest
-//! declares.
+//! Realistic credentials for a newly approved connection: tokens, expiry, and a value of
+//! its type for each field the manifest declares. No catalogue of connectors: what a
+//! connector returns is what your manifest says.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use fastn_auth_codegen::manifest::{FieldType, Manifest};
 use serde_json::{Map, Value, json};
 
-use super::store::ConnectionKey;
+use crate::store::ConnectionKey;
 
 /// The extra fields a manifest declares, by connector id.
 pub(crate) type Declared = HashMap<String, Vec<(String, FieldType)>>;
@@ -36,6 +36,11 @@ fn sample(ty: &FieldType, key: &str, tenant: &str) -> Value {
     }
 }
 
+/// The field of generated credentials that says the emulator knows no fields of the
+/// connector; the SDK quotes it when a typed decode misses a required field.
+pub(crate) const HINT_KEY: &str = fastn_auth::wire::EMULATOR_HINT;
+const NO_MANIFEST: &str = "the emulator was given no manifest declaring connector";
+
 /// Seconds an emulated access token lives.
 const EXPIRES_IN: u64 = 3599;
 
@@ -49,49 +54,16 @@ pub(crate) fn credentials(key: &ConnectionKey, declared: &Declared) -> Map<Strin
     creds.insert("expires_in".into(), json!(EXPIRES_IN));
     creds.insert("expires_at".into(), json!(humantime::format_rfc3339_seconds(expires_at).to_string()));
     let tenant = slug(&key.tenant_id);
-    let extra = match key.connector_id.as_str() {
-        "google-sheets" => json!({
-            "scope": "https://www.googleapis.com/auth/spreadsheets",
-            "id_token": format!("mock-idt-{}", token(24)),
-        }),
-        "salesforce" => json!({
-            "instance_url": format!("https://{tenant}.my.salesforce.com"),
-            "id": format!("https://login.salesforce.com/id/00D{}/005{}", token(12), token(12)),
-            "issued_at": "1767225600000",
-            "scope": "api refresh_token",
-        }),
-        "slack" => json!({
-            "team_id": format!("T{}", upper(9)),
-            "team_name": tenant,
-            "bot_user_id": format!("U{}", upper(9)),
-            "scope": "chat:write,channels:read",
-        }),
-        "hubspot" => {
-            json!({ "hub_id": 40_000_000 + fastrand::i64(0..9_999_999), "hub_domain": format!("{tenant}.hubspot.com") })
+    match declared.get(&key.connector_id) {
+        Some(fields) => {
+            for (field, ty) in fields {
+                creds.insert(field.clone(), sample(ty, field, &tenant));
+            }
         }
-        "github" => json!({ "scope": "repo,read:user", "login": tenant }),
-        "notion" => json!({
-            "workspace_id": format!("{}-{}-{}", token(8), token(4), token(12)),
-            "workspace_name": format!("{tenant} workspace"),
-            "bot_id": token(32),
-        }),
-        "microsoft-teams" => json!({
-            "scope": "ChannelMessage.Send Team.ReadBasic.All offline_access",
-            "ms_tenant_id": format!("{}-{}-{}", token(8), token(4), token(12)),
-        }),
-        "stripe" => json!({
-            "stripe_user_id": format!("acct_{}", token(16)),
-            "stripe_publishable_key": format!("pk_test_{}", token(24)),
-            "livemode": false,
-            "scope": "read_write",
-        }),
-        _ => json!({ "scope": "default" }),
-    };
-    if let Value::Object(extra) = extra {
-        creds.extend(extra);
-    }
-    for (field, ty) in declared.get(&key.connector_id).into_iter().flatten() {
-        creds.insert(field.clone(), sample(ty, field, &tenant));
+        // What a typed decode names when a required field is missing: the likely cause.
+        None => {
+            creds.insert(HINT_KEY.into(), json!(format!("{NO_MANIFEST} `{}`", key.connector_id)));
+        }
     }
     creds
 }
@@ -99,10 +71,6 @@ pub(crate) fn credentials(key: &ConnectionKey, declared: &Declared) -> Map<Strin
 /// A random lowercase hex string.
 pub(crate) fn token(len: usize) -> String {
     std::iter::repeat_with(|| fastrand::digit(16)).take(len).collect()
-}
-
-fn upper(len: usize) -> String {
-    std::iter::repeat_with(fastrand::uppercase).take(len).collect()
 }
 
 /// The tenant as a DNS-safe label, for realistic URLs.

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use serde_json::{Map, Value};
 
-use super::{AutoApprove, CredentialsShape, Fault, KeyCase, RecordedRequest, Wrapping};
-use crate::wire::{self, AuthStatus, Endpoint};
+use crate::{AutoApprove, CredentialsShape, Fault, KeyCase, RecordedRequest, Wrapping};
+use fastn_auth::wire::{self, AuthStatus, Endpoint};
 
 /// Which connection credentials belong to: the emulator keeps one set per key, so a tenant
 /// only ever reads its own.
@@ -34,7 +34,7 @@ impl ConnectionKey {
     pub fn new(space_id: impl Into<String>, connector_id: impl Into<String>) -> Self {
         ConnectionKey {
             space_id: space_id.into(),
-            org_id: crate::DEFAULT_ORG_ID.to_owned(),
+            org_id: fastn_auth::DEFAULT_ORG_ID.to_owned(),
             connector_id: connector_id.into(),
             tenant_id: String::new(),
             connection_id: String::new(),
@@ -93,7 +93,7 @@ pub(crate) struct Limits {
 
 pub(crate) struct Store {
     /// Extra fields declared by a manifest, given a value of their type.
-    declared: super::generate::Declared,
+    declared: crate::generate::Declared,
     pub(crate) auto_approve: AutoApprove,
     pub(crate) shape: CredentialsShape,
     limits: Limits,
@@ -125,7 +125,7 @@ impl Store {
         auto_approve: AutoApprove,
         shape: CredentialsShape,
         limits: Limits,
-        declared: super::generate::Declared,
+        declared: crate::generate::Declared,
     ) -> Self {
         Store {
             declared,
@@ -146,7 +146,7 @@ impl Store {
     /// Starts a flow and returns its state. Expired flows are dropped here, oldest first,
     /// so the emulator's memory follows the flows of the last `flow_ttl`, not all time.
     pub(crate) fn start(&self, key: ConnectionKey) -> String {
-        let state = super::generate::token(32);
+        let state = crate::generate::token(32);
         let now = Instant::now();
         let flow = Flow {
             key,
@@ -154,7 +154,7 @@ impl Store {
             error_message: None,
             started: now,
             polls: 0,
-            csrf: super::generate::token(32),
+            csrf: crate::generate::token(32),
         };
         let mut guard = lock(&self.flows);
         let flows = &mut *guard;
@@ -233,7 +233,7 @@ impl Store {
         let creds = lock(&self.templates)
             .get(&key.connector_id)
             .cloned()
-            .unwrap_or_else(|| super::generate::credentials(&key, &self.declared));
+            .unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds);
         lock(&self.connections).insert(key, body);
     }
@@ -247,7 +247,7 @@ impl Store {
         key: ConnectionKey,
         creds: Option<Map<String, Value>>,
     ) -> Map<String, Value> {
-        let creds = creds.unwrap_or_else(|| super::generate::credentials(&key, &self.declared));
+        let creds = creds.unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
         lock(&self.connections).insert(key, body);
         creds

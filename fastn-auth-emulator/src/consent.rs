@@ -1,6 +1,6 @@
 //! The consent page a user sees at the emulator's `redirectUrl`.
 
-use super::store::PendingView;
+use crate::store::PendingView;
 
 /// The page for a pending flow, with Approve and Deny buttons that POST back.
 pub(crate) fn page(view: &PendingView) -> String {

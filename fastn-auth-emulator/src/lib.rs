@@ -1,5 +1,6 @@
 //! An emulator of the Fastn connect API: a real HTTP server on loopback, for tests,
-//! examples, benchmarks and local development (feature `mock`).
+//! examples, benchmarks and local development. Add it as a dev-dependency: it is never part
+//! of a production build of `fastn-auth`.
 //!
 //! It answers exactly as `docs/PROTOCOL.md` describes — the official Python client works
 //! against it too — checks the headers the real service checks, refuses ids the SDK would
@@ -18,7 +19,7 @@
 //! [`header_read_timeout`](MockServerBuilder::header_read_timeout) (15 s) is closed.
 //!
 //! ```
-//! use fastn_auth::mock::{Fault, MockServer};
+//! use fastn_auth_emulator::{Fault, MockServer};
 //! use fastn_auth::{Endpoint, PollOptions};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +33,7 @@
 //!     std::time::Duration::from_millis(10),
 //!     std::time::Duration::from_secs(5),
 //! )).await?;
-//! assert!(credentials.extra.contains_key("team_id"));
+//! assert!(credentials.access_token.is_some());
 //! # Ok(())
 //! # }
 //! ```
@@ -56,8 +57,8 @@ use tokio::sync::watch;
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
 pub use store::ConnectionKey;
 
-use crate::wire::Endpoint;
-use crate::{FastnAuth, FastnAuthBuilder};
+use fastn_auth::wire::Endpoint;
+use fastn_auth::{FastnAuth, FastnAuthBuilder};
 
 const DEFAULT_REQUEST_LOG: usize = 10_000;
 
@@ -157,7 +158,7 @@ pub struct MockServerBuilder {
     shape: CredentialsShape,
     limits: store::Limits,
     header_read_timeout: Duration,
-    manifest: Option<std::path::PathBuf>,
+    manifest: Option<String>,
     log_requests: bool,
 }
 
@@ -241,13 +242,25 @@ impl MockServerBuilder {
         self
     }
 
-    /// Reads the connectors manifest at `path` (a `connectors.yaml`): each `extra` field it
-    /// declares gets a value of its type in generated credentials (a URL for `url`, an
-    /// integer for `integer`, a list for `list<T>`, …), so a typed flow of your own
-    /// connector works with no set-up. Connectors it does not declare still get the common
-    /// fields.
-    pub fn manifest(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.manifest = Some(path.into());
+    /// The connectors manifest your code was generated from — pass the `MANIFEST` that
+    /// `connectors!` generates, so the emulator reads exactly the file the macro read, from
+    /// any directory: each `extra` field it declares gets a value of its type in generated
+    /// credentials (a URL for `url`, an integer for `integer`, a list for `list<T>`, …), so
+    /// a typed flow of any of your connectors works with no set-up. Without it generated
+    /// credentials carry the common fields only, and a typed decode that misses a required
+    /// field says to give the emulator the manifest.
+    ///
+    /// ```
+    /// mod fastn {
+    ///     fastn_auth::connectors!("../connectors.yaml"); // your crate's own "connectors.yaml"
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let mock = fastn_auth_emulator::MockServer::builder().connectors(fastn::MANIFEST).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connectors(mut self, manifest: impl Into<String>) -> Self {
+        self.manifest = Some(manifest.into());
         self
     }
 
@@ -259,9 +272,13 @@ impl MockServerBuilder {
     pub async fn start(self) -> std::io::Result<MockServer> {
         let declared = match &self.manifest {
             None => generate::Declared::new(),
-            Some(path) => {
-                let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
-                    .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))?;
+            Some(text) => {
+                let manifest = fastn_auth_codegen::manifest::parse(text).map_err(|err| {
+                    let at =
+                        err.position.map(|(line, column)| format!(":{line}:{column}")).unwrap_or_default();
+                    let message = format!("the connectors manifest{at}: {}", err.message);
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+                })?;
                 generate::declared(&manifest)
             }
         };

@@ -1,12 +1,14 @@
 //! The emulator over plain HTTP, as any client (curl, the official Python client) sees it.
-#![cfg(feature = "mock")]
 
 use std::time::{Duration, Instant};
 
 use fastn_auth::Endpoint;
-use fastn_auth::mock::{ConnectionKey, Fault, MockServer};
+use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
+
+/// The workspace manifest: the emulator generates the extra fields it declares.
+const MANIFEST: &str = include_str!("../../connectors.yaml");
 
 fn headers(request: RequestBuilder, tenant: &str) -> RequestBuilder {
     request
@@ -84,7 +86,7 @@ impl Api {
 
 #[tokio::test]
 async fn a_person_approves_on_the_consent_page() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let init = api.init("salesforce", "acme").await;
     assert_eq!((init["type"].as_str(), init["success"].as_bool()), (Some("oauth"), Some(true)));
     let state = init["state"].as_str().unwrap();
@@ -107,13 +109,13 @@ async fn a_person_approves_on_the_consent_page() {
     assert_eq!(json_of(api.status(state).await).await, json!({ "status": "ACTIVE" }));
     let creds = json_of(api.credentials("salesforce", "acme").await).await;
     assert_eq!(creds["success"], true);
-    assert_eq!(creds["credentials"]["instance_url"], "https://acme.my.salesforce.com");
+    assert_eq!(creds["credentials"]["instance_url"], "https://acme.example.com/instanceurl");
     assert_eq!(api.decide(state, "approve").await.status(), 403, "a completed flow cannot be decided again");
 }
 
 #[tokio::test]
 async fn a_person_denies_on_the_consent_page() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let state = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
     assert_eq!(api.decide(&state, "deny").await.status(), 200);
     assert_eq!(
@@ -125,7 +127,7 @@ async fn a_person_denies_on_the_consent_page() {
 
 #[tokio::test]
 async fn tenants_connections_and_spaces_are_isolated() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let state = api.init("notion", "acme").await["state"].as_str().unwrap().to_owned();
     assert!(api.mock.approve(&state));
     assert_eq!(api.credentials("notion", "acme").await.status(), 200);
@@ -158,8 +160,13 @@ async fn tenants_connections_and_spaces_are_isolated() {
 #[tokio::test]
 async fn unauthenticated_requests_get_401_and_unknown_states_404() {
     // A token of its own replaces the public defaults; the key is given back explicitly.
-    let mock =
-        MockServer::builder().auth_token("extra-token").api_key(MockServer::API_KEY).start().await.unwrap();
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .auth_token("extra-token")
+        .api_key(MockServer::API_KEY)
+        .start()
+        .await
+        .unwrap();
     let http = Client::new();
     let url = format!("{}/connect/init/community/slack", mock.base_url());
     let no_space = http.post(&url).header("x-fastn-api-key", MockServer::API_KEY).send().await.unwrap();
@@ -186,7 +193,12 @@ async fn unauthenticated_requests_get_401_and_unknown_states_404() {
 #[tokio::test]
 async fn auto_approval_after_a_delay_or_a_number_of_polls() {
     let api = Api::start(
-        MockServer::builder().auto_approve_after(Duration::from_millis(200)).start().await.unwrap(),
+        MockServer::builder()
+            .connectors(MANIFEST)
+            .auto_approve_after(Duration::from_millis(200))
+            .start()
+            .await
+            .unwrap(),
     )
     .await;
     let state = api.init("github", "").await["state"].as_str().unwrap().to_owned();
@@ -194,7 +206,10 @@ async fn auto_approval_after_a_delay_or_a_number_of_polls() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(json_of(api.status(&state).await).await["status"], "ACTIVE");
 
-    let api = Api::start(MockServer::builder().auto_approve_after_polls(3).start().await.unwrap()).await;
+    let api = Api::start(
+        MockServer::builder().connectors(MANIFEST).auto_approve_after_polls(3).start().await.unwrap(),
+    )
+    .await;
     let state = api.init("github", "").await["state"].as_str().unwrap().to_owned();
     let seen: Vec<Value> = futures_seq(&api, &state, 3).await;
     assert_eq!(seen, ["INACTIVE", "INACTIVE", "ACTIVE"]);
@@ -210,7 +225,7 @@ async fn futures_seq(api: &Api, state: &str, polls: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn each_fault_kind_is_served_as_scripted_then_normal_answers_resume() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let state = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
     let mock = &api.mock;
 
@@ -269,7 +284,7 @@ async fn each_fault_kind_is_served_as_scripted_then_normal_answers_resume() {
 
 #[tokio::test]
 async fn requests_and_connections_are_observable() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let state = api.init("..%2Fadmin", "acme").await["state"].as_str().unwrap().to_owned();
     let _ = api.status(&state).await;
     let requests = api.mock.requests();
@@ -284,7 +299,9 @@ async fn requests_and_connections_are_observable() {
     api.mock.clear_requests();
     assert!(api.mock.requests().is_empty());
 
-    let quiet = Api::start(MockServer::builder().record_requests(false).start().await.unwrap()).await;
+    let quiet =
+        Api::start(MockServer::builder().connectors(MANIFEST).record_requests(false).start().await.unwrap())
+            .await;
     assert_eq!(quiet.status("x").await.status(), 404);
     assert!(quiet.mock.requests().is_empty(), "nothing is logged with recording off");
     assert_eq!(quiet.mock.requests_served(), 1, "but every request is counted");
@@ -292,7 +309,7 @@ async fn requests_and_connections_are_observable() {
 
 #[tokio::test]
 async fn a_cross_site_form_cannot_decide_a_flow() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let state = api.init("slack", "acme").await["state"].as_str().unwrap().to_owned();
     for forged in
         [format!("state={state}&decision=approve"), format!("state={state}&decision=approve&csrf=guess")]
@@ -305,7 +322,7 @@ async fn a_cross_site_form_cannot_decide_a_flow() {
 
 #[tokio::test]
 async fn ids_the_sdk_refuses_are_refused() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     for connector in ["%00", "%20slack", "a%0Ab", &"c".repeat(fastn_auth::wire::MAX_ID_BYTES + 1)] {
         let url = format!("{}/connect/init/community/{connector}", api.mock.base_url());
         let response = headers(api.http.post(url), "").send().await.unwrap();
@@ -335,7 +352,7 @@ async fn credentials_of_raw_tenant(api: &Api, tenant: &[u8]) -> u16 {
 
 #[tokio::test]
 async fn tenant_ids_are_any_text_never_confused_with_none() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     api.mock.insert_connection(ConnectionKey::new("space", "slack").tenant_id("Zürich"), None);
     assert_eq!(credentials_of_raw_tenant(&api, "Zürich".as_bytes()).await, 200);
     assert_eq!(credentials_of_raw_tenant(&api, b"Zurich").await, 404);
@@ -348,8 +365,13 @@ async fn tenant_ids_are_any_text_never_confused_with_none() {
 
 #[tokio::test]
 async fn flows_expire_and_the_log_keeps_the_newest() {
-    let mock =
-        MockServer::builder().flow_ttl(Duration::from_millis(100)).request_log(5).start().await.unwrap();
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .flow_ttl(Duration::from_millis(100))
+        .request_log(5)
+        .start()
+        .await
+        .unwrap();
     let api = Api::start(mock).await;
     let old = api.init("slack", "").await["state"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -369,7 +391,12 @@ async fn flows_expire_and_the_log_keeps_the_newest() {
 #[tokio::test]
 async fn slow_and_idle_connections_are_closed() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mock = MockServer::builder().header_read_timeout(Duration::from_millis(200)).start().await.unwrap();
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .header_read_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
     let mut slow = Vec::new();
     for _ in 0..50 {
         let mut tcp = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
@@ -403,7 +430,7 @@ async fn control(api: &Api, method: reqwest::Method, path: &str, body: Option<Va
 #[tokio::test]
 async fn the_emulator_is_driven_over_http_as_from_any_language() {
     use reqwest::Method;
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
 
     // Fixed credentials, then a flow approved by a control call.
     let fixed = json!({ "access_token": "fixed-token", "team_id": "T9" });
@@ -469,7 +496,7 @@ async fn the_emulator_is_driven_over_http_as_from_any_language() {
 /// and nothing changes.
 #[tokio::test]
 async fn no_web_page_can_drive_the_control_api() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let url = |path: &str| format!("http://{}/_emulator/{path}", api.mock.addr());
     let plant = json!({ "space_id": "mock-space", "connector_id": "slack", "tenant_id": "victim" });
     let key = ("x-fastn-api-key", MockServer::API_KEY);
@@ -562,7 +589,7 @@ async fn no_web_page_can_drive_the_control_api() {
 
 #[tokio::test]
 async fn fault_sizes_are_bounded_and_an_own_key_replaces_the_public_one() {
-    let mock = MockServer::builder().api_key("MY-KEY").start().await.unwrap();
+    let mock = MockServer::builder().connectors(MANIFEST).api_key("MY-KEY").start().await.unwrap();
     let http = Client::new();
     let url = format!("http://{}/_emulator/faults", mock.addr());
     let fault = |body: Value| http.post(&url).header("x-fastn-api-key", "MY-KEY").json(&body).send();
@@ -620,7 +647,7 @@ async fn fault_sizes_are_bounded_and_an_own_key_replaces_the_public_one() {
 
 #[tokio::test]
 async fn the_log_hides_cookies_and_the_consent_page_cannot_be_framed() {
-    let api = Api::start(MockServer::start().await.unwrap()).await;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
     let url = format!("{}/connect/init/community/slack", api.mock.base_url());
     let sent =
         headers(api.http.post(url), "acme").header("cookie", "session=COOKIE-SECRET").send().await.unwrap();
