@@ -6,7 +6,7 @@
 //! cargo run --release --example bench -- emulator          # requests/s the emulator serves
 //! cargo run --release --example bench -- emulator-memory   # emulator RSS over 100,000 inits
 //! cargo run --release --example bench -- cache             # cache hits vs uncached calls
-//! cargo run --release --example bench -- redis --redis-url redis://127.0.0.1:6379/   # shared-level hits
+//! cargo run --release --features redis --example bench -- redis --redis-url redis://127.0.0.1:6379/
 //! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use fastn_auth::{CacheOptions, FastnAuth, PollOptions, RedisStore};
+use fastn_auth::{CacheOptions, FastnAuth, PollOptions};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use serde_json::Value;
 
@@ -579,7 +579,17 @@ async fn cache_part(
     Ok(())
 }
 
+/// Without the root package's feature `redis` (which turns on `fastn-auth/redis`), the
+/// examples build no Redis client: this part says how to get one.
+#[cfg(not(feature = "redis"))]
+async fn redis_part(_: &str, _: usize) -> Result<(), Box<dyn std::error::Error>> {
+    Err("the redis part needs the feature: cargo run --release --features redis --example bench -- redis"
+        .into())
+}
+
+#[cfg(feature = "redis")]
 async fn redis_part(redis_url: &str, calls: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use fastn_auth::RedisStore;
     let mock = MockServer::builder().record_requests(false).start().await?;
     for tenant in ["a", "b"] {
         let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);

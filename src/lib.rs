@@ -1,8 +1,8 @@
-//! The workspace's test crate: the typed connectors of `connectors.yaml`, used by the
-//! cross-crate tests, and the README's Rust examples compiled as doctests.
+//! The workspace's root package: the examples, and the README's Rust examples compiled and
+//! run as doctests so that they stay true. The cross-crate tests are the package in
+//! `tests/` (`fastn-auth-tests`), kept apart so that an example builds none of their
+//! dependencies.
 #![warn(missing_docs)]
-
-fastn_auth::connectors!("connectors.yaml");
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

@@ -120,7 +120,7 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_connects_salesforce_through_the_web_app_in_a_browser() {
     let Some(browser) = Browser::start().await else { return };
-    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
     let client = mock.client();
@@ -147,7 +147,7 @@ async fn a_person_connects_salesforce_through_the_web_app_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_denies_on_the_emulators_consent_page() {
     let Some(browser) = Browser::start().await else { return };
-    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
     let session = mock.client().connect("slack").tenant_id("acme").send().await.unwrap();
     let page = browser.client();
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use fastn_auth::{Endpoint, PollOptions};
 use fastn_auth_emulator::{Fault, MockServer};
-use fastn_auth_workspace::Salesforce;
+use fastn_auth_tests::Salesforce;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Long enough that only a hang, not a busy machine, makes a request time out.
@@ -60,7 +60,7 @@ fn fault(name: &str, endpoint: Endpoint) -> Fault {
 
 async fn outcome(endpoint: Endpoint, fault: Fault) -> (String, Duration) {
     let mock = MockServer::builder()
-        .connectors(fastn_auth_workspace::MANIFEST)
+        .connectors(fastn_auth_tests::MANIFEST)
         .auto_approve_after_polls(1)
         .start()
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fastn_auth::{Endpoint, FastnAuth, PollOptions};
 use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
-use fastn_auth_workspace::{Salesforce, Stripe};
+use fastn_auth_tests::{Salesforce, Stripe};
 
 const API_KEY: &str = "key-LEAK-CANARY-1";
 const AUTH_TOKEN: &str = "token-LEAK-CANARY-2";
@@ -49,7 +49,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         .init(); // also routes the `log` records of reqwest and hyper here
 
     let mock = MockServer::builder()
-        .connectors(fastn_auth_workspace::MANIFEST)
+        .connectors(fastn_auth_tests::MANIFEST)
         .api_key(API_KEY)
         .auth_token(AUTH_TOKEN)
         .auto_approve_after_polls(2)

@@ -42,7 +42,7 @@ async fn flows_under_random_faults_end_on_time_without_leaks() {
     let started = Instant::now();
     let outcomes = {
         let mock = MockServer::builder()
-            .connectors(fastn_auth_workspace::MANIFEST)
+            .connectors(fastn_auth_tests::MANIFEST)
             .auto_approve_after_polls(2)
             .record_requests(false)
             .start()

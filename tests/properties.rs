@@ -27,7 +27,7 @@ fn world() -> (MutexGuard<'static, ()>, &'static World) {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
             let mock = runtime
-                .block_on(MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start())
+                .block_on(MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start())
                 .unwrap();
             let client = mock.client();
             World { runtime, mock, client }

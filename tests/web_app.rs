@@ -7,7 +7,7 @@ use fastn_auth_emulator::MockServer;
 
 #[tokio::test]
 async fn a_customer_connects_salesforce_through_the_web_app() {
-    let mock = MockServer::builder().connectors(fastn_auth_workspace::MANIFEST).start().await.unwrap();
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
     let client = mock.client();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());

@@ -1,7 +1,7 @@
 //! The root manifest expands inside a module, and its types run a whole flow.
 
 mod fastn {
-    fastn_auth::connectors!("connectors.yaml");
+    fastn_auth::connectors!("../connectors.yaml");
 }
 
 use std::time::Duration;
