@@ -14,8 +14,8 @@ cd "$root"
 runs="${RUNS:-3}" concurrency="${CONCURRENCY:-100}" py_flows="${PY_FLOWS:-2000}" rs_flows="${RS_FLOWS:-20000}"
 export BENCH_EMULATOR_THREADS="${BENCH_EMULATOR_THREADS-1}" BENCH_CLIENT_THREADS="${BENCH_CLIENT_THREADS-1}"
 
-cargo build --quiet --release --example bench
-bench="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench"
+cargo build --quiet --release -p fastn-auth-bench
+bench="${CARGO_TARGET_DIR:-$root/target}/release/bench"
 python="$(bash scripts/python-venv.sh)"
 
 # The emulator approves on the first poll; it runs until this script's end closes its stdin.

@@ -295,7 +295,13 @@ async fn requests_and_connections_are_observable() {
     );
     assert_eq!(requests[0].header("X-Fastn-Space-Tenantid"), Some("acme"));
     assert!(!format!("{requests:?}").contains(MockServer::API_KEY), "the log's Debug redacts keys");
-    assert_eq!(api.mock.connections_accepted(), 1, "reqwest reused its connection");
+    // Counted per TCP connection: a client that never reuses one made two.
+    let unpooled = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let before = api.mock.connections_accepted();
+    for _ in 0..2 {
+        unpooled.get(format!("http://{}/api/connect/status/x", api.mock.addr())).send().await.unwrap();
+    }
+    assert_eq!(api.mock.connections_accepted() - before, 2);
     api.mock.clear_requests();
     assert!(api.mock.requests().is_empty());
 

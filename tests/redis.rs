@@ -4,9 +4,7 @@
 //! Each test starts its own `redis-server` (Debian package `redis-server`) on a free
 //! loopback port, persistence off, in a temporary directory, and stops it. Without the
 //! binary the tests say they were skipped — and fail under `CI=true`, where `.ci/run`
-//! installs it. Replicas are this test binary run again as child processes (`replica`).
-
-mod common;
+//! installs it. Replicas are the helper binary `redis-replica` (`bin/redis_replica.rs`).
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -144,66 +142,24 @@ fn token(credentials: &fastn_auth::Credentials) -> String {
     credentials.access_token.as_ref().map(|t| t.expose_secret().to_owned()).unwrap_or_default()
 }
 
-/// Runs this binary as a replica: `role`, against the emulator and Redis.
+/// Starts a replica, the helper binary `redis-replica` (`bin/redis_replica.rs`): `role`,
+/// against the emulator and Redis, its output captured.
 fn spawn_replica(role: &str, mock: &MockServer, redis: &Redis, extra: &[(&str, String)]) -> Child {
-    let mut command = common::this_test_as_child("replica");
-    command
-        .env("FASTN_REPLICA_ROLE", role)
-        .env("FASTN_REPLICA_BASE_URL", mock.base_url())
-        .env("FASTN_REPLICA_REDIS_URL", redis.url());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_redis-replica"));
+    command.args([role, &mock.base_url(), &redis.url()]).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (name, value) in extra {
         command.env(name, value);
     }
     command.spawn().unwrap()
 }
 
-/// A replica's side; does nothing unless started by a test here.
-#[test]
-fn replica() {
-    let Ok(role) = std::env::var("FASTN_REPLICA_ROLE") else { return };
-    let var = |name: &str| std::env::var(name).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let lease = std::env::var("FASTN_REPLICA_LEASE_MS")
-            .map_or(Duration::from_secs(10), |ms| Duration::from_millis(ms.parse().unwrap()));
-        let store = RedisStore::new(&var("FASTN_REPLICA_REDIS_URL"), KEY).unwrap();
-        let client = FastnAuth::builder(MockServer::SPACE_ID)
-            .api_key(MockServer::API_KEY)
-            .base_url(var("FASTN_REPLICA_BASE_URL"))
-            .cache(CacheOptions::default().store(store).lease(lease))
-            .build()
-            .unwrap();
-        match role.as_str() {
-            "callers" => {
-                // Start together: at the agreed wall-clock time.
-                let start: u64 = var("FASTN_REPLICA_START_MS").parse().unwrap();
-                let now =
-                    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as u64;
-                tokio::time::sleep(Duration::from_millis(start.saturating_sub(now))).await;
-                let tasks: Vec<_> = (0..250)
-                    .map(|_| {
-                        let client = client.clone();
-                        tokio::spawn(
-                            async move { client.credentials("slack").tenant_id("acme").send().await },
-                        )
-                    })
-                    .collect();
-                let mut ok = 0;
-                for task in tasks {
-                    assert_eq!(token(&task.await.unwrap().unwrap()), CANARY);
-                    ok += 1;
-                }
-                println!("replica ok {ok}");
-            }
-            "one-call" => {
-                let started = Instant::now();
-                let credentials = client.credentials("slack").tenant_id("acme").send().await.unwrap();
-                assert_eq!(token(&credentials), CANARY);
-                println!("replica done after {} ms", started.elapsed().as_millis());
-            }
-            other => panic!("unknown role {other}"),
-        }
-    });
+/// Waits for a replica: its output, after asserting it succeeded.
+fn output_of(child: Child) -> String {
+    let output = child.wait_with_output().expect("the replica runs");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "a replica failed:\n{text}");
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +172,7 @@ async fn four_processes_of_250_callers_cause_one_fetch() {
         .map(|_| spawn_replica("callers", &mock, &redis, &[("FASTN_REPLICA_START_MS", start.to_string())]))
         .collect();
     let outputs =
-        tokio::task::spawn_blocking(move || replicas.into_iter().map(common::output_of).collect::<Vec<_>>())
+        tokio::task::spawn_blocking(move || replicas.into_iter().map(output_of).collect::<Vec<_>>())
             .await
             .unwrap();
     for out in &outputs {
@@ -245,7 +201,7 @@ async fn a_killed_lease_holder_is_replaced_within_the_lease() {
     holder.kill().unwrap(); // SIGKILL: no unlock, the lease must run out
     let _ = holder.wait();
     let killed = Instant::now();
-    let out = tokio::task::spawn_blocking(move || common::output_of(other)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || output_of(other)).await.unwrap();
     let took = killed.elapsed();
     assert!(out.contains("replica done"), "{out}");
     assert!(took <= lease + Duration::from_secs(1), "the other replica finished {took:?} after the kill");

@@ -2,19 +2,14 @@
 //! honoured only for `https` to a remote host (where the proxy sees a `CONNECT`, never the
 //! key), and never for plain http or loopback.
 //!
-//! The variables must be set before a client exists, so the test runs this binary again as
-//! a child process with them set (`proxy_child`), and the parent reads what the proxy saw.
-
-mod common;
+//! The variables must be set before a client exists, so the test runs the helper binary
+//! `proxy-child` (`bin/proxy_child.rs`) with them set, and reads what the proxy saw.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
-use fastn_auth::FastnAuth;
 use fastn_auth_emulator::MockServer;
-
-const ROLE: &str = "FASTN_AUTH_PROXY_TEST_ROLE";
 
 /// A proxy that records every byte it receives and answers each connection with 502.
 fn recording_proxy() -> (String, Arc<Mutex<Vec<u8>>>) {
@@ -37,13 +32,17 @@ fn recording_proxy() -> (String, Arc<Mutex<Vec<u8>>>) {
 }
 
 fn run_child(role: &str, proxy: &str) -> String {
-    let mut command = common::this_test_as_child("proxy_child");
-    command.env(ROLE, role);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proxy-child"));
+    command.arg(role);
     for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
         command.env(var, proxy);
     }
     command.env_remove("NO_PROXY").env_remove("no_proxy");
-    common::output_of(command.spawn().unwrap())
+    let output = command.output().expect("the helper runs");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "proxy-child {role} failed:\n{text}");
+    text
 }
 
 #[test]
@@ -62,36 +61,4 @@ fn proxy_variables_never_see_the_key() {
         !seen.contains(MockServer::API_KEY) && !seen.to_ascii_lowercase().contains("x-fastn"),
         "{seen:?}"
     );
-}
-
-/// The child's side; does nothing unless started by the test above.
-#[test]
-fn proxy_child() {
-    let Ok(role) = std::env::var(ROLE) else { return };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        match role.as_str() {
-            "loopback" => {
-                let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
-                let session = mock.client().connect("slack").send().await.expect("not sent to the proxy");
-                let options = fastn_auth::PollOptions::new(
-                    std::time::Duration::from_millis(10),
-                    std::time::Duration::from_secs(5),
-                );
-                session.wait_for_completion(options).await.expect("the flow completes");
-                println!("loopback flow completed");
-            }
-            "remote-https" => {
-                let client = FastnAuth::builder("space")
-                    .api_key(MockServer::API_KEY)
-                    .base_url("https://fastn-proxy-test.invalid/api")
-                    .max_retries(0)
-                    .build()
-                    .unwrap();
-                let err = client.connect("slack").send().await.unwrap_err();
-                println!("remote call ended: {err}");
-            }
-            other => panic!("unknown role {other}"),
-        }
-    });
 }

@@ -1,13 +1,13 @@
 //! Benchmarks of the SDK and the emulator; see BENCH.md for figures and what they mean.
 //!
 //! ```text
-//! cargo run --release --example bench -- flows             # SDK vs bare reqwest, same run
-//! cargo run --release --example bench -- waiting           # 10,000 sessions waiting at once
-//! cargo run --release --example bench -- emulator          # requests/s the emulator serves
-//! cargo run --release --example bench -- emulator-memory   # emulator RSS over 100,000 inits
-//! cargo run --release --example bench -- cache             # cache hits vs uncached calls
-//! cargo run --release --features redis --example bench -- redis --redis-url redis://127.0.0.1:6379/
-//! cargo run --release --example bench -- macro-scale       # compile time vs manifest size
+//! cargo run --release -p fastn-auth-bench -- flows             # SDK vs bare reqwest, same run
+//! cargo run --release -p fastn-auth-bench -- waiting           # 10,000 sessions waiting at once
+//! cargo run --release -p fastn-auth-bench -- emulator          # requests/s the emulator serves
+//! cargo run --release -p fastn-auth-bench -- emulator-memory   # emulator RSS over 100,000 inits
+//! cargo run --release -p fastn-auth-bench -- cache             # cache hits vs uncached calls
+//! cargo run --release -p fastn-auth-bench -- redis --redis-url redis://127.0.0.1:6379/
+//! cargo run --release -p fastn-auth-bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
 //!
@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use fastn_auth::{CacheOptions, FastnAuth, PollOptions};
+use fastn_auth::{CacheOptions, FastnAuth, PollOptions, RedisStore};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use serde_json::Value;
 
 mod fastn {
-    fastn_auth::connectors!("connectors.yaml");
+    fastn_auth::connectors!("../connectors.yaml");
 }
 
 #[derive(Parser)]
@@ -579,17 +579,7 @@ async fn cache_part(
     Ok(())
 }
 
-/// Without the root package's feature `redis` (which turns on `fastn-auth/redis`), the
-/// examples build no Redis client: this part says how to get one.
-#[cfg(not(feature = "redis"))]
-async fn redis_part(_: &str, _: usize) -> Result<(), Box<dyn std::error::Error>> {
-    Err("the redis part needs the feature: cargo run --release --features redis --example bench -- redis"
-        .into())
-}
-
-#[cfg(feature = "redis")]
 async fn redis_part(redis_url: &str, calls: usize) -> Result<(), Box<dyn std::error::Error>> {
-    use fastn_auth::RedisStore;
     let mock = MockServer::builder().record_requests(false).start().await?;
     for tenant in ["a", "b"] {
         let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);
@@ -741,7 +731,8 @@ async fn emulator_part(seconds: u64, concurrency: usize) -> Result<(), Box<dyn s
 // Macro scale: incremental `cargo check` of a crate whose manifest grows.
 
 fn macro_scale(sizes: &[usize], runs: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The workspace root: this package is its `bench/`.
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let dir = target.join("bench-macro");
     std::fs::create_dir_all(dir.join("src"))?;
