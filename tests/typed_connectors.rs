@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use fastn_auth::{AuthKind, Connector, ErrorCode, ExposeSecret, FastnAuth, PollOptions, Url};
+use fastn_auth::connector::AuthKind;
+use fastn_auth::{Connector, ErrorCode, ExposeSecret, FastnAuth, PollOptions, Url};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use fastn_auth_tests::{
     ConnectorId, GoogleSheets, Hubspot, MANIFEST, MicrosoftTeams, Salesforce, Slack, Stripe,

@@ -231,7 +231,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status { state, tenant, connection } => {
             let client = client(&cli)?;
             let handle: SessionHandle = serde_json::from_value(json!({
-                "connector_id": "-", "org_id": fastn_auth::DEFAULT_ORG_ID, "state": state,
+                "connector_id": "-", "org_id": fastn_auth::wire::DEFAULT_ORG_ID, "state": state,
                 "tenant_id": tenant, "connection_id": connection,
             }))
             .map_err(|err| usage(format!("cannot use these ids: {err}")))?;

@@ -75,8 +75,8 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
                 #id
             }
 
-            fn auth(&self) -> ::fastn_auth::AuthKind {
-                ::fastn_auth::AuthKind::#auth
+            fn auth(&self) -> ::fastn_auth::connector::AuthKind {
+                ::fastn_auth::connector::AuthKind::#auth
             }
 
             #default_org
@@ -114,8 +114,8 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
 
         impl ::fastn_auth::Extra for #extra {
             fn from_fields(
-                #fields: &mut ::fastn_auth::Fields,
-            ) -> ::core::result::Result<Self, ::fastn_auth::DecodeError> {
+                #fields: &mut ::fastn_auth::credentials::Fields,
+            ) -> ::core::result::Result<Self, ::fastn_auth::wire::DecodeError> {
                 ::core::result::Result::Ok(Self { #(#reads,)* })
             }
 
@@ -142,8 +142,8 @@ fn rust_type(ty: &FieldType) -> TokenStream {
         FieldType::Integer => quote! { i64 },
         FieldType::Number => quote! { f64 },
         FieldType::Boolean => quote! { bool },
-        FieldType::Url => quote! { ::fastn_auth::__private::url::Url },
-        FieldType::Json => quote! { ::fastn_auth::__private::serde_json::Value },
+        FieldType::Url => quote! { ::fastn_auth::Url },
+        FieldType::Json => quote! { ::fastn_auth::serde_json::Value },
         FieldType::List(inner) => {
             let inner = rust_type(inner);
             quote! { ::std::vec::Vec<#inner> }

@@ -118,7 +118,7 @@ mod tests {
             "pub struct N1password ;",
             "pub const ID : & 'static str = \"1password\"",
             "pub r#type : :: std :: string :: String",
-            "pub instance_url : :: fastn_auth :: __private :: url :: Url",
+            "pub instance_url : :: fastn_auth :: Url",
             "instance_url : fields . required (\"instanceUrl\") ?",
             "pub tags : :: core :: option :: Option < :: std :: vec :: Vec < i64 > >",
             "fn default_org (& self) -> :: core :: option :: Option < & str > { :: core :: option :: Option :: Some (\"acme\") }",

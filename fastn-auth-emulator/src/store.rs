@@ -34,7 +34,7 @@ impl ConnectionKey {
     pub fn new(space_id: impl Into<String>, connector_id: impl Into<String>) -> Self {
         ConnectionKey {
             space_id: space_id.into(),
-            org_id: fastn_auth::DEFAULT_ORG_ID.to_owned(),
+            org_id: fastn_auth::wire::DEFAULT_ORG_ID.to_owned(),
             connector_id: connector_id.into(),
             tenant_id: String::new(),
             connection_id: String::new(),

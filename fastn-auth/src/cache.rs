@@ -396,7 +396,7 @@ impl Cache {
                     return self.fetch_and_share(shared, &key, fetch()).await;
                 }
                 Lease::Taken => {
-                    let pause = LEASE_POLL + crate::transport::jitter(LEASE_POLL);
+                    let pause = LEASE_POLL + crate::jitter::jitter(LEASE_POLL);
                     let wake =
                         stop_waiting.map_or(Instant::now() + pause, |at| at.min(Instant::now() + pause));
                     tokio::time::sleep_until(wake).await;
@@ -607,7 +607,7 @@ fn lifetime(
     // Refresh inside the margin, but never in the first half of a short token's life;
     // drawn between the whole margin and 80 % of it before expiry.
     let margin = options.refresh_margin.min(left / 2);
-    let ahead = margin - crate::transport::jitter(margin / 5);
+    let ahead = margin - crate::jitter::jitter(margin / 5);
     (valid_until.checked_sub(ahead).unwrap_or(now), valid_until)
 }
 

@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
+use crate::target::Scope;
 use crate::target::Target;
-use crate::transport::{Budget, Scope, Transport};
+use crate::transport::{Budget, Transport};
 use crate::wire::{self, InitAnswer, Route, StatusAnswer};
 
 /// What every clone of a client shares.

@@ -17,10 +17,6 @@ use crate::store::Credential;
 use crate::transport::{self, ProxyChoice, RetryPolicy, Transport, TransportConfig};
 use crate::wire;
 
-/// The Fastn API of the official clients.
-pub const DEFAULT_BASE_URL: &str = "https://live.fastn.ai/api";
-/// The org used when a call names none.
-pub const DEFAULT_ORG_ID: &str = "community";
 /// The most retries [`FastnAuthBuilder::max_retries`] accepts.
 pub const MAX_RETRIES: u32 = 10;
 /// The most requests in flight [`FastnAuthBuilder::max_in_flight`] accepts.
@@ -67,7 +63,7 @@ impl FastnAuth {
             space_id: space_id.into(),
             api_key: None,
             auth_token: None,
-            base_url: DEFAULT_BASE_URL.to_owned(),
+            base_url: wire::DEFAULT_BASE_URL.to_owned(),
             custom_auth: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
@@ -201,7 +197,7 @@ impl FastnAuthBuilder {
         self
     }
 
-    /// The API's base URL; default [`DEFAULT_BASE_URL`]. `http://` is refused unless the
+    /// The API's base URL; default [`DEFAULT_BASE_URL`](crate::limits::DEFAULT_BASE_URL). `http://` is refused unless the
     /// host is loopback or [`allow_insecure_http`](Self::allow_insecure_http) is set.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();

@@ -22,7 +22,7 @@ pub trait Connector: Clone + Send + Sync + 'static {
     }
 
     /// The org used when a call names none; `None` means
-    /// [`DEFAULT_ORG_ID`](crate::DEFAULT_ORG_ID).
+    /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID).
     fn default_org(&self) -> Option<&str> {
         None
     }
@@ -66,6 +66,7 @@ impl Connector for Dynamic {
 }
 
 /// `FromStr` of a generated `ConnectorId`: finds `id` among `all` by wire id.
+#[doc(hidden)]
 #[doc(hidden)]
 pub fn parse_connector_id<T: Copy>(id: &str, all: &[T], as_str: fn(T) -> &'static str) -> Result<T> {
     all.iter().copied().find(|known| as_str(*known) == id).ok_or_else(|| {

@@ -30,7 +30,7 @@ impl<C: Connector> Selector<C> {
         let org_id = self
             .org_id
             .or_else(|| self.connector.default_org().map(str::to_owned))
-            .unwrap_or_else(|| crate::DEFAULT_ORG_ID.to_owned());
+            .unwrap_or_else(|| crate::wire::DEFAULT_ORG_ID.to_owned());
         Target {
             connector_id: self.connector.id().to_owned(),
             org_id,
@@ -44,7 +44,7 @@ impl<C: Connector> Selector<C> {
 macro_rules! selector_setters {
     () => {
         /// The org; the connector's manifest default, else
-        /// [`DEFAULT_ORG_ID`](crate::DEFAULT_ORG_ID).
+        /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID).
         pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
             self.selector.org_id = Some(org_id.into());
             self

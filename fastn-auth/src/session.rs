@@ -13,8 +13,9 @@ use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::jitter::jitter;
 use crate::target::Target;
-use crate::transport::{RetryPolicy, jitter};
+use crate::transport::RetryPolicy;
 use crate::wire::{AuthStatus, InitAnswer};
 
 /// One answer of the status endpoint.

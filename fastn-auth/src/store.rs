@@ -1,11 +1,13 @@
-//! The second level of the credentials cache: a store shared by many replicas (Redis with
-//! feature `redis`), so that one replica's fetch serves them all and one refresh runs at a
-//! time across them.
+//! The shared-store kit: what a store shared by many replicas implements to be the second
+//! level of the credentials cache (Redis with feature `redis`, as
+//! `RedisStore`; any engine through [`CacheStore`]), so that one
+//! replica's fetch serves them all and one refresh runs at a time across them.
 //!
 //! [`CacheStore`] is what an engine implements: values in and out, a TTL, and a lease lock.
-//! [`SharedLevel`] wraps any store with what keeps it from ever being the reason a call
-//! fails: a short timeout on every operation, and a breaker that skips the store for a
-//! second after a failure (logged once per outage, counted in the stats).
+//! The cache wraps any store with what keeps it from ever being the reason a call fails: a
+//! short timeout on every operation ([`CacheOptions::store_timeout`](crate::CacheOptions::store_timeout)),
+//! and a breaker that skips the store for a second after a failure (logged once per outage,
+//! counted in the stats).
 
 use std::fmt;
 use std::future::Future;

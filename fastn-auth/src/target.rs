@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::transport::Scope;
+/// The per-connection headers of a call (empty strings when unset, as the protocol says).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scope<'a> {
+    pub(crate) tenant_id: Option<&'a str>,
+    pub(crate) connection_id: Option<&'a str>,
+}
 
 /// Which connection a call is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -12,6 +12,8 @@ use tracing::Instrument as _;
 use url::{Host, Url};
 
 use crate::error::{Error, RequestInfo, Result};
+use crate::jitter::jitter;
+use crate::target::Scope;
 use crate::wire::{self, DecodeError, Endpoint, Route};
 
 /// Bodies larger than this are refused rather than buffered.
@@ -47,13 +49,6 @@ impl RetryPolicy {
     }
 }
 
-/// A random duration in `0..=range`, for any `range` up to `Duration::MAX`.
-pub(crate) fn jitter(range: Duration) -> Duration {
-    let nanos = fastrand::u128(0..=range.as_nanos());
-    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-    Duration::new(secs, (nanos % 1_000_000_000) as u32)
-}
-
 /// Which proxy requests go through.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum ProxyChoice {
@@ -78,13 +73,6 @@ pub(crate) struct TransportConfig {
     pub(crate) max_in_flight: usize,
     pub(crate) proxy: ProxyChoice,
     pub(crate) http_client: Option<reqwest::Client>,
-}
-
-/// The per-connection headers of a call (empty strings when unset, as the protocol says).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Scope<'a> {
-    pub(crate) tenant_id: Option<&'a str>,
-    pub(crate) connection_id: Option<&'a str>,
 }
 
 /// How much of a call's budget it may use.
@@ -565,7 +553,6 @@ mod tests {
         }
         assert_eq!(RetryPolicy::delay(0, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
         assert_eq!(RetryPolicy::delay(0, Some(MAX_RETRY_DELAY + Duration::from_secs(1))), None);
-        assert!(jitter(Duration::MAX) <= Duration::MAX);
     }
 
     #[test]

@@ -14,6 +14,11 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The Fastn API of the official clients.
+pub const DEFAULT_BASE_URL: &str = "https://live.fastn.ai/api";
+/// The org used when a call names none (the official clients' default).
+pub const DEFAULT_ORG_ID: &str = "community";
+
 /// Header: the space id, on every call.
 pub const SPACE_ID: &str = "x-fastn-space-id";
 /// Header: the API key, when the client authenticates with one.

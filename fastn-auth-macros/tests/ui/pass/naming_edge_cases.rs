@@ -5,7 +5,8 @@ fastn_auth::connectors!("tests/ui/manifests/edge.yaml");
 use std::time::Duration;
 
 use fastn_auth_emulator::MockServer;
-use fastn_auth::{AuthKind, Connector, PollOptions};
+use fastn_auth::connector::AuthKind;
+use fastn_auth::{Connector, PollOptions};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -17,7 +18,7 @@ async fn main() {
     let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
     mock.set_credentials(
         "1password",
-        fastn_auth::__private::serde_json::json!({
+        fastn_auth::serde_json::json!({
             "access_token": "a", "type": "vault", "2fa": true, "nestedUrls": [["https://a.example/"]]
         }),
     );
