@@ -198,8 +198,18 @@ struct State {
     /// foldhash: fast, and seeded per process, so tenant ids cannot be chosen to collide.
     slots: HashMap<Target, Slot, foldhash::fast::RandomState>,
     stats: CacheStats,
-    /// A counter for the generations of answers and the ids of fetches.
-    clock: u64,
+    ids: Ids,
+}
+
+/// Numbers for the generations of answers and the ids of fetches: increasing, never reused.
+#[derive(Default)]
+struct Ids(u64);
+
+impl Ids {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
 }
 
 /// The cache of one client and its clones.
@@ -236,7 +246,7 @@ impl Cache {
         space: &str,
         credential: Credential<'_>,
     ) -> Self {
-        let state = State { slots: HashMap::default(), stats: CacheStats::default(), clock: 0 };
+        let state = State { slots: HashMap::default(), stats: CacheStats::default(), ids: Ids::default() };
         let identity =
             options.store.as_ref().map(|store| store::credential_id(store.identity_key(), credential));
         let shared = options.store.clone().map(|store| SharedLevel::new(store, options.store_timeout));
@@ -302,7 +312,7 @@ impl Cache {
         let started = SystemTime::now();
         let (fetch_id, tx, ahead, fetched_before) = loop {
             // The guard must be gone before any `.await` below.
-            let step = self.lock().step::<E>(&self.options, target, freshness, &mut seen);
+            let step = self.lock().step::<E>(&self.options, Call { target, freshness }, &mut seen);
             match step {
                 Step::Serve(credentials) => return Ok(credentials),
                 Step::Fail(err) => return Err(err),
@@ -450,8 +460,7 @@ impl Cache {
         let now = Instant::now();
         let mut guard = self.lock();
         let state = &mut *guard;
-        state.clock += 1;
-        let generation = state.clock;
+        let generation = state.ids.next();
         let slot = state.slots.entry(target.clone()).or_insert_with(|| Slot::new(now));
         if slot.inflight.as_ref().is_some_and(|(id, _)| *id == fetch_id) {
             slot.inflight = None;
@@ -497,25 +506,103 @@ impl Slot {
     fn new(now: Instant) -> Self {
         Slot { cached: None, high_water: None, inflight: None, not_found: None, last_used: now }
     }
+
+    /// The remembered "not connected", while it lasts; forgotten once past.
+    fn not_found(&mut self, now: Instant) -> Option<Arc<Error>> {
+        match &self.not_found {
+            Some((until, err)) if now < *until => Some(err.clone()),
+            Some(_) => {
+                self.not_found = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The answer held, while it may be served.
+    fn usable(&self, now: Instant) -> Option<&Cached> {
+        self.cached.as_ref().filter(|cached| now < cached.valid_until)
+    }
+
+    /// Whether the answer held will do for a caller that has seen generation `seen`:
+    /// any valid one, or with `wants_newer` only one that came after.
+    fn serves(&self, wants_newer: bool, seen: u64, now: Instant) -> bool {
+        self.usable(now).is_some_and(|cached| !wants_newer || cached.generation > seen)
+    }
+
+    /// Whether the answer held is in its refresh window.
+    fn refresh_due(&self, now: Instant) -> bool {
+        self.usable(now).is_some_and(|cached| now >= cached.refresh_at)
+    }
+
+    /// Records a fetch `fetch_id` in flight; its sender is the leader's to answer on.
+    fn start_fetch(&mut self, fetch_id: u64) -> watch::Sender<Outcome> {
+        let (tx, rx) = watch::channel(None);
+        self.inflight = Some((fetch_id, rx));
+        tx
+    }
+
+    /// What a caller does: be served, fail, wait for a fetch, or lead one. `seen` is the
+    /// generation it saw at its first look (set then); a new fetch takes its id from `ids`.
+    fn decide<E: Extra>(
+        &mut self,
+        call: Call<'_>,
+        seen: &mut Option<u64>,
+        stats: &mut CacheStats,
+        ids: &mut Ids,
+        now: Instant,
+    ) -> Step<E> {
+        self.last_used = now;
+        let wants_newer = call.freshness == Freshness::Newer;
+        let seen = *seen.get_or_insert(self.cached.as_ref().map_or(0, |cached| cached.generation));
+        if !wants_newer && let Some(err) = self.not_found(now) {
+            stats.not_found_hits += 1;
+            return Step::Fail(err.for_waiter());
+        }
+        let serves = self.serves(wants_newer, seen, now);
+        let refresh_due = !wants_newer && self.refresh_due(now);
+        if serves && (!refresh_due || self.inflight.is_some()) {
+            stats.hits += 1;
+            return match view::<E>(self, call.target) {
+                Ok(credentials) => Step::Serve(credentials),
+                Err(err) => Step::Fail(err),
+            };
+        }
+        if let Some((_, rx)) = &self.inflight {
+            stats.coalesced += 1;
+            return Step::Wait(rx.clone());
+        }
+        let fetch_id = ids.next();
+        let tx = self.start_fetch(fetch_id);
+        let ahead = serves && refresh_due;
+        if ahead {
+            stats.refreshes_ahead += 1;
+            tracing::debug!(connector = %call.target.connector_id, "refreshing credentials ahead of expiry");
+        } else {
+            stats.misses += 1;
+        }
+        Step::Lead { fetch_id, tx, ahead, fetched_before: self.high_water }
+    }
+}
+
+/// Who is asking, and how fresh they need the answer.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    target: &'a Target,
+    freshness: Freshness,
 }
 
 impl State {
     /// Looks at the slot of `target` and decides what its caller does.
-    fn step<E: Extra>(
-        &mut self,
-        options: &CacheOptions,
-        target: &Target,
-        freshness: Freshness,
-        seen: &mut Option<u64>,
-    ) -> Step<E> {
+    fn step<E: Extra>(&mut self, options: &CacheOptions, call: Call<'_>, seen: &mut Option<u64>) -> Step<E> {
         let now = Instant::now();
         // One lookup on the hot path; a new key makes room first.
-        if let Some(slot) = self.slots.get_mut(target) {
-            return decide(slot, &mut self.stats, &mut self.clock, target, freshness, seen, now);
+        if let Some(slot) = self.slots.get_mut(call.target) {
+            return slot.decide(call, seen, &mut self.stats, &mut self.ids, now);
         }
         self.make_room(options.max_entries);
-        let slot = self.slots.entry(target.clone()).or_insert_with(|| Slot::new(now));
-        decide(slot, &mut self.stats, &mut self.clock, target, freshness, seen, now)
+        let slot = self.slots.entry(call.target.clone()).or_insert_with(|| Slot::new(now));
+        slot.decide(call, seen, &mut self.stats, &mut self.ids, now)
     }
 
     /// Keeps the map within `max_entries` before a new key goes in: drops the least
@@ -540,57 +627,6 @@ impl State {
         }
         self.stats.evictions += drop_count as u64;
     }
-}
-
-/// What a caller of `slot` does: be served, fail, wait for a fetch, or lead one.
-fn decide<E: Extra>(
-    slot: &mut Slot,
-    stats: &mut CacheStats,
-    clock: &mut u64,
-    target: &Target,
-    freshness: Freshness,
-    seen: &mut Option<u64>,
-    now: Instant,
-) -> Step<E> {
-    slot.last_used = now;
-    let generation = slot.cached.as_ref().map_or(0, |cached| cached.generation);
-    let seen = *seen.get_or_insert(generation);
-    let wants_newer = freshness == Freshness::Newer;
-
-    if !wants_newer && let Some((until, err)) = &slot.not_found {
-        if now < *until {
-            stats.not_found_hits += 1;
-            return Step::Fail(err.for_waiter());
-        }
-        slot.not_found = None;
-    }
-    let usable = slot.cached.as_ref().filter(|cached| now < cached.valid_until);
-    let answer_will_do = usable.is_some_and(|cached| !wants_newer || cached.generation > seen);
-    let refresh_due = !wants_newer && usable.is_some_and(|cached| now >= cached.refresh_at);
-    if answer_will_do && (!refresh_due || slot.inflight.is_some()) {
-        stats.hits += 1;
-        return match view::<E>(slot, target) {
-            Ok(credentials) => Step::Serve(credentials),
-            Err(err) => Step::Fail(err),
-        };
-    }
-    if let Some((_, rx)) = &slot.inflight {
-        stats.coalesced += 1;
-        return Step::Wait(rx.clone());
-    }
-    *clock += 1;
-    let fetch_id = *clock;
-    let (tx, rx) = watch::channel(None);
-    slot.inflight = Some((fetch_id, rx));
-    let ahead = answer_will_do && refresh_due;
-    if ahead {
-        stats.refreshes_ahead += 1;
-        tracing::debug!(connector = %target.connector_id, "refreshing credentials ahead of expiry");
-    } else {
-        stats.misses += 1;
-    }
-    let fetched_before = slot.high_water;
-    Step::Lead { fetch_id, tx, ahead, fetched_before }
 }
 
 /// When an answer received `now` is due for refresh, and until when it may be served.
@@ -745,5 +781,284 @@ mod tests {
         let empty = key(base, "s", Credential::ApiKey("k1"), None, &target(Some(""), None));
         let bang = key(base, "s", Credential::ApiKey("k1"), None, &target(Some("!"), None));
         assert!(absent != empty && empty != bang && absent != bang, "{absent} {empty} {bang}");
+    }
+
+    // ---- The slot's decisions, one call at a time.
+
+    fn raw(token: &str, expires_in: Duration) -> Credentials<Map<String, Value>> {
+        let expires_at = SystemTime::now() + expires_in;
+        Credentials::from_parts(Some(token.into()), None, Some(expires_at), Map::new())
+    }
+
+    fn slot_with(now: Instant, generation: u64, refresh_in: Duration, valid_for: Duration) -> Slot {
+        let mut slot = Slot::new(now);
+        let cached = Cached {
+            raw: raw("t", valid_for),
+            views: Vec::new(),
+            generation,
+            refresh_at: now + refresh_in,
+            valid_until: now + valid_for,
+        };
+        slot.cached = Some(cached);
+        slot
+    }
+
+    fn decide(
+        slot: &mut Slot,
+        freshness: Freshness,
+        seen: &mut Option<u64>,
+        now: Instant,
+    ) -> (&'static str, CacheStats) {
+        let target = target(Some("acme"), None);
+        let mut stats = CacheStats::default();
+        let step = slot.decide::<Map<String, Value>>(
+            Call { target: &target, freshness },
+            seen,
+            &mut stats,
+            &mut Ids(10),
+            now,
+        );
+        let kind = match step {
+            Step::Serve(_) => "serve",
+            Step::Fail(_) => "fail",
+            Step::Wait(_) => "wait",
+            Step::Lead { ahead: true, .. } => "lead ahead",
+            Step::Lead { ahead: false, .. } => "lead",
+        };
+        (kind, stats)
+    }
+
+    #[test]
+    fn a_cold_slot_leads_one_fetch_and_the_others_wait_for_it() {
+        let now = Instant::now();
+        let mut slot = Slot::new(now);
+        let (first, stats) = decide(&mut slot, Freshness::Any, &mut None, now);
+        assert_eq!((first, stats.misses), ("lead", 1));
+        let (second, stats) = decide(&mut slot, Freshness::Any, &mut None, now);
+        assert_eq!((second, stats.coalesced), ("wait", 1));
+    }
+
+    #[test]
+    fn a_valid_answer_is_served_and_refreshed_ahead_by_one_caller_only() {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut slot = slot_with(now, 1, minute, 10 * minute);
+        assert_eq!(decide(&mut slot, Freshness::Any, &mut None, now).0, "serve");
+        let later = now + 2 * minute; // inside the refresh window, still valid
+        assert_eq!(decide(&mut slot, Freshness::Any, &mut None, later).0, "lead ahead");
+        assert_eq!(
+            decide(&mut slot, Freshness::Any, &mut None, later).0,
+            "serve",
+            "served during the refresh"
+        );
+        let expired = now + 11 * minute;
+        slot.inflight = None;
+        assert_eq!(decide(&mut slot, Freshness::Any, &mut None, expired).0, "lead", "past expiry: a miss");
+    }
+
+    #[test]
+    fn fresh_wants_an_answer_newer_than_the_one_it_saw() {
+        let now = Instant::now();
+        let mut slot = slot_with(now, 1, Duration::from_secs(60), Duration::from_secs(600));
+        let mut seen = None;
+        assert_eq!(decide(&mut slot, Freshness::Newer, &mut seen, now).0, "lead");
+        assert_eq!(seen, Some(1));
+        // Another fetch answered meanwhile (generation 2): that one will do.
+        slot.inflight = None;
+        slot.cached.as_mut().unwrap().generation = 2;
+        assert_eq!(decide(&mut slot, Freshness::Newer, &mut seen, now).0, "serve");
+        // A new caller saw generation 2: it wants newer still.
+        assert_eq!(decide(&mut slot, Freshness::Newer, &mut None, now).0, "lead");
+    }
+
+    #[test]
+    fn not_connected_is_remembered_for_its_time_only() {
+        let now = Instant::now();
+        let mut slot = Slot::new(now);
+        let gone = Arc::new(Error::config("gone"));
+        slot.not_found = Some((now + Duration::from_secs(5), gone));
+        let (kind, stats) = decide(&mut slot, Freshness::Any, &mut None, now);
+        assert_eq!((kind, stats.not_found_hits), ("fail", 1));
+        assert_eq!(decide(&mut slot, Freshness::Newer, &mut None, now).0, "lead", "fresh() asks anyway");
+        slot.inflight = None;
+        assert_eq!(decide(&mut slot, Freshness::Any, &mut None, now + Duration::from_secs(6)).0, "lead");
+        assert!(slot.not_found.is_none());
+    }
+
+    // ---- The shared level's lease and double-check, on a store in memory (paused time).
+
+    /// A `CacheStore` in memory with Redis's semantics for what the cache uses: values with
+    /// a TTL, `SET NX PX` locks released by token. `plant` is written just before the next
+    /// lock is taken (another replica writing between our look and our lock).
+    #[derive(Debug, Default)]
+    struct MemoryStore {
+        values: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+        locks: Mutex<HashMap<String, (String, Option<Instant>)>>,
+        plant: Mutex<Option<(String, Vec<u8>)>>,
+    }
+
+    impl MemoryStore {
+        fn put(&self, key: &str, value: Vec<u8>) {
+            self.values
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), (value, Instant::now() + Duration::from_secs(3600)));
+        }
+    }
+
+    impl CacheStore for Arc<MemoryStore> {
+        fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+            let now = Instant::now();
+            let value = self
+                .values
+                .lock()
+                .unwrap()
+                .get(key)
+                .filter(|(_, until)| now < *until)
+                .map(|(v, _)| v.clone());
+            Box::pin(async move { Ok(value) })
+        }
+        fn set<'a>(&'a self, key: &'a str, value: &'a [u8], ttl: Duration) -> StoreFuture<'a, ()> {
+            self.values.lock().unwrap().insert(key.to_owned(), (value.to_vec(), Instant::now() + ttl));
+            Box::pin(async { Ok(()) })
+        }
+        fn try_lock<'a>(&'a self, key: &'a str, lease: Duration) -> StoreFuture<'a, Option<LockToken>> {
+            if let Some((planted, value)) = self.plant.lock().unwrap().take() {
+                self.put(&planted, value);
+            }
+            let now = Instant::now();
+            let mut locks = self.locks.lock().unwrap();
+            let held = locks.get(key).is_some_and(|(_, until)| until.is_none_or(|until| now < until));
+            let token = (!held).then(|| {
+                locks.insert(key.to_owned(), ("mine".to_owned(), Some(now + lease)));
+                LockToken::new("mine")
+            });
+            Box::pin(async move { Ok(token) })
+        }
+        fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()> {
+            let mut locks = self.locks.lock().unwrap();
+            if locks.get(key).is_some_and(|(held, _)| held == token.as_str()) {
+                locks.remove(key);
+            }
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    struct Replica {
+        cache: Cache,
+        fetches: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Replica {
+        fn new(store: &Arc<MemoryStore>) -> Self {
+            let options = CacheOptions::default().store(store.clone()).lease(Duration::from_secs(10));
+            let base = url::Url::parse("https://live.fastn.ai/api").unwrap();
+            let cache = Cache::new(options, &base, "s", Credential::ApiKey("k"));
+            Replica { cache, fetches: Default::default() }
+        }
+
+        fn key(&self) -> String {
+            self.cache.store_key(&target(Some("acme"), None))
+        }
+
+        async fn get(&self, freshness: Freshness, deadline: Duration) -> Result<String> {
+            let deadline = Some(Instant::now() + deadline);
+            let target = target(Some("acme"), None);
+            let fetch = || async {
+                let n = self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Ok(raw(&format!("fetched-{n}"), Duration::from_secs(3600)))
+            };
+            let credentials =
+                self.cache.get::<Map<String, Value>, _>(&target, freshness, deadline, fetch).await?;
+            Ok(credentials
+                .access_token
+                .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned())
+                .unwrap_or_default())
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    fn stored(token: &str, fetched_at: SystemTime) -> Vec<u8> {
+        store::encode(&raw(token, Duration::from_secs(3600)), fetched_at)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_replicas_answer_is_served_without_a_fetch() {
+        let store = Arc::new(MemoryStore::default());
+        let replica = Replica::new(&store);
+        store.put(&replica.key(), stored("theirs", SystemTime::now()));
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "theirs");
+        assert_eq!((replica.fetches(), replica.cache.stats().store_hits), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_written_between_the_look_and_the_lock_is_used() {
+        let store = Arc::new(MemoryStore::default());
+        let replica = Replica::new(&store);
+        *store.plant.lock().unwrap() = Some((replica.key(), stored("raced", SystemTime::now())));
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "raced");
+        assert_eq!(replica.fetches(), 0, "the double-check after the lock found it");
+        assert!(store.locks.lock().unwrap().is_empty(), "and released the lock");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_holder_that_answers_is_waited_for() {
+        let store = Arc::new(MemoryStore::default());
+        let replica = Replica::new(&store);
+        let key = replica.key();
+        store
+            .locks
+            .lock()
+            .unwrap()
+            .insert(key.clone(), ("theirs".into(), Some(Instant::now() + Duration::from_secs(10))));
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                store.put(&key, stored("holder's", SystemTime::now()));
+            })
+        };
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "holder's");
+        assert_eq!(replica.fetches(), 0);
+        writer.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stuck_lock_costs_half_the_deadline_then_the_answer_is_fetched_and_shared() {
+        let store = Arc::new(MemoryStore::default());
+        let replica = Replica::new(&store);
+        let key = replica.key();
+        store.locks.lock().unwrap().insert(key.clone(), ("stuck".into(), None)); // no expiry
+        let started = Instant::now();
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(3)).await.unwrap(), "fetched-1");
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_millis(1700), "{waited:?}");
+        let other = Replica::new(&store);
+        assert_eq!(
+            other.get(Freshness::Any, Duration::from_secs(3)).await.unwrap(),
+            "fetched-1",
+            "written back"
+        );
+        assert_eq!(other.fetches(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_value_older_than_one_held_is_never_accepted() {
+        let store = Arc::new(MemoryStore::default());
+        let replica = Replica::new(&store);
+        let before = SystemTime::now() - Duration::from_secs(60);
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "fetched-1");
+        // The answer is dropped in process (as a 404 drops it); the store is rolled back to
+        // a value fetched before it, and holds a newer one than that in nothing.
+        replica.cache.lock().slots.values_mut().for_each(|slot| slot.cached = None);
+        store.put(&replica.key(), stored("rolled back", before));
+        assert_eq!(replica.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "fetched-2");
+        assert_eq!(replica.cache.stats().store_hits, 0);
+        // What the fetch wrote back serves a replica that held nothing.
+        let cold = Replica::new(&store);
+        assert_eq!(cold.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "fetched-2");
     }
 }
