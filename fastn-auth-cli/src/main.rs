@@ -336,7 +336,7 @@ fn print_credentials(cli: &Cli, credentials: &Credentials, handle: Option<&Sessi
             "access_token": credentials.access_token.as_ref().map(|t| t.expose_secret().to_owned()),
             "refresh_token": credentials.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
             "expires_at": credentials.to_redacted_json()["expires_at"],
-            "extra": credentials.extra,
+            "extra": *credentials.extra,
         })
     } else {
         credentials.to_redacted_json()

@@ -1,7 +1,6 @@
 //! The [`Connector`] trait that `connectors!` implements, and [`Dynamic`], the connector
 //! chosen at run time.
 
-use serde_json::{Map, Value};
 
 use crate::credentials::Extra;
 use crate::error::{Error, Result};
@@ -58,7 +57,7 @@ impl Dynamic {
 }
 
 impl Connector for Dynamic {
-    type Extra = Map<String, Value>;
+    type Extra = crate::credentials::ExtraMap;
 
     fn id(&self) -> &str {
         &self.id

@@ -2,6 +2,7 @@
 //! types build on, and the redaction of untyped fields in `Debug`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
@@ -18,7 +19,7 @@ use crate::wire::{self, DecodeError, json_kind};
 /// [`Url`](crate::Url), …).
 #[derive(Clone)]
 #[non_exhaustive]
-pub struct Credentials<E = Map<String, Value>> {
+pub struct Credentials<E = ExtraMap> {
     /// The access token (`access_token` or `accessToken` on the wire).
     pub access_token: Option<SecretString>,
     /// The refresh token (`refresh_token` or `refreshToken`).
@@ -64,7 +65,13 @@ impl<E: Extra> Credentials<E> {
     }
 }
 
-impl Credentials<Map<String, Value>> {
+/// The `extra` of untyped credentials: every field of the answer but the common ones,
+/// shared and immutable — a cache hit hands out the same map, not a copy. Read it as the
+/// map it derefs to (`credentials.extra["team_id"]`, `.get(..)`, `.iter()`); to change it,
+/// take a copy (`(*credentials.extra).clone()`).
+pub type ExtraMap = Arc<Map<String, Value>>;
+
+impl Credentials<ExtraMap> {
     /// The credentials as JSON for people to read, by the same rule as `Debug`: tokens
     /// `"[REDACTED]"`, `extra` strings shown only under [`SHOWN_KEYS`] when they do not look
     /// like credentials themselves. For tools that print credentials (the `fastn-auth` CLI).
@@ -78,7 +85,9 @@ impl Credentials<Map<String, Value>> {
             "extra": redact_map(&self.extra),
         })
     }
+}
 
+impl Credentials<Map<String, Value>> {
     /// Credentials read back from a shared store.
     pub(crate) fn from_parts(
         access_token: Option<SecretString>,
@@ -113,10 +122,21 @@ impl<E: Extra> fmt::Debug for Credentials<E> {
                 self.0.fmt_redacted(f)
             }
         }
+        /// An instant as RFC 3339 (`2026-11-30T10:00:00Z`), or as `SystemTime` prints it
+        /// when it is out of that range.
+        struct Instant(SystemTime);
+        impl fmt::Debug for Instant {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match jiff::Timestamp::try_from(self.0) {
+                    Ok(at) => write!(f, "{at}"),
+                    Err(_) => write!(f, "{:?}", self.0),
+                }
+            }
+        }
         f.debug_struct("Credentials")
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
-            .field("expires_at", &self.expires_at.map(|at| jiff::Timestamp::try_from(at).ok()))
+            .field("expires_at", &self.expires_at.map(Instant))
             .field("extra", &DebugExtra(&self.extra))
             .finish()
     }
@@ -134,6 +154,17 @@ pub trait Extra: Clone + Send + Sync + 'static {
 
     /// Formats the value for `Debug` with every secret redacted.
     fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl Extra for ExtraMap {
+    fn from_fields(fields: &mut Fields) -> Result<Self, DecodeError> {
+        Ok(Arc::new(std::mem::take(&mut fields.map)))
+    }
+
+    /// As for a plain map, below.
+    fn fmt_redacted(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_map(self, f)
+    }
 }
 
 impl Extra for Map<String, Value> {
@@ -388,6 +419,15 @@ mod tests {
         assert_eq!(creds.expires_at(), None);
         assert!(!creds.expires_within(Duration::MAX), "an unknown expiry is not an expiry");
         assert_eq!(creds.extra["team"], "t");
+    }
+
+    #[test]
+    fn debug_shows_the_expiry_once_as_a_timestamp() {
+        let creds = decode(r#"{"access_token":"at","expires_at":"2030-01-01T00:00:00Z"}"#).unwrap();
+        let shown = format!("{creds:?}");
+        assert!(shown.contains("expires_at: Some(2030-01-01T00:00:00") && !shown.contains("Some(Some("), "{shown}");
+        let none = format!("{:?}", decode(r#"{"access_token":"at"}"#).unwrap());
+        assert!(none.contains("expires_at: None"), "{none}");
     }
 
     #[test]
