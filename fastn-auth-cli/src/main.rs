@@ -31,7 +31,7 @@ struct Cli {
     #[arg(long, global = true, env = "FASTN_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
     /// The API's base URL (default `https://live.fastn.ai/api`).
-    #[arg(long, global = true, env = "FASTN_BASE_URL")]
+    #[arg(long, global = true, env = "FASTN_BASE_URL", hide_env_values = true)]
     base_url: Option<String>,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
@@ -63,6 +63,8 @@ enum Command {
     },
     /// Where a flow stands, by its state.
     Status {
+        /// The connector id the flow was started for, e.g. slack.
+        connector: String,
         /// The flow's state (its session id).
         state: String,
         /// The tenant the flow was started for.
@@ -228,13 +230,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let credentials = outcome?;
             print_credentials(&cli, &credentials, Some(session.handle()));
         }
-        Command::Status { state, tenant, connection } => {
+        Command::Status { connector, state, tenant, connection } => {
             let client = client(&cli)?;
-            let handle: SessionHandle = serde_json::from_value(json!({
-                "connector_id": "-", "org_id": fastn_auth::wire::DEFAULT_ORG_ID, "state": state,
-                "tenant_id": tenant, "connection_id": connection,
-            }))
-            .map_err(|err| usage(format!("cannot use these ids: {err}")))?;
+            let mut handle = SessionHandle::new(connector.clone(), state.clone());
+            if let Some(tenant) = tenant {
+                handle = handle.with_tenant_id(tenant.clone());
+            }
+            if let Some(connection) = connection {
+                handle = handle.with_connection_id(connection.clone());
+            }
             let status = client.resume(handle).get_status().await?;
             if cli.json {
                 println!(
@@ -315,14 +319,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
     let space = cli.space_id.clone().ok_or_else(|| usage("set FASTN_SPACE_ID or --space-id"))?;
     let mut builder: FastnAuthBuilder = FastnAuth::builder(space);
-    builder = match (&cli.api_key, &cli.auth_token) {
-        (Some(key), None) => builder.api_key(key.clone()),
-        (None, Some(token)) => builder.auth_token(token.clone()),
-        (None, None) => {
-            return Err(usage("set FASTN_API_KEY or FASTN_AUTH_TOKEN (or --api-key / --auth-token)"));
-        }
-        (Some(_), Some(_)) => return Err(usage("set an API key or an auth token, not both")),
-    };
+    // Which of the two may be set is the builder's rule; this only names the variables.
+    if cli.api_key.is_none() && cli.auth_token.is_none() {
+        return Err(usage("set FASTN_API_KEY or FASTN_AUTH_TOKEN (or --api-key / --auth-token)"));
+    }
+    if let Some(key) = &cli.api_key {
+        builder = builder.api_key(key.clone());
+    }
+    if let Some(token) = &cli.auth_token {
+        builder = builder.auth_token(token.clone());
+    }
     if let Some(base_url) = &cli.base_url {
         builder = builder.base_url(base_url.clone());
     }

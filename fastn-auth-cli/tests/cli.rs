@@ -124,13 +124,13 @@ async fn connect_waits_for_the_user_and_times_out_with_exit_code_2() {
 async fn status_tells_where_a_flow_stands() {
     let mock = MockServer::start().await.unwrap();
     let session = mock.client().connect("slack").send().await.unwrap();
-    let out = run(cli(Some(&mock), &["status", session.state_key()])).await;
+    let out = run(cli(Some(&mock), &["status", "slack", session.state_key()])).await;
     assert_eq!((code(&out), stdout(&out).trim()), (0, "INACTIVE"), "{}", stderr(&out));
     assert!(mock.deny(session.state_key(), "denied"));
-    let out = run(cli(Some(&mock), &["--json", "status", session.state_key()])).await;
+    let out = run(cli(Some(&mock), &["--json", "status", "slack", session.state_key()])).await;
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!((json["status"].as_str(), json["error_message"].as_str()), (Some("FAILED"), Some("denied")));
-    let out = run(cli(Some(&mock), &["status", "no-such-state"])).await;
+    let out = run(cli(Some(&mock), &["status", "slack", "no-such-state"])).await;
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("unknown state"), "{}", stderr(&out));
 }
@@ -288,4 +288,23 @@ async fn a_key_on_the_command_line_is_warned_about_and_json_errors_are_json() {
     let json: Value = serde_json::from_str(&stdout(&out)).expect("the error as one JSON document");
     assert_eq!(json["exit_code"], 3);
     assert!(json["error"].as_str().unwrap().contains("404"), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_names_the_variables_without_values_and_one_rule_for_key_or_token() {
+    let out = run(cli(None, &["--help"])).await;
+    assert_eq!(code(&out), 0);
+    let help = stdout(&out);
+    assert!(help.contains("[env: FASTN_BASE_URL]") && !help.contains("FASTN_BASE_URL="), "{help}");
+
+    let mock = emulator_with_slack().await;
+    let mut both = cli(Some(&mock), &["credentials", "slack", "--tenant", "acme"]);
+    both.env("FASTN_AUTH_TOKEN", MockServer::AUTH_TOKEN);
+    let out = run(both).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("set an api_key or an auth_token, not both"),
+        "the SDK's own words: {}",
+        stderr(&out)
+    );
 }

@@ -1,7 +1,6 @@
 //! The [`Connector`] trait that `connectors!` implements, and [`Dynamic`], the connector
 //! chosen at run time.
 
-
 use crate::credentials::Extra;
 use crate::error::{Error, Result};
 

@@ -425,7 +425,10 @@ mod tests {
     fn debug_shows_the_expiry_once_as_a_timestamp() {
         let creds = decode(r#"{"access_token":"at","expires_at":"2030-01-01T00:00:00Z"}"#).unwrap();
         let shown = format!("{creds:?}");
-        assert!(shown.contains("expires_at: Some(2030-01-01T00:00:00") && !shown.contains("Some(Some("), "{shown}");
+        assert!(
+            shown.contains("expires_at: Some(2030-01-01T00:00:00") && !shown.contains("Some(Some("),
+            "{shown}"
+        );
         let none = format!("{:?}", decode(r#"{"access_token":"at"}"#).unwrap());
         assert!(none.contains("expires_at: None"), "{none}");
     }

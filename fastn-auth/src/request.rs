@@ -92,7 +92,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
         let span =
             tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
         let init = tracing::Instrument::instrument(self.calls.init(&target), span).await?;
-        let handle = SessionHandle::new(target, init);
+        let handle = SessionHandle::started(target, init);
         tracing::debug!(connector = handle.connector_id(), state = handle.state(), "flow started");
         Ok(AuthSession::new(self.calls.clone(), handle))
     }

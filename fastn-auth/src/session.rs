@@ -78,8 +78,44 @@ fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Res
 }
 
 impl SessionHandle {
-    pub(crate) fn new(target: Target, init: InitAnswer) -> Self {
+    pub(crate) fn started(target: Target, init: InitAnswer) -> Self {
         SessionHandle { target, state: init.state, redirect_url: init.redirect_url }
+    }
+
+    /// The handle of the flow `state` of `connector_id`, for when only the state was kept
+    /// (a tool given it on its command line): in the default org, with no tenant or
+    /// connection until [`with_tenant_id`](Self::with_tenant_id) and
+    /// [`with_connection_id`](Self::with_connection_id) say which it was started for —
+    /// polls must send the same. Ids are checked when a call sends them.
+    pub fn new(connector_id: impl Into<String>, state: impl Into<String>) -> Self {
+        let target = Target {
+            connector_id: connector_id.into(),
+            org_id: crate::wire::DEFAULT_ORG_ID.to_owned(),
+            tenant_id: None,
+            connection_id: None,
+        };
+        SessionHandle { target, state: state.into(), redirect_url: None }
+    }
+
+    /// The handle with the flow's org.
+    #[must_use]
+    pub fn with_org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.target.org_id = org_id.into();
+        self
+    }
+
+    /// The handle with the tenant the flow was started for.
+    #[must_use]
+    pub fn with_tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.target.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The handle with the connection the flow was started for.
+    #[must_use]
+    pub fn with_connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.target.connection_id = Some(connection_id.into());
+        self
     }
 
     /// The flow's state: its session id and OAuth state key.
@@ -281,6 +317,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_handle_made_from_a_state_reads_back_as_written() {
+        let handle = SessionHandle::new("slack", "s1").with_tenant_id("acme").with_connection_id("c1");
+        assert_eq!((handle.connector_id(), handle.state()), ("slack", "s1"));
+        assert_eq!((handle.tenant_id(), handle.connection_id()), (Some("acme"), Some("c1")));
+        assert_eq!(handle.org_id(), crate::wire::DEFAULT_ORG_ID);
+        let json = serde_json::to_string(&handle).unwrap();
+        assert_eq!(serde_json::from_str::<SessionHandle>(&json).unwrap(), handle);
+        assert_eq!(SessionHandle::new("slack", "s1").with_org_id("acme").org_id(), "acme");
+    }
+
+    #[test]
     fn polls_spread_within_ten_percent_without_overflow() {
         let interval = Duration::from_secs(1);
         let waits: Vec<Duration> = (0..200).map(|_| jittered(interval)).collect();
@@ -299,7 +346,7 @@ mod tests {
             connection_id: None,
         };
         let init = InitAnswer { state: "abc".into(), redirect_url: Some(Url::parse("https://x/y").unwrap()) };
-        let handle = SessionHandle::new(target, init);
+        let handle = SessionHandle::started(target, init);
         let json = serde_json::to_string(&handle).unwrap();
         assert_eq!(
             json,
