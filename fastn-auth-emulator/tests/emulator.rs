@@ -503,94 +503,56 @@ async fn the_emulator_is_driven_over_http_as_from_any_language() {
 #[tokio::test]
 async fn no_web_page_can_drive_the_control_api() {
     let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
-    let url = |path: &str| format!("http://{}/_emulator/{path}", api.mock.addr());
-    let plant = json!({ "space_id": "mock-space", "connector_id": "slack", "tenant_id": "victim" });
-    let key = ("x-fastn-api-key", MockServer::API_KEY);
-
-    // No key: what a cross-site `fetch` without a preflight sends.
-    let no_key = api.http.post(url("connections")).json(&plant).send().await.unwrap();
-    assert_eq!(no_key.status(), 401);
-    assert!(json_of(no_key).await["error"].as_str().unwrap().contains("x-fastn-api-key"));
-    // A form post (text/plain, or a form's type) even with a key, another site's Origin,
-    // or a browser's cross-site marker.
-    let text = api
-        .http
-        .post(url("connections"))
-        .header(key.0, key.1)
-        .header("content-type", "text/plain")
-        .body(plant.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(text.status(), 415);
-    let form = api
-        .http
-        .post(url("reset"))
-        .header(key.0, key.1)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), 415);
-    let origin = api
-        .http
-        .post(url("connections"))
-        .header(key.0, key.1)
-        .header("origin", "https://evil.example")
-        .json(&plant)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(origin.status(), 403);
-    let site = api
-        .http
-        .post(url("reset"))
-        .header(key.0, key.1)
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(site.status(), 403);
-    assert_eq!(api.credentials("slack", "victim").await.status(), 404, "nothing was planted");
-
-    // DNS rebinding: the right address, another name, on every route.
-    for path in ["_emulator/stats", "api/connect/status/x", "authorize?state=x"] {
-        let rebound = api
-            .http
-            .get(format!("http://{}/{path}", api.mock.addr()))
-            .header(key.0, key.1)
-            .header("host", "evil.example")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(rebound.status(), 421, "{path}");
-    }
-    // Its own pages and callers are welcome: same origin, localhost, no body.
+    let plant =
+        json!({ "space_id": "mock-space", "connector_id": "slack", "tenant_id": "victim" }).to_string();
     let own = format!("http://{}", api.mock.addr());
-    let same = api
+    let localhost = format!("localhost:{}", api.mock.addr().port());
+    let key = ("x-fastn-api-key", MockServer::API_KEY);
+    let json = ("content-type", "application/json");
+    // (method, path, headers, body, answer): with the key unless the case says otherwise.
+    let cases: Vec<(&str, &str, Vec<(&str, &str)>, &str, u16)> = vec![
+        // No key: what a cross-site `fetch` without a preflight sends.
+        ("POST", "_emulator/connections", vec![json], &plant, 401),
+        // A form post (text/plain, or a form's type) even with a key, another site's Origin,
+        // or a browser's cross-site marker.
+        ("POST", "_emulator/connections", vec![key, ("content-type", "text/plain")], &plant, 415),
+        (
+            "POST",
+            "_emulator/reset",
+            vec![key, ("content-type", "application/x-www-form-urlencoded")],
+            "",
+            415,
+        ),
+        ("POST", "_emulator/connections", vec![key, json, ("origin", "https://evil.example")], &plant, 403),
+        ("POST", "_emulator/reset", vec![key, ("sec-fetch-site", "cross-site")], "", 403),
+        // DNS rebinding: the right address, another name, on every route.
+        ("GET", "_emulator/stats", vec![key, ("host", "evil.example")], "", 421),
+        ("GET", "api/connect/status/x", vec![key, ("host", "evil.example")], "", 421),
+        ("GET", "authorize?state=x", vec![key, ("host", "evil.example")], "", 421),
+        // Its own pages and callers are welcome: same origin, localhost, no body.
+        ("GET", "_emulator/stats", vec![key, ("host", &localhost)], "", 200),
+        ("POST", "_emulator/faults", vec![key], "", 400), // a 400 saying what was expected, not 415
+    ];
+    for (method, path, headers, body, answer) in cases {
+        let mut request = api.http.request(method.parse().unwrap(), format!("{own}/{path}"));
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let got = request.body(body.to_owned()).send().await.unwrap().status();
+        assert_eq!(got, answer, "{method} {path} {headers:?}");
+    }
+    assert_eq!(api.credentials("slack", "victim").await.status(), 404, "nothing was planted");
+    let same_origin = api
         .http
-        .post(url("connections"))
+        .post(format!("{own}/_emulator/connections"))
         .header(key.0, key.1)
         .header("origin", &own)
-        .json(&plant)
+        .header(json.0, json.1)
+        .body(plant)
         .send()
         .await
         .unwrap();
-    assert_eq!(same.status(), 201);
-    let localhost = api
-        .http
-        .get(url("stats"))
-        .header(key.0, key.1)
-        .header("host", format!("localhost:{}", api.mock.addr().port()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(localhost.status(), 200);
-    assert_eq!(
-        api.http.post(url("faults")).header(key.0, key.1).send().await.unwrap().status(),
-        400,
-        "no body: a 400 saying what was expected, not 415"
-    );
+    assert_eq!(same_origin.status(), 201);
 }
 
 #[tokio::test]
