@@ -54,7 +54,7 @@ impl Calls {
         let Some(cache) = &self.cache else { return self.fetch(target, deadline).await };
         // An id Fastn would refuse is refused before any lookup: a cache never answers
         // what a request could not have asked.
-        self.transport.check_ids(credentials_route(target), target.scope())?;
+        Transport::check_ids(credentials_route(target), target.scope())?;
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);

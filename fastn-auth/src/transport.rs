@@ -306,30 +306,35 @@ impl Transport {
         }
     }
 
-    /// Checks every id of a call to `route` as [`call`](Self::call) would, sending nothing.
-    pub(crate) fn check_ids(&self, route: Route<'_>, scope: Scope<'_>) -> Result<()> {
-        self.url(route)?;
-        header_value("tenant_id", scope.tenant_id)?;
-        header_value("connection_id", scope.connection_id).map(drop)
+    /// Checks every id of a call to `route` as [`call`](Self::call) would, sending nothing
+    /// and allocating nothing (it runs before every cache hit).
+    pub(crate) fn check_ids(route: Route<'_>, scope: Scope<'_>) -> Result<()> {
+        for (name, value) in route.params() {
+            if let Some(problem) = wire::id_problem(value, true) {
+                return Err(refused(name, value, &problem));
+            }
+        }
+        for (name, value) in [("tenant_id", scope.tenant_id), ("connection_id", scope.connection_id)] {
+            if let Some(problem) = value.and_then(|value| wire::id_problem(value, false)) {
+                return Err(refused(name, value.unwrap_or_default(), &problem));
+            }
+        }
+        Ok(())
     }
 
     /// `base_url` + `connect/{verb}/{params…}`, each parameter one percent-encoded segment.
     fn url(&self, route: Route<'_>) -> Result<Url> {
-        let params = route.params();
-        for (name, value) in &params {
-            if let Some(problem) = wire::id_problem(value, true) {
-                return Err(Error::config(format!(
-                    "{name} cannot be sent: {problem} (got \"{}\")",
-                    shown(value)
-                )));
-            }
+        if let Some((name, value, problem)) =
+            route.params().find_map(|(name, value)| Some((name, value, wire::id_problem(value, true)?)))
+        {
+            return Err(refused(name, value, &problem));
         }
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| Error::config("base_url cannot carry a path"))?
             .pop_if_empty()
             .extend(["connect", route.endpoint().verb()])
-            .extend(params.iter().map(|(_, value)| *value));
+            .extend(route.params().map(|(_, value)| value));
         Ok(url)
     }
 
@@ -454,6 +459,11 @@ pub(crate) fn shown(value: &str) -> String {
     fastn_auth_rules::shown_id(value)
 }
 
+/// The error of an id `name` that cannot be sent, saying why.
+fn refused(name: &str, value: &str, problem: &str) -> Error {
+    Error::config(format!("{name} cannot be sent: {problem} (got \"{}\")", shown(value)))
+}
+
 /// A header value from caller input; `None` sends the empty string, as the protocol says.
 pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValue> {
     let Some(value) = value else { return Ok(HeaderValue::from_static("")) };
@@ -461,9 +471,7 @@ pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValu
         None => HeaderValue::from_str(value).map_err(|_| {
             Error::config(format!("{name} cannot be sent as an HTTP header (got \"{}\")", shown(value)))
         }),
-        Some(problem) => {
-            Err(Error::config(format!("{name} cannot be sent: {problem} (got \"{}\")", shown(value))))
-        }
+        Some(problem) => Err(refused(name, value, &problem)),
     }
 }
 

@@ -127,13 +127,14 @@ impl<'a> Route<'a> {
     }
 
     /// The path parameters with their names, for checks and for building the path.
-    pub(crate) fn params(self) -> Vec<(&'static str, &'a str)> {
-        match self {
+    pub(crate) fn params(self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        let params = match self {
             Route::Init { org, connector } | Route::Credentials { org, connector } => {
-                vec![("org_id", org), ("connector_id", connector)]
+                [Some(("org_id", org)), Some(("connector_id", connector))]
             }
-            Route::Status { state } => vec![("state", state)],
-        }
+            Route::Status { state } => [Some(("state", state)), None],
+        };
+        params.into_iter().flatten()
     }
 }
 
