@@ -510,7 +510,8 @@ async fn no_web_page_can_drive_the_control_api() {
     let key = ("x-fastn-api-key", MockServer::API_KEY);
     let json = ("content-type", "application/json");
     // (method, path, headers, body, answer): with the key unless the case says otherwise.
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, &str, u16)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str, u16);
+    let cases: Vec<Case> = vec![
         // No key: what a cross-site `fetch` without a preflight sends.
         ("POST", "_emulator/connections", vec![json], &plant, 401),
         // A form post (text/plain, or a form's type) even with a key, another site's Origin,
