@@ -10,7 +10,8 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 python="$(bash scripts/python-venv.sh)"
 cargo build --quiet -p fastn-auth-cli
 out="$(mktemp)"
-"$target/debug/fastn-auth" emulator --port 0 --auto-approve 100ms --quiet >"$out" 2>/dev/null &
+# Given the workspace manifest, the emulator answers Salesforce with its declared fields.
+"$target/debug/fastn-auth" emulator --port 0 --auto-approve 100ms --quiet --manifest connectors.yaml >"$out" 2>/dev/null &
 emulator=$!
 trap 'kill "$emulator" 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do
@@ -24,7 +25,7 @@ result="$("$python" scripts/official_client_flow.py "$base_url" mock-api-key)"
 echo "$result"
 origin="${base_url%/api}"
 for line in "redirect_url=$origin/authorize?state=" "status=ACTIVE" \
-    "instance_url=https://acme.my.salesforce.com" "has_access_token=True" "expires_in=3599"; do
+    "instance_url=https://acme.example.com/instanceurl" "has_access_token=True" "expires_in=3599"; do
     grep -qF -- "$line" <<<"$result" || { echo "missing \`$line\` in the official client's output"; exit 1; }
 done
 echo "the official Python client completed a flow against the emulator"
