@@ -299,6 +299,7 @@ impl MockServerBuilder {
         let app = Arc::new(server::App {
             store: store.clone(),
             origin: format!("http://{addr}"),
+            hosts: [addr.to_string(), format!("localhost:{}", addr.port())],
             api_keys,
             auth_tokens,
             shutdown: shutdown.clone(),

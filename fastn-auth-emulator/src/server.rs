@@ -33,9 +33,7 @@ impl App {
     /// Whether `host` (a `Host` header) names this emulator: its address or `localhost`,
     /// with its port.
     fn is_own_host(&self, host: &str) -> bool {
-        let own = self.origin.trim_start_matches("http://");
-        let port = own.rsplit_once(':').map_or("", |(_, port)| port);
-        host.eq_ignore_ascii_case(own) || host.eq_ignore_ascii_case(&format!("localhost:{port}"))
+        self.hosts.iter().any(|own| host.eq_ignore_ascii_case(own))
     }
 
     /// Whether `origin` (an `Origin` header) is one of this emulator's own pages.
@@ -47,6 +45,8 @@ impl App {
 pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) origin: String,
+    /// The `Host` values that name this emulator: its address, and `localhost` with its port.
+    pub(crate) hosts: [String; 2],
     pub(crate) api_keys: Vec<String>,
     pub(crate) auth_tokens: Vec<String>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -118,11 +118,7 @@ async fn host_guard(State(app): Shared, request: Request, next: Next) -> Respons
     match host {
         Some(host) if !app.is_own_host(host) => crate::json::error(
             StatusCode::MISDIRECTED_REQUEST,
-            &format!(
-                "Host \"{}\" is not this emulator's address ({})",
-                wire::sanitize(host),
-                app.origin.trim_start_matches("http://")
-            ),
+            &format!("Host \"{}\" is not this emulator's address ({})", wire::sanitize(host), app.hosts[0]),
         ),
         _ => next.run(request).await,
     }
