@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::manifest::{Auth, ConnectorSpec, FieldSpec, FieldType, Manifest};
+use crate::manifest::{ApiBlock, Auth, ConnectorSpec, FieldSpec, FieldType, Manifest, Token};
 use crate::naming;
 
 /// Everything the manifest generates; `tracked` is the manifest's absolute path, included
@@ -63,6 +63,26 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
         quote! { #ident: fields.#take(#key)? }
     });
     let fields = if spec.extra.is_empty() { format_ident!("_fields") } else { format_ident!("fields") };
+    let (api_spec, api_fn) = match &spec.api {
+        Some(api) => {
+            let built = api_spec(api);
+            (
+                quote! {
+                    fn api_spec(&self) -> ::core::option::Option<::fastn_auth::connector::ApiSpec> {
+                        ::core::option::Option::Some(#built)
+                    }
+                },
+                quote! {
+                    /// A client of this connector's API (`api:` in the manifest); set the
+                    /// tenant, then `.get(path).send().await`.
+                    pub fn api(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::ApiClient {
+                        client.api_with(Self)
+                    }
+                },
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -80,6 +100,8 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             }
 
             #default_org
+
+            #api_spec
         }
 
         impl #name {
@@ -106,6 +128,8 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             ) -> ::fastn_auth::Result<::fastn_auth::AuthSession<Self>> {
                 client.resume_with(Self, handle)
             }
+
+            #api_fn
         }
 
         #[doc = #extra_doc]
@@ -124,6 +148,21 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             }
         }
     }
+}
+
+/// The `ApiSpec` of an `api:` block, as a constant expression.
+fn api_spec(api: &ApiBlock) -> TokenStream {
+    let base = &api.base_url;
+    let headers = api.headers.iter().map(|(name, value)| quote! { (#name, #value) });
+    let placement = quote! { ::fastn_auth::connector::TokenPlacement };
+    let token = match &api.token {
+        Token::Bearer => quote! { #placement::Bearer },
+        Token::Header { name, prefix, from } => {
+            quote! { #placement::Header { name: #name, prefix: #prefix, from: #from } }
+        }
+        Token::Query { name, from } => quote! { #placement::Query { name: #name, from: #from } },
+    };
+    quote! { ::fastn_auth::connector::ApiSpec::new(#base, &[#(#headers),*], #token) }
 }
 
 fn field_doc(field: &FieldSpec) -> String {

@@ -58,6 +58,43 @@ pub struct ConnectorSpec {
     pub org_id: Option<String>,
     /// Connector-specific credential fields, in manifest order.
     pub extra: Vec<FieldSpec>,
+    /// The connector's API (`api:`), when declared.
+    pub api: Option<ApiBlock>,
+}
+
+/// `api:` of a connector: where its API is and how the token is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiBlock {
+    /// The base URL, perhaps with `{field}` placeholders of required string/url fields.
+    pub base_url: String,
+    /// Static headers, sorted by name.
+    pub headers: Vec<(String, String)>,
+    /// Where the token goes.
+    pub token: Token,
+}
+
+/// `token:` of an `api:` block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Token {
+    /// `Authorization: Bearer {access_token}` (the default, or `token: bearer`).
+    #[default]
+    Bearer,
+    /// `{ header: NAME, prefix?: STR, from?: FIELD }`.
+    Header {
+        /// The header name.
+        name: String,
+        /// Text before the token.
+        prefix: String,
+        /// The field holding the token (`access_token` unless given).
+        from: String,
+    },
+    /// `{ query: NAME, from?: FIELD }`.
+    Query {
+        /// The query parameter.
+        name: String,
+        /// The field holding the token (`access_token` unless given).
+        from: String,
+    },
 }
 
 /// `auth:` of a connector.
@@ -260,12 +297,13 @@ fn parse_unbounded(text: &str) -> Result<Manifest, ManifestError> {
         });
     }
     prescan(text)?;
-    BAD_KEY.with(|bad| bad.borrow_mut().take());
+    BAD_KEY.with(|bad| bad.borrow_mut().clear());
     let raw: RawManifest = serde_yaml::from_str(text).map_err(|err| {
         let mut position = err.location().map(|at| (at.line(), at.column()));
         // serde_yaml places errors about a key at the start of its mapping: find the key.
-        if let (Some(key), Some((line, _))) = (BAD_KEY.with(|bad| bad.borrow_mut().take()), position) {
-            position = locate_key(text, line, &key).or(position);
+        let path = BAD_KEY.with(|bad| std::mem::take(&mut *bad.borrow_mut()));
+        if let (false, Some((line, _))) = (path.is_empty(), position) {
+            position = locate_path(text, line, &path).or(position);
         }
         let mut message = err.to_string();
         // serde_yaml appends the position, which the caller prints its own way.
@@ -355,14 +393,27 @@ fn prescan(text: &str) -> Result<(), ManifestError> {
 }
 
 thread_local! {
-    /// The map key a validation error is about, set just before the error is raised.
-    static BAD_KEY: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    /// The map keys a validation error is about, outermost first, set just before the
+    /// error is raised.
+    static BAD_KEY: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// An error about the map key `key`.
 fn key_error<E: de::Error>(key: &str, message: String) -> E {
-    BAD_KEY.with(|bad| *bad.borrow_mut() = Some(key.to_owned()));
+    key_path_error(&[key], message)
+}
+
+/// An error about the key at the end of `path` (`["salesforce", "api", "base_url"]`):
+/// each key is looked for after the one before it.
+fn key_path_error<E: de::Error>(path: &[&str], message: String) -> E {
+    BAD_KEY.with(|bad| *bad.borrow_mut() = path.iter().map(|key| (*key).to_owned()).collect());
     E::custom(message)
+}
+
+/// The line and column of the last key of `path`, each key searched from where the one
+/// before it is, the first from line `from`.
+fn locate_path(text: &str, from: usize, path: &[String]) -> Option<(usize, usize)> {
+    path.iter().try_fold((from, 1), |(line, _), key| locate_key(text, line, key))
 }
 
 /// The line and column of `key:` in block style, searching from line `from`.
@@ -429,6 +480,12 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
             }
             let name = raw.name.map_or(default_name, |name| name.0);
             names.claim(&name, &id).map_err(|message| key_error(&id, message))?;
+            let api = match raw.api {
+                Some(api) => Some(api.check(&raw.extra.0).map_err(|(key, message)| {
+                    key_path_error(&[id.as_str(), "api", key], format!("{id}.api.{key}: {message}"))
+                })?),
+                None => None,
+            };
             connectors.push(ConnectorSpec {
                 id,
                 name,
@@ -436,6 +493,7 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
                 auth: raw.auth,
                 org_id: raw.org_id.map(|org| org.0),
                 extra: raw.extra.0,
+                api,
             });
         }
         Ok(Connectors(connectors))
@@ -505,7 +563,7 @@ impl<'de> DeserializeSeed<'de> for IdSeed {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a connector: a map of description, auth, org_id, name, extra")]
+#[serde(deny_unknown_fields, expecting = "a connector: a map of description, auth, org_id, name, extra, api")]
 struct RawConnector {
     #[serde(default)]
     description: Option<String>,
@@ -517,6 +575,191 @@ struct RawConnector {
     name: Option<TypeName>,
     #[serde(default)]
     extra: Fields,
+    #[serde(default)]
+    api: Option<RawApi>,
+}
+
+/// An `api:` block as written; checked against the connector's fields once both are read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an api block: a map of base_url, headers, token")]
+struct RawApi {
+    base_url: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    token: RawToken,
+}
+
+/// `token:` as written: `bearer`, or a map naming a header or a query parameter.
+#[derive(Default)]
+struct RawToken(Token);
+
+impl<'de> Deserialize<'de> for RawToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TokenVisitor)
+    }
+}
+
+struct TokenVisitor;
+
+impl<'de> Visitor<'de> for TokenVisitor {
+    type Value = RawToken;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "`bearer`, `{ header: NAME, prefix: STR, from: FIELD }` or `{ query: NAME, from: FIELD }`",
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RawToken, E> {
+        match text {
+            "bearer" => Ok(RawToken(Token::Bearer)),
+            other => Err(E::custom(format!(
+                "`token: {}` is not a token placement, expected `bearer`, `{{ header: NAME }}` or `{{ query: NAME }}`",
+                fastn_auth_rules::shown_id(other)
+            ))),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawToken, A::Error> {
+        let long = LongToken::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let from = long.from.unwrap_or_else(|| "access_token".to_owned());
+        match (long.header, long.query, long.prefix) {
+            (Some(name), None, prefix) => {
+                Ok(RawToken(Token::Header { name, prefix: prefix.unwrap_or_default(), from }))
+            }
+            (None, Some(name), None) => Ok(RawToken(Token::Query { name, from })),
+            (None, Some(_), Some(_)) => {
+                Err(de::Error::custom("`prefix` goes with `header`, not with `query`"))
+            }
+            (Some(_), Some(_), _) => Err(de::Error::custom("give `header` or `query`, not both")),
+            (None, None, _) => Err(de::Error::custom("a token map needs `header: NAME` or `query: NAME`")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a token map of header, prefix, query, from")]
+struct LongToken {
+    header: Option<String>,
+    query: Option<String>,
+    prefix: Option<String>,
+    from: Option<String>,
+}
+
+impl RawApi {
+    /// The block, checked against the connector's `fields`; an error names the key of the
+    /// block it is about (`base_url`, `headers`, `token`).
+    fn check(self, fields: &[FieldSpec]) -> Result<ApiBlock, (&'static str, String)> {
+        use fastn_auth_rules::api::{self as rules, Part};
+        let keys: Vec<&str> = fields.iter().map(|field| field.key.as_str()).collect();
+        let unknown = |name: &str, what: &str| {
+            let hint = did_you_mean(name, &keys)
+                .map(|near| format!(" (did you mean `{near}`?)"))
+                .unwrap_or_default();
+            let declared = if keys.is_empty() { "none".to_owned() } else { keys.join(", ") };
+            format!("{what} `{name}` is not an extra field of this connector{hint}; declared: {declared}")
+        };
+        let base = |message: String| ("base_url", message);
+        let parts = rules::parse_template(&self.base_url)
+            .map_err(|problem| base(format!("`{}`: {problem}", self.base_url)))?;
+        let mut has_field = false;
+        for part in &parts {
+            let Part::Field(name) = part else { continue };
+            has_field = true;
+            let field = fields
+                .iter()
+                .find(|field| field.key == *name)
+                .ok_or_else(|| base(unknown(name, "the placeholder")))?;
+            if field.optional {
+                return Err(base(format!(
+                    "the placeholder `{name}` names an optional field: a base URL needs a value every time; make it required"
+                )));
+            }
+            if !matches!(field.ty, FieldType::String | FieldType::Url) {
+                return Err(base(format!(
+                    "the placeholder `{name}` is of type {}, expected string or url",
+                    field.ty
+                )));
+            }
+        }
+        let literal_start = match parts.first() {
+            Some(Part::Literal(text)) => *text,
+            _ => "",
+        };
+        if !has_field {
+            if let Some(problem) = rules::base_url_problem(&self.base_url) {
+                return Err(base(format!("`{}`: {problem}", self.base_url)));
+            }
+        } else if !literal_start.is_empty() {
+            let lower = literal_start.to_ascii_lowercase();
+            let host_is_literal = lower.strip_prefix("http://").is_some_and(|rest| rest.contains('/'));
+            if !(lower.starts_with("https://")
+                || host_is_literal && rules::base_url_problem(literal_start).is_none())
+            {
+                return Err(base(format!(
+                    "`{}`: it must start with https:// (or http:// to a loopback host), or with a placeholder \
+                     holding the whole origin",
+                    self.base_url
+                )));
+            }
+        }
+        for (name, value) in &self.headers {
+            if let Some(problem) =
+                rules::header_name_problem(name).or_else(|| rules::header_value_problem(value))
+            {
+                return Err(("headers", format!("header `{}`: {problem}", fastn_auth_rules::shown_id(name))));
+            }
+        }
+        let token = self.token.0;
+        let check_from = |from: &str| -> Result<(), (&'static str, String)> {
+            if from == "access_token" {
+                return Ok(());
+            }
+            let field = fields
+                .iter()
+                .find(|field| field.key == from)
+                .ok_or_else(|| ("token", unknown(from, "`from:`")))?;
+            if !matches!(field.ty, FieldType::Secret | FieldType::String) || field.optional {
+                return Err((
+                    "token",
+                    format!(
+                        "`from: {from}` is of type {}{}, expected a required secret or string field",
+                        field.ty,
+                        if field.optional { "?" } else { "" }
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        match &token {
+            Token::Bearer => {}
+            Token::Header { name, prefix, from } => {
+                if let Some(problem) = rules::header_name_problem(name) {
+                    return Err(("token", problem));
+                }
+                if let Some(problem) = rules::header_value_problem(&format!("{prefix}x")) {
+                    return Err(("token", format!("prefix: {problem}")));
+                }
+                check_from(from)?;
+            }
+            Token::Query { name, from } => {
+                if name.is_empty()
+                    || name.chars().any(|c| c.is_control() || c.is_whitespace() || "&=#?".contains(c))
+                {
+                    return Err((
+                        "token",
+                        format!(
+                            "`query: {}` is not a query parameter name",
+                            fastn_auth_rules::shown_id(name)
+                        ),
+                    ));
+                }
+                check_from(from)?;
+            }
+        }
+        Ok(ApiBlock { base_url: self.base_url, headers: self.headers.into_iter().collect(), token })
+    }
 }
 
 /// An `org_id:`, by the rules the runtime applies before sending it.
@@ -750,6 +993,62 @@ mod tests {
         assert_eq!(position, Some((4, 5)));
         let (message, _) = error("version: 1\nconnectors: {}\nextra: 1\n");
         assert!(message.contains("unknown field `extra`"), "{message}");
+    }
+
+    #[test]
+    fn api_blocks_are_checked_against_the_fields_at_their_position() {
+        let manifest = |extra: &str, api: &str| {
+            format!("version: 1\nconnectors:\n  acme:\n    extra:\n{extra}    api:\n{api}")
+        };
+        let ok = parse(&manifest(
+            "      instance_url: url\n      key: secret\n",
+            "      base_url: \"{instance_url}/v1\"\n      headers: { Accept: application/json }\n      token: { header: X-Key, prefix: \"Key \", from: key }\n",
+        ))
+        .unwrap();
+        let api = ok.connectors[0].api.clone().unwrap();
+        assert_eq!(api.headers, [("Accept".to_owned(), "application/json".to_owned())]);
+        assert_eq!(
+            api.token,
+            Token::Header { name: "X-Key".into(), prefix: "Key ".into(), from: "key".into() }
+        );
+        for (extra, api, expected, line) in [
+            (
+                "      instance_url: url\n",
+                "      base_url: \"{instance_ur}/v1\"\n",
+                "did you mean `instance_url`",
+                7,
+            ),
+            ("      n: integer\n", "      base_url: \"https://{n}.example\"\n", "of type integer", 7),
+            ("      n: string\n", "      base_url: \"http://{n}.example\"\n", "must start with https://", 7),
+            (
+                "      n: string\n",
+                "      base_url: https://a.example\n      token: { query: k, prefix: x }\n",
+                "goes with `header`",
+                8,
+            ),
+            (
+                "      n: string\n",
+                "      base_url: https://a.example\n      token: bearr\n",
+                "not a token placement",
+                8,
+            ),
+            (
+                "      n: string?\n",
+                "      base_url: https://a.example\n      token: { header: K, from: n }\n",
+                "of type string?",
+                8,
+            ),
+            (
+                "      n: string\n",
+                "      base_url: https://a.example\n      token: { header: \"K:\" }\n",
+                "not an HTTP header name",
+                8,
+            ),
+        ] {
+            let (message, position) = error(&manifest(extra, api));
+            assert!(message.contains(expected) && message.contains("acme.api."), "{message}");
+            assert_eq!(position.map(|(line, _)| line), Some(line), "{message}");
+        }
     }
 
     #[test]

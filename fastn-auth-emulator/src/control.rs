@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 
 use crate::faults::{FaultSpec, MAX_FAULT_TIMES};
 use crate::store::{ConnectionKey, Store};
-use fastn_auth::wire::Endpoint;
 
 /// The control routes, on the store.
 pub(crate) fn routes() -> Router<Arc<Store>> {
@@ -27,6 +26,8 @@ pub(crate) fn routes() -> Router<Arc<Store>> {
         .route("/_emulator/flows/{state}/deny", post(deny))
         .route("/_emulator/credentials/{connector}", put(set_credentials))
         .route("/_emulator/connections", post(insert_connection))
+        .route("/_emulator/connections/rotate", post(rotate))
+        .route("/_emulator/connections/revoke", post(revoke))
         .route("/_emulator/faults", post(inject).delete(clear_faults))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/{*rest}", delete(unknown).get(unknown).post(unknown).put(unknown))
@@ -173,14 +174,15 @@ fn one() -> usize {
 }
 
 async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
-    let expected = r#"{"endpoint": "init" | "status" | "credentials", "fault": {"kind": …}, "times"?: N}"#;
+    let expected =
+        r#"{"endpoint": "init" | "status" | "credentials" | "api", "fault": {"kind": …}, "times"?: N}"#;
     let inject: Inject = match parse(&body, expected) {
         Ok(inject) => inject,
         Err(message) => return bad_request(&message),
     };
-    let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| e.verb() == inject.endpoint) else {
+    let Some(endpoint) = crate::store::ENDPOINTS.into_iter().find(|e| e.verb() == inject.endpoint) else {
         let message = format!(
-            "unknown endpoint \"{}\", expected init, status or credentials",
+            "unknown endpoint \"{}\", expected init, status, credentials or api",
             fastn_auth::wire::sanitize(&inject.endpoint)
         );
         return bad_request(&message);
@@ -194,6 +196,39 @@ async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
     };
     store.inject(endpoint, fault, inject.times);
     no_content()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tenant {
+    connector_id: String,
+    tenant_id: String,
+}
+
+const TENANT: &str = r#"{"connector_id": "…", "tenant_id": "…"}"#;
+
+/// `POST /_emulator/connections/rotate`: new tokens for a tenant's connections.
+async fn rotate(State(store): Shared, body: axum::body::Bytes) -> Response {
+    match parse::<Tenant>(&body, TENANT) {
+        Ok(tenant) => changed(store.rotate_token(&tenant.connector_id, &tenant.tenant_id)),
+        Err(message) => bad_request(&message),
+    }
+}
+
+/// `POST /_emulator/connections/revoke`: a tenant's connections gone.
+async fn revoke(State(store): Shared, body: axum::body::Bytes) -> Response {
+    match parse::<Tenant>(&body, TENANT) {
+        Ok(tenant) => changed(store.revoke(&tenant.connector_id, &tenant.tenant_id)),
+        Err(message) => bad_request(&message),
+    }
+}
+
+/// 200 with how many connections changed, or 404 when none did.
+fn changed(count: usize) -> Response {
+    if count == 0 {
+        return crate::json::error(StatusCode::NOT_FOUND, "no connection of this connector and tenant");
+    }
+    axum::Json(json!({ "connections": count })).into_response()
 }
 
 async fn clear_faults(State(store): Shared) -> Response {

@@ -5,20 +5,48 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use fastn_auth_codegen::manifest::{FieldType, Manifest};
+use fastn_auth_codegen::manifest::{FieldType, Manifest, Token};
 use serde_json::{Map, Value, json};
 
 use crate::store::ConnectionKey;
 
-/// The extra fields a manifest declares, by connector id.
-pub(crate) type Declared = HashMap<String, Vec<(String, FieldType)>>;
+/// What a manifest declares, by connector id: the extra fields, and where API requests
+/// carry the token.
+#[derive(Debug, Default)]
+pub(crate) struct Declared {
+    fields: HashMap<String, Vec<(String, FieldType)>>,
+    tokens: HashMap<String, Token>,
+}
+
+impl Declared {
+    /// Where API requests of `connector_id` carry the token: the manifest's `token:`, or
+    /// `Authorization: Bearer {access_token}`.
+    pub(crate) fn token(&self, connector_id: &str) -> &Token {
+        static BEARER: Token = Token::Bearer;
+        self.tokens.get(connector_id).unwrap_or(&BEARER)
+    }
+}
 
 pub(crate) fn declared(manifest: &Manifest) -> Declared {
-    manifest
+    let fields = manifest
         .connectors
         .iter()
         .map(|spec| (spec.id.clone(), spec.extra.iter().map(|f| (f.key.clone(), f.ty.clone())).collect()))
-        .collect()
+        .collect();
+    let tokens = manifest
+        .connectors
+        .iter()
+        .filter_map(|spec| Some((spec.id.clone(), spec.api.as_ref()?.token.clone())))
+        .collect();
+    Declared { fields, tokens }
+}
+
+/// The credential field that holds the token of `token`.
+pub(crate) fn token_field(token: &Token) -> &str {
+    match token {
+        Token::Bearer => "access_token",
+        Token::Header { from, .. } | Token::Query { from, .. } => from,
+    }
 }
 
 /// A value of `ty` for the field `key`, so that a typed flow of any declared connector
@@ -54,7 +82,7 @@ pub(crate) fn credentials(key: &ConnectionKey, declared: &Declared) -> Map<Strin
     creds.insert("expires_in".into(), json!(EXPIRES_IN));
     creds.insert("expires_at".into(), json!(humantime::format_rfc3339_seconds(expires_at).to_string()));
     let tenant = slug(&key.tenant_id);
-    match declared.get(&key.connector_id) {
+    match declared.fields.get(&key.connector_id) {
         Some(fields) => {
             for (field, ty) in fields {
                 creds.insert(field.clone(), sample(ty, field, &tenant));

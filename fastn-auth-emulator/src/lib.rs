@@ -271,7 +271,7 @@ impl MockServerBuilder {
     /// error says why, as the `connectors!` macro would).
     pub async fn start(self) -> std::io::Result<MockServer> {
         let declared = match &self.manifest {
-            None => generate::Declared::new(),
+            None => generate::Declared::default(),
             Some(text) => {
                 let manifest = fastn_auth_codegen::manifest::parse(text).map_err(|err| {
                     let at =
@@ -386,13 +386,44 @@ impl MockServer {
         self.client_builder().build().expect("the emulator's own client settings are valid")
     }
 
-    /// A builder of such a client, to change settings before `build()`.
+    /// A builder of such a client, to change settings before `build()`. Its API calls
+    /// ([`FastnAuth::api`]) go to the emulator's provider API ([`provider_url`](Self::provider_url)).
     pub fn client_builder(&self) -> FastnAuthBuilder {
-        let builder = FastnAuth::builder(Self::SPACE_ID).base_url(self.base_url());
+        let builder =
+            FastnAuth::builder(Self::SPACE_ID).base_url(self.base_url()).api_gateway(self.provider_url());
         match &self.credential {
             ClientCredential::ApiKey(key) => builder.api_key(key.clone()),
             ClientCredential::Token(token) => builder.auth_token(token.clone()),
         }
+    }
+
+    /// Where the provider API of every connector is: `http://127.0.0.1:{port}/_provider`,
+    /// the connector `slack` at `…/_provider/slack`. A request with a connection's current
+    /// token (placed as the manifest's `api:` block says; `Authorization: Bearer` without
+    /// one) is answered 200 with a JSON echo — `method`, `path` (under the connector's
+    /// base), `query`, `headers` (the token's left out), `body`, `connector_id`,
+    /// `tenant_id` —, any other 401 `{"error": "invalid_token"}`.
+    pub fn provider_url(&self) -> String {
+        format!("http://{}/_provider", self.addr)
+    }
+
+    /// Gives the connections of `connector_id` and `tenant_id` new tokens, as a provider
+    /// that rotated them: the old ones are answered 401 from now on. `false` when there is
+    /// no such connection.
+    pub fn rotate_token(&self, connector_id: &str, tenant_id: &str) -> bool {
+        self.store.rotate_token(connector_id, tenant_id) > 0
+    }
+
+    /// Revokes the connections of `connector_id` and `tenant_id`: their tokens are answered
+    /// 401 and their credentials 404 from now on. `false` when there is no such connection.
+    pub fn revoke(&self, connector_id: &str, tenant_id: &str) -> bool {
+        self.store.revoke(connector_id, tenant_id) > 0
+    }
+
+    /// How many requests `endpoint` has received (`Endpoint::Api`: the provider API),
+    /// counted whether or not requests are recorded.
+    pub fn requests_to(&self, endpoint: Endpoint) -> u64 {
+        self.store.served(endpoint)
     }
 
     /// The socket address it listens on.

@@ -9,7 +9,7 @@ use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
@@ -171,6 +171,8 @@ fn api(app: Arc<App>) -> Router {
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
+        .route("/_provider/{connector}", any(provider))
+        .route("/_provider/{connector}/{*rest}", any(provider))
         .route(
             "/authorize",
             get(consent_page).post(consent_decision).layer(middleware::map_response(unframeable)),
@@ -222,19 +224,8 @@ impl App {
         headers: &HeaderMap,
         answer: impl FnOnce(&str) -> Response,
     ) -> Response {
-        match self.store.next_fault(endpoint) {
-            Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-            Some(Fault::Hang) => {
-                let mut shutdown = self.shutdown.clone();
-                let _ = shutdown.wait_for(|stopped| *stopped).await;
-                return crate::json::error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down");
-            }
-            Some(fault) => {
-                if let Some(response) = fault.response() {
-                    return response;
-                }
-            }
-            None => {}
+        if let Some(response) = self.fault(endpoint).await {
+            return response;
         }
         let space_id = header(headers, wire::SPACE_ID);
         if space_id.is_empty() {
@@ -247,6 +238,25 @@ impl App {
             );
         }
         answer(space_id)
+    }
+
+    /// Counts a request to `endpoint` and applies its next scripted fault: a delay, or the
+    /// answer that replaces the real one.
+    async fn fault(&self, endpoint: Endpoint) -> Option<Response> {
+        self.store.count(endpoint);
+        match self.store.next_fault(endpoint) {
+            Some(Fault::Delay(delay)) => {
+                tokio::time::sleep(delay).await;
+                None
+            }
+            Some(Fault::Hang) => {
+                let mut shutdown = self.shutdown.clone();
+                let _ = shutdown.wait_for(|stopped| *stopped).await;
+                Some(crate::json::error(StatusCode::SERVICE_UNAVAILABLE, "emulator shutting down"))
+            }
+            Some(fault) => fault.response(),
+            None => None,
+        }
     }
 
     /// The connection a request names, or a 400 answer for an id the SDK would refuse to
@@ -351,6 +361,84 @@ async fn credentials(
         }
     })
     .await
+}
+
+/// The largest request body the provider API reads.
+const MAX_PROVIDER_BODY: usize = 1024 * 1024;
+
+/// A connector's own API, as `/_provider/{connector}/{path}`: 401 `invalid_token` unless
+/// the request carries a connection's current token where the manifest says; else 200
+/// with a JSON echo of the request (its token left out) and whose connection it was.
+async fn provider(
+    State(app): Shared,
+    Path(params): Path<std::collections::HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    use fastn_auth_codegen::manifest::Token;
+    if let Some(response) = app.fault(Endpoint::Api).await {
+        return response;
+    }
+    let connector = params.get("connector").cloned().unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let token_spec = app.store.declared.token(&connector);
+    let (presented, token_header, token_param) = match token_spec {
+        Token::Bearer => {
+            (header(&parts.headers, "authorization").strip_prefix("Bearer "), Some("authorization"), None)
+        }
+        Token::Header { name, prefix, .. } => {
+            (header(&parts.headers, name).strip_prefix(prefix.as_str()), Some(name.as_str()), None)
+        }
+        Token::Query { name, .. } => (
+            pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()),
+            None,
+            Some(name.as_str()),
+        ),
+    };
+    let Some(key) = presented.and_then(|token| app.store.connection_with_token(&connector, token)) else {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_token" }))).into_response();
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_PROVIDER_BODY).await else {
+        return crate::json::error(StatusCode::PAYLOAD_TOO_LARGE, "the body is over 1 MiB");
+    };
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        if token_header.is_some_and(|token| name.as_str().eq_ignore_ascii_case(token)) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(serde_json::Value::String(held)) => {
+                held.push_str(", ");
+                held.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), value.into());
+            }
+        }
+    }
+    let query: serde_json::Map<String, serde_json::Value> = pairs
+        .into_iter()
+        .filter(|(key, _)| Some(key.as_str()) != token_param)
+        .map(|(key, value)| (key, value.into()))
+        .collect();
+    let body = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(json) => json,
+        Err(_) if body.is_empty() => serde_json::Value::Null,
+        Err(_) => String::from_utf8_lossy(&body).into_owned().into(),
+    };
+    let path = format!("/{}", params.get("rest").map_or("", String::as_str));
+    axum::Json(json!({
+        "method": parts.method.as_str(),
+        "path": path,
+        "query": query,
+        "headers": headers,
+        "body": body,
+        "connector_id": key.connector_id,
+        "tenant_id": key.tenant_id,
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]

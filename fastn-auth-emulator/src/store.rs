@@ -92,13 +92,13 @@ pub(crate) struct Limits {
 }
 
 pub(crate) struct Store {
-    /// Extra fields declared by a manifest, given a value of their type.
-    declared: crate::generate::Declared,
+    /// What a manifest declares: extra fields, given a value of their type; token placement.
+    pub(crate) declared: crate::generate::Declared,
     pub(crate) auto_approve: AutoApprove,
     pub(crate) shape: CredentialsShape,
     limits: Limits,
     flows: Mutex<Flows>,
-    connections: Mutex<HashMap<ConnectionKey, Bytes>>,
+    connections: Mutex<HashMap<ConnectionKey, Connection>>,
     templates: Mutex<HashMap<String, Map<String, Value>>>,
     /// Per endpoint, the faults to come, each with how many requests it has left.
     faults: Mutex<HashMap<Endpoint, VecDeque<(Fault, usize)>>>,
@@ -106,6 +106,18 @@ pub(crate) struct Store {
     log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) requests_served: AtomicU64,
+    /// Requests per endpoint, in [`ENDPOINTS`] order.
+    served: [AtomicU64; 4],
+}
+
+/// The endpoints counted apart: Fastn's three, and the provider API.
+pub(crate) const ENDPOINTS: [Endpoint; 4] =
+    [Endpoint::Init, Endpoint::Status, Endpoint::Credentials, Endpoint::Api];
+
+/// A completed connection: its credentials, and their answer body rendered once.
+struct Connection {
+    creds: Map<String, Value>,
+    body: Bytes,
 }
 
 /// Flows by state, and their states in start order for expiry.
@@ -140,6 +152,7 @@ impl Store {
             log: Mutex::default(),
             connections_accepted: AtomicU64::new(0),
             requests_served: AtomicU64::new(0),
+            served: Default::default(),
         }
     }
 
@@ -234,8 +247,8 @@ impl Store {
             .get(&key.connector_id)
             .cloned()
             .unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
-        let body = self.render(creds);
-        lock(&self.connections).insert(key, body);
+        let body = self.render(creds.clone());
+        lock(&self.connections).insert(key, Connection { creds, body });
     }
 
     pub(crate) fn set_template(&self, connector_id: &str, creds: Map<String, Value>) {
@@ -249,13 +262,72 @@ impl Store {
     ) -> Map<String, Value> {
         let creds = creds.unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
-        lock(&self.connections).insert(key, body);
+        lock(&self.connections).insert(key, Connection { creds: creds.clone(), body });
         creds
     }
 
     /// The answer body of a connection's credentials, rendered once in the configured shape.
     pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Bytes> {
-        lock(&self.connections).get(key).cloned()
+        lock(&self.connections).get(key).map(|connection| connection.body.clone())
+    }
+
+    /// The connection of `connector_id` whose current token is `token` (as the manifest
+    /// says the connector's API requests carry it).
+    pub(crate) fn connection_with_token(&self, connector_id: &str, token: &str) -> Option<ConnectionKey> {
+        let field = crate::generate::token_field(self.declared.token(connector_id));
+        lock(&self.connections)
+            .iter()
+            .find(|(key, connection)| {
+                key.connector_id == connector_id
+                    && connection
+                        .creds
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .is_some_and(|held| !held.is_empty() && held == token)
+            })
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Gives every connection of `connector_id` and `tenant_id` a new token (the field the
+    /// manifest's API token comes from, and the access token); how many there were.
+    pub(crate) fn rotate_token(&self, connector_id: &str, tenant_id: &str) -> usize {
+        let field = crate::generate::token_field(self.declared.token(connector_id)).to_owned();
+        let mut connections = lock(&self.connections);
+        let mut rotated = 0;
+        for (key, connection) in connections.iter_mut() {
+            if key.connector_id == connector_id && key.tenant_id == tenant_id {
+                for name in ["access_token", field.as_str()] {
+                    connection.creds.insert(
+                        name.to_owned(),
+                        Value::String(format!("mock-rotated-{}", crate::generate::token(32))),
+                    );
+                }
+                connection.body = self.render(connection.creds.clone());
+                rotated += 1;
+            }
+        }
+        rotated
+    }
+
+    /// Removes every connection of `connector_id` and `tenant_id`: their tokens are refused
+    /// and their credentials are not found; how many there were.
+    pub(crate) fn revoke(&self, connector_id: &str, tenant_id: &str) -> usize {
+        let mut connections = lock(&self.connections);
+        let before = connections.len();
+        connections.retain(|key, _| !(key.connector_id == connector_id && key.tenant_id == tenant_id));
+        before - connections.len()
+    }
+
+    /// Counts a request to `endpoint`.
+    pub(crate) fn count(&self, endpoint: Endpoint) {
+        if let Some(at) = ENDPOINTS.iter().position(|e| *e == endpoint) {
+            self.served[at].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The requests to `endpoint` so far.
+    pub(crate) fn served(&self, endpoint: Endpoint) -> u64 {
+        ENDPOINTS.iter().position(|e| *e == endpoint).map_or(0, |at| self.served[at].load(Ordering::Relaxed))
     }
 
     fn render(&self, creds: Map<String, Value>) -> Bytes {
@@ -344,6 +416,10 @@ impl Store {
         serde_json::json!({
             "connections_accepted": self.connections_accepted.load(Ordering::Relaxed),
             "requests_served": self.requests_served.load(Ordering::Relaxed),
+            "requests_to": ENDPOINTS
+                .iter()
+                .map(|endpoint| (endpoint.verb().to_owned(), Value::from(self.served(*endpoint))))
+                .collect::<Map<String, Value>>(),
             "pending_flows": self.pending_flows(),
             "flows_held": self.flows_held(),
         })

@@ -8,6 +8,8 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
+
 /// The longest connector, org, tenant or connection id, in bytes. Longer ids are refused
 /// before anything is sent (HTTP stacks and proxies refuse very long request lines and
 /// headers, and no Fastn id comes near this).

@@ -167,6 +167,16 @@ pub(crate) enum Freshness {
     Any,
     /// From a fetch newer than what the cache holds when the call starts.
     Newer,
+    /// From a fetch newer than the answer of this generation (a token the third party just
+    /// rejected): what the cache holds already will do if it came after, and a "not
+    /// connected" is served as it is.
+    NewerThan(u64),
+}
+
+impl Freshness {
+    fn wants_newer(self) -> bool {
+        self != Freshness::Any
+    }
 }
 
 /// The last good answer of a connection.
@@ -231,7 +241,7 @@ impl fmt::Debug for Cache {
 
 /// What a caller does after looking at its slot.
 enum Step<E> {
-    Serve(Credentials<E>),
+    Serve(Credentials<E>, u64),
     Fail(Error),
     Wait(watch::Receiver<Outcome>),
     Lead { fetch_id: u64, tx: watch::Sender<Outcome>, ahead: bool, fetched_before: Option<SystemTime> },
@@ -297,13 +307,16 @@ impl Cache {
     /// The credentials of `target`, from the cache or from `fetch`, by the rules of the
     /// module docs. The caller bounds the whole call with its deadline; dropping this
     /// future while it fetches lets a waiting caller fetch instead.
+    ///
+    /// With the credentials comes their generation: a number that grows with every answer
+    /// the cache takes, for [`Freshness::NewerThan`].
     pub(crate) async fn get<E: Extra, F>(
         &self,
         target: &Target,
         freshness: Freshness,
         deadline: Option<Instant>,
         fetch: impl FnOnce() -> F,
-    ) -> Result<Credentials<E>>
+    ) -> Result<(Credentials<E>, u64)>
     where
         F: std::future::Future<Output = Result<Credentials<Map<String, Value>>>>,
     {
@@ -314,7 +327,7 @@ impl Cache {
             // The guard must be gone before any `.await` below.
             let step = self.lock().step::<E>(&self.options, Call { target, freshness }, &mut seen);
             match step {
-                Step::Serve(credentials) => return Ok(credentials),
+                Step::Serve(credentials, generation) => return Ok((credentials, generation)),
                 Step::Fail(err) => return Err(err),
                 Step::Lead { fetch_id, tx, ahead, fetched_before } => {
                     break (fetch_id, tx, ahead, fetched_before);
@@ -335,7 +348,7 @@ impl Cache {
         // for `Newer`, than this call.
         let newer_than = match freshness {
             Freshness::Newer => Some(fetched_before.map_or(started, |at| at.max(started))),
-            Freshness::Any => fetched_before,
+            Freshness::Any | Freshness::NewerThan(_) => fetched_before,
         };
         let mut guard = InflightGuard { cache: self, target, fetch_id, armed: true };
         let outcome = self.fetch_shared(target, newer_than, deadline, fetch).await;
@@ -445,7 +458,7 @@ impl Cache {
     fn serves_valid(&self, target: &Target, freshness: Freshness) -> bool {
         let state = self.lock();
         let cached = state.slots.get(target).and_then(|slot| slot.cached.as_ref());
-        freshness == Freshness::Any && cached.is_some_and(|cached| Instant::now() < cached.valid_until)
+        !freshness.wants_newer() && cached.is_some_and(|cached| Instant::now() < cached.valid_until)
     }
 
     /// Stores the leader's outcome, wakes the waiters and answers the leader.
@@ -456,7 +469,7 @@ impl Cache {
         tx: watch::Sender<Outcome>,
         outcome: Result<(Credentials<Map<String, Value>>, SystemTime)>,
         ahead: bool,
-    ) -> Result<Credentials<E>> {
+    ) -> Result<(Credentials<E>, u64)> {
         let now = Instant::now();
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -471,7 +484,7 @@ impl Cache {
                 slot.high_water = slot.high_water.max(Some(fetched_at));
                 slot.cached = Some(Cached { raw, views: Vec::new(), generation, refresh_at, valid_until });
                 slot.not_found = None;
-                (view::<E>(slot, target), Ok(()))
+                (view::<E>(slot, target).map(|view| (view, generation)), Ok(()))
             }
             Err(err) if err.is_not_found() && !self.options.not_found_ttl.is_zero() => {
                 // The connection is gone: its token is no longer wanted either.
@@ -491,7 +504,8 @@ impl Cache {
                         error = %err,
                         "refreshing credentials failed; serving the still-valid token"
                     );
-                    (view::<E>(slot, target), Err(Arc::new(err)))
+                    let generation = cached.generation;
+                    (view::<E>(slot, target).map(|view| (view, generation)), Err(Arc::new(err)))
                 }
                 None => (Err(err.for_waiter()), Err(Arc::new(err))),
             },
@@ -553,9 +567,14 @@ impl Slot {
         now: Instant,
     ) -> Step<E> {
         self.last_used = now;
-        let wants_newer = call.freshness == Freshness::Newer;
-        let seen = *seen.get_or_insert(self.cached.as_ref().map_or(0, |cached| cached.generation));
-        if !wants_newer && let Some(err) = self.not_found(now) {
+        let wants_newer = call.freshness.wants_newer();
+        let seen = *seen.get_or_insert(match call.freshness {
+            Freshness::NewerThan(rejected) => rejected,
+            Freshness::Any | Freshness::Newer => self.cached.as_ref().map_or(0, |cached| cached.generation),
+        });
+        if call.freshness != Freshness::Newer
+            && let Some(err) = self.not_found(now)
+        {
             stats.not_found_hits += 1;
             return Step::Fail(err.for_waiter());
         }
@@ -563,8 +582,9 @@ impl Slot {
         let refresh_due = !wants_newer && self.refresh_due(now);
         if serves && (!refresh_due || self.inflight.is_some()) {
             stats.hits += 1;
+            let generation = self.cached.as_ref().map_or(0, |cached| cached.generation);
             return match view::<E>(self, call.target) {
-                Ok(credentials) => Step::Serve(credentials),
+                Ok(credentials) => Step::Serve(credentials, generation),
                 Err(err) => Step::Fail(err),
             };
         }
@@ -819,7 +839,7 @@ mod tests {
             now,
         );
         let kind = match step {
-            Step::Serve(_) => "serve",
+            Step::Serve(..) => "serve",
             Step::Fail(_) => "fail",
             Step::Wait(_) => "wait",
             Step::Lead { ahead: true, .. } => "lead ahead",
@@ -869,6 +889,26 @@ mod tests {
         assert_eq!(decide(&mut slot, Freshness::Newer, &mut seen, now).0, "serve");
         // A new caller saw generation 2: it wants newer still.
         assert_eq!(decide(&mut slot, Freshness::Newer, &mut None, now).0, "lead");
+    }
+
+    #[test]
+    fn a_rejected_token_is_replaced_once_whoever_notices_it_last() {
+        let now = Instant::now();
+        let mut slot = slot_with(now, 1, Duration::from_secs(60), Duration::from_secs(600));
+        // Generation 1 was rejected: its caller leads the refresh, the next one waits.
+        assert_eq!(decide(&mut slot, Freshness::NewerThan(1), &mut None, now).0, "lead");
+        assert_eq!(decide(&mut slot, Freshness::NewerThan(1), &mut None, now).0, "wait");
+        // The refresh answered (generation 2). A caller whose generation-1 request is
+        // answered 401 only now is served generation 2: no second refresh.
+        slot.inflight = None;
+        slot.cached.as_mut().unwrap().generation = 2;
+        assert_eq!(decide(&mut slot, Freshness::NewerThan(1), &mut None, now).0, "serve");
+        assert_eq!(decide(&mut slot, Freshness::NewerThan(2), &mut None, now).0, "lead");
+        // A connection found gone is the answer to a rejected token too: no refetch.
+        slot.inflight = None;
+        slot.cached = None;
+        slot.not_found = Some((now + Duration::from_secs(5), Arc::new(Error::config("gone"))));
+        assert_eq!(decide(&mut slot, Freshness::NewerThan(2), &mut None, now).0, "fail");
     }
 
     #[test]
@@ -968,7 +1008,7 @@ mod tests {
                 let n = self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 Ok(raw(&format!("fetched-{n}"), Duration::from_secs(3600)))
             };
-            let credentials =
+            let (credentials, _) =
                 self.cache.get::<Map<String, Value>, _>(&target, freshness, deadline, fetch).await?;
             Ok(credentials
                 .access_token

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
+use crate::provider::Providers;
 use crate::target::Scope;
 use crate::target::Target;
 use crate::transport::{Budget, Transport};
@@ -17,7 +18,11 @@ use crate::wire::{self, InitAnswer, Route, StatusAnswer};
 #[derive(Debug)]
 pub(crate) struct Calls {
     pub(crate) transport: Transport,
-    pub(crate) cache: Option<Cache>,
+    /// The credentials cache: of every credentials request when the client was built with
+    /// one (`caches_credentials`), else of API calls only.
+    pub(crate) cache: Cache,
+    pub(crate) caches_credentials: bool,
+    pub(crate) providers: Providers,
 }
 
 impl Calls {
@@ -51,15 +56,29 @@ impl Calls {
         deadline: Option<Instant>,
         freshness: Freshness,
     ) -> Result<Credentials<E>> {
-        let Some(cache) = &self.cache else { return self.fetch(target, deadline).await };
+        if !self.caches_credentials {
+            return self.fetch(target, deadline).await;
+        }
+        self.cached(target, deadline, freshness).await.map(|(credentials, _)| credentials)
+    }
+
+    /// The credentials of `target` through the cache, with their generation; what API calls
+    /// use whether or not the client caches its credentials requests.
+    pub(crate) async fn cached<E: Extra>(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        freshness: Freshness,
+    ) -> Result<(Credentials<E>, u64)> {
         // An id Fastn would refuse is refused before any lookup: a cache never answers
         // what a request could not have asked.
         Transport::check_ids(credentials_route(target), target.scope())?;
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);
-        let cached =
-            cache.get(target, freshness, deadline, || self.fetch::<Map<String, Value>>(target, deadline));
+        let cached = self
+            .cache
+            .get(target, freshness, deadline, || self.fetch::<Map<String, Value>>(target, deadline));
         match deadline {
             None => cached.await,
             Some(at) => tokio::time::timeout_at(at, cached).await.unwrap_or_else(|_| {

@@ -7,10 +7,12 @@ use reqwest::header::{self, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
+use crate::api::ApiClient;
 use crate::cache::{Cache, CacheOptions, CacheStats};
 use crate::calls::Calls;
 use crate::connector::{Connector, Dynamic};
 use crate::error::{Error, Result};
+use crate::provider::{self, Providers, Routes};
 use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
 use crate::store::Credential;
@@ -54,6 +56,9 @@ pub struct FastnAuthBuilder {
     proxy: ProxyChoice,
     http_client: Option<reqwest::Client>,
     cache: Option<CacheOptions>,
+    api_gateway: Option<String>,
+    api_bases: Vec<(String, String)>,
+    api_http_client: Option<reqwest::Client>,
 }
 
 impl FastnAuth {
@@ -73,6 +78,9 @@ impl FastnAuth {
             proxy: ProxyChoice::default(),
             http_client: None,
             cache: None,
+            api_gateway: None,
+            api_bases: Vec::new(),
+            api_http_client: None,
         }
     }
 
@@ -91,7 +99,20 @@ impl FastnAuth {
 
     /// What the credentials cache has done so far; `None` when the client has no cache.
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.calls.cache.as_ref().map(Cache::stats)
+        self.calls.caches_credentials.then(|| self.calls.cache.stats())
+    }
+
+    /// A client of the connector `connector_id`'s own API (untyped): give it a base URL with
+    /// [`ApiClient::base_url`] and a tenant, then `.get(path).send().await`. The token is
+    /// sent as `Authorization: Bearer`.
+    pub fn api(&self, connector_id: impl Into<String>) -> ApiClient {
+        self.api_with(Dynamic::new(connector_id))
+    }
+
+    /// A client of `connector`'s API as its manifest `api:` block says; generated code
+    /// calls this for `Salesforce::api`.
+    pub fn api_with<C: Connector>(&self, connector: C) -> ApiClient {
+        ApiClient::new(self.calls.clone(), &connector)
     }
 
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
@@ -287,6 +308,30 @@ impl FastnAuthBuilder {
         self
     }
 
+    /// Sends every connector's API calls to `{url}/{connector_id}/…` instead of its own base
+    /// URL: what a client of the emulator does (`MockServer::client()`), or a gateway of
+    /// yours. The base URL is still filled in and checked, then replaced.
+    pub fn api_gateway(mut self, url: impl Into<String>) -> Self {
+        self.api_gateway = Some(url.into());
+        self
+    }
+
+    /// Sends the API calls of `connector_id` to `url` instead of its own base URL: a
+    /// staging or sandbox provider, say. Wins over [`api_gateway`](Self::api_gateway).
+    pub fn api_base_url(mut self, connector_id: impl Into<String>, url: impl Into<String>) -> Self {
+        self.api_bases.push((connector_id.into(), url.into()));
+        self
+    }
+
+    /// Sends API calls with your own `reqwest::Client` (a proxy, custom CA roots). Build it
+    /// with `.redirect(reqwest::redirect::Policy::none())`: a redirect it follows takes the
+    /// token along. Without this, API calls use a client of the SDK's that follows no
+    /// redirect and uses no proxy.
+    pub fn api_http_client(mut self, client: reqwest::Client) -> Self {
+        self.api_http_client = Some(client);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -342,15 +387,28 @@ impl FastnAuthBuilder {
         if let Some(options) = &self.cache {
             options.check()?;
         }
-        let cache = self.cache.map(|options| {
-            // `auth` above made sure exactly one of them is set.
-            let credential = match (&self.api_key, &self.auth_token) {
-                (Some(key), _) => Credential::ApiKey(key.expose_secret()),
-                (None, token) => Credential::Token(token.as_ref().map_or("", |t| t.expose_secret())),
-            };
-            Cache::new(options, transport.base_url(), &self.space_id, credential)
-        });
-        Ok(FastnAuth { calls: Arc::new(Calls { transport, cache }) })
+        let mut routes = Routes::default();
+        if let Some(gateway) = &self.api_gateway {
+            routes.gateway(gateway)?;
+        }
+        for (connector_id, url) in self.api_bases {
+            routes.base(connector_id, &url)?;
+        }
+        let http = match self.api_http_client {
+            Some(client) => client,
+            None => provider::http_client()?,
+        };
+        // `auth` above made sure exactly one of them is set.
+        let credential = match (&self.api_key, &self.auth_token) {
+            (Some(key), _) => Credential::ApiKey(key.expose_secret()),
+            (None, token) => Credential::Token(token.as_ref().map_or("", |t| t.expose_secret())),
+        };
+        let caches_credentials = self.cache.is_some();
+        // Without a cache of its own, a client still caches for its API calls.
+        let cache =
+            Cache::new(self.cache.unwrap_or_default(), transport.base_url(), &self.space_id, credential);
+        let providers = Providers { http, routes };
+        Ok(FastnAuth { calls: Arc::new(Calls { transport, cache, caches_credentials, providers }) })
     }
 }
 

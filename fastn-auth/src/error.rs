@@ -52,6 +52,8 @@ impl fmt::Display for ErrorCode {
 pub struct RequestInfo {
     /// The endpoint called.
     pub endpoint: Endpoint,
+    /// The HTTP method sent.
+    pub method: String,
     /// `host` or `host:port` of the base URL.
     pub host: String,
     /// The path as sent, percent-encoded: `/api/connect/status/3f2a…`.
@@ -64,7 +66,7 @@ pub struct RequestInfo {
 
 impl fmt::Display for RequestInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}{}", self.endpoint.method(), self.host, self.path)?;
+        write!(f, "{} {}{}", self.method, self.host, self.path)?;
         match (&self.tenant_id, &self.connection_id) {
             (Some(tenant), Some(connection)) => write!(f, " (tenant `{tenant}`, connection `{connection}`)"),
             (Some(tenant), None) => write!(f, " (tenant `{tenant}`)"),
@@ -240,6 +242,11 @@ impl Error {
         Error::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
     }
 
+    /// An [`Error::InvalidResponse`] of `endpoint` that is no parse error.
+    pub(crate) fn invalid(endpoint: Endpoint, message: impl Into<String>) -> Self {
+        Error::InvalidResponse { endpoint, request: None, message: message.into(), source: None }
+    }
+
     pub(crate) fn network(request: &RequestInfo, message: impl Into<String>) -> Self {
         Error::Network {
             request: Box::new(request.clone()),
@@ -307,6 +314,7 @@ mod tests {
     fn request() -> RequestInfo {
         RequestInfo {
             endpoint: Endpoint::Credentials,
+            method: "GET".into(),
             host: "live.fastn.ai".into(),
             path: "/api/connect/credentials/community/slack".into(),
             tenant_id: Some("acme".into()),

@@ -33,6 +33,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod api;
 mod cache;
 mod calls;
 mod client;
@@ -41,6 +42,7 @@ pub mod credentials;
 pub mod error;
 mod jitter;
 pub mod limits;
+mod provider;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;
@@ -53,6 +55,7 @@ pub mod wire;
 // The root: what a user names in ordinary code. The rest is in the modules above: the
 // connector trait's kit (`connector`, `credentials`), error details (`error`), limits and
 // defaults (`limits`), the shared-store kit (`store`), the protocol (`wire`).
+pub use api::{ApiClient, ApiRequest};
 pub use cache::{CacheOptions, CacheStats};
 pub use client::{FastnAuth, FastnAuthBuilder};
 pub use connector::Connector;
@@ -62,6 +65,8 @@ pub use fastn_auth_macros::connectors;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use request::{ConnectRequest, CredentialsRequest};
+/// The HTTP method of an [`ApiClient::request`] (reqwest's).
+pub use reqwest::Method;
 pub use secrecy::{ExposeSecret, SecretString};
 /// The JSON types of untyped credentials (`extra` is a `serde_json::Map`) and of `json`
 /// manifest fields.
@@ -82,6 +87,8 @@ const _: () = {
     crosses_tasks::<SessionHandle>();
     crosses_tasks::<Error>();
     crosses_tasks::<wire::DecodeError>();
+    crosses_tasks::<ApiClient>();
+    crosses_tasks::<ApiRequest<'static>>();
 };
 
 /// Every future the API returns is `Send`, so it can be spawned on a multi-threaded runtime
@@ -95,6 +102,8 @@ fn futures_are_send(client: &FastnAuth, session: &AuthSession) {
     send(session.get_status());
     send(session.get_credentials());
     send(session.wait_for_completion(PollOptions::default()));
+    let api = client.api("c");
+    send(api.get("/").send());
 }
 
 /// Entry points for the fuzz targets in `fuzz/`: decode raw response bodies exactly as the

@@ -128,22 +128,26 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Our own HTTP client: no redirects, short-lived idle connections, the proxy rule.
-/// `max_idle` 0 makes a client that opens a new connection for every request.
-fn http_client(base_url: &Url, proxy: &ProxyChoice, max_idle: usize) -> Result<reqwest::Client> {
+/// The settings of every HTTP client the SDK builds: no redirects (following one to another
+/// host would hand it a key or a token), short-lived idle connections, our user agent.
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
     {
         // reqwest without a built-in provider uses the process default; install ring unless
         // the application installed one of its own.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    let mut builder = reqwest::Client::builder()
-        // The API never redirects; following one to another host would hand it our key.
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(max_idle)
         .tcp_nodelay(true)
-        .user_agent(concat!("fastn-auth-rust/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("fastn-auth-rust/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Our own HTTP client of the Fastn API, with the proxy rule. `max_idle` 0 makes a client
+/// that opens a new connection for every request.
+fn http_client(base_url: &Url, proxy: &ProxyChoice, max_idle: usize) -> Result<reqwest::Client> {
+    let mut builder = client_builder().pool_max_idle_per_host(max_idle);
     builder = match (proxy, may_proxy(base_url)) {
         (ProxyChoice::Explicit(proxy), true) => builder.proxy(proxy.as_ref().clone()),
         (ProxyChoice::System, true) => builder,
@@ -188,6 +192,11 @@ impl Transport {
             retry: config.retry,
             in_flight: Semaphore::new(config.max_in_flight),
         })
+    }
+
+    /// The longest one request may take.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     pub(crate) fn base_url(&self) -> &Url {
@@ -408,6 +417,7 @@ impl Ctx<'_> {
     fn info(&self) -> RequestInfo {
         RequestInfo {
             endpoint: self.endpoint,
+            method: self.endpoint.method().to_owned(),
             host: self.host.to_owned(),
             path: self.url.path().to_owned(),
             tenant_id: self.scope.tenant_id.map(str::to_owned),
@@ -438,12 +448,12 @@ impl Failure {
 fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
     match endpoint {
         Endpoint::Init => reqwest::Method::POST,
-        Endpoint::Status | Endpoint::Credentials => reqwest::Method::GET,
+        Endpoint::Status | Endpoint::Credentials | Endpoint::Api => reqwest::Method::GET,
     }
 }
 
 /// `Retry-After` in seconds or as an HTTP date (zero when the date has passed).
-fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     match text.parse::<u64>() {
         Ok(seconds) => Some(Duration::from_secs(seconds)),

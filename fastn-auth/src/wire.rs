@@ -65,10 +65,14 @@ pub enum Endpoint {
     Status,
     /// `GET {base}/connect/credentials/{org}/{connector}`: fetch a connection's credentials.
     Credentials,
+    /// A call to a connected app's own API through [`ApiClient`](crate::ApiClient): any
+    /// method, under the connector's API base URL. Not a Fastn endpoint, so not in
+    /// [`Endpoint::ALL`].
+    Api,
 }
 
 impl Endpoint {
-    /// Every endpoint, in protocol order.
+    /// Every endpoint of Fastn's connect API, in protocol order.
     pub const ALL: [Endpoint; 3] = [Endpoint::Init, Endpoint::Status, Endpoint::Credentials];
 
     /// The route as the protocol writes it, e.g. `GET /connect/status/{state}`.
@@ -77,14 +81,16 @@ impl Endpoint {
             Endpoint::Init => "POST /connect/init/{org}/{connector}",
             Endpoint::Status => "GET /connect/status/{state}",
             Endpoint::Credentials => "GET /connect/credentials/{org}/{connector}",
+            Endpoint::Api => "{METHOD} {api base URL}/{path}",
         }
     }
 
-    /// `POST` for init, `GET` otherwise.
+    /// `POST` for init, `GET` for status and credentials, `*` for API calls (any method).
     pub const fn method(self) -> &'static str {
         match self {
             Endpoint::Init => "POST",
             Endpoint::Status | Endpoint::Credentials => "GET",
+            Endpoint::Api => "*",
         }
     }
 
@@ -94,12 +100,13 @@ impl Endpoint {
             Endpoint::Init => "init",
             Endpoint::Status => "status",
             Endpoint::Credentials => "credentials",
+            Endpoint::Api => "api",
         }
     }
 
     /// Whether sending the request twice has the effect of sending it once.
     pub(crate) const fn is_idempotent(self) -> bool {
-        !matches!(self, Endpoint::Init)
+        matches!(self, Endpoint::Status | Endpoint::Credentials)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The root manifest expands inside a module: its types, `MANIFEST` and `ConnectorId`, and a
-//! typed `url` field read from the wire. (Whole flows against the emulator are the tests
+//! typed `url` field read from the wire, the `api:` block. (Whole flows against the emulator are the tests
 //! package's `typed_connectors.rs`; this case keeps trybuild's project small.)
 
 mod fastn {
@@ -18,4 +18,10 @@ fn main() {
     let url: Url = extra.instance_url;
     assert_eq!(url.host_str(), Some("acme.my.salesforce.com"));
     assert_eq!("salesforce".parse::<ConnectorId>().unwrap(), ConnectorId::Salesforce);
+    // The manifest's `api:` block: a generated `api()` whose client a service keeps per tenant.
+    fn keepable<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let client = fastn_auth::FastnAuth::builder("space").api_key("key").build().unwrap();
+    keepable(&Salesforce::api(&client).tenant_id("acme"));
+    let spec = fastn_auth::Connector::api_spec(&Salesforce).unwrap();
+    assert_eq!(spec.base_url, "{instance_url}/services/data/v60.0");
 }

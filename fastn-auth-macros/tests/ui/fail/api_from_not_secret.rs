@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/api_from_not_secret.yaml");
+
+fn main() {}

@@ -1,0 +1,280 @@
+//! The rules of a connector's `api:` block, applied alike by the manifest checker (at
+//! compile time) and the runtime (to a base URL given at run time, and to a base URL once
+//! its placeholders are filled in from credentials).
+
+/// One piece of a base URL template: text as written, or a `{field}` placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part<'a> {
+    /// Text taken as it is.
+    Literal(&'a str),
+    /// `{name}`: the credential field `name`.
+    Field(&'a str),
+}
+
+/// The pieces of a base URL template such as `{instance_url}/services/data/v60.0`, or what
+/// is wrong with it: an unclosed `{`, a `}` with no `{`, an empty or malformed name.
+///
+/// ```
+/// use fastn_auth_rules::api::{Part, parse_template};
+/// assert_eq!(
+///     parse_template("{instance_url}/v1").unwrap(),
+///     [Part::Field("instance_url"), Part::Literal("/v1")]
+/// );
+/// assert!(parse_template("https://{sub.example.com").unwrap_err().contains("not closed"));
+/// ```
+pub fn parse_template(template: &str) -> Result<Vec<Part<'_>>, String> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        match rest.find(['{', '}']) {
+            None => {
+                parts.push(Part::Literal(rest));
+                break;
+            }
+            Some(at) if rest.as_bytes()[at] == b'}' => {
+                return Err(format!(
+                    "a `}}` with no `{{` before it, at byte {}",
+                    template.len() - rest.len() + at
+                ));
+            }
+            Some(at) => {
+                if at > 0 {
+                    parts.push(Part::Literal(&rest[..at]));
+                }
+                let after = &rest[at + 1..];
+                let Some(end) = after.find('}') else {
+                    return Err("a `{` that is not closed by `}`".to_owned());
+                };
+                let name = &after[..end];
+                if name.is_empty()
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+                {
+                    return Err(format!(
+                        "`{{{}}}` is not a placeholder: write `{{field}}` with the key of an extra field",
+                        crate::shown_id(name)
+                    ));
+                }
+                parts.push(Part::Field(name));
+                rest = &after[end + 1..];
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// What is wrong with a base URL (a literal one, or one with its placeholders filled in),
+/// or `None`: it must be an absolute `https://` URL, or `http://` to a loopback host
+/// (`localhost`, `127.x.x.x`, `[::1]`), with a host, no user info, no query and no fragment.
+///
+/// ```
+/// use fastn_auth_rules::api::base_url_problem;
+/// assert_eq!(base_url_problem("https://api.notion.com/v1"), None);
+/// assert_eq!(base_url_problem("http://127.0.0.1:8080/p"), None);
+/// assert!(base_url_problem("http://api.example.com").unwrap().contains("loopback"));
+/// assert!(base_url_problem("api.example.com/v1").unwrap().contains("absolute"));
+/// assert!(base_url_problem("https://user:pw@example.com").unwrap().contains("user info"));
+/// ```
+pub fn base_url_problem(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        rest
+    } else if lower.contains("://") {
+        return Some("it must be an http or https URL".to_owned());
+    } else {
+        return Some("it must be an absolute URL, starting with https://".to_owned());
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if url.chars().any(|c| c.is_control() || c == ' ' || c == '\\' || is_bidi(c)) {
+        return Some("it contains a space, a backslash or a control character".to_owned());
+    }
+    if authority.contains('@') {
+        return Some("it must not carry user info (`user:password@`)".to_owned());
+    }
+    if rest.contains(['?', '#']) {
+        return Some("it must not have a query or a fragment".to_owned());
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return Some("it has no host".to_owned());
+    }
+    if lower.starts_with("http://") && !is_loopback_host(host) {
+        return Some(
+            "it is plain http:// to a host that is not loopback: tokens would travel unencrypted; use https://"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+fn is_bidi(c: char) -> bool {
+    crate::is_bidi_control(c)
+}
+
+/// Whether `host` (without brackets or port) is `localhost`, an IPv4 loopback address or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What is wrong with `name` as an HTTP header name, or `None`: one or more of the token
+/// characters of RFC 9110 (letters, digits and ``!#$%&'*+-.^_`|~``).
+///
+/// ```
+/// use fastn_auth_rules::api::header_name_problem;
+/// assert_eq!(header_name_problem("Notion-Version"), None);
+/// assert!(header_name_problem("Bad Header").is_some());
+/// ```
+pub fn header_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("a header name cannot be empty".to_owned());
+    }
+    let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(*c)));
+    bad.map(|c| {
+        format!(
+            "`{}` is not an HTTP header name: {:?} is not allowed (letters, digits, `-` and !#$%&'*+.^_`|~)",
+            crate::shown_id(name),
+            c
+        )
+    })
+}
+
+/// What is wrong with `value` as an HTTP header value, or `None`: visible ASCII, spaces and
+/// tabs, with no leading or trailing white space (which HTTP would strip).
+///
+/// ```
+/// use fastn_auth_rules::api::header_value_problem;
+/// assert_eq!(header_value_problem("2022-06-28"), None);
+/// assert!(header_value_problem("a\r\nX-Injected: 1").is_some());
+/// ```
+pub fn header_value_problem(value: &str) -> Option<String> {
+    if value.chars().any(|c| !(c == ' ' || c == '\t' || c.is_ascii_graphic())) {
+        return Some(
+            "an HTTP header value holds visible ASCII, spaces and tabs only (no line break, no control \
+             or non-ASCII character)"
+                .to_owned(),
+        );
+    }
+    if value.trim() != value {
+        return Some("an HTTP header value cannot start or end with white space".to_owned());
+    }
+    None
+}
+
+/// What is wrong with `path`, a request path relative to a base URL, or `None`. Refused: an
+/// absolute URL (`https://…`), a scheme-relative one (`//host`), a `..` segment
+/// (also written `%2e%2e`), a backslash, a fragment, white space or a control character —
+/// each is a way to send the request, and the token, somewhere other than under the base.
+///
+/// ```
+/// use fastn_auth_rules::api::path_problem;
+/// assert_eq!(path_problem("/users/me?limit=2"), None);
+/// assert_eq!(path_problem("users/me"), None);
+/// assert!(path_problem("https://evil.example/x").is_some());
+/// assert!(path_problem("//evil.example/x").is_some());
+/// assert!(path_problem("/a/../../admin").is_some());
+/// assert!(path_problem("/a/%2E%2e/b").is_some());
+/// ```
+pub fn path_problem(path: &str) -> Option<String> {
+    let shown = crate::escape(path, 80);
+    let before_query = path.split('?').next().unwrap_or_default();
+    let first_segment = before_query.split('/').next().unwrap_or_default();
+    let problem = if path.chars().any(|c| c.is_control() || c.is_whitespace() || is_bidi(c)) {
+        "it contains white space or a control character"
+    } else if path.starts_with("//") {
+        "it starts with `//`, which names another host"
+    } else if first_segment.strip_suffix(':').is_some_and(is_scheme) {
+        "it is an absolute URL; give a path under the base URL"
+    } else if path.contains('\\') {
+        "it contains a backslash, which some servers read as `/`"
+    } else if path.contains('#') {
+        "it has a fragment (`#`), which is never sent"
+    } else if before_query.split('/').any(is_dot_dot) {
+        "it has a `..` segment, which climbs above the base URL"
+    } else {
+        return None;
+    };
+    Some(format!("the path \"{shown}\" is refused: {problem}"))
+}
+
+/// Whether `text` is a URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+/// `..` as URL parsers read it: any mix of `.` and `%2e`.
+fn is_dot_dot(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    matches!(lower.as_str(), ".." | ".%2e" | "%2e." | "%2e%2e")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_split_into_text_and_fields() {
+        assert_eq!(
+            parse_template("https://{sub}.zendesk.com/api/{v}").unwrap(),
+            [
+                Part::Literal("https://"),
+                Part::Field("sub"),
+                Part::Literal(".zendesk.com/api/"),
+                Part::Field("v")
+            ]
+        );
+        assert_eq!(parse_template("https://a.b").unwrap(), [Part::Literal("https://a.b")]);
+        for bad in ["{}", "{a b}", "x}", "{a", "{a{b}}"] {
+            assert!(parse_template(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base_urls_are_https_or_loopback_http_with_a_host() {
+        for ok in ["https://a.example/v1", "HTTPS://A.example", "http://localhost:9/x", "http://[::1]:80/"] {
+            assert_eq!(base_url_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "ftp://a.example",
+            "//a.example",
+            "https://",
+            "https://a.example/v1?x=1",
+            "https://a.example/#f",
+            "https://u@a.example",
+            "http://10.0.0.1/",
+            "http://127.0.0.1.evil.example/",
+            "https://a.example/ x",
+            "javascript:alert(1)",
+        ] {
+            assert!(base_url_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_stay_under_the_base() {
+        for ok in
+            ["", "/", "users", "/v1/users/me", "/search?q=a:b", "a..b/c", "/x/.well-known", "values:batchGet"]
+        {
+            assert_eq!(path_problem(ok), None, "{ok}");
+        }
+        for bad in ["http:/x", "HTTPS://x", "..", "a/..", "/%2e./x", "/a\\b", "/a#b", "/a b", "/a\nb"] {
+            assert!(path_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_rules_follow_http() {
+        assert!(header_name_problem("").is_some());
+        assert!(header_name_problem("X-Ok_1").is_none());
+        assert!(header_name_problem("Ä").is_some());
+        assert!(header_value_problem(" lead").is_some());
+        assert!(header_value_problem("é").is_some());
+        assert!(header_value_problem("").is_none());
+    }
+}

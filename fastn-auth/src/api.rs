@@ -1,0 +1,512 @@
+//! Calls to a connected app's own API for one connection: [`ApiClient`] and its requests.
+//! The token comes from the credentials cache and goes on the request at send time; user
+//! code never holds it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use tokio::time::Instant;
+use tracing::Instrument as _;
+use url::Url;
+
+use crate::cache::Freshness;
+use crate::calls::Calls;
+use crate::connector::{ApiSpec, Connector, TokenPlacement};
+use crate::credentials::{Credentials, ExtraMap};
+use crate::error::{Error, RequestInfo, Result};
+use crate::provider::{self, Placement, Template};
+use crate::target::Target;
+use crate::transport::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
+use crate::wire::Endpoint;
+
+/// Calls one connection's third-party API (Slack, Salesforce, Notion…) with its token:
+/// made by a generated `Salesforce::api(&client)` or by
+/// [`FastnAuth::api`](crate::FastnAuth::api).
+///
+/// Owned, cheap to clone, `Send + Sync + 'static`: keep one per tenant. Each request takes
+/// the connection's token from the credentials cache, attaches it only to a URL under the
+/// API's base URL, and on a `401` from the provider refreshes the token once (one refresh
+/// however many callers saw the `401`) and retries. The provider's answer comes back as it
+/// is, whatever its status.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let mock = fastn_auth_emulator::MockServer::start().await?;
+/// # mock.insert_connection(fastn_auth_emulator::ConnectionKey::new(fastn_auth_emulator::MockServer::SPACE_ID, "notion").tenant_id("acme"), None);
+/// # let client = mock.client();
+/// let notion = client.api("notion").base_url("https://api.notion.com/v1").tenant_id("acme");
+/// let response = notion.get("/users/me").header("Notion-Version", "2022-06-28").send().await?;
+/// assert!(response.status().is_success());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ApiClient {
+    calls: Arc<Calls>,
+    target: Target,
+    /// The base URL, or why there is none that works.
+    base: std::result::Result<Template, Arc<str>>,
+    headers: Arc<[(HeaderName, HeaderValue)]>,
+    placement: Placement,
+    /// A setting that cannot work, reported by the first request.
+    problem: Option<Arc<str>>,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Where calls go and for whom; the token is never here to show.
+        f.debug_struct("ApiClient")
+            .field("connector_id", &self.target.connector_id)
+            .field("org_id", &self.target.org_id)
+            .field("tenant_id", &self.target.tenant_id)
+            .field("connection_id", &self.target.connection_id)
+            .field("base_url", &self.base.as_ref().map(Template::as_str).ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    pub(crate) fn new<C: Connector>(calls: Arc<Calls>, connector: &C) -> Self {
+        let org_id = connector.default_org().unwrap_or(crate::wire::DEFAULT_ORG_ID).to_owned();
+        let target =
+            Target { connector_id: connector.id().to_owned(), org_id, tenant_id: None, connection_id: None };
+        let spec = connector.api_spec();
+        let base = match spec {
+            Some(spec) => Template::parse(spec.base_url).map_err(Arc::from),
+            None => Err(Arc::from(format!(
+                "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` \
+                 in the manifest, or call .base_url(…)",
+                fastn_auth_rules::shown_id(connector.id())
+            ))),
+        };
+        // The manifest checker made sure these work; a hand-written `Connector` may not have.
+        let mut problem = None;
+        let headers = spec.map_or(Ok(Vec::new()), |spec| static_headers(&spec)).unwrap_or_else(|message| {
+            problem = Some(Arc::from(message));
+            Vec::new()
+        });
+        let token = spec.map_or(TokenPlacement::Bearer, |spec| spec.token);
+        let placement = Placement::new(token).unwrap_or_else(|message| {
+            problem.get_or_insert_with(|| Arc::from(message));
+            Placement::bearer()
+        });
+        ApiClient { calls, target, base, headers: headers.into(), placement, problem }
+    }
+
+    /// The org; the connector's manifest default, else
+    /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID).
+    #[must_use]
+    pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.target.org_id = org_id.into();
+        self
+    }
+
+    /// The tenant (your customer) whose connection is used.
+    #[must_use]
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.target.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The connection instance, when a tenant has several of one connector.
+    #[must_use]
+    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.target.connection_id = Some(connection_id.into());
+        self
+    }
+
+    /// The API's base URL, replacing the manifest's: `https://api.notion.com/v1`, or a
+    /// template whose `{field}` placeholders are filled from the connection's credentials
+    /// (`{instance_url}/services/data/v60.0`). Checked now; a template that cannot work
+    /// makes every request an [`Error::Config`].
+    #[must_use]
+    pub fn base_url(mut self, template: impl AsRef<str>) -> Self {
+        self.base = Template::parse(template.as_ref()).map_err(Arc::from);
+        self
+    }
+
+    /// A `GET` of `path`, relative to the base URL (`/users/me`, `users/me?limit=2`).
+    pub fn get(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` of `path`.
+    pub fn post(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+        self.request(Method::POST, path)
+    }
+
+    /// A `PUT` of `path`.
+    pub fn put(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+        self.request(Method::PUT, path)
+    }
+
+    /// A `PATCH` of `path`.
+    pub fn patch(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    /// A `DELETE` of `path`.
+    pub fn delete(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A request of any method to `path`.
+    pub fn request(&self, method: Method, path: impl AsRef<str>) -> ApiRequest<'_> {
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+        );
+        ApiRequest {
+            client: self,
+            method,
+            path: path.as_ref().to_owned(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Payload::Empty,
+            timeout: None,
+            idempotent,
+            problem: None,
+        }
+    }
+
+    /// The base URL of this connection's calls: the template filled in, or the route the
+    /// client was given (an emulator, a staging provider).
+    fn resolve_base(&self, template: &Template, credentials: &Credentials<ExtraMap>) -> Result<Url> {
+        let own = template.resolve(&credentials.extra)?;
+        Ok(self.calls.providers.routes.routed(&self.target.connector_id).unwrap_or(own))
+    }
+}
+
+/// The manifest's static headers, checked; the error is the message of an
+/// [`Error::Config`].
+fn static_headers(spec: &ApiSpec) -> std::result::Result<Vec<(HeaderName, HeaderValue)>, String> {
+    spec.headers
+        .iter()
+        .map(|(name, value)| {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!("the API header `{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))
+            })?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of the API header `{name}` cannot be sent"))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// A request body, kept so that it can be sent again after a refresh when it can.
+#[derive(Debug)]
+enum Payload {
+    Empty,
+    Bytes(Bytes),
+    /// A stream: sent once, never replayed.
+    Stream(Option<reqwest::Body>),
+}
+
+impl Payload {
+    fn replayable(&self) -> bool {
+        !matches!(self, Payload::Stream(_))
+    }
+
+    fn take(&mut self) -> Option<reqwest::Body> {
+        match self {
+            Payload::Empty => None,
+            Payload::Bytes(bytes) => Some(reqwest::Body::from(bytes.clone())),
+            Payload::Stream(body) => body.take(),
+        }
+    }
+}
+
+/// One request to a connected app's API; made by [`ApiClient::get`] and its siblings, sent
+/// with [`send`](Self::send).
+#[must_use = "call .send().await"]
+pub struct ApiRequest<'a> {
+    client: &'a ApiClient,
+    method: Method,
+    path: String,
+    query: Vec<String>,
+    headers: HeaderMap,
+    body: Payload,
+    timeout: Option<Duration>,
+    idempotent: bool,
+    problem: Option<Error>,
+}
+
+impl fmt::Debug for ApiRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("connector_id", &self.client.target.connector_id)
+            .field("tenant_id", &self.client.target.tenant_id)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiRequest<'_> {
+    fn fail(&mut self, err: Error) {
+        self.problem.get_or_insert(err);
+    }
+
+    /// Adds `query`, any `Serialize` of key-value pairs (a struct, a map, `&[("k", "v")]`),
+    /// to the query string.
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        match serde_urlencoded::to_string(query) {
+            Ok(text) if text.is_empty() => {}
+            Ok(text) => self.query.push(text),
+            Err(err) => self.fail(Error::config(format!("the query cannot be encoded: {err}"))),
+        }
+        self
+    }
+
+    /// Sends `json` as the body, with `Content-Type: application/json`.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, json: &T) -> Self {
+        match serde_json::to_vec(json) {
+            Ok(bytes) => {
+                self.body = Payload::Bytes(bytes.into());
+                self.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Err(err) => self.fail(Error::config(format!("the JSON body cannot be encoded: {err}"))),
+        }
+        self
+    }
+
+    /// Sends `form` as a URL-encoded body, with `Content-Type:
+    /// application/x-www-form-urlencoded`.
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, form: &T) -> Self {
+        match serde_urlencoded::to_string(form) {
+            Ok(text) => {
+                self.body = Payload::Bytes(text.into());
+                self.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+            }
+            Err(err) => self.fail(Error::config(format!("the form body cannot be encoded: {err}"))),
+        }
+        self
+    }
+
+    /// Adds a header. A name or value HTTP cannot carry makes `send` an
+    /// [`Error::Config`]. The token's own header is the SDK's: a value given for it here is
+    /// replaced.
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            (Err(_), _) => self.fail(Error::config(format!(
+                "`{}` is not an HTTP header name",
+                fastn_auth_rules::shown_id(name)
+            ))),
+            (Ok(name), Err(_)) => {
+                self.fail(Error::config(format!("the value given for the header `{name}` cannot be sent")));
+            }
+        }
+        self
+    }
+
+    /// Sends `body` as it is. A body in memory (`String`, `Vec<u8>`, `Bytes`) can be sent
+    /// again after a token refresh; a stream cannot, so a `401` to it is returned as it is.
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        let body = body.into();
+        self.body = match body.as_bytes() {
+            Some(bytes) => Payload::Bytes(Bytes::copy_from_slice(bytes)),
+            None => Payload::Stream(Some(body)),
+        };
+        self
+    }
+
+    /// The longest one attempt may take, answer headers included; default the client's
+    /// request timeout. The whole call stays within the client's call timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Whether a `429` or `503` with `Retry-After` is retried: by default for `GET`, `HEAD`,
+    /// `OPTIONS`, `PUT`, `DELETE` and `TRACE`; set `true` for a `POST` or `PATCH` you know
+    /// is safe to repeat.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Sends the request with the connection's token and returns the provider's answer,
+    /// whatever its status.
+    ///
+    /// A `401` refreshes the connection's credentials once (coalesced with every other
+    /// caller, and only if no newer token came meanwhile) and retries once, if the body can
+    /// be sent again. A `429` or `503` with `Retry-After` is retried, for an idempotent
+    /// request, within the client's retry count and call timeout. Redirects are returned,
+    /// never followed.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a path that leaves the base URL (absolute, `//host`, `..`, a
+    /// control character), a header or body that cannot be sent, or no base URL: nothing is
+    /// sent then. [`Error::Network`] with [`is_not_found()`](Error::is_not_found) when the
+    /// tenant has no such connection (or it was revoked), or when Fastn or the provider
+    /// did not answer in time. [`Error::InvalidResponse`] when the credentials make an
+    /// unusable base URL (a hostile `instance_url`) or hold no token.
+    pub async fn send(mut self) -> Result<reqwest::Response> {
+        if let Some(err) = self.problem.take() {
+            return Err(err);
+        }
+        let client = self.client;
+        let template = match (&client.problem, &client.base) {
+            (Some(problem), _) | (None, Err(problem)) => {
+                return Err(Error::Config { message: problem.to_string() });
+            }
+            (None, Ok(template)) => template,
+        };
+        if let Some(problem) = fastn_auth_rules::api::path_problem(&self.path) {
+            return Err(Error::config(problem));
+        }
+        let calls = &client.calls;
+        let deadline = calls.transport.call_deadline(None);
+        let started = Instant::now();
+        let span = tracing::debug_span!(
+            "fastn_auth.api",
+            connector = %client.target.connector_id,
+            method = %self.method,
+            path = self.path.split('?').next().unwrap_or_default(),
+        );
+        // Described before the attempts borrow the request, for the error of a deadline.
+        let info = deadline.map(|_| self.info(None));
+        let work = async {
+            let target = &client.target;
+            let (mut credentials, mut generation) =
+                calls.cached::<ExtraMap>(target, deadline, Freshness::Any).await?;
+            let mut refreshed = false;
+            let mut busy_retries = 0;
+            loop {
+                let base = client.resolve_base(template, &credentials)?;
+                let response = self.attempt(&base, &credentials).await?;
+                match response.status() {
+                    StatusCode::UNAUTHORIZED if !refreshed => {
+                        if !self.body.replayable() {
+                            tracing::warn!(
+                                connector = %target.connector_id,
+                                "the provider answered 401 to a streamed body, which cannot be sent again; \
+                                 returning the 401 without refreshing"
+                            );
+                            return Ok(response);
+                        }
+                        refreshed = true;
+                        drop(response);
+                        tracing::debug!(connector = %target.connector_id, "the provider refused the token; refreshing it");
+                        (credentials, generation) =
+                            calls.cached(target, deadline, Freshness::NewerThan(generation)).await?;
+                    }
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                        if self.idempotent
+                            && self.body.replayable()
+                            && busy_retries < calls.transport.retry.max_retries =>
+                    {
+                        let wait = response
+                            .headers()
+                            .get(header::RETRY_AFTER)
+                            .and_then(crate::transport::parse_retry_after)
+                            .map(|wait| wait.max(MIN_RETRY_DELAY));
+                        let fits = |wait: Duration| {
+                            wait <= MAX_RETRY_DELAY && deadline.is_none_or(|at| Instant::now() + wait < at)
+                        };
+                        let Some(wait) = wait.filter(|wait| fits(*wait)) else { return Ok(response) };
+                        busy_retries += 1;
+                        drop(response);
+                        tracing::debug!(
+                            ?wait,
+                            attempt = busy_retries,
+                            "the provider is busy; retrying after Retry-After"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => return Ok(response),
+                }
+            }
+        };
+        let bounded = async {
+            match (deadline, info) {
+                (Some(at), Some(info)) => tokio::time::timeout_at(at, work).await.unwrap_or_else(|_| {
+                    Err(Error::network(
+                        &info,
+                        format!("no answer within the call's deadline ({:?})", at - started),
+                    )
+                    .timed_out())
+                }),
+                _ => work.await,
+            }
+        };
+        bounded.instrument(span).await
+    }
+
+    /// One request to the provider under `base`.
+    async fn attempt(
+        &mut self,
+        base: &Url,
+        credentials: &Credentials<ExtraMap>,
+    ) -> Result<reqwest::Response> {
+        let client = self.client;
+        let mut url = provider::join(base, &self.path)?;
+        if !self.query.is_empty() {
+            let mut query = url.query().map(str::to_owned).unwrap_or_default();
+            for part in &self.query {
+                if !query.is_empty() {
+                    query.push('&');
+                }
+                query.push_str(part);
+            }
+            url.set_query(Some(&query));
+        }
+        let mut request = reqwest::Request::new(self.method.clone(), url);
+        let headers = request.headers_mut();
+        for (name, value) in client.headers.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        client.placement.attach(credentials, &mut request)?;
+        *request.timeout_mut() = Some(self.timeout.unwrap_or(client.calls.transport.request_timeout()));
+        *request.body_mut() = self.body.take();
+        // Pinned: whatever the path held, the token goes under the base or nowhere.
+        if !provider::is_under(base, request.url()) {
+            return Err(Error::config("the request URL left the API base URL"));
+        }
+        client.calls.providers.http.execute(request).await.map_err(|err| {
+            let timed_out = err.is_timeout();
+            // reqwest names the URL in its errors: its query may hold the token.
+            let err = err.without_url();
+            let error = Error::network(&self.info(Some(base)), format!("the API did not answer: {err}"))
+                .with_source(err);
+            if timed_out { error.timed_out() } else { error }
+        })
+    }
+
+    /// What an error says of this request: method, host and path, never the query.
+    fn info(&self, base: Option<&Url>) -> RequestInfo {
+        let target = &self.client.target;
+        RequestInfo {
+            endpoint: Endpoint::Api,
+            method: self.method.to_string(),
+            host: base
+                .and_then(|base| {
+                    base.host_str().map(|host| match base.port() {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host.to_owned(),
+                    })
+                })
+                .unwrap_or_else(|| format!("the API of `{}`", target.connector_id)),
+            path: self.path.split('?').next().unwrap_or_default().to_owned(),
+            tenant_id: target.tenant_id.clone(),
+            connection_id: target.connection_id.clone(),
+        }
+    }
+}

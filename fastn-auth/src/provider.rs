@@ -1,0 +1,383 @@
+//! Where a connector's API is, and the rules that keep its token there: the base URL
+//! template filled in from credentials, the routes that send API calls to an emulator or a
+//! staging provider instead, the request URL pinned under its base, and the HTTP client
+//! API calls go through. No Fastn call and no cache here.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use fastn_auth_rules::api::{self as rules, Part};
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::connector::TokenPlacement;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use crate::wire::{self, Endpoint};
+
+/// A base URL as written, `{field}` placeholders and all, parsed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    text: Arc<str>,
+    parts: Arc<[Piece]>,
+    /// The URL itself, when the template has no placeholder.
+    fixed: Option<Url>,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Literal(Range<usize>),
+    Field(Range<usize>),
+}
+
+impl Template {
+    /// Parses `text`; a template with no placeholder must be a usable base URL already.
+    /// The error is the message of an [`Error::Config`].
+    pub(crate) fn parse(text: &str) -> std::result::Result<Template, String> {
+        let shown = fastn_auth_rules::escape(text, 100);
+        let refuse = |problem: String| format!("the API base URL \"{shown}\" is refused: {problem}");
+        let parts = rules::parse_template(text).map_err(refuse)?;
+        let offset = |part: &str| part.as_ptr() as usize - text.as_ptr() as usize;
+        let pieces: Arc<[Piece]> = parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(lit) => Piece::Literal(offset(lit)..offset(lit) + lit.len()),
+                Part::Field(name) => Piece::Field(offset(name)..offset(name) + name.len()),
+            })
+            .collect();
+        let fixed = match parts.as_slice() {
+            [] => return Err(refuse("it is empty".to_owned())),
+            [Part::Literal(_)] => Some(checked_base(text).map_err(refuse)?),
+            _ => None,
+        };
+        Ok(Template { text: text.into(), parts: pieces, fixed })
+    }
+
+    /// The template as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The base URL for a connection whose credentials hold `extra`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`] naming the field when a placeholder's field is missing,
+    /// not a string, or makes a base URL that is refused (not http(s), not absolute, with
+    /// user info, plain http to a host that is not loopback, …).
+    pub(crate) fn resolve(&self, extra: &Map<String, Value>) -> Result<Url> {
+        if let Some(url) = &self.fixed {
+            return Ok(url.clone());
+        }
+        let mut out = String::with_capacity(self.text.len() + 64);
+        let mut fields = Vec::new();
+        for (index, piece) in self.parts.iter().enumerate() {
+            match piece {
+                Piece::Literal(range) => out.push_str(&self.text[range.clone()]),
+                Piece::Field(range) => {
+                    let name = &self.text[range.clone()];
+                    fields.push(name);
+                    let bad = |problem: &str| {
+                        Error::invalid(
+                            Endpoint::Credentials,
+                            format!("the credential field `{name}` of the API base URL {problem}"),
+                        )
+                    };
+                    let value = match extra.get(name) {
+                        Some(Value::String(value)) if !value.is_empty() => value,
+                        Some(Value::String(_)) => return Err(bad("is empty")),
+                        Some(_) => return Err(bad("is not a string")),
+                        None => return Err(bad("is missing from the credentials")),
+                    };
+                    // Inside the URL a value may not change where it points: no separator,
+                    // no port, no escape. At the start it is a whole origin, checked below.
+                    if index > 0 && value.contains(['/', '?', '#', '@', '\\', ':', '%']) {
+                        return Err(bad("holds a character that would change the URL's host or path"));
+                    }
+                    out.push_str(value);
+                }
+            }
+        }
+        checked_base(&out).map_err(|problem| {
+            Error::invalid(
+                Endpoint::Credentials,
+                format!(
+                    "the API base URL made from the credential field{} `{}` is refused: {problem}",
+                    if fields.len() > 1 { "s" } else { "" },
+                    fields.join("`, `")
+                ),
+            )
+        })
+    }
+}
+
+/// `text` as a base URL, if the rules allow it, with no trailing `/`.
+fn checked_base(text: &str) -> std::result::Result<Url, String> {
+    if let Some(problem) = rules::base_url_problem(text) {
+        return Err(problem);
+    }
+    let mut url = Url::parse(text).map_err(|err| format!("it is not a URL: {err}"))?;
+    // What the rules read is what the parser read: a host the rules call loopback must be
+    // one to the parser too (no `127.0.0.1.evil.example` through some other spelling).
+    if url.scheme() == "http" && !crate::transport::is_loopback(&url) {
+        return Err("it is plain http:// to a host that is not loopback".to_owned());
+    }
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+/// Where API calls go instead of the base URL the manifest or the caller gives: a gateway
+/// for every connector (the emulator), or one base per connector (a staging provider).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routes {
+    gateway: Option<Url>,
+    bases: HashMap<String, Url>,
+}
+
+impl Routes {
+    /// Every connector's calls to `{gateway}/{connector_id}`.
+    pub(crate) fn gateway(&mut self, url: &str) -> Result<()> {
+        let url = checked_base(url).map_err(|problem| {
+            Error::config(format!(
+                "api_gateway \"{}\" is refused: {problem}",
+                fastn_auth_rules::escape(url, 100)
+            ))
+        })?;
+        self.gateway = Some(url);
+        Ok(())
+    }
+
+    /// `connector_id`'s calls to `url`.
+    pub(crate) fn base(&mut self, connector_id: String, url: &str) -> Result<()> {
+        let url = checked_base(url).map_err(|problem| {
+            Error::config(format!(
+                "api_base_url \"{}\" for `{}` is refused: {problem}",
+                fastn_auth_rules::escape(url, 100),
+                fastn_auth_rules::shown_id(&connector_id)
+            ))
+        })?;
+        self.bases.insert(connector_id, url);
+        Ok(())
+    }
+
+    /// Whether calls of `connector_id` go elsewhere than their own base URL.
+    pub(crate) fn routed(&self, connector_id: &str) -> Option<Url> {
+        if let Some(url) = self.bases.get(connector_id) {
+            return Some(url.clone());
+        }
+        let mut url = self.gateway.clone()?;
+        url.path_segments_mut().ok()?.pop_if_empty().push(connector_id);
+        Some(url)
+    }
+}
+
+/// `path` under `base`, with its query; refused (`Error::Config`) when it would leave the
+/// base: see [`rules::path_problem`], and the pin check after parsing.
+pub(crate) fn join(base: &Url, path: &str) -> Result<Url> {
+    if let Some(problem) = rules::path_problem(path) {
+        return Err(Error::config(problem));
+    }
+    let (path_part, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
+    let mut url = base.clone();
+    let relative = path_part.trim_start_matches('/');
+    if !relative.is_empty() {
+        let joined = format!("{}/{relative}", base.path().trim_end_matches('/'));
+        url.set_path(&joined);
+    }
+    url.set_query(query);
+    if !is_under(base, &url) {
+        return Err(Error::config(format!(
+            "the path \"{}\" leads outside the API base URL",
+            fastn_auth_rules::escape(path, 80)
+        )));
+    }
+    Ok(url)
+}
+
+/// Whether `url` is `base` or below it: same scheme, host and port, and a path that is the
+/// base path or continues it after a `/`.
+pub(crate) fn is_under(base: &Url, url: &Url) -> bool {
+    let prefix = base.path().trim_end_matches('/');
+    url.scheme() == base.scheme()
+        && url.host() == base.host()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// How a token is attached, with its names checked.
+#[derive(Debug, Clone)]
+pub(crate) enum Placement {
+    Header { name: HeaderName, prefix: Arc<str>, from: Arc<str> },
+    Query { name: Arc<str>, from: Arc<str> },
+}
+
+impl Placement {
+    /// `Authorization: Bearer {access_token}`.
+    pub(crate) fn bearer() -> Placement {
+        Placement::Header {
+            name: reqwest::header::AUTHORIZATION,
+            prefix: "Bearer ".into(),
+            from: wire::ACCESS_TOKEN.0.into(),
+        }
+    }
+
+    /// The placement of `token`; the error is the message of an [`Error::Config`].
+    pub(crate) fn new(token: TokenPlacement) -> std::result::Result<Placement, String> {
+        let header = |name: &str| {
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!("the token header `{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))
+            })
+        };
+        Ok(match token {
+            TokenPlacement::Bearer => Placement::bearer(),
+            TokenPlacement::Header { name, prefix, from } => {
+                Placement::Header { name: header(name)?, prefix: prefix.into(), from: from.into() }
+            }
+            TokenPlacement::Query { name, from } => Placement::Query { name: name.into(), from: from.into() },
+        })
+    }
+
+    /// Puts the token of `credentials` on `request`: a sensitive header, or a query pair.
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`] when the credentials have no such field, or it cannot be
+    /// sent (not a string, not a valid header value).
+    pub(crate) fn attach(
+        &self,
+        credentials: &Credentials<crate::credentials::ExtraMap>,
+        request: &mut reqwest::Request,
+    ) -> Result<()> {
+        let from = match self {
+            Placement::Header { from, .. } | Placement::Query { from, .. } => from,
+        };
+        let token = token_field(credentials, from)?;
+        match self {
+            Placement::Header { name, prefix, .. } => {
+                let mut value = HeaderValue::from_str(&format!("{prefix}{token}")).map_err(|_| {
+                    Error::invalid(
+                        Endpoint::Credentials,
+                        format!("the credential field `{from}` cannot be sent in an HTTP header"),
+                    )
+                })?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(name.clone(), value);
+            }
+            Placement::Query { name, .. } => {
+                request.url_mut().query_pairs_mut().append_pair(name, token);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The text of the credential field `from`: the access token, or an extra field.
+fn token_field<'c>(
+    credentials: &'c Credentials<crate::credentials::ExtraMap>,
+    from: &str,
+) -> Result<&'c str> {
+    use secrecy::ExposeSecret as _;
+    let value = if from == wire::ACCESS_TOKEN.0 {
+        credentials.access_token.as_ref().map(|token| token.expose_secret())
+    } else {
+        credentials.extra.get(from).and_then(Value::as_str)
+    };
+    value.filter(|value| !value.is_empty()).ok_or_else(|| {
+        Error::invalid(
+            Endpoint::Credentials,
+            format!("the credentials have no `{from}` to send as the API token"),
+        )
+    })
+}
+
+/// What a client keeps for API calls.
+#[derive(Debug)]
+pub(crate) struct Providers {
+    /// The HTTP client of API calls: ours, or the caller's.
+    pub(crate) http: reqwest::Client,
+    pub(crate) routes: Routes,
+}
+
+/// The HTTP client of API calls: never follows a redirect (the token would go with it), no
+/// proxy unless the caller brings a client with one.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    crate::transport::client_builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::config(format!("cannot build the HTTP client of API calls: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extra(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()
+    }
+
+    #[test]
+    fn a_template_is_filled_from_the_credentials_and_checked() {
+        let template = Template::parse("{instance_url}/services/data/v60.0").unwrap();
+        let url = template.resolve(&extra(&[("instance_url", "https://acme.my.salesforce.com")])).unwrap();
+        assert_eq!(url.as_str(), "https://acme.my.salesforce.com/services/data/v60.0");
+        for hostile in [
+            "http://evil.example",
+            "ftp://acme.example",
+            "https://user:pw@acme.example",
+            "acme.example",
+            "https://acme.example/?x=",
+            "",
+        ] {
+            let err = template.resolve(&extra(&[("instance_url", hostile)])).unwrap_err();
+            assert!(matches!(err, Error::InvalidResponse { .. }), "{hostile}: {err}");
+            assert!(err.to_string().contains("instance_url"), "{err}");
+        }
+        let err = template.resolve(&Map::new()).unwrap_err().to_string();
+        assert!(err.contains("`instance_url`") && err.contains("missing"), "{err}");
+        let inner = Template::parse("https://{sub}.zendesk.com/api/v2").unwrap();
+        assert_eq!(inner.resolve(&extra(&[("sub", "acme")])).unwrap().host_str(), Some("acme.zendesk.com"));
+        for hostile in ["evil.example/x", "evil.example#", "u@evil.example", "evil.example:1"] {
+            assert!(inner.resolve(&extra(&[("sub", hostile)])).is_err(), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn a_literal_base_is_checked_when_given() {
+        assert!(Template::parse("https://api.notion.com/v1/").is_ok());
+        for bad in ["http://api.example.com", "api.example.com", "https://{x", ""] {
+            assert!(Template::parse(bad).unwrap_err().contains("is refused"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_stay_under_the_base() {
+        let base = Url::parse("https://api.example.com/v1").unwrap();
+        assert_eq!(join(&base, "/users/me?a=1").unwrap().as_str(), "https://api.example.com/v1/users/me?a=1");
+        assert_eq!(join(&base, "users").unwrap().as_str(), "https://api.example.com/v1/users");
+        assert_eq!(join(&base, "").unwrap().as_str(), "https://api.example.com/v1");
+        for bad in
+            ["https://evil.example/x", "//evil.example", "../admin", "/a/%2e%2e/%2E%2E/x", "/a\\b", "/a\r\n"]
+        {
+            assert!(join(&base, bad).is_err(), "{bad}");
+        }
+        let other = Url::parse("https://api.example.com/v10").unwrap();
+        assert!(!is_under(&base, &other), "a sibling path is not under the base");
+    }
+
+    #[test]
+    fn routes_replace_the_base() {
+        let mut routes = Routes::default();
+        assert!(routes.routed("slack").is_none());
+        routes.gateway("http://127.0.0.1:9/_provider").unwrap();
+        assert_eq!(routes.routed("slack").unwrap().as_str(), "http://127.0.0.1:9/_provider/slack");
+        routes.base("slack".into(), "https://staging.example/api").unwrap();
+        assert_eq!(routes.routed("slack").unwrap().as_str(), "https://staging.example/api");
+        assert!(routes.gateway("http://gateway.example").is_err());
+    }
+}
