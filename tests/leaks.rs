@@ -83,7 +83,10 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     for builder in
         [FastnAuth::builder("space").api_key(API_KEY), FastnAuth::builder("space").auth_token(AUTH_TOKEN)]
     {
-        let builder = builder.base_url(mock.base_url()).request_timeout(Duration::from_millis(300));
+        let builder = builder
+            .base_url(mock.base_url())
+            .api_gateway(mock.provider_url())
+            .request_timeout(Duration::from_millis(300));
         shown.push(format!("{builder:?}"));
         let client = builder.build().unwrap();
         shown.push(format!("{client:?}"));
@@ -104,6 +107,45 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         shown.push(format!("{:?}", client.credentials("slack").tenant_id("nobody").send().await));
         let stripe = Stripe::credentials(&client).send().await.unwrap();
         shown.push(format!("{stripe:?} {:?}", stripe.extra));
+
+        // API calls: the token in a bearer header, in Stripe's header from a secret field, and
+        // in a query parameter; a rotation (401, refresh, retry), a streamed body's 401,
+        // refused paths, and a provider that does not answer.
+        let salesforce = Salesforce::api(&client).tenant_id("acme");
+        let request = salesforce.get("/sobjects").query(&[("q", "x")]).header("X-Trace", "1");
+        shown.push(format!("{salesforce:?} {request:?}"));
+        let response = request.send().await.unwrap();
+        let head = format!("{response:?}");
+        shown.push(format!("{head} {}", response.text().await.unwrap()));
+        mock.rotate_token("salesforce", "acme");
+        shown.push(format!("{:?}", salesforce.get("/limits").send().await));
+        let stripe_api = Stripe::api(&client);
+        let response = stripe_api.post("/charges").form(&[("amount", "1")]).send().await.unwrap();
+        assert_eq!(response.status(), 200, "the token from the secret field was accepted");
+        let head = format!("{stripe_api:?} {response:?}");
+        shown.push(format!("{head} {}", response.text().await.unwrap()));
+        let queried = client.api_with(QueryToken).tenant_id("acme");
+        shown.push(format!("{queried:?} {:?}", queried.get("/x").send().await));
+        let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>("streamed")]);
+        let streamed = queried.post("/x").body(reqwest::Body::wrap_stream(chunks)).send().await;
+        shown.push(format!("{streamed:?}"));
+        for path in ["//evil.example/x", "/../x", "/x\r\ny"] {
+            shown.push(format!("{:?}", salesforce.get(path).send().await));
+        }
+        mock.insert_connection(
+            ConnectionKey::new("space", "salesforce").tenant_id("hostile"),
+            Some(serde_json::json!({ "access_token": ACCESS_TOKEN, "instance_url": format!("ftp://{ACCESS_TOKEN}") })),
+        );
+        let hostile = Salesforce::api(&client).tenant_id("hostile").get("/").send().await;
+        shown.push(format!("{hostile:?} {}", hostile.as_ref().unwrap_err()));
+        let unreachable = FastnAuth::builder("space")
+            .api_key(API_KEY)
+            .base_url(mock.base_url())
+            .api_base_url("slack", "http://127.0.0.1:1/api")
+            .build()
+            .unwrap();
+        let err = unreachable.api_with(QueryToken).tenant_id("acme").get("/x").send().await.unwrap_err();
+        shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
 
         // Every error the fault matrix can produce, plus refused input.
         for (endpoint, fault, times) in [
@@ -146,7 +188,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("fastn_auth.request") && logs.contains("TRACE"),
+        logs.contains("fastn_auth.request") && logs.contains("fastn_auth.api") && logs.contains("TRACE"),
         "TRACE logging was captured:\n{logs}"
     );
     let everything = format!("{}\n{logs}", shown.join("\n"));
@@ -155,6 +197,27 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         [API_KEY, AUTH_TOKEN, ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY].into_iter().chain(NESTED)
     {
         assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
+    }
+}
+
+/// Slack with its token in the query string (`?key=…`), as some APIs want it.
+#[derive(Clone)]
+struct QueryToken;
+
+impl fastn_auth::Connector for QueryToken {
+    type Extra = fastn_auth::credentials::ExtraMap;
+
+    fn id(&self) -> &str {
+        "slack"
+    }
+
+    fn api_spec(&self) -> Option<fastn_auth::connector::ApiSpec> {
+        use fastn_auth::connector::{ApiSpec, TokenPlacement};
+        Some(ApiSpec::new(
+            "https://slack.com/api",
+            &[],
+            TokenPlacement::Query { name: "key", from: "access_token" },
+        ))
     }
 }
 

@@ -1,8 +1,10 @@
-//! `fastn-auth`: connect a test tenant, look at its credentials, check a connectors
-//! manifest in CI, see what `connectors!` generates, run the Fastn API emulator.
+//! `fastn-auth`: connect a test tenant, look at its credentials, call the connected app's
+//! API, check a connectors manifest in CI, see what `connectors!` generates, run the Fastn
+//! API emulator.
 //!
 //! Exit codes: 0 done; 1 usage or configuration (a missing variable, a broken manifest);
-//! 2 the flow failed or timed out; 3 Fastn could not be reached or answered with an error.
+//! 2 the flow failed or timed out; 3 Fastn (or the app's API) could not be reached or
+//! answered with an error; 4 the app's API answered with a status that is not 2xx.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ struct Cli {
     /// The API's base URL (default `https://live.fastn.ai/api`).
     #[arg(long, global = true, env = "FASTN_BASE_URL", hide_env_values = true)]
     base_url: Option<String>,
+    /// Send `api` calls to `{URL}/{connector}/…` instead of the app itself: the emulator's
+    /// provider API (`http://127.0.0.1:8787/_provider`).
+    #[arg(long, global = true, env = "FASTN_API_GATEWAY")]
+    api_gateway: Option<String>,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -80,6 +86,31 @@ enum Command {
         connector: String,
         #[command(flatten)]
         target: Target,
+    },
+    /// Calls the connected app's own API for a tenant with its token, like `gh api`:
+    /// `fastn-auth api slack GET /auth.test --tenant acme`. Prints the status on stderr and
+    /// the body on stdout (`--json`: one object with both).
+    Api {
+        /// The connector id, e.g. slack.
+        connector: String,
+        /// The HTTP method: GET, POST, PUT, PATCH, DELETE, …
+        method: String,
+        /// The path under the API's base URL, query included: `/users/me?limit=2`.
+        path: String,
+        #[command(flatten)]
+        target: Target,
+        /// A JSON body.
+        #[arg(long)]
+        data: Option<String>,
+        /// A header, `Name: value`; repeat for more.
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// The API's base URL, `{field}` placeholders allowed; default the manifest's `api:`.
+        #[arg(long)]
+        api_base_url: Option<String>,
+        /// The manifest holding the connector's `api:` block (base URL, headers, token).
+        #[arg(long, default_value = "connectors.yaml")]
+        manifest: PathBuf,
     },
     /// Checks or expands a connectors manifest.
     #[command(subcommand)]
@@ -257,6 +288,54 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let credentials = with_target!(client.credentials(connector.clone()), target).send().await?;
             print_credentials(&cli, &credentials, None);
         }
+        Command::Api { connector, method, path, target, data, headers, api_base_url, manifest } => {
+            let client = client(&cli)?;
+            let method = fastn_auth::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| usage(format!("`{}` is not an HTTP method", escaped(method))))?;
+            let mut api =
+                with_target!(api_client(&client, connector, manifest, api_base_url.is_some())?, target);
+            if let Some(base_url) = api_base_url {
+                api = api.base_url(base_url);
+            }
+            let mut request = api.request(method, path);
+            for header in headers {
+                let (name, value) = header
+                    .split_once(':')
+                    .ok_or_else(|| usage(format!("-H `{}`: expected `Name: value`", escaped(header))))?;
+                request = request.header(name.trim(), value.trim());
+            }
+            if let Some(data) = data {
+                let body: Value =
+                    serde_json::from_str(data).map_err(|err| usage(format!("--data is not JSON: {err}")))?;
+                request = request.json(&body);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(|err| Failure {
+                code: 3,
+                message: format!("the API's answer could not be read: {}", err.without_url()),
+            })?;
+            let body = serde_json::from_slice::<Value>(&bytes).ok();
+            if cli.json {
+                let body =
+                    body.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+                println!("{}", json!({ "status": status.as_u16(), "body": body }));
+            } else {
+                eprintln!("HTTP {status}");
+                match body {
+                    // serde_json writes control characters in strings as escapes.
+                    Some(json) => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+                    None => {
+                        for line in String::from_utf8_lossy(&bytes).lines() {
+                            println!("{}", escaped(line));
+                        }
+                    }
+                }
+            }
+            if !status.is_success() {
+                return Err(Failure { code: 4, message: format!("the API answered {status}") });
+            }
+        }
         Command::Manifest(ManifestCommand::Check { path }) => {
             let manifest = fastn_auth_codegen::load(path, &path.display().to_string())
                 .map_err(|err| usage(err.to_string()))?;
@@ -302,9 +381,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 format!("API key `{}` (or bearer `{}`)", MockServer::API_KEY, MockServer::AUTH_TOKEN)
             };
             eprintln!(
-                "Fastn emulator on {}; space {}, {accepts}, also for its control API; Ctrl-C stops it",
+                "Fastn emulator on {}; space {}, {accepts}, also for its control API; provider APIs \
+                 under {} (FASTN_API_GATEWAY); Ctrl-C stops it",
                 mock.base_url(),
                 MockServer::SPACE_ID,
+                mock.provider_url(),
             );
             tokio::signal::ctrl_c().await.map_err(|err| usage(format!("cannot wait for Ctrl-C: {err}")))?;
         }
@@ -332,7 +413,85 @@ fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
     if let Some(base_url) = &cli.base_url {
         builder = builder.base_url(base_url.clone());
     }
+    if let Some(gateway) = &cli.api_gateway {
+        builder = builder.api_gateway(gateway.clone());
+    }
     Ok(builder.build()?)
+}
+
+/// The API client of `connector` as the manifest's `api:` block describes it; untyped
+/// (base URL from `--api-base-url`) when the manifest is absent or does not declare it.
+fn api_client(
+    client: &FastnAuth,
+    connector: &str,
+    manifest: &std::path::Path,
+    base_url_given: bool,
+) -> Result<fastn_auth::ApiClient, Failure> {
+    let written = manifest.display().to_string();
+    // No manifest is fine when the base URL is given; a broken one never is.
+    let spec = if manifest.exists() {
+        let manifest = fastn_auth_codegen::load(manifest, &written).map_err(|err| usage(err.to_string()))?;
+        manifest.connectors.into_iter().find(|spec| spec.id == connector)
+    } else if base_url_given {
+        None
+    } else {
+        return Err(usage(format!(
+            "no manifest at {written} to read the `api:` block of `{}` from; give --manifest or --api-base-url",
+            escaped(connector)
+        )));
+    };
+    match spec {
+        Some(spec) if spec.api.is_some() => Ok(client.api_with(ManifestConnector::new(spec))),
+        _ => Ok(client.api(connector.to_owned())),
+    }
+}
+
+/// A connector read from a manifest at run time: what `connectors!` generates, for the one
+/// connector this process calls.
+#[derive(Clone)]
+struct ManifestConnector {
+    id: String,
+    org_id: Option<String>,
+    api: Option<fastn_auth::connector::ApiSpec>,
+}
+
+impl ManifestConnector {
+    fn new(spec: fastn_auth_codegen::manifest::ConnectorSpec) -> Self {
+        use fastn_auth::connector::{ApiSpec, TokenPlacement};
+        use fastn_auth_codegen::manifest::Token;
+        // `ApiSpec` holds `&'static str`, as generated code writes it. This process reads
+        // one connector's block once and ends: leaking those few strings costs nothing.
+        let keep = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        let api = spec.api.map(|api| {
+            let headers: Vec<(&'static str, &'static str)> =
+                api.headers.into_iter().map(|(name, value)| (keep(name), keep(value))).collect();
+            let token = match api.token {
+                Token::Bearer => TokenPlacement::Bearer,
+                Token::Header { name, prefix, from } => {
+                    TokenPlacement::Header { name: keep(name), prefix: keep(prefix), from: keep(from) }
+                }
+                Token::Query { name, from } => TokenPlacement::Query { name: keep(name), from: keep(from) },
+            };
+            ApiSpec::new(keep(api.base_url), Box::leak(headers.into_boxed_slice()), token)
+        });
+        ManifestConnector { id: spec.id, org_id: spec.org_id, api }
+    }
+}
+
+impl fastn_auth::Connector for ManifestConnector {
+    type Extra = fastn_auth::credentials::ExtraMap;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn default_org(&self) -> Option<&str> {
+        self.org_id.as_deref()
+    }
+
+    fn api_spec(&self) -> Option<fastn_auth::connector::ApiSpec> {
+        self.api
+    }
 }
 
 /// The credentials, redacted unless `--reveal`, as text or JSON.

@@ -21,14 +21,16 @@ fn root() -> &'static Path {
 fn cli(mock: Option<&MockServer>, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command.args(args).current_dir(root());
-    for var in ["FASTN_SPACE_ID", "FASTN_API_KEY", "FASTN_AUTH_TOKEN", "FASTN_BASE_URL"] {
+    for var in ["FASTN_SPACE_ID", "FASTN_API_KEY", "FASTN_AUTH_TOKEN", "FASTN_BASE_URL", "FASTN_API_GATEWAY"]
+    {
         command.env_remove(var);
     }
     if let Some(mock) = mock {
         command
             .env("FASTN_SPACE_ID", MockServer::SPACE_ID)
             .env("FASTN_API_KEY", MockServer::API_KEY)
-            .env("FASTN_BASE_URL", mock.base_url());
+            .env("FASTN_BASE_URL", mock.base_url())
+            .env("FASTN_API_GATEWAY", mock.provider_url());
     }
     command
 }
@@ -307,4 +309,45 @@ async fn help_names_the_variables_without_values_and_one_rule_for_key_or_token()
         "the SDK's own words: {}",
         stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_calls_the_connected_app_like_gh_api() {
+    let mock = emulator_with_slack().await;
+    let out = run(cli(Some(&mock), &["api", "slack", "get", "/auth.test?full=1", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 200 OK"), "{}", stderr(&out));
+    let echo: Value = serde_json::from_str(&stdout(&out)).expect("the body, as JSON");
+    assert_eq!((echo["path"].as_str(), echo["query"]["full"].as_str()), (Some("/auth.test"), Some("1")));
+    assert!(!stdout(&out).contains(TOKEN), "the token is never printed");
+
+    let args = [
+        "--json",
+        "api",
+        "slack",
+        "POST",
+        "chat.postMessage",
+        "--tenant",
+        "acme",
+        "--data",
+        r#"{"text":"hi"}"#,
+        "-H",
+        "X-Trace: 7",
+    ];
+    let out = run(cli(Some(&mock), &args)).await;
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(json["status"], 200);
+    assert_eq!(json["body"]["body"], serde_json::json!({ "text": "hi" }));
+    assert_eq!(json["body"]["headers"]["x-trace"], "7");
+
+    mock.inject(fastn_auth::wire::Endpoint::Api, fastn_auth_emulator::Fault::status(404));
+    let out = run(cli(Some(&mock), &["api", "slack", "GET", "/nothing", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 4, "a provider error status: {}", stderr(&out));
+    let out = run(cli(Some(&mock), &["api", "slack", "GET", "//evil.example/x", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 1, "a path leaving the base: {}", stderr(&out));
+    let out =
+        run(cli(Some(&mock), &["api", "slack", "GET", "/x", "--tenant", "acme", "-H", "no colon"])).await;
+    assert_eq!(code(&out), 1);
+    let out = run(cli(Some(&mock), &["api", "slack", "GET", "/x", "--tenant", "globex"])).await;
+    assert_eq!(code(&out), 3, "no connection for that tenant: {}", stderr(&out));
 }

@@ -58,21 +58,11 @@ async fn requests(State(store): Shared) -> Response {
         .iter()
         .map(|request| {
             let headers: Map<String, Value> = request
-                .headers
-                .iter()
-                .map(|(name, value)| {
-                    let secret = matches!(
-                        name.as_str(),
-                        fastn_auth::wire::API_KEY
-                            | "authorization"
-                            | "proxy-authorization"
-                            | "cookie"
-                            | "set-cookie"
-                    );
-                    (name.clone(), json!(if secret { "[REDACTED]" } else { value.as_str() }))
-                })
+                .redacted_headers()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), json!(value)))
                 .collect();
-            json!({ "method": request.method, "path": request.path, "headers": headers })
+            json!({ "method": request.method, "path": request.redacted_path(), "headers": headers })
         })
         .collect();
     axum::Json(requests).into_response()

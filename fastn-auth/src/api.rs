@@ -480,14 +480,15 @@ impl ApiRequest<'_> {
         if !provider::is_under(base, request.url()) {
             return Err(Error::config("the request URL left the API base URL"));
         }
-        client.calls.providers.http.execute(request).await.map_err(|err| {
+        let response = client.calls.providers.http.execute(request).await.map_err(|err| {
             let timed_out = err.is_timeout();
             // reqwest names the URL in its errors: its query may hold the token.
             let err = err.without_url();
             let error = Error::network(&self.info(Some(base)), format!("the API did not answer: {err}"))
                 .with_source(err);
             if timed_out { error.timed_out() } else { error }
-        })
+        })?;
+        client.placement.scrub(response)
     }
 
     /// What an error says of this request: method, host and path, never the query.

@@ -277,6 +277,41 @@ impl Placement {
     }
 }
 
+impl Placement {
+    /// `response` as the caller may see it: with the token in the query, the URL it
+    /// remembers shows `[REDACTED]` in its place (a `Debug` or an error of the response
+    /// would print it otherwise).
+    pub(crate) fn scrub(&self, response: reqwest::Response) -> Result<reqwest::Response> {
+        let Placement::Query { name, .. } = self else { return Ok(response) };
+        let mut url = response.url().clone();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key == name.as_ref() { "[REDACTED]".into() } else { value };
+                (key.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+        let mut builder = http::Response::builder().status(parts.status).version(parts.version);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = parts.headers;
+        }
+        if let Some(extensions) = builder.extensions_mut() {
+            extensions.extend(parts.extensions);
+        }
+        let builder = reqwest::ResponseBuilderExt::url(builder, url);
+        // Status, version and headers come from a response that was valid, so this does
+        // not fail; if it did, the answer is refused rather than shown with the token.
+        builder.body(body).map(reqwest::Response::from).map_err(|_| {
+            Error::invalid(
+                Endpoint::Api,
+                "the provider's answer could not be kept without the token in its URL",
+            )
+        })
+    }
+}
+
 /// The text of the credential field `from`: the access token, or an extra field.
 fn token_field<'c>(
     credentials: &'c Credentials<crate::credentials::ExtraMap>,
