@@ -6,6 +6,7 @@
 //! cargo run --release -p fastn-auth-bench -- emulator          # requests/s the emulator serves
 //! cargo run --release -p fastn-auth-bench -- emulator-memory   # emulator RSS over 100,000 inits
 //! cargo run --release -p fastn-auth-bench -- cache             # cache hits vs uncached calls
+//! cargo run --release -p fastn-auth-bench -- api               # ApiClient GET vs bare reqwest GET
 //! cargo run --release -p fastn-auth-bench -- redis --redis-url redis://127.0.0.1:6379/
 //! cargo run --release -p fastn-auth-bench -- macro-scale       # compile time vs manifest size
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
@@ -106,6 +107,16 @@ enum Part {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// `ApiClient` GETs (token from a cache hit) against bare reqwest GETs with the token
+    /// copied in by hand, to the same emulator endpoint, in alternating rounds.
+    Api {
+        /// Timed calls of each client per round.
+        #[arg(long, default_value_t = 5_000)]
+        calls: usize,
+        /// Rounds (each client's medians are compared per round).
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     /// Hits of the shared Redis level with the in-process level cold, against uncached
     /// calls. Needs a Redis server: start a throwaway one with
     /// `redis-server --port 6390 --save ''`.
@@ -162,6 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Part::Cache { hits, uncached, tenants, calls, seconds } => {
             client()?.block_on(cache_part(hits, uncached, tenants, calls, seconds))
         }
+        Part::Api { calls, rounds } => client()?.block_on(api_part(calls, rounds)),
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
         Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
             .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),
@@ -577,6 +589,112 @@ async fn cache_part(
     );
     println!("  cache stats: {:?}", cached.cache_stats());
     Ok(())
+}
+
+async fn api_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use fastn_auth::ExposeSecret as _;
+    // The emulator in a process of its own, so that its work does not share this
+    // process's two worker threads with the clients measured.
+    let emulator = Emulator::spawn(&[])?;
+    let origin = emulator.base_url.trim_end_matches("/api").to_owned();
+    let control = reqwest::Client::new();
+    let made = control
+        .post(format!("{origin}/_emulator/connections"))
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .json(&serde_json::json!({ "space_id": MockServer::SPACE_ID, "connector_id": "slack", "tenant_id": "t0" }))
+        .send()
+        .await?;
+    if !made.status().is_success() {
+        return Err(format!("the emulator did not make the connection: {}", made.status()).into());
+    }
+    let client = FastnAuth::builder(MockServer::SPACE_ID)
+        .api_key(MockServer::API_KEY)
+        .base_url(&emulator.base_url)
+        .api_gateway(format!("{origin}/_provider"))
+        .build()?;
+    let slack = fastn::Slack::api(&client).tenant_id("t0");
+    // The hand-written way: fetch the token once, copy it into each request.
+    let credentials = client.credentials("slack").tenant_id("t0").send().await?;
+    let token = credentials.access_token.ok_or("no access token")?.expose_secret().to_owned();
+    let bare = reqwest::Client::new();
+    let url = format!("{origin}/_provider/slack/auth.test");
+    // Both read the whole answer, as a caller would.
+    let sdk_call = || async {
+        match slack.get("/auth.test").send().await {
+            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    };
+    let bare_call = || async {
+        match bare.get(&url).bearer_auth(&token).send().await {
+            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    };
+    // Warm both pools and the cache.
+    time_calls(200, sdk_call).await;
+    time_calls(200, bare_call).await;
+    println!(
+        "api: {rounds} rounds of {calls} sequential GETs per client, in blocks of {API_BLOCK} taking turns \
+         (the order alternating), emulator in a child process, the token from a cache hit"
+    );
+    println!("  {:<28} {:>10} {:>10} {:>10} {:>10}", "call", "mean", "p50", "p99", "p99.9");
+    let (mut all_sdk, mut all_bare) = (Vec::new(), Vec::new());
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (mut sdk, mut bare) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+        for block in 0..calls.div_ceil(API_BLOCK) {
+            let size = API_BLOCK.min(calls - block * API_BLOCK);
+            // Blocks, not single calls in turn: each client keeps its connection and its
+            // code warm, as in a service that makes such calls all day.
+            if (round + block) % 2 == 0 {
+                sdk.extend(time_calls(size, sdk_call).await);
+                bare.extend(time_calls(size, bare_call).await);
+            } else {
+                bare.extend(time_calls(size, bare_call).await);
+                sdk.extend(time_calls(size, sdk_call).await);
+            }
+        }
+        sdk.sort_unstable();
+        bare.sort_unstable();
+        report_api(&format!("round {round}: ApiClient"), &sdk);
+        report_api(&format!("round {round}: bare reqwest"), &bare);
+        ratios.push(mean(&sdk) / mean(&bare));
+        all_sdk.extend(sdk);
+        all_bare.extend(bare);
+    }
+    all_sdk.sort_unstable();
+    all_bare.sort_unstable();
+    report_api("all: ApiClient", &all_sdk);
+    report_api("all: bare reqwest", &all_bare);
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "  mean-time ratio ApiClient / bare reqwest: {:.3} over all calls (target <= 1.05); per round: {}",
+        mean(&all_sdk) / mean(&all_bare),
+        ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "),
+    );
+    let stats: Value = control
+        .get(format!("{origin}/_emulator/stats"))
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!("  requests the emulator served, by endpoint: {}", stats["requests_to"]);
+    Ok(())
+}
+
+/// Calls of one client in a row, in the `api` part.
+const API_BLOCK: usize = 500;
+
+fn mean(durations: &[Duration]) -> f64 {
+    durations.iter().map(Duration::as_secs_f64).sum::<f64>() / durations.len().max(1) as f64
+}
+
+fn report_api(what: &str, sorted: &[Duration]) {
+    let at = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    let mean = Duration::from_secs_f64(mean(sorted));
+    println!("  {what:<28} {mean:>10.2?} {:>10.2?} {:>10.2?} {:>10.2?}", at(0.50), at(0.99), at(0.999));
 }
 
 async fn redis_part(redis_url: &str, calls: usize) -> Result<(), Box<dyn std::error::Error>> {

@@ -2,6 +2,7 @@
 //! The token comes from the credentials cache and goes on the request at send time; user
 //! code never holds it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub struct ApiClient {
     target: Target,
     /// The base URL, or why there is none that works.
     base: std::result::Result<Template, Arc<str>>,
+    /// Where the client routes this connector's calls instead (an emulator, a staging
+    /// provider), once the base URL has been checked.
+    routed: Option<Url>,
     headers: Arc<[(HeaderName, HeaderValue)]>,
     placement: Placement,
     /// A setting that cannot work, reported by the first request.
@@ -95,7 +99,8 @@ impl ApiClient {
             problem.get_or_insert_with(|| Arc::from(message));
             Placement::bearer()
         });
-        ApiClient { calls, target, base, headers: headers.into(), placement, problem }
+        let routed = calls.providers.routes.routed(connector.id());
+        ApiClient { calls, target, base, routed, headers: headers.into(), placement, problem }
     }
 
     /// The org; the connector's manifest default, else
@@ -176,9 +181,13 @@ impl ApiClient {
 
     /// The base URL of this connection's calls: the template filled in, or the route the
     /// client was given (an emulator, a staging provider).
-    fn resolve_base(&self, template: &Template, credentials: &Credentials<ExtraMap>) -> Result<Url> {
+    fn resolve_base<'t>(
+        &'t self,
+        template: &'t Template,
+        credentials: &Credentials<ExtraMap>,
+    ) -> Result<Cow<'t, Url>> {
         let own = template.resolve(&credentials.extra)?;
-        Ok(self.calls.providers.routes.routed(&self.target.connector_id).unwrap_or(own))
+        Ok(self.routed.as_ref().map_or(own, Cow::Borrowed))
     }
 }
 
@@ -359,6 +368,9 @@ impl ApiRequest<'_> {
         if let Some(err) = self.problem.take() {
             return Err(err);
         }
+        // The body is the attempts' to take; the rest of the request they only read.
+        let mut body = std::mem::replace(&mut self.body, Payload::Empty);
+        let this = &self;
         let client = self.client;
         let template = match (&client.problem, &client.base) {
             (Some(problem), _) | (None, Err(problem)) => {
@@ -378,8 +390,13 @@ impl ApiRequest<'_> {
             method = %self.method,
             path = self.path.split('?').next().unwrap_or_default(),
         );
-        // Described before the attempts borrow the request, for the error of a deadline.
-        let info = deadline.map(|_| self.info(None));
+        // Each step is bounded by the call's deadline on its own, so that a request served
+        // from the cache makes one timer (its attempt's), not one per layer.
+        let late = || {
+            let waited = Instant::now() - started;
+            Error::network(&this.info(None), format!("no answer within the call's deadline ({waited:?})"))
+                .timed_out()
+        };
         let work = async {
             let target = &client.target;
             let (mut credentials, mut generation) =
@@ -388,10 +405,13 @@ impl ApiRequest<'_> {
             let mut busy_retries = 0;
             loop {
                 let base = client.resolve_base(template, &credentials)?;
-                let response = self.attempt(&base, &credentials).await?;
+                let response = this
+                    .attempt(&base, &mut body, &credentials, deadline)
+                    .await
+                    .unwrap_or_else(|| Err(late()))?;
                 match response.status() {
                     StatusCode::UNAUTHORIZED if !refreshed => {
-                        if !self.body.replayable() {
+                        if !body.replayable() {
                             tracing::warn!(
                                 connector = %target.connector_id,
                                 "the provider answered 401 to a streamed body, which cannot be sent again; \
@@ -406,8 +426,8 @@ impl ApiRequest<'_> {
                             calls.cached(target, deadline, Freshness::NewerThan(generation)).await?;
                     }
                     StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        if self.idempotent
-                            && self.body.replayable()
+                        if this.idempotent
+                            && body.replayable()
                             && busy_retries < calls.transport.retry.max_retries =>
                     {
                         let wait = response
@@ -426,33 +446,65 @@ impl ApiRequest<'_> {
                             attempt = busy_retries,
                             "the provider is busy; retrying after Retry-After"
                         );
+                        // `fits` made sure the pause ends before the deadline.
                         tokio::time::sleep(wait).await;
                     }
                     _ => return Ok(response),
                 }
             }
         };
-        let bounded = async {
-            match (deadline, info) {
-                (Some(at), Some(info)) => tokio::time::timeout_at(at, work).await.unwrap_or_else(|_| {
-                    Err(Error::network(
-                        &info,
-                        format!("no answer within the call's deadline ({:?})", at - started),
-                    )
-                    .timed_out())
-                }),
-                _ => work.await,
-            }
-        };
-        bounded.instrument(span).await
+        work.instrument(span).await
     }
 
-    /// One request to the provider under `base`.
+    /// One request to the provider under `base`, within its own timeout and the call's
+    /// `deadline`; `None` when the deadline passed first.
     async fn attempt(
-        &mut self,
+        &self,
         base: &Url,
+        body: &mut Payload,
         credentials: &Credentials<ExtraMap>,
-    ) -> Result<reqwest::Response> {
+        deadline: Option<Instant>,
+    ) -> Option<Result<reqwest::Response>> {
+        let request = match self.prepare(base, body, credentials) {
+            Ok(request) => request,
+            Err(err) => return Some(Err(err)),
+        };
+        let client = self.client;
+        let timeout = self.timeout.unwrap_or(client.calls.transport.request_timeout());
+        // One timer for whichever ends first, the attempt's timeout or the call's deadline.
+        let own_end = Instant::now().checked_add(timeout);
+        let (end, call_ends_first) = match (own_end, deadline) {
+            (Some(own), Some(call)) => (Some(own.min(call)), call <= own),
+            (own, call) => (own.or(call), call.is_some()),
+        };
+        let execute = client.calls.providers.http.execute(request);
+        let outcome = match end {
+            Some(end) => match tokio::time::timeout_at(end, execute).await {
+                Ok(outcome) => outcome,
+                Err(_) if call_ends_first => return None,
+                Err(_) => {
+                    let message = format!("the API did not answer within {timeout:?}");
+                    return Some(Err(Error::network(&self.info(Some(base)), message).timed_out()));
+                }
+            },
+            None => execute.await,
+        };
+        let response = outcome.map_err(|err| {
+            // reqwest names the URL in its errors: its query may hold the token.
+            let err = err.without_url();
+            Error::network(&self.info(Some(base)), format!("the API did not answer: {err}")).with_source(err)
+        });
+        Some(response.and_then(|response| client.placement.scrub(response)))
+    }
+
+    /// The request to send under `base`: the path joined and pinned, the query, the headers,
+    /// the token, the body.
+    fn prepare(
+        &self,
+        base: &Url,
+        body: &mut Payload,
+        credentials: &Credentials<ExtraMap>,
+    ) -> Result<reqwest::Request> {
         let client = self.client;
         let mut url = provider::join(base, &self.path)?;
         if !self.query.is_empty() {
@@ -474,21 +526,12 @@ impl ApiRequest<'_> {
             headers.append(name.clone(), value.clone());
         }
         client.placement.attach(credentials, &mut request)?;
-        *request.timeout_mut() = Some(self.timeout.unwrap_or(client.calls.transport.request_timeout()));
-        *request.body_mut() = self.body.take();
+        *request.body_mut() = body.take();
         // Pinned: whatever the path held, the token goes under the base or nowhere.
         if !provider::is_under(base, request.url()) {
             return Err(Error::config("the request URL left the API base URL"));
         }
-        let response = client.calls.providers.http.execute(request).await.map_err(|err| {
-            let timed_out = err.is_timeout();
-            // reqwest names the URL in its errors: its query may hold the token.
-            let err = err.without_url();
-            let error = Error::network(&self.info(Some(base)), format!("the API did not answer: {err}"))
-                .with_source(err);
-            if timed_out { error.timed_out() } else { error }
-        })?;
-        client.placement.scrub(response)
+        Ok(request)
     }
 
     /// What an error says of this request: method, host and path, never the query.

@@ -3,6 +3,7 @@
 //! staging provider instead, the request URL pinned under its base, and the HTTP client
 //! API calls go through. No Fastn call and no cache here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -66,9 +67,9 @@ impl Template {
     /// [`Error::InvalidResponse`] naming the field when a placeholder's field is missing,
     /// not a string, or makes a base URL that is refused (not http(s), not absolute, with
     /// user info, plain http to a host that is not loopback, …).
-    pub(crate) fn resolve(&self, extra: &Map<String, Value>) -> Result<Url> {
+    pub(crate) fn resolve(&self, extra: &Map<String, Value>) -> Result<Cow<'_, Url>> {
         if let Some(url) = &self.fixed {
-            return Ok(url.clone());
+            return Ok(Cow::Borrowed(url));
         }
         let mut out = String::with_capacity(self.text.len() + 64);
         let mut fields = Vec::new();
@@ -99,7 +100,7 @@ impl Template {
                 }
             }
         }
-        checked_base(&out).map_err(|problem| {
+        checked_base(&out).map(Cow::Owned).map_err(|problem| {
             Error::invalid(
                 Endpoint::Credentials,
                 format!(
