@@ -631,3 +631,52 @@ async fn the_log_hides_cookies_and_the_consent_page_cannot_be_framed() {
     let policy = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("frame-ancestors 'none'") && policy.contains("default-src 'none'"), "{policy}");
 }
+
+/// The provider API of a connector, rotated and revoked over HTTP as from any language: the
+/// token placement comes from the manifest (Stripe's is an extra field in `Authorization`).
+#[tokio::test]
+async fn provider_tokens_are_checked_rotated_and_revoked_over_http() {
+    use reqwest::Method;
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
+    let new = json!({ "space_id": "space", "connector_id": "stripe", "tenant_id": "acme" });
+    let made = json_of(control(&api, Method::POST, "connections", Some(new)).await).await;
+    let key = made["stripe_publishable_key"].as_str().unwrap().to_owned();
+    let provider = |token: &str| {
+        api.http
+            .post(format!("{}/stripe/v1/charges?limit=3&key=x", api.mock.provider_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .header("x-trace", "7")
+            .body("amount=1")
+            .send()
+    };
+    let echo = json_of(provider(&key).await.unwrap()).await;
+    assert_eq!(
+        (&echo["method"], &echo["path"], &echo["query"]["limit"], &echo["body"], &echo["tenant_id"]),
+        (&json!("POST"), &json!("/v1/charges"), &json!("3"), &json!("amount=1"), &json!("acme"))
+    );
+    assert!(echo["headers"].get("authorization").is_none() && echo["headers"]["x-trace"] == "7");
+    let access = made["access_token"].as_str().unwrap();
+    assert_eq!(provider(access).await.unwrap().status(), 401, "Stripe's token is the secret field");
+
+    let tenant = json!({ "connector_id": "stripe", "tenant_id": "acme" });
+    let rotated = control(&api, Method::POST, "connections/rotate", Some(tenant.clone())).await;
+    assert_eq!(json_of(rotated).await["connections"], 1);
+    let refused = provider(&key).await.unwrap();
+    assert_eq!(
+        (refused.status().as_u16(), json_of(refused).await),
+        (401, json!({ "error": "invalid_token" }))
+    );
+    let fresh = json_of(api.credentials("stripe", "acme").await).await;
+    let new_key = fresh["credentials"]["stripe_publishable_key"].as_str().unwrap().to_owned();
+    assert_eq!(provider(&new_key).await.unwrap().status(), 200);
+
+    assert_eq!(control(&api, Method::POST, "connections/revoke", Some(tenant.clone())).await.status(), 200);
+    assert_eq!(provider(&new_key).await.unwrap().status(), 401);
+    assert_eq!(api.credentials("stripe", "acme").await.status(), 404);
+    assert_eq!(control(&api, Method::POST, "connections/revoke", Some(tenant)).await.status(), 404);
+    let bad = control(&api, Method::POST, "connections/rotate", Some(json!({ "tenant": "acme" }))).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(api.mock.requests_to(fastn_auth::Endpoint::Api), 5);
+    let log = json_of(control(&api, Method::GET, "requests", None).await).await;
+    assert!(log.to_string().contains("key=[REDACTED]"), "a query parameter named key is redacted: {log}");
+}

@@ -1,8 +1,10 @@
 //! The rules that more than one crate of [fastn-auth](https://docs.rs/fastn-auth) must apply
 //! identically: which ids can be sent to Fastn ([`id_problem`]), and how text from an
 //! untrusted source (a server, a manifest) is shown in messages and on terminals
-//! ([`escape`]). The runtime, the manifest checker (so the `connectors!` macro) and the CLI
-//! call these functions, so an id the manifest accepts is one the runtime sends.
+//! ([`escape`]), and what a connector's API base URL, headers and request paths may be
+//! ([`api`]). The runtime, the manifest checker (so the `connectors!` macro) and the CLI
+//! call these functions, so an id or a base URL the manifest accepts is one the runtime
+//! accepts.
 //!
 //! No dependencies: this crate costs a build nothing.
 

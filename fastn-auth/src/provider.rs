@@ -407,6 +407,26 @@ mod tests {
     }
 
     #[test]
+    fn no_path_made_of_tricky_pieces_leaves_the_base() {
+        let base = Url::parse("https://api.example.com/v1").unwrap();
+        let pieces =
+            ["..", ".", "%2e", "%2E", "/", "//", "\\", "http:", "a", "?", "#", "@", ":", "%2f", ";", "v10"];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            paths = paths
+                .iter()
+                .flat_map(|path| pieces.iter().map(move |piece| format!("{path}{piece}")))
+                .collect();
+            for path in &paths {
+                if let Ok(url) = join(&base, path) {
+                    assert!(is_under(&base, &url), "{path:?} led to {url}");
+                    assert_eq!(url.host_str(), Some("api.example.com"), "{path:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn routes_replace_the_base() {
         let mut routes = Routes::default();
         assert!(routes.routed("slack").is_none());
