@@ -3,6 +3,11 @@
 //! `connectors.yaml` for both.
 #![warn(missing_docs)]
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
 fastn_auth::connectors!("connectors.yaml"); // resolved against the workspace root (build.rs)
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
@@ -23,4 +28,105 @@ pub fn skipped(why: &str) {
     let test = std::thread::current().name().unwrap_or("a test").to_owned();
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} did not run: {why}; .ci/run installs it");
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
+}
+
+/// A `redis-server` of a test on a free loopback port, persistence off, in a temporary
+/// directory; stopped on drop.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl RedisServer {
+    /// Starts one, or says why not: `None` (skipped) locally, a panic under `CI=true`.
+    pub fn start() -> Option<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("fastn-auth-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = RedisServer { child: None, port, dir };
+        match redis.spawn() {
+            Ok(()) => Some(redis),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                skipped("redis-server is not installed (apt-get install redis-server)");
+                None
+            }
+            Err(err) => panic!("redis-server did not start: {err}"),
+        }
+    }
+
+    /// Starts (again) the server process, ready when it answers PING.
+    ///
+    /// # Errors
+    /// The binary is missing or the server did not answer within 5 s.
+    pub fn spawn(&mut self) -> std::io::Result<()> {
+        let port = self.port.to_string();
+        let child = Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        // Ready when it answers PING (a fresh server takes a few milliseconds).
+        for _ in 0..200 {
+            if self.ping() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(std::io::Error::other("redis-server did not answer PING within 5 s"))
+    }
+
+    /// Whether it answers PING.
+    pub fn ping(&self) -> bool {
+        let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let mut answer = [0u8; 7];
+        tcp.write_all(b"PING\r\n").is_ok() && tcp.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+    }
+
+    /// Its `redis://` URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the process (kill).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A connection of its own.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn raw(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    }
+
+    /// Every key and its value, as stored.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        let mut connection = self.raw().await;
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut connection).await.unwrap();
+        let mut dump = Vec::new();
+        for key in keys {
+            let value: Vec<u8> =
+                redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap_or_default();
+            dump.push((key, value));
+        }
+        dump
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

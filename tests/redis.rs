@@ -6,103 +6,16 @@
 //! binary the tests say they were skipped — and fail under `CI=true`, where `.ci/run`
 //! installs it. Replicas are the helper binary `redis-replica` (`bin/redis_replica.rs`).
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth, RedisStore};
 use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
+use fastn_auth_tests::RedisServer as Redis;
 use serde_json::json;
 
 const KEY: [u8; 32] = [7; 32];
 const CANARY: &str = "xoxb-REDIS-CANARY-8d1f";
-
-/// A `redis-server` of this test, stopped on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Redis {
-    /// Starts one, or says why not: `None` (skipped) locally, a panic under `CI=true`.
-    fn start() -> Option<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("fastn-auth-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Redis { child: None, port, dir };
-        match redis.spawn() {
-            Ok(()) => Some(redis),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                fastn_auth_tests::skipped("redis-server is not installed (apt-get install redis-server)");
-                None
-            }
-            Err(err) => panic!("redis-server did not start: {err}"),
-        }
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        let port = self.port.to_string();
-        let child = Command::new("redis-server")
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        self.child = Some(child);
-        // Ready when it answers PING (a fresh server takes a few milliseconds).
-        for _ in 0..200 {
-            if self.ping() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Err(std::io::Error::other("redis-server did not answer PING within 5 s"))
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let mut answer = [0u8; 7];
-        tcp.write_all(b"PING\r\n").is_ok() && tcp.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    async fn raw(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
-    }
-
-    /// Every key and its value, as stored.
-    async fn dump(&self) -> Vec<(String, Vec<u8>)> {
-        let mut connection = self.raw().await;
-        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut connection).await.unwrap();
-        let mut dump = Vec::new();
-        for key in keys {
-            let value: Vec<u8> =
-                redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap_or_default();
-            dump.push((key, value));
-        }
-        dump
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn client(mock: &MockServer, redis: &Redis, key: [u8; 32]) -> FastnAuth {
     let store = RedisStore::new(&redis.url(), key).unwrap();

@@ -1,0 +1,207 @@
+//! "Connect Slack" in an [axum](https://docs.rs/axum) app: a router that starts
+//! [Fastn](https://fastn.ai) connector flows for the signed-in tenant, keeps their handles
+//! where every replica can read them, streams their status to the browser, and serves a
+//! small dependency-free `connect.js` for the button.
+//!
+//! ```
+//! use axum::extract::Request;
+//! use axum::middleware::{self, Next};
+//! use axum::response::Response;
+//! use fastn_auth_axum::{ConnectRouter, MemoryHandles, Tenant};
+//!
+//! /// Your own authentication decides who the tenant is; the router never asks the browser.
+//! async fn your_auth(mut request: Request, next: Next) -> Response {
+//!     request.extensions_mut().insert(Tenant("acme".into()));
+//!     next.run(request).await
+//! }
+//!
+//! # async fn app(client: fastn_auth::FastnAuth) -> axum::Router {
+//! let routes: axum::Router = ConnectRouter::new(client)      // a fastn_auth::FastnAuth
+//!     .handles(MemoryHandles::default())                     // or RedisHandles (feature `redis`)
+//!     .into_router();
+//! let app = axum::Router::new().nest("/integrations", routes)
+//!     .layer(axum::middleware::from_fn(your_auth));          // your auth inserts `Tenant`
+//! # app
+//! # }
+//! ```
+//!
+//! and in the page:
+//!
+//! ```html
+//! <script src="/integrations/connect.js" defer></script>
+//! <form method="post" action="/integrations/slack/connect">
+//!   <button data-fastn-connect="slack">Connect Slack</button>
+//! </form>
+//! <script>
+//!   addEventListener("fastn:connected", (e) => console.log("connected", e.detail.connector));
+//!   addEventListener("fastn:failed", (e) => console.log("failed", e.detail.message));
+//! </script>
+//! ```
+//!
+//! Routes, relative to where the router is nested:
+//!
+//! | route | answers |
+//! |---|---|
+//! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}` |
+//! | `GET /flows/{state}` | `{"status": "INACTIVE" \| "ACTIVE" \| "FAILED", "message"?}`; a self-refreshing page for `Accept: text/html` |
+//! | `GET /flows/{state}/events` | Server-Sent Events: `event: status` with that JSON on each change, closed after `ACTIVE` or `FAILED` or at the flow's deadline |
+//! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the credentials cache |
+//! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble) |
+//!
+//! - **Tenants**: a request without a [`Tenant`] extension is `401`. A flow belongs to the
+//!   tenant that started it: another tenant asking for it gets `404`, as for none.
+//! - **No cross-site starts**: a `POST` with the `Origin` of another host, or
+//!   `Sec-Fetch-Site: cross-site`, is `403` and nothing is sent to Fastn.
+//! - **One poll per flow**: however many tabs listen, each process polls Fastn once per
+//!   interval per flow ([`ConnectRouter::poll_interval`], default 2 s), and stops when the
+//!   flow ends, its deadline passes, or nobody listens.
+//! - **Bounded**: at most [`MAX_STREAMS`] open event streams per process and
+//!   [`MAX_STREAMS_PER_TENANT`] per tenant (over either: `429`), each ending at the flow's
+//!   deadline ([`ConnectRouter::flow_ttl`], default 10 minutes).
+//! - **Any replica**: with [`RedisHandles`] (feature `redis`), a flow started on one
+//!   replica is followed on any other.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+mod handles;
+#[cfg(feature = "redis")]
+mod redis_handles;
+mod routes;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fastn_auth::FastnAuth;
+
+pub use handles::{DEFAULT_MEMORY_FLOWS, FlowRecord, HandleError, HandleFuture, HandleStore, MemoryHandles};
+#[cfg(feature = "redis")]
+pub use redis_handles::RedisHandles;
+
+/// The default cap on open event streams per process.
+pub const MAX_STREAMS: usize = 1_000;
+/// The default cap on open event streams per tenant (a few tabs each).
+pub const MAX_STREAMS_PER_TENANT: usize = 8;
+/// How long a flow can be followed by default: its handle is kept, and its streams end,
+/// this long after it starts (an OAuth consent takes minutes, not hours).
+pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(600);
+/// How often each process polls Fastn for a followed flow by default.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The script `GET /connect.js` serves.
+pub const CONNECT_JS: &str = include_str!("connect.js");
+
+/// Who the request is for: your own authentication middleware inserts it as a request
+/// extension (`request.extensions_mut().insert(Tenant(id))`). The router never takes a
+/// tenant from the browser; a request without one is answered `401`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Tenant {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Tenant>() {
+            Some(tenant) if !tenant.0.is_empty() => Ok(tenant.clone()),
+            _ => Err((
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({ "error": "sign in first: the request has no tenant" })),
+            )
+                .into_response()),
+        }
+    }
+}
+
+/// Builds the router; see the [crate docs](crate).
+#[must_use = "call .into_router()"]
+pub struct ConnectRouter {
+    client: FastnAuth,
+    handles: Option<Box<dyn HandleStore>>,
+    flow_ttl: Duration,
+    poll_interval: Duration,
+    max_streams: usize,
+    max_streams_per_tenant: usize,
+}
+
+impl std::fmt::Debug for ConnectRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRouter")
+            .field("client", &self.client)
+            .field("flow_ttl", &self.flow_ttl)
+            .field("poll_interval", &self.poll_interval)
+            .field("max_streams", &self.max_streams)
+            .field("max_streams_per_tenant", &self.max_streams_per_tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectRouter {
+    /// A router starting flows with `client`, keeping handles in a [`MemoryHandles`]
+    /// unless [`handles`](Self::handles) is given.
+    pub fn new(client: FastnAuth) -> Self {
+        ConnectRouter {
+            client,
+            handles: None,
+            flow_ttl: DEFAULT_FLOW_TTL,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            max_streams: MAX_STREAMS,
+            max_streams_per_tenant: MAX_STREAMS_PER_TENANT,
+        }
+    }
+
+    /// Where flow handles are kept: [`MemoryHandles`] for one process, `RedisHandles`
+    /// (feature `redis`) or your own [`HandleStore`] for a fleet.
+    pub fn handles(mut self, handles: impl HandleStore) -> Self {
+        self.handles = Some(Box::new(handles));
+        self
+    }
+
+    /// How long a flow can be followed after it starts (default [`DEFAULT_FLOW_TTL`]).
+    pub fn flow_ttl(mut self, ttl: Duration) -> Self {
+        self.flow_ttl = ttl;
+        self
+    }
+
+    /// How often a followed flow is polled (default [`DEFAULT_POLL_INTERVAL`]; at least
+    /// 50 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(50));
+        self
+    }
+
+    /// The most open event streams of this process (default [`MAX_STREAMS`]) and of one
+    /// tenant (default [`MAX_STREAMS_PER_TENANT`]).
+    pub fn max_streams(mut self, per_process: usize, per_tenant: usize) -> Self {
+        self.max_streams = per_process;
+        self.max_streams_per_tenant = per_tenant;
+        self
+    }
+
+    /// The routes, to `nest` under a path of your app.
+    pub fn into_router(self) -> axum::Router {
+        let watchers = Arc::new(watch::Watchers::new(
+            self.client.clone(),
+            self.poll_interval,
+            self.max_streams,
+            self.max_streams_per_tenant,
+        ));
+        let shared = Arc::new(routes::Shared {
+            client: self.client,
+            handles: self.handles.unwrap_or_else(|| Box::new(MemoryHandles::default())),
+            watchers,
+            flow_ttl: self.flow_ttl,
+        });
+        axum::Router::new()
+            .route("/connect.js", get(routes::script))
+            .route("/flows/{state}", get(routes::status))
+            .route("/flows/{state}/events", get(routes::events))
+            .route("/{connector}/connect", post(routes::connect))
+            .route("/{connector}", get(routes::connected))
+            .with_state(shared)
+    }
+}

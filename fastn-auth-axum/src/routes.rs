@@ -1,0 +1,221 @@
+//! The handlers of [`ConnectRouter`](crate::ConnectRouter).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use fastn_auth::{ErrorCode, FastnAuth};
+use serde_json::json;
+
+use crate::Tenant;
+use crate::handles::{FlowRecord, HandleStore};
+use crate::watch::{FlowStatus, Watchers};
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub(crate) client: FastnAuth,
+    pub(crate) handles: Box<dyn HandleStore>,
+    pub(crate) watchers: Arc<Watchers>,
+    pub(crate) flow_ttl: Duration,
+}
+
+pub(crate) type App = State<Arc<Shared>>;
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Whether the client prefers JSON (`Accept: application/json`).
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"))
+}
+
+/// Whether the request comes from a page of another site: an `Origin` that is not the
+/// request's own host, or `Sec-Fetch-Site: cross-site`.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let value = |name: header::HeaderName| headers.get(name).map(|value| value.to_str().unwrap_or("?"));
+    if value(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+        return true;
+    }
+    match (value(header::ORIGIN), value(header::HOST)) {
+        (None, _) => false,
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            !origin_host.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+    }
+}
+
+/// The path the router is nested under, from the original URI and the part it handled.
+fn mount(uri: &axum::http::Uri, handled_suffix: &str) -> String {
+    uri.path().strip_suffix(handled_suffix).unwrap_or("").to_owned()
+}
+
+/// What an SDK error becomes: the caller's mistake (400), or Fastn's trouble (502).
+fn sdk_error(err: &fastn_auth::Error) -> Response {
+    let status = match err.code() {
+        ErrorCode::ConfigError => StatusCode::BAD_REQUEST,
+        _ if err.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    error(status, &err.to_string())
+}
+
+/// `POST /{connector}/connect`: starts a flow for the tenant and keeps its handle.
+pub(crate) async fn connect(
+    State(app): App,
+    tenant: Tenant,
+    Path(connector): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if cross_site(&headers) {
+        return error(StatusCode::FORBIDDEN, "a flow cannot be started from another site");
+    }
+    let session = match app.client.connect(connector.clone()).tenant_id(tenant.0.clone()).send().await {
+        Ok(session) => session,
+        Err(err) => return sdk_error(&err),
+    };
+    let handle = session.handle().clone();
+    let state = handle.state().to_owned();
+    let redirect_url = handle.redirect_url().map(|url| url.as_str().to_owned());
+    let record = FlowRecord {
+        tenant_id: tenant.0,
+        handle,
+        expires_at: SystemTime::now().checked_add(app.flow_ttl).unwrap_or(SystemTime::UNIX_EPOCH),
+    };
+    if let Err(err) = app.handles.put(&state, &record, app.flow_ttl).await {
+        tracing::warn!(error = %err, "a flow handle could not be stored");
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the flow could not be stored; try again");
+    }
+    let base = mount(&uri, &format!("/{connector}/connect"));
+    let status_url = format!("{base}/flows/{state}");
+    if wants_json(&headers) {
+        let events_url = format!("{status_url}/events");
+        return axum::Json(json!({ "state": state, "redirect_url": redirect_url, "events_url": events_url }))
+            .into_response();
+    }
+    // Without JavaScript: to the consent page, or the status page when the flow has none.
+    Redirect::to(redirect_url.as_deref().unwrap_or(&status_url)).into_response()
+}
+
+/// The flow `state` if it belongs to `tenant`; another tenant's is as absent as none.
+async fn flow_of(app: &Shared, tenant: &Tenant, state: &str) -> Result<FlowRecord, Response> {
+    match app.handles.get(state).await {
+        Ok(Some(record)) if record.tenant_id == tenant.0 => Ok(record),
+        Ok(_) => Err(error(StatusCode::NOT_FOUND, "no such flow")),
+        Err(err) => {
+            tracing::warn!(error = %err, "a flow handle could not be read");
+            Err(error(StatusCode::SERVICE_UNAVAILABLE, "flows cannot be read now; try again"))
+        }
+    }
+}
+
+/// `GET /flows/{state}`: the status, as JSON or (for a browser without JavaScript) a page
+/// that refreshes itself until the flow ends.
+pub(crate) async fn status(
+    State(app): App,
+    tenant: Tenant,
+    Path(state): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let record = match flow_of(&app, &tenant, &state).await {
+        Ok(record) => record,
+        Err(response) => return response,
+    };
+    let status = match app.watchers.latest(&state) {
+        Some(status) => status,
+        None => match app.client.resume(record.handle).get_status().await {
+            Ok(answer) => FlowStatus { status: answer.status, message: answer.error_message },
+            Err(err) => return sdk_error(&err),
+        },
+    };
+    let accepts_html = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if accepts_html && !wants_json(&headers) {
+        return Html(status_page(&status)).into_response();
+    }
+    axum::Json(status).into_response()
+}
+
+fn status_page(status: &FlowStatus) -> String {
+    let (refresh, text) = match status.status {
+        fastn_auth::AuthStatus::Active => ("", "Connected."),
+        fastn_auth::AuthStatus::Failed => ("", "The connection failed."),
+        _ => ("<meta http-equiv=refresh content=2>", "Waiting for you to finish in the other window…"),
+    };
+    format!("<!doctype html><meta charset=utf-8>{refresh}<title>Connection</title><p>{text}</p>")
+}
+
+/// `GET /flows/{state}/events`: Server-Sent Events, an `event: status` per change, closed
+/// after `ACTIVE` or `FAILED` or at the flow's deadline.
+pub(crate) async fn events(State(app): App, tenant: Tenant, Path(state): Path<String>) -> Response {
+    let record = match flow_of(&app, &tenant, &state).await {
+        Ok(record) => record,
+        Err(response) => return response,
+    };
+    let Some(slot) = app.watchers.open_stream(&tenant.0) else {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too many open event streams; close one and retry");
+    };
+    let receiver = app.watchers.subscribe(&record.handle, record.expires_at);
+    let deadline =
+        tokio::time::Instant::now() + record.expires_at.duration_since(SystemTime::now()).unwrap_or_default();
+    // Each step: the next status to send (the current one first), or the end.
+    let stream = futures_util::stream::unfold(
+        (receiver, slot, true, false),
+        move |(mut receiver, slot, first, done)| async move {
+            if done {
+                return None;
+            }
+            // The status held now (first step only), else the next change.
+            let mut wait = !(first && receiver.borrow().is_some());
+            let status = loop {
+                if wait {
+                    match tokio::time::timeout_at(deadline, receiver.changed()).await {
+                        Ok(Ok(())) => {}
+                        // The poller ended (the flow's time is up, or its final status was
+                        // sent already), or the deadline passed.
+                        Ok(Err(_)) | Err(_) => return None,
+                    }
+                }
+                wait = true;
+                if let Some(status) = receiver.borrow_and_update().clone() {
+                    break status;
+                }
+            };
+            let done = status.is_final();
+            let event = Event::default().event("status").json_data(&status).unwrap_or_default();
+            Some((Ok::<_, Infallible>(event), (receiver, slot, false, done)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `GET /{connector}`: whether the tenant has a connection of it (through the client's
+/// credentials cache, when it has one).
+pub(crate) async fn connected(State(app): App, tenant: Tenant, Path(connector): Path<String>) -> Response {
+    match app.client.credentials(connector).tenant_id(tenant.0).send().await {
+        Ok(_) => axum::Json(json!({ "connected": true })).into_response(),
+        Err(err) if err.is_not_found() => axum::Json(json!({ "connected": false })).into_response(),
+        Err(err) => sdk_error(&err),
+    }
+}
+
+/// `GET /connect.js`.
+pub(crate) async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=300")],
+        crate::CONNECT_JS,
+    )
+        .into_response()
+}

@@ -1,0 +1,164 @@
+//! Following flows for the browser: one poller per flow per process, however many event
+//! streams listen, and the caps on open streams.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use fastn_auth::{AuthStatus, FastnAuth, SessionHandle};
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// A flow's status as the routes answer it: `{"status": "ACTIVE", "message": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct FlowStatus {
+    pub(crate) status: AuthStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+}
+
+impl FlowStatus {
+    pub(crate) fn is_final(&self) -> bool {
+        self.status != AuthStatus::Inactive
+    }
+}
+
+type Latest = watch::Sender<Option<FlowStatus>>;
+
+/// The flows followed by this process, and its open event streams.
+pub(crate) struct Watchers {
+    client: FastnAuth,
+    interval: Duration,
+    flows: Mutex<HashMap<String, Arc<Latest>>>,
+    streams: Mutex<Streams>,
+    max_streams: usize,
+    max_streams_per_tenant: usize,
+}
+
+#[derive(Default)]
+struct Streams {
+    open: usize,
+    per_tenant: HashMap<String, usize>,
+}
+
+/// An open event stream, counted until dropped.
+pub(crate) struct StreamSlot {
+    watchers: Arc<Watchers>,
+    tenant: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.watchers.streams();
+        streams.open = streams.open.saturating_sub(1);
+        if let Some(count) = streams.per_tenant.get_mut(&self.tenant) {
+            *count -= 1;
+            if *count == 0 {
+                streams.per_tenant.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Watchers {
+    pub(crate) fn new(client: FastnAuth, interval: Duration, max_streams: usize, per_tenant: usize) -> Self {
+        Watchers {
+            client,
+            interval,
+            flows: Mutex::default(),
+            streams: Mutex::default(),
+            max_streams,
+            max_streams_per_tenant: per_tenant,
+        }
+    }
+
+    fn streams(&self) -> std::sync::MutexGuard<'_, Streams> {
+        lock(&self.streams)
+    }
+
+    /// A slot for one more event stream of `tenant`, or `None` when this process or this
+    /// tenant has as many open as allowed.
+    pub(crate) fn open_stream(self: &Arc<Self>, tenant: &str) -> Option<StreamSlot> {
+        let mut streams = self.streams();
+        let of_tenant = streams.per_tenant.get(tenant).copied().unwrap_or(0);
+        if streams.open >= self.max_streams || of_tenant >= self.max_streams_per_tenant {
+            return None;
+        }
+        streams.open += 1;
+        *streams.per_tenant.entry(tenant.to_owned()).or_default() += 1;
+        Some(StreamSlot { watchers: self.clone(), tenant: tenant.to_owned() })
+    }
+
+    /// The latest status of `state`, if this process follows it and has polled it.
+    pub(crate) fn latest(&self, state: &str) -> Option<FlowStatus> {
+        lock(&self.flows).get(state).and_then(|latest| latest.borrow().clone())
+    }
+
+    /// Follows the flow of `handle` until it ends, `until` passes, or nobody listens: one
+    /// poller for every subscriber of this process.
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        handle: &SessionHandle,
+        until: SystemTime,
+    ) -> watch::Receiver<Option<FlowStatus>> {
+        let mut flows = lock(&self.flows);
+        if let Some(latest) = flows.get(handle.state()) {
+            return latest.subscribe();
+        }
+        let latest = Arc::new(watch::Sender::new(None));
+        let receiver = latest.subscribe();
+        flows.insert(handle.state().to_owned(), latest.clone());
+        tokio::spawn(self.clone().poll(handle.clone(), latest, until));
+        receiver
+    }
+
+    /// One status request per interval, its answer shared with every listener.
+    async fn poll(self: Arc<Self>, handle: SessionHandle, latest: Arc<Latest>, until: SystemTime) {
+        let state = handle.state().to_owned();
+        let session = self.client.resume(handle);
+        let deadline =
+            tokio::time::Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default();
+        loop {
+            match session.get_status().await {
+                Ok(answer) => {
+                    let status = FlowStatus { status: answer.status, message: answer.error_message };
+                    let last = status.is_final();
+                    latest.send_if_modified(|held| {
+                        let changed = held.as_ref() != Some(&status);
+                        *held = Some(status);
+                        changed
+                    });
+                    if last {
+                        break;
+                    }
+                }
+                // Transient: the listeners keep the last status; the next interval retries.
+                Err(err) => tracing::debug!(error = %err, "polling a flow failed"),
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until((now + self.interval).min(deadline)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                }
+                () = latest.closed() => {
+                    // Nobody listens now; a new listener made under the lock keeps it going.
+                    let mut flows = lock(&self.flows);
+                    if latest.receiver_count() == 0 {
+                        flows.remove(&state);
+                        return;
+                    }
+                }
+            }
+        }
+        lock(&self.flows).remove(&state);
+    }
+}

@@ -1,0 +1,241 @@
+//! The router against the emulator, over HTTP as a browser would call it; Fastn's requests
+//! counted by the emulator.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use fastn_auth::Endpoint;
+use fastn_auth_axum::{ConnectRouter, MemoryHandles, Tenant};
+use fastn_auth_emulator::MockServer;
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+
+/// The app's own auth, for the tests: the tenant is the `x-test-tenant` header (a real app
+/// takes it from its session, never from the request as given).
+async fn test_auth(mut request: Request, next: Next) -> Response {
+    let tenant = request.headers().get("x-test-tenant").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(tenant) = tenant {
+        request.extensions_mut().insert(Tenant(tenant));
+    }
+    next.run(request).await
+}
+
+struct App {
+    mock: MockServer,
+    url: String,
+    http: reqwest::Client,
+}
+
+async fn app(configure: impl FnOnce(ConnectRouter) -> ConnectRouter) -> App {
+    let mock = MockServer::start().await.unwrap();
+    let routes = configure(ConnectRouter::new(mock.client()).handles(MemoryHandles::default()));
+    let router =
+        axum::Router::new().nest("/integrations", routes.into_router()).layer(middleware::from_fn(test_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/integrations", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    App { mock, url, http }
+}
+
+impl App {
+    fn get(&self, path: &str, tenant: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.url)).header("x-test-tenant", tenant)
+    }
+
+    async fn start(&self, connector: &str, tenant: &str) -> Value {
+        let answer = self
+            .http
+            .post(format!("{}/{connector}/connect", self.url))
+            .header("x-test-tenant", tenant)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.json().await.unwrap()
+    }
+
+    /// The `status` events of a stream, as they come, until it ends.
+    async fn events(&self, path: &str, tenant: &str) -> (reqwest::StatusCode, Events) {
+        let answer = self.get(path, tenant).send().await.unwrap();
+        let status = answer.status();
+        let stream = answer.bytes_stream().boxed();
+        (status, Events { stream, buffer: String::new() })
+    }
+}
+
+struct Events {
+    stream: futures_util::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
+    buffer: String,
+}
+
+impl Events {
+    /// The next `status` event's data, or `None` when the stream ended.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: "))
+                    && event.lines().any(|line| line == "event: status")
+                {
+                    return Some(serde_json::from_str(data).unwrap());
+                }
+                continue;
+            }
+            match self.stream.next().await {
+                Some(Ok(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flow_is_started_followed_and_seen_connected() {
+    let app = app(|router| router.poll_interval(Duration::from_millis(50))).await;
+    let connected = app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(connected, json!({ "connected": false }));
+
+    let flow = app.start("slack", "acme").await;
+    let state = flow["state"].as_str().unwrap();
+    assert_eq!(flow["events_url"], format!("/integrations/flows/{state}/events"));
+    assert!(flow["redirect_url"].as_str().unwrap().contains(state));
+    let status = app.get(&format!("/flows/{state}"), "acme").send().await.unwrap();
+    assert_eq!(status.json::<Value>().await.unwrap(), json!({ "status": "INACTIVE" }));
+
+    let (code, mut events) = app.events(&format!("/flows/{state}/events"), "acme").await;
+    assert_eq!(code, 200);
+    assert_eq!(events.next().await, Some(json!({ "status": "INACTIVE" })));
+    assert!(app.mock.approve(state));
+    assert_eq!(events.next().await, Some(json!({ "status": "ACTIVE" })));
+    assert_eq!(events.next().await, None, "the stream ends after ACTIVE");
+    let connected = app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(connected, json!({ "connected": true }));
+
+    // A denied flow ends FAILED, with the message.
+    let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let (_, mut events) = app.events(&format!("/flows/{state}/events"), "acme").await;
+    assert_eq!(events.next().await, Some(json!({ "status": "INACTIVE" })));
+    app.mock.deny(&state, "user denied access");
+    assert_eq!(events.next().await, Some(json!({ "status": "FAILED", "message": "user denied access" })));
+    assert_eq!(events.next().await, None);
+}
+
+#[tokio::test]
+async fn without_javascript_the_form_post_goes_to_the_consent_page() {
+    let app = app(|router| router).await;
+    let answer = app
+        .http
+        .post(format!("{}/notion/connect", app.url))
+        .header("x-test-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let consent = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(consent.starts_with(&format!("http://{}/authorize?state=", app.mock.addr())), "{consent}");
+    let state = consent.split("state=").nth(1).unwrap();
+    let page =
+        app.get(&format!("/flows/{state}"), "acme").header("accept", "text/html").send().await.unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Waiting") && page.contains("http-equiv=refresh"), "{page}");
+    let script = app.get("/connect.js", "acme").send().await.unwrap();
+    assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert!(script.text().await.unwrap().contains("data-fastn-connect"));
+}
+
+#[tokio::test]
+async fn tenants_and_sites_are_kept_apart() {
+    let app = app(|router| router).await;
+    // No tenant: 401, nothing sent.
+    let anonymous = app.http.post(format!("{}/slack/connect", app.url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(app.http.get(format!("{}/slack", app.url)).send().await.unwrap().status(), 401);
+    // From another site: 403, nothing sent to Fastn.
+    for (name, value) in
+        [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("origin", "null")]
+    {
+        let answer = app
+            .http
+            .post(format!("{}/slack/connect", app.url))
+            .header("x-test-tenant", "acme")
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "{name}: {value}");
+    }
+    assert_eq!(app.mock.requests_to(Endpoint::Init), 0);
+    // The page's own origin is fine.
+    let own = format!("http://{}", app.url.trim_start_matches("http://").split('/').next().unwrap());
+    let same = app
+        .http
+        .post(format!("{}/slack/connect", app.url))
+        .header("x-test-tenant", "acme")
+        .header("origin", own)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 200);
+    let state = same.json::<Value>().await.unwrap()["state"].as_str().unwrap().to_owned();
+    // Another tenant: the flow does not exist for it.
+    assert_eq!(app.get(&format!("/flows/{state}"), "globex").send().await.unwrap().status(), 404);
+    assert_eq!(app.events(&format!("/flows/{state}/events"), "globex").await.0, 404);
+    assert_eq!(app.get("/flows/no-such-state", "acme").send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn a_hundred_listeners_share_one_poll_per_interval() {
+    let interval = Duration::from_millis(100);
+    let app = app(|router| router.poll_interval(interval).max_streams(1000, 200)).await;
+    let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let path = format!("/flows/{state}/events");
+    let mut listeners = Vec::new();
+    for _ in 0..100 {
+        let (code, mut events) = app.events(&path, "acme").await;
+        assert_eq!(code, 200);
+        assert_eq!(events.next().await, Some(json!({ "status": "INACTIVE" })));
+        listeners.push(events);
+    }
+    let polls = app.mock.requests_to(Endpoint::Status);
+    let started = Instant::now();
+    tokio::time::sleep(interval * 10).await;
+    let (polled, elapsed) = (app.mock.requests_to(Endpoint::Status) - polls, started.elapsed());
+    // One poller sleeps an interval between polls: at most one poll per interval elapsed,
+    // plus the one under way; a poll per listener would be a hundred times that.
+    let most = (elapsed.as_millis() / interval.as_millis()) as u64 + 1;
+    assert!((1..=most).contains(&polled), "{polled} polls in {elapsed:?} for 100 listeners");
+    app.mock.approve(&state);
+    for events in &mut listeners {
+        assert_eq!(events.next().await, Some(json!({ "status": "ACTIVE" })));
+    }
+}
+
+#[tokio::test]
+async fn open_streams_are_capped_per_tenant_and_process_and_end_at_the_deadline() {
+    let app = app(|router| router.max_streams(3, 2).flow_ttl(Duration::from_secs(2))).await;
+    let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let path = format!("/flows/{state}/events");
+    let (first, _a) = app.events(&path, "acme").await;
+    let (second, _b) = app.events(&path, "acme").await;
+    let (third, _) = app.events(&path, "acme").await;
+    assert_eq!((first.as_u16(), second.as_u16(), third.as_u16()), (200, 200, 429), "2 per tenant");
+    let other = app.start("slack", "globex").await["state"].as_str().unwrap().to_owned();
+    let other_path = format!("/flows/{other}/events");
+    let (one, _c) = app.events(&other_path, "globex").await;
+    let (two, _) = app.events(&other_path, "globex").await;
+    assert_eq!((one.as_u16(), two.as_u16()), (200, 429), "3 per process");
+
+    // The flow's deadline ends its streams (nobody approved), and frees their slots.
+    let (_, mut events) = (first, _a);
+    while events.next().await.is_some() {}
+    let mut b = _b;
+    while b.next().await.is_some() {}
+    let fresh = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let (again, _) = app.events(&format!("/flows/{fresh}/events"), "acme").await;
+    assert_eq!(again, 200, "ended streams give their slots back");
+}
