@@ -1,6 +1,7 @@
 //! A real browser — headless Chromium through ChromeDriver (Debian packages `chromium` and
-//! `chromium-driver`) — clicks through the web_app example and the emulator's consent page
-//! as a person would.
+//! `chromium-driver`) — clicks through the web_app example (`fastn-auth-axum` and its
+//! `connect.js`) and the emulator's consent page as a person would: in one process, and on
+//! two replicas sharing one `redis-server`.
 //!
 //! Without the browser the tests say they were skipped, and fail under `CI=true`, where
 //! `.ci/run` installs it.
@@ -9,9 +10,14 @@
 mod web_app;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::response::IntoResponse as _;
 use fantoccini::{Client, ClientBuilder, Locator};
+use fastn_auth_axum::MemoryHandles;
 use fastn_auth_emulator::MockServer;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -113,31 +119,160 @@ impl Drop for Browser {
     }
 }
 
+/// Clicks "Connect Salesforce" on the app at `app`, decides (`Approve` or `Deny`) on the
+/// consent page in the popup the click opened, and returns the opener page's text once it
+/// shows `expected` — with no reload.
+async fn connect_in_popup(browser: &Browser, app: &str, decision: &str, expected: &str) -> String {
+    let page = browser.client();
+    page.goto(app).await.unwrap();
+    // `connect.js` is deferred: wait until it has run before clicking.
+    for _ in 0..200 {
+        let ready = page.execute("return document.readyState", Vec::new()).await.unwrap();
+        if ready == "complete" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let opener = page.window().await.unwrap();
+    page.find(Locator::XPath("//button[text()='Connect Salesforce']")).await.unwrap().click().await.unwrap();
+    let mut popup = None;
+    for _ in 0..200 {
+        popup = page.windows().await.unwrap().into_iter().find(|window| *window != opener);
+        if popup.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    page.switch_to_window(popup.expect("the click opened a popup")).await.unwrap();
+    let consent = browser.text_with("Connect salesforce").await;
+    assert!(consent.contains("acme"), "{consent}");
+    page.find(Locator::XPath(&format!("//button[text()='{decision}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The opener closes the popup once the flow ends: look at the opener from now on.
+    page.switch_to_window(opener).await.unwrap();
+    let text = browser.text_with(expected).await;
+    assert_eq!(page.current_url().await.unwrap().as_str().trim_end_matches('/'), app, "no navigation");
+    text
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_connects_salesforce_through_the_web_app_in_a_browser() {
+async fn a_person_connects_salesforce_in_a_popup_and_the_page_learns_it() {
     let Some(browser) = Browser::start().await else { return };
     let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
     let client = mock.client();
-    tokio::spawn(async move { axum::serve(listener, web_app::app(client)).await });
-    let page = browser.client();
+    tokio::spawn(async move { axum::serve(listener, web_app::app(client, MemoryHandles::default())).await });
 
-    page.goto(&app).await.unwrap();
-    page.find(Locator::XPath("//button[text()='Connect Salesforce']")).await.unwrap().click().await.unwrap();
-    browser.text_with("Waiting for Salesforce").await;
-    let connection_page = page.current_url().await.unwrap();
-
-    page.find(Locator::LinkText("Authorize in Salesforce")).await.unwrap().click().await.unwrap();
-    let consent = browser.text_with("Connect salesforce").await;
-    assert!(consent.contains("acme"), "{consent}");
-    page.find(Locator::XPath("//button[text()='Approve']")).await.unwrap().click().await.unwrap();
-    browser.text_with("Access granted").await;
-
-    page.goto(connection_page.as_str()).await.unwrap();
-    let done = browser.text_with("Salesforce connected").await;
-    assert!(done.contains("https://acme.example.com/instanceurl"), "{done}");
+    let approved = connect_in_popup(&browser, &app, "Approve", "Salesforce connected").await;
+    assert!(!approved.contains("not connected yet"), "{approved}");
+    let denied = connect_in_popup(&browser, &app, "Deny", "Salesforce was not connected").await;
+    assert!(denied.contains(fastn_auth_emulator::DENIED_MESSAGE), "{denied}");
     browser.close().await;
+}
+
+/// Two replicas of the app in processes of their own, sharing one `redis-server`, behind a
+/// proxy that sends every flow start to the first and everything else to the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_started_on_one_replica_is_followed_on_another() {
+    let Some(redis) = fastn_auth_tests::RedisServer::start() else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
+    let replica = || Replica::spawn(&mock.base_url(), &redis.url());
+    let (first, second) = (replica(), replica());
+    let proxy = Arc::new(Proxy {
+        starts: first.url.clone(),
+        rest: second.url.clone(),
+        started_on_first: AtomicUsize::new(0),
+        events_on_second: AtomicUsize::new(0),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(forward).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    connect_in_popup(&browser, &app, "Approve", "Salesforce connected").await;
+    assert_eq!(proxy.started_on_first.load(Ordering::SeqCst), 1, "the flow started on the first replica");
+    assert!(proxy.events_on_second.load(Ordering::SeqCst) >= 1, "its events came from the second");
+    browser.close().await;
+    drop((first, second));
+}
+
+/// A `web-replica` process (`bin/web_replica.rs`); stopped on drop.
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Replica {
+    fn spawn(base_url: &str, redis_url: &str) -> Replica {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_web-replica"))
+            .args([base_url, redis_url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the replica starts");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        Replica { child, url: line.trim().to_owned() }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Proxy {
+    starts: String,
+    rest: String,
+    started_on_first: AtomicUsize,
+    events_on_second: AtomicUsize,
+    http: reqwest::Client,
+}
+
+/// Forwards a request as a load balancer would: `Host` kept, bodies streamed (the events).
+async fn forward(
+    State(proxy): State<Arc<Proxy>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |path| path.as_str()).to_owned();
+    let start = parts.method == axum::http::Method::POST && parts.uri.path().ends_with("/connect");
+    let backend = if start {
+        proxy.started_on_first.fetch_add(1, Ordering::SeqCst);
+        &proxy.starts
+    } else {
+        if parts.uri.path().ends_with("/events") {
+            proxy.events_on_second.fetch_add(1, Ordering::SeqCst);
+        }
+        &proxy.rest
+    };
+    let mut outgoing = proxy.http.request(parts.method.clone(), format!("{backend}{path}"));
+    for (name, value) in &parts.headers {
+        outgoing = outgoing.header(name, value);
+    }
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let Ok(answer) = outgoing.body(body).send().await else {
+        return axum::http::StatusCode::BAD_GATEWAY.into_response();
+    };
+    let mut response = axum::http::Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
+    }
+    response.body(axum::body::Body::from_stream(answer.bytes_stream())).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,10 @@
-//! The web_app example driven over HTTP like a browser: connect, consent, see "connected".
+//! The web_app example driven over HTTP like a browser without JavaScript: the button's form
+//! post, the consent page, then the router says the tenant is connected.
 
 #[path = "../examples/web_app.rs"]
 mod web_app;
 
+use fastn_auth_axum::MemoryHandles;
 use fastn_auth_emulator::MockServer;
 
 #[tokio::test]
@@ -11,20 +13,20 @@ async fn a_customer_connects_salesforce_through_the_web_app() {
     let client = mock.client();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, web_app::app(client)).await });
+    tokio::spawn(async move { axum::serve(listener, web_app::app(client, MemoryHandles::default())).await });
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
     let index = browser.get(&app).send().await.unwrap().text().await.unwrap();
-    assert!(index.contains("Connect Salesforce"));
+    assert!(index.contains("Connect Salesforce") && index.contains("/integrations/connect.js"), "{index}");
+    let connected = |browser: reqwest::Client| {
+        let url = format!("{app}/integrations/salesforce");
+        async move { browser.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    assert_eq!(connected(browser.clone()).await["connected"], false);
 
-    let started = browser.post(format!("{app}/connect")).send().await.unwrap();
+    let started = browser.post(format!("{app}/integrations/salesforce/connect")).send().await.unwrap();
     assert_eq!(started.status(), 303);
-    let page_path = started.headers()["location"].to_str().unwrap().to_owned();
-    let waiting = browser.get(format!("{app}{page_path}")).send().await.unwrap().text().await.unwrap();
-    assert!(waiting.contains("Waiting for Salesforce"), "{waiting}");
-    let consent_url =
-        waiting.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
-
+    let consent_url = started.headers()["location"].to_str().unwrap().to_owned();
     let consent = browser.get(&consent_url).send().await.unwrap().text().await.unwrap();
     assert!(consent.contains("Connect salesforce") && consent.contains("acme"), "{consent}");
     let state = consent_url.split("state=").nth(1).unwrap();
@@ -38,9 +40,7 @@ async fn a_customer_connects_salesforce_through_the_web_app() {
         .unwrap();
     assert_eq!(approved.status(), 200);
 
-    let done = browser.get(format!("{app}{page_path}")).send().await.unwrap().text().await.unwrap();
-    assert!(
-        done.contains("Salesforce connected") && done.contains("https://acme.example.com/instanceurl"),
-        "{done}"
-    );
+    let status = browser.get(format!("{app}/integrations/flows/{state}")).send().await.unwrap();
+    assert_eq!(status.json::<serde_json::Value>().await.unwrap()["status"], "ACTIVE");
+    assert_eq!(connected(browser).await["connected"], true);
 }
