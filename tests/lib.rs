@@ -30,21 +30,41 @@ pub fn skipped(why: &str) {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {why}");
 }
 
-/// A `redis-server` of a test on a free loopback port, persistence off, in a temporary
+/// A `redis-server` of a test on a loopback port, persistence off, in a temporary
 /// directory; stopped on drop.
 pub struct RedisServer {
     child: Option<Child>,
-    port: u16,
+    /// Its port (the TLS port for a TLS server).
+    pub port: u16,
+    args: Vec<String>,
     dir: std::path::PathBuf,
 }
 
-impl RedisServer {
-    /// Starts one, or says why not: `None` (skipped) locally, a panic under `CI=true`.
-    pub fn start() -> Option<RedisServer> {
+/// A free loopback port below 55536, so that a cluster node's bus port (`port + 10000`) is
+/// one too.
+pub fn free_port() -> u16 {
+    loop {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if port < 55_536 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl RedisServer {
+    /// Starts one on a free port, or says why not: `None` (skipped) locally, a panic under
+    /// `CI=true`.
+    pub fn start() -> Option<RedisServer> {
+        let port = free_port();
+        RedisServer::launch(port, vec!["--port".into(), port.to_string()])
+    }
+
+    /// Starts one listening on `port` as `args` say (`--port`, or `--port 0 --tls-port` and
+    /// the TLS files, an ACL user, cluster mode, …); `None` or a panic as [`start`](Self::start).
+    pub fn launch(port: u16, args: Vec<String>) -> Option<RedisServer> {
         let dir = std::env::temp_dir().join(format!("fastn-auth-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = RedisServer { child: None, port, dir };
+        let mut redis = RedisServer { child: None, port, args, dir };
         match redis.spawn() {
             Ok(()) => Some(redis),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -55,35 +75,42 @@ impl RedisServer {
         }
     }
 
-    /// Starts (again) the server process, ready when it answers PING.
+    /// Starts (again) the server process, ready when it answers on its port.
     ///
     /// # Errors
     /// The binary is missing or the server did not answer within 5 s.
     pub fn spawn(&mut self) -> std::io::Result<()> {
-        let port = self.port.to_string();
         let child = Command::new("redis-server")
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
         self.child = Some(child);
-        // Ready when it answers PING (a fresh server takes a few milliseconds).
+        // Ready when it answers (a fresh server takes a few milliseconds).
         for _ in 0..200 {
             if self.ping() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        Err(std::io::Error::other("redis-server did not answer PING within 5 s"))
+        Err(std::io::Error::other("redis-server did not answer within 5 s"))
     }
 
-    /// Whether it answers PING.
+    /// Whether it answers: `PING` answered (`+PONG`, or `-NOAUTH` when the default user is
+    /// off); for a TLS server, a connection accepted.
     pub fn ping(&self) -> bool {
         let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        let mut answer = [0u8; 7];
-        tcp.write_all(b"PING\r\n").is_ok() && tcp.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+        if self.args.iter().any(|arg| arg == "--tls-port") {
+            return true;
+        }
+        let mut answer = [0u8; 1];
+        tcp.set_read_timeout(Some(Duration::from_secs(1))).is_ok()
+            && tcp.write_all(b"PING\r\n").is_ok()
+            && tcp.read_exact(&mut answer).is_ok()
+            && (answer[0] == b'+' || answer[0] == b'-')
     }
 
     /// Its `redis://` URL.

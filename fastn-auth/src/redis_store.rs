@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, Result};
@@ -59,12 +62,27 @@ return 0"#,
 /// // 64 hex characters, e.g. from `openssl rand -hex 32`, kept with your other secrets.
 /// let key = RedisStore::key_from_hex(&std::env::var("FASTN_CACHE_KEY").unwrap_or_default())?;
 /// let store = RedisStore::new("redis://127.0.0.1:6379/", key)?;
+/// // A managed service: TLS, an ACL user, a private CA; or a Redis Cluster from its seeds.
+/// let managed = RedisStore::builder(key)
+///     .url("rediss://svc-user:secret@redis.internal:6380/")
+///     .root_certificate_pem(&std::fs::read("/etc/ssl/private-ca.pem").unwrap_or_default())
+///     .key_prefix("acme-crm")
+///     .build()?;
+/// let cluster = RedisStore::builder(key)
+///     .cluster(["rediss://redis-0.internal:6379", "rediss://redis-1.internal:6379"])
+///     .build()?;
 /// let client = FastnAuthBuilder::from_env()?.cache(CacheOptions::default().store(store)).build()?;
+/// # let _ = (managed, cluster);
 /// # Ok(()) }
 /// ```
+///
+/// In a cluster a connection's value and its lease lock share one hash slot (the part of
+/// the key in braces), so the lock script runs on one node; redirections (`MOVED`, `ASK`)
+/// and failovers are followed by the cluster connection, and while a node is unreachable
+/// the cache goes to Fastn, never failing a call that Fastn can answer.
 pub struct RedisStore {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    backend: Backend,
+    connection: OnceCell<Connection>,
     /// Where it connects, for `Debug`: host and port, never a password.
     server: String,
     prefix: String,
@@ -91,22 +109,17 @@ impl RedisStore {
     /// # Errors
     /// [`Error::Config`] when the URL is not a Redis URL (the message never shows it).
     pub fn new(redis_url: &str, key: [u8; 32]) -> Result<RedisStore> {
-        let client = redis::Client::open(redis_url)
-            .map_err(|_| Error::config("RedisStore: the Redis URL is not a redis:// or rediss:// URL"))?;
-        let info = client.get_connection_info();
-        let server = format!("{:?}", info.addr()).chars().take(200).collect();
-        Ok(RedisStore {
-            client,
-            connection: OnceCell::new(),
-            server,
-            prefix: "fastn-auth".to_owned(),
-            keys: vec![XChaCha20Poly1305::new(&key.into())],
-            identity_key: derive(&key, IDENTITY),
-        })
+        RedisStore::builder(key).url(redis_url).build()
     }
 
-    /// Namespaces every Redis key with `prefix` (default `fastn-auth`): `{prefix}:c:…` for
-    /// credentials, `{prefix}:l:…` for lease locks.
+    /// A builder for a store sealing values with `key`: a URL or a cluster, a private CA, a
+    /// key prefix.
+    pub fn builder(key: [u8; 32]) -> RedisStoreBuilder {
+        RedisStoreBuilder { key, url: None, cluster: None, root_pem: None, prefix: None }
+    }
+
+    /// Namespaces every Redis key with `prefix` (default `fastn-auth`): `{prefix}:c:{…}` for
+    /// credentials, `{prefix}:l:{…}` for lease locks.
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -150,25 +163,32 @@ impl RedisStore {
         Ok(key)
     }
 
-    async fn connection(&self) -> std::result::Result<ConnectionManager, StoreError> {
+    async fn connection(&self) -> std::result::Result<Connection, StoreError> {
         let connect = || async {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_millis(500)))
-                .set_response_timeout(Some(Duration::from_millis(500)))
-                .set_number_of_retries(1);
-            self.client.get_connection_manager_with_config(config).await
+            match &self.backend {
+                Backend::Single(client) => {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_millis(500)))
+                        .set_response_timeout(Some(Duration::from_millis(500)))
+                        .set_number_of_retries(1);
+                    client.get_connection_manager_with_config(config).await.map(Connection::Single)
+                }
+                Backend::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+            }
         };
-        let manager = self.connection.get_or_try_init(connect).await.map_err(redis_error)?;
-        Ok(manager.clone())
+        let connection = self.connection.get_or_try_init(connect).await.map_err(redis_error)?;
+        Ok(connection.clone())
     }
 
+    // The store key is one hash tag (`{…}`; store keys are percent-encoded, so they hold no
+    // brace): a value and its lock share a cluster slot whatever the prefix is.
     fn value_key(&self, key: &str) -> String {
         // Keys only ever grow by this format, so `{prefix}:c:` cannot end inside a prefix.
-        format!("{}:c:{key}", self.prefix)
+        format!("{}:c:{{{key}}}", self.prefix)
     }
 
     fn lock_key(&self, key: &str) -> String {
-        format!("{}:l:{key}", self.prefix)
+        format!("{}:l:{{{key}}}", self.prefix)
     }
 
     /// `MAGIC`, a random nonce, and the ciphertext of `plain` with the Redis key of `key`
@@ -208,8 +228,188 @@ fn derive(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
 }
 
 fn redis_error(err: redis::RedisError) -> StoreError {
-    // Redis errors name the command and the server's words, never a value we sent.
-    StoreError::new(format!("redis: {err}"))
+    // Redis errors name the command and the server's words, never a value we sent (nor the
+    // password of the URL).
+    let what = match err.kind() {
+        redis::ErrorKind::AuthenticationFailed => "Redis refused the user or password (check the ACL user): ",
+        redis::ErrorKind::Io if err.to_string().contains("certificate") => {
+            "the TLS handshake with Redis failed (is its CA given with root_certificate_pem?): "
+        }
+        redis::ErrorKind::Io => "Redis could not be reached: ",
+        _ => "redis: ",
+    };
+    StoreError::new(format!("{what}{err}"))
+}
+
+/// How a store connects: one server, or a cluster from its seed nodes.
+enum Backend {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A connection of either kind; both reconnect by themselves.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// Builds a [`RedisStore`]; start with [`RedisStore::builder`]. `Debug` never shows a
+/// URL (it may hold a password) or the key.
+#[must_use = "call .build()"]
+pub struct RedisStoreBuilder {
+    key: [u8; 32],
+    url: Option<String>,
+    cluster: Option<Vec<String>>,
+    root_pem: Option<Vec<u8>>,
+    prefix: Option<String>,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &self.url.as_ref().map(|_| "[set]"))
+            .field("cluster_seeds", &self.cluster.as_ref().map(Vec::len))
+            .field("root_certificate_pem", &self.root_pem.is_some())
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// One server: `redis://` or `rediss://` (TLS), with `user:password@` for an ACL user.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// A Redis Cluster, from its seed nodes (a few of its primaries), in the URL forms of
+    /// [`url`](Self::url); the first one's user and password are used for every node.
+    pub fn cluster(mut self, seeds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cluster = Some(seeds.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Trusts this CA (PEM) for `rediss://` instead of the system's roots: a managed
+    /// service's private CA.
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.root_pem = Some(pem.to_vec());
+        self
+    }
+
+    /// Namespaces every Redis key with `prefix` (default `fastn-auth`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Checks the settings and builds the store; it connects on first use.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when neither or both of a URL and a cluster are given, a URL is not
+    /// `redis://` or `rediss://` (or the URLs mix them), or a CA is given without TLS or is
+    /// not PEM. Messages never show a URL (it may hold a password).
+    pub fn build(self) -> Result<RedisStore> {
+        let is_cluster = self.cluster.is_some();
+        let urls = match (self.url, self.cluster) {
+            (Some(url), None) => vec![url],
+            (None, Some(seeds)) if !seeds.is_empty() => seeds,
+            (None, Some(_)) => {
+                return Err(Error::config("RedisStore: a cluster needs at least one seed node"));
+            }
+            (None, None) => return Err(Error::config("RedisStore: give a url or a cluster")),
+            (Some(_), Some(_)) => return Err(Error::config("RedisStore: give a url or a cluster, not both")),
+        };
+        let mut infos = Vec::with_capacity(urls.len());
+        for (index, url) in urls.iter().enumerate() {
+            let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                .ok()
+                .filter(|_| url.starts_with("redis://") || url.starts_with("rediss://"))
+                .ok_or_else(|| {
+                    Error::config(format!("RedisStore: URL {} is not a redis:// or rediss:// URL", index + 1))
+                })?;
+            infos.push(info);
+        }
+        let tls = urls[0].starts_with("rediss://");
+        if urls.iter().any(|url| url.starts_with("rediss://") != tls) {
+            return Err(Error::config("RedisStore: the URLs mix redis:// and rediss://"));
+        }
+        if let Some(pem) = &self.root_pem {
+            if !tls {
+                return Err(Error::config("RedisStore: root_certificate_pem is for rediss:// (TLS) URLs"));
+            }
+            if !pem.windows(27).any(|window| window == b"-----BEGIN CERTIFICATE-----") {
+                return Err(Error::config("RedisStore: root_certificate_pem is not a PEM certificate"));
+            }
+        }
+        if tls {
+            install_crypto_provider();
+        }
+        let certificates = || redis::TlsCertificates { client_tls: None, root_cert: self.root_pem.clone() };
+        let refuse = |err: redis::RedisError| Error::config(format!("RedisStore: {:?}", err.kind()));
+        let shown: Vec<String> = infos.iter().map(|info| info.addr().to_string()).collect();
+        let backend = if is_cluster {
+            let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
+                .connection_timeout(Duration::from_millis(500))
+                .response_timeout(Duration::from_millis(500))
+                .retries(2);
+            if self.root_pem.is_some() {
+                builder = builder.certs(certificates());
+            }
+            Backend::Cluster(builder.build().map_err(refuse)?)
+        } else {
+            let info = infos.remove(0);
+            let client = match self.root_pem {
+                Some(_) => redis::Client::build_with_tls(info, certificates()).map_err(refuse)?,
+                None => redis::Client::open(info).map_err(refuse)?,
+            };
+            Backend::Single(client)
+        };
+        Ok(RedisStore {
+            backend,
+            connection: OnceCell::new(),
+            server: shown.join(", ").chars().take(200).collect(),
+            prefix: self.prefix.unwrap_or_else(|| "fastn-auth".to_owned()),
+            keys: vec![XChaCha20Poly1305::new(&self.key.into())],
+            identity_key: derive(&self.key, IDENTITY),
+        })
+    }
+}
+
+/// rustls, which Redis's TLS uses, needs a process-wide crypto provider: ring, unless the
+/// application installed one of its own.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -330,6 +530,36 @@ mod tests {
         assert_eq!(rotated.open("k", &sealed).as_deref(), Some(b"v".as_slice()));
         let resealed = rotated.seal("k", b"v").unwrap();
         assert_eq!(old.open("k", &resealed), None, "new values use the new key");
+    }
+
+    #[test]
+    fn a_value_and_its_lock_share_one_cluster_slot_whatever_the_prefix() {
+        let tag = |key: &str| key[key.find('{').unwrap() + 1..key.find('}').unwrap()].to_owned();
+        for prefix in ["fastn-auth", "svc:a", "{braced}"] {
+            let store = store(1).prefix(prefix);
+            let key = "v2/https%3A%2F%2Flive.fastn.ai%2Fapi/space/abc/community/slack/=acme/!";
+            assert_eq!(tag(&store.value_key(key)), tag(&store.lock_key(key)), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn a_builder_says_what_is_missing_or_contradictory_and_never_shows_a_url() {
+        let err = |builder: RedisStoreBuilder| builder.build().unwrap_err().to_string();
+        assert!(err(RedisStore::builder([1; 32])).contains("give a url or a cluster"));
+        let both = RedisStore::builder([1; 32]).url("redis://a/").cluster(["redis://b/"]);
+        assert!(err(both).contains("not both"));
+        let mixed = RedisStore::builder([1; 32]).cluster(["redis://a:1/", "rediss://b:2/"]);
+        assert!(err(mixed).contains("mix"));
+        let plain_ca = RedisStore::builder([1; 32]).url("redis://a/").root_certificate_pem(b"x");
+        assert!(err(plain_ca).contains("rediss://"));
+        let not_pem = RedisStore::builder([1; 32]).url("rediss://a/").root_certificate_pem(b"hunter2");
+        assert!(err(not_pem).contains("not a PEM"));
+        let bad = RedisStore::builder([1; 32]).cluster(["redis://a:1/", "http://user:hunter2@b/"]);
+        let bad = err(bad);
+        assert!(bad.contains("URL 2") && !bad.contains("hunter2"), "{bad}");
+        assert!(RedisStore::builder([1; 32]).cluster(["redis://a:1/", "redis://b:2/"]).build().is_ok());
+        let debug = format!("{:?}", RedisStore::builder([1; 32]).url("rediss://u:hunter2@a/"));
+        assert!(!debug.contains("hunter2"), "{debug}");
     }
 
     #[test]

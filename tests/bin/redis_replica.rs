@@ -1,5 +1,6 @@
-//! A helper of `redis.rs`, not a test: one replica of a service sharing the credentials
-//! cache on Redis. `redis-replica ROLE BASE_URL REDIS_URL`, where ROLE is `callers` (250
+//! A helper of `redis.rs` and `redis_production.rs`, not a test: one replica of a service
+//! sharing the credentials cache on Redis. `redis-replica ROLE BASE_URL REDIS_URL` (or
+//! `cluster:URL,URL,…` for a Redis Cluster), where ROLE is `callers` (250
 //! concurrent callers on one cold key, started at `FASTN_REPLICA_START_MS`, wall-clock
 //! milliseconds) or `one-call`; `FASTN_REPLICA_LEASE_MS` sets the lease. It prints what the
 //! test reads and exits non-zero when any call fails.
@@ -26,7 +27,12 @@ async fn main() {
     };
     let lease = std::env::var("FASTN_REPLICA_LEASE_MS")
         .map_or(Duration::from_secs(10), |ms| Duration::from_millis(ms.parse().expect("milliseconds")));
-    let store = RedisStore::new(redis_url, KEY).expect("a Redis URL");
+    // `cluster:URL,URL,…` names a Redis Cluster by its seed nodes.
+    let store = match redis_url.strip_prefix("cluster:") {
+        Some(seeds) => RedisStore::builder(KEY).cluster(seeds.split(',')).build(),
+        None => RedisStore::new(redis_url, KEY),
+    }
+    .expect("a Redis URL");
     let client = FastnAuth::builder(MockServer::SPACE_ID)
         .api_key(MockServer::API_KEY)
         .base_url(base_url.clone())
