@@ -244,7 +244,7 @@ fn redis_error(err: redis::RedisError) -> StoreError {
 /// How a store connects: one server, or a cluster from its seed nodes.
 enum Backend {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A connection of either kind; both reconnect by themselves.
@@ -384,7 +384,7 @@ impl RedisStoreBuilder {
             if self.root_pem.is_some() {
                 builder = builder.certs(certificates());
             }
-            Backend::Cluster(builder.build().map_err(refuse)?)
+            Backend::Cluster(Box::new(builder.build().map_err(refuse)?))
         } else {
             let info = infos.remove(0);
             let client = match self.root_pem {
