@@ -242,9 +242,10 @@ fn redis_error(err: redis::RedisError) -> StoreError {
 }
 
 /// How a store connects: one server, or a cluster from its seed nodes.
+#[allow(clippy::large_enum_variant, reason = "one per store, built once and never moved")]
 enum Backend {
     Single(redis::Client),
-    Cluster(Box<ClusterClient>),
+    Cluster(ClusterClient),
 }
 
 /// A connection of either kind; both reconnect by themselves.
@@ -384,7 +385,7 @@ impl RedisStoreBuilder {
             if self.root_pem.is_some() {
                 builder = builder.certs(certificates());
             }
-            Backend::Cluster(Box::new(builder.build().map_err(refuse)?))
+            Backend::Cluster(builder.build().map_err(refuse)?)
         } else {
             let info = infos.remove(0);
             let client = match self.root_pem {
