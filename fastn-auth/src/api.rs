@@ -21,6 +21,7 @@ use crate::credentials::{Credentials, ExtraMap};
 use crate::error::{Error, RequestInfo, Result};
 use crate::provider::{self, Placement, Template};
 use crate::target::Target;
+use crate::telemetry::{self, Outcome};
 use crate::transport::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
 use crate::wire::Endpoint;
 
@@ -478,17 +479,24 @@ impl ApiRequest<'_> {
             (own, call) => (own.or(call), call.is_some()),
         };
         let execute = client.calls.providers.http.execute(request);
+        let started = Instant::now();
         let outcome = match end {
             Some(end) => match tokio::time::timeout_at(end, execute).await {
                 Ok(outcome) => outcome,
-                Err(_) if call_ends_first => return None,
                 Err(_) => {
+                    telemetry::upstream(Endpoint::Api, Outcome::Timeout, started.elapsed());
+                    if call_ends_first {
+                        return None;
+                    }
                     let message = format!("the API did not answer within {timeout:?}");
                     return Some(Err(Error::network(&self.info(Some(base)), message).timed_out()));
                 }
             },
             None => execute.await,
         };
+        // Any answer is the API's own: counted `ok`, whatever its status.
+        let counted = if outcome.is_ok() { Outcome::Ok } else { Outcome::Network };
+        telemetry::upstream(Endpoint::Api, counted, started.elapsed());
         let response = outcome.map_err(|err| {
             // reqwest names the URL in its errors: its query may hold the token.
             let err = err.without_url();

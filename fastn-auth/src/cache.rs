@@ -25,6 +25,7 @@ use crate::credentials::{Credentials, Extra};
 use crate::error::{Error, Result};
 use crate::store::{self, CacheStore, Credential, Lease, SharedLevel, Stored};
 use crate::target::Target;
+use crate::telemetry;
 use crate::wire::Endpoint;
 
 /// How the credentials cache behaves; turn it on with
@@ -499,6 +500,7 @@ impl Cache {
                     // Try again soon, but not on every call.
                     cached.refresh_at = now + RETRY_REFRESH.min((cached.valid_until - now) / 2);
                     state.stats.stale_served_on_error += 1;
+                    telemetry::refresh_failure();
                     tracing::warn!(
                         connector = %target.connector_id,
                         error = %err,
@@ -582,6 +584,7 @@ impl Slot {
         let refresh_due = !wants_newer && self.refresh_due(now);
         if serves && (!refresh_due || self.inflight.is_some()) {
             stats.hits += 1;
+            telemetry::cache_hit();
             let generation = self.cached.as_ref().map_or(0, |cached| cached.generation);
             return match view::<E>(self, call.target) {
                 Ok(credentials) => Step::Serve(credentials, generation),
@@ -590,6 +593,7 @@ impl Slot {
         }
         if let Some((_, rx)) = &self.inflight {
             stats.coalesced += 1;
+            telemetry::cache_coalesced();
             return Step::Wait(rx.clone());
         }
         let fetch_id = ids.next();
@@ -600,6 +604,7 @@ impl Slot {
             tracing::debug!(connector = %call.target.connector_id, "refreshing credentials ahead of expiry");
         } else {
             stats.misses += 1;
+            telemetry::cache_miss();
         }
         Step::Lead { fetch_id, tx, ahead, fetched_before: self.high_water }
     }

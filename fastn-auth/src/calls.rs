@@ -46,6 +46,7 @@ impl Calls {
         deadline: Option<Instant>,
     ) -> Result<StatusAnswer> {
         let budget = Budget { retries: 0, deadline };
+        crate::telemetry::poll();
         self.transport.call(Route::Status { state }, scope, budget, wire::decode_status).await
     }
 

@@ -49,6 +49,7 @@ mod request;
 mod session;
 pub mod store;
 mod target;
+mod telemetry;
 mod transport;
 pub mod wire;
 

@@ -248,6 +248,7 @@ impl SharedLevel {
             }
             Err(why) => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::store_error();
                 *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some(Instant::now() + BREAKER);
                 if !self.down.swap(true, Ordering::Relaxed) {

@@ -14,6 +14,7 @@ use url::{Host, Url};
 use crate::error::{Error, RequestInfo, Result};
 use crate::jitter::jitter;
 use crate::target::Scope;
+use crate::telemetry::{self, Outcome};
 use crate::wire::{self, DecodeError, Endpoint, Route};
 
 /// Bodies larger than this are refused rather than buffered.
@@ -395,13 +396,17 @@ impl Transport {
             }
             read_body(response, MAX_BODY_BYTES, ctx).await.map_err(Failure::of)
         };
-        match tokio::time::timeout(self.request_timeout, exchange).await {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.request_timeout, exchange).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let message = format!("no complete answer within {:?}", self.request_timeout);
                 Err(Failure::of(Error::network(&ctx.info(), message).timed_out()))
             }
-        }
+        };
+        let counted = outcome.as_ref().map_or_else(|failure| Outcome::of(&failure.error), |_| Outcome::Ok);
+        telemetry::upstream(ctx.endpoint, counted, started.elapsed());
+        outcome
     }
 }
 
