@@ -127,6 +127,12 @@ enum Part {
         /// Timed calls of each kind.
         #[arg(long, default_value_t = 20_000)]
         calls: usize,
+        /// A TLS server too (`rediss://…`), timed against the plain one in the same run.
+        #[arg(long)]
+        tls_url: Option<String>,
+        /// The CA (PEM) of the TLS server's certificate.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// Incremental `cargo check` time against manifest size.
     MacroScale {
@@ -169,7 +175,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Part::Emulator { seconds, concurrency } => client()?.block_on(emulator_part(seconds, concurrency)),
         Part::EmulatorMemory { inits, flow_ttl } => client()?.block_on(emulator_memory(inits, flow_ttl)),
-        Part::Redis { redis_url, calls } => client()?.block_on(redis_part(&redis_url, calls)),
+        Part::Redis { redis_url, calls, tls_url, ca_file } => {
+            let tls = match (tls_url, ca_file) {
+                (Some(url), Some(ca)) => Some((url, std::fs::read(ca)?)),
+                (None, None) => None,
+                _ => return Err("--tls-url and --ca-file go together".into()),
+            };
+            client()?.block_on(redis_part(&redis_url, calls, tls))
+        }
         Part::Cache { hits, uncached, tenants, calls, seconds } => {
             client()?.block_on(cache_part(hits, uncached, tenants, calls, seconds))
         }
@@ -697,43 +710,78 @@ fn report_api(what: &str, sorted: &[Duration]) {
     println!("  {what:<28} {mean:>10.2?} {:>10.2?} {:>10.2?} {:>10.2?}", at(0.50), at(0.99), at(0.999));
 }
 
-async fn redis_part(redis_url: &str, calls: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn redis_part(
+    redis_url: &str,
+    calls: usize,
+    tls: Option<(String, Vec<u8>)>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mock = MockServer::builder().record_requests(false).start().await?;
     for tenant in ["a", "b"] {
         let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(tenant);
         mock.insert_connection(key, None);
     }
-    let store = RedisStore::new(redis_url, [42; 32])?.prefix("fastn-auth-bench");
     // One in-process entry and two tenants taken in turn: every call misses the first
     // level and is answered by Redis.
-    let options = CacheOptions::default().store(store).max_entries(1);
-    let shared = mock.client_builder().cache(options).build()?;
+    let shared_client = |store: RedisStore| -> Result<FastnAuth, fastn_auth::Error> {
+        mock.client_builder().cache(CacheOptions::default().store(store).max_entries(1)).build()
+    };
+    let plain_store = RedisStore::builder([42; 32]).url(redis_url).key_prefix("fastn-auth-bench").build()?;
+    let mut stores = vec![("Redis-level hit", shared_client(plain_store)?)];
+    if let Some((url, ca)) = &tls {
+        let store = RedisStore::builder([42; 32])
+            .url(url)
+            .root_certificate_pem(ca)
+            .key_prefix("fastn-auth-bench")
+            .build()?;
+        stores.push(("Redis-level hit, TLS", shared_client(store)?));
+    }
     let plain = mock.client();
-    for tenant in ["a", "b"] {
-        shared.credentials("slack").tenant_id(tenant).send().await?;
+    for (_, client) in &stores {
+        for tenant in ["a", "b"] {
+            client.credentials("slack").tenant_id(tenant).send().await?;
+        }
     }
     let before = mock.requests_served();
     println!("redis: {calls} calls of each kind, Redis at {redis_url}, the in-process level kept cold");
     println!("  {:<28} {:>10} {:>10} {:>10}", "call", "p50", "p99", "p99.9");
-    let mut turn = 0usize;
-    let hits = time_calls(calls, || {
-        turn += 1;
-        let tenant = if turn.is_multiple_of(2) { "a" } else { "b" };
-        let request = shared.credentials("slack").tenant_id(tenant);
-        async move { request.send().await.is_ok() }
-    })
-    .await;
+    // In blocks that take turns, so that plain and TLS see the same machine.
+    let mut timed: Vec<Vec<Duration>> = vec![Vec::new(); stores.len()];
+    for block in 0..calls.div_ceil(API_BLOCK) {
+        let size = API_BLOCK.min(calls - block * API_BLOCK);
+        for (index, (_, client)) in stores.iter().enumerate() {
+            let mut turn = 0usize;
+            timed[index].extend(
+                time_calls(size, || {
+                    turn += 1;
+                    let tenant = if turn.is_multiple_of(2) { "a" } else { "b" };
+                    let request = client.credentials("slack").tenant_id(tenant);
+                    async move { request.send().await.is_ok() }
+                })
+                .await,
+            );
+        }
+    }
     let upstream = mock.requests_served() - before;
-    report_latency("Redis-level hit", &hits);
+    for ((what, _), durations) in stores.iter().zip(&mut timed) {
+        durations.sort_unstable();
+        report_latency(what, durations);
+    }
     let direct =
         time_calls(calls / 4, || async { plain.credentials("slack").tenant_id("a").send().await.is_ok() })
             .await;
     report_latency("uncached (loopback emulator)", &direct);
-    let stats = shared.cache_stats().unwrap_or_default();
-    println!(
-        "  upstream requests during the Redis hits: {upstream}; store hits {}, store errors {}",
-        stats.store_hits, stats.store_errors
-    );
+    if let [plain_hits, tls_hits] = &timed[..] {
+        println!(
+            "  TLS / plain, p50: {:.3}; mean: {:.3}",
+            tls_hits[tls_hits.len() / 2].as_secs_f64() / plain_hits[plain_hits.len() / 2].as_secs_f64(),
+            mean(tls_hits) / mean(plain_hits)
+        );
+    }
+    for (what, client) in &stores {
+        let stats = client.cache_stats().unwrap_or_default();
+        println!("  {what}: store hits {}, store errors {}", stats.store_hits, stats.store_errors);
+    }
+    println!("  upstream requests during the Redis hits: {upstream}");
     Ok(())
 }
 
