@@ -247,19 +247,23 @@ impl Drop for Emulator {
     }
 }
 
-async fn emulator_stats(
-    http: &reqwest::Client,
-    base_url: &str,
-) -> Result<(u64, u64), Box<dyn std::error::Error>> {
-    let origin = base_url.trim_end_matches("/api");
-    // The control API asks for the emulator's key.
-    let stats: Value = http
+/// `GET /_emulator/stats` of the emulator at `origin` (the control API asks for its key).
+async fn stats_of(http: &reqwest::Client, origin: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    let stats = http
         .get(format!("{origin}/_emulator/stats"))
         .header("x-fastn-api-key", MockServer::API_KEY)
         .send()
         .await?
         .json()
         .await?;
+    Ok(stats)
+}
+
+async fn emulator_stats(
+    http: &reqwest::Client,
+    base_url: &str,
+) -> Result<(u64, u64), Box<dyn std::error::Error>> {
+    let stats = stats_of(http, base_url.trim_end_matches("/api")).await?;
     let field = |name: &str| stats[name].as_u64().ok_or_else(|| format!("stats lack {name}"));
     Ok((field("connections_accepted")?, field("requests_served")?))
 }
@@ -686,13 +690,7 @@ async fn api_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error:
         mean(&all_sdk) / mean(&all_bare),
         ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "),
     );
-    let stats: Value = control
-        .get(format!("{origin}/_emulator/stats"))
-        .header("x-fastn-api-key", MockServer::API_KEY)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let stats = stats_of(&control, &origin).await?;
     println!("  requests the emulator served, by endpoint: {}", stats["requests_to"]);
     Ok(())
 }

@@ -2,11 +2,14 @@
 # Runs every test binary of the workspace N times (default 30), each from its package's
 # directory as cargo would, and counts failures: the flake check of BENCH.md ("First run").
 # trybuild's suite is left out (a minute a run; it compiles, it does not race). Builds
-# first; honours CARGO_TARGET_DIR (cargo reports where the binaries are).
+# first; honours CARGO_TARGET_DIR (cargo reports where the binaries are). A second argument
+# keeps only the test binaries whose target name matches it (an extended regex).
 #   bash scripts/repeat-tests.sh 30
+#   bash scripts/repeat-tests.sh 20 '^(api|router|browser)$'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"
+only="${2:-}"
 list="$(mktemp)"
 trap 'rm -f "$list"' EXIT
 cargo test --workspace --no-run --message-format=json 2>/dev/null | python3 -c '
@@ -26,6 +29,7 @@ failed=0
 for run in $(seq 1 "$runs"); do
     while read -r exe dir name; do
         [ "$name" = "ui" ] && continue
+        [ -n "$only" ] && ! [[ "$name" =~ $only ]] && continue
         total=$((total + 1))
         if ! out="$(cd "$dir" && CI=true CARGO_MANIFEST_DIR="$dir" LD_LIBRARY_PATH="$libs" "$exe" 2>&1)"; then
             failed=$((failed + 1))

@@ -53,6 +53,8 @@ async fn typed_calls_carry_the_token_where_the_manifest_says() {
         (Some("POST"), json!({ "Name": "Acme" }))
     );
     assert_eq!(created["headers"]["x-trace"], "1");
+    let csv = echo(salesforce.get("/query").header("Accept", "text/csv").send().await.unwrap()).await;
+    assert_eq!(csv["headers"]["accept"], "text/csv", "a request's own header replaces the manifest's");
 
     // Stripe's token is an extra field in the Authorization header, Notion sends its version.
     connect(&mock, "stripe", "acme");

@@ -90,6 +90,8 @@ pub const MAX_STREAMS_PER_TENANT: usize = 8;
 /// How long a flow can be followed by default: its handle is kept, and its streams end,
 /// this long after it starts (an OAuth consent takes minutes, not hours).
 pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(600);
+/// The longest [`ConnectRouter::flow_ttl`]: a day.
+pub const MAX_FLOW_TTL: Duration = Duration::from_secs(86_400);
 /// How often each process polls Fastn for a followed flow by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -161,9 +163,10 @@ impl ConnectRouter {
         self
     }
 
-    /// How long a flow can be followed after it starts (default [`DEFAULT_FLOW_TTL`]).
+    /// How long a flow can be followed after it starts (default [`DEFAULT_FLOW_TTL`]; from
+    /// 1 second to [`MAX_FLOW_TTL`]).
     pub fn flow_ttl(mut self, ttl: Duration) -> Self {
-        self.flow_ttl = ttl;
+        self.flow_ttl = ttl.clamp(Duration::from_secs(1), MAX_FLOW_TTL);
         self
     }
 

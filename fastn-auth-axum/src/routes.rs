@@ -90,7 +90,8 @@ pub(crate) async fn connect(
     let record = FlowRecord {
         tenant_id: tenant.0,
         handle,
-        expires_at: SystemTime::now().checked_add(app.flow_ttl).unwrap_or(SystemTime::UNIX_EPOCH),
+        // `flow_ttl` is at most a day: this cannot overflow.
+        expires_at: SystemTime::now() + app.flow_ttl,
     };
     if let Err(err) = app.handles.put(&state, &record, app.flow_ttl).await {
         tracing::warn!(error = %err, "a flow handle could not be stored");

@@ -303,9 +303,9 @@ impl ApiRequest<'_> {
         self
     }
 
-    /// Adds a header. A name or value HTTP cannot carry makes `send` an
-    /// [`Error::Config`]. The token's own header is the SDK's: a value given for it here is
-    /// replaced.
+    /// Adds a header (it replaces a header of the same name from the manifest's `api:`
+    /// block). A name or value HTTP cannot carry makes `send` an [`Error::Config`]. The
+    /// token's own header is the SDK's: a value given for it here is replaced.
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         let (name, value) = (name.as_ref(), value.as_ref());
         match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
@@ -527,8 +527,11 @@ impl ApiRequest<'_> {
         }
         let mut request = reqwest::Request::new(self.method.clone(), url);
         let headers = request.headers_mut();
+        // The manifest's headers, unless this request gives its own value of one.
         for (name, value) in client.headers.iter() {
-            headers.insert(name.clone(), value.clone());
+            if !self.headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
         }
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
