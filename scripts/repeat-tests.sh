@@ -38,5 +38,5 @@ for run in $(seq 1 "$runs"); do
         fi
     done < "$list"
 done
-echo "$total runs of $(wc -l < "$list") test binaries, $failed failed"
+echo "$total runs of $((total / runs)) test binaries, $failed failed"
 [ "$failed" -eq 0 ]
