@@ -45,7 +45,7 @@
 //! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}` |
 //! | `GET /flows/{state}` | `{"status": "INACTIVE" \| "ACTIVE" \| "FAILED", "message"?}`; a self-refreshing page for `Accept: text/html` |
 //! | `GET /flows/{state}/events` | Server-Sent Events: `event: status` with that JSON on each change, closed after `ACTIVE` or `FAILED` or at the flow's deadline |
-//! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the credentials cache |
+//! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
 //! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble) |
 //!
 //! - **Tenants**: a request without a [`Tenant`] extension is `401`. A flow belongs to the
