@@ -58,7 +58,7 @@
 //! - **Bounded**: at most [`MAX_STREAMS`] open event streams per process and
 //!   [`MAX_STREAMS_PER_TENANT`] per tenant (over either: `429`), each ending at the flow's
 //!   deadline ([`ConnectRouter::flow_ttl`], default 10 minutes).
-//! - **Any replica**: with [`RedisHandles`] (feature `redis`), a flow started on one
+//! - **Any replica**: with `RedisHandles` (feature `redis`), a flow started on one
 //!   replica is followed on any other.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
