@@ -54,9 +54,10 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The path the router is nested under, from the original URI and the part it handled.
-fn mount(uri: &axum::http::Uri, handled_suffix: &str) -> String {
-    uri.path().strip_suffix(handled_suffix).unwrap_or("").to_owned()
+/// The path the router is nested under: the original path of `…/{connector}/connect`
+/// without its last two segments (as sent, percent-encoded, whatever the connector id).
+fn mount(uri: &axum::http::Uri) -> String {
+    uri.path().rsplitn(3, '/').nth(2).unwrap_or("").to_owned()
 }
 
 /// What an SDK error becomes: the caller's mistake (400), or Fastn's trouble (502).
@@ -97,7 +98,7 @@ pub(crate) async fn connect(
         tracing::warn!(error = %err, "a flow handle could not be stored");
         return error(StatusCode::SERVICE_UNAVAILABLE, "the flow could not be stored; try again");
     }
-    let base = mount(&uri, &format!("/{connector}/connect"));
+    let base = mount(&uri);
     let status_url = format!("{base}/flows/{state}");
     if wants_json(&headers) {
         let events_url = format!("{status_url}/events");

@@ -114,6 +114,10 @@ async fn a_flow_is_started_followed_and_seen_connected() {
     assert_eq!(events.next().await, None, "the stream ends after ACTIVE");
     let connected = app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap();
     assert_eq!(connected, json!({ "connected": true }));
+    // Any connector id, however it is encoded in the path.
+    let odd = app.start("my%20crm%2Fv2", "acme").await;
+    let odd_state = odd["state"].as_str().unwrap();
+    assert_eq!(odd["events_url"], format!("/integrations/flows/{odd_state}/events"));
 
     // A denied flow ends FAILED, with the message.
     let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
