@@ -1,13 +1,11 @@
 //! No secret — API key, auth token, access or refresh token, secret extra field — appears in
 //! TRACE logs (ours and our dependencies'), in `Debug` of any public type, or in any error.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fastn_auth::{Endpoint, FastnAuth, PollOptions};
 use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
-use fastn_auth_tests::{Salesforce, Stripe};
+use fastn_auth_tests::{CapturedLogs, Salesforce, Stripe};
 
 const API_KEY: &str = "key-LEAK-CANARY-1";
 const AUTH_TOKEN: &str = "token-LEAK-CANARY-2";
@@ -24,23 +22,9 @@ const NESTED: [&str; 6] = [
     "sid=LEAK-CANARY-11",
 ];
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_in_logs_debug_output_or_errors() {
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -186,7 +170,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     shown.push(format!("{:?}", FastnAuth::builder("space").api_key(format!("{API_KEY}\n")).build()));
     shown.push(format!("{mock:?} {:?}", mock.requests()));
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("fastn_auth.request") && logs.contains("fastn_auth.api") && logs.contains("TRACE"),
         "TRACE logging was captured:\n{logs}"

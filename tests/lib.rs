@@ -6,6 +6,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fastn_auth::connectors!("connectors.yaml"); // resolved against the workspace root (build.rs)
@@ -14,6 +15,30 @@ fastn_auth::connectors!("connectors.yaml"); // resolved against the workspace ro
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Log output kept in memory: give clones to a `tracing_subscriber` as its writer, read it
+/// all with [`text`](Self::text).
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .into_owned()
+    }
+}
 
 /// Says that a test did not run, and why, where the person running `cargo test` sees it:
 /// written to the process's stderr directly, which the test harness does not capture (it

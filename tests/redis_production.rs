@@ -6,14 +6,12 @@
 //! `openssl` the tests say they were skipped, and fail under `CI=true`, where `.ci/run`
 //! installs them.
 
-use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use fastn_auth::{CacheOptions, Endpoint, FastnAuth, RedisStore};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
-use fastn_auth_tests::{RedisServer, free_port, skipped};
+use fastn_auth_tests::{CapturedLogs, RedisServer, free_port, skipped};
 
 const KEY: [u8; 32] = [7; 32];
 const CANARY: &str = "xoxb-REDIS-CANARY-8d1f";
@@ -32,35 +30,15 @@ fn client(mock: &MockServer, store: RedisStore) -> FastnAuth {
 }
 
 /// The log lines of this thread's `tracing` events while the guard lives.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
 }
 
 /// A CA and a server certificate for 127.0.0.1 it signed, made with `openssl` in `dir`:
@@ -167,7 +145,7 @@ async fn tls_with_a_private_ca_and_an_untrusted_certificate_reported_clearly() {
     assert_eq!(mock.requests_to(Endpoint::Credentials), 1);
 
     // The system's roots do not know this CA: reported once, clearly; calls keep working.
-    let (logs, _guard) = Captured::start();
+    let (logs, _guard) = capture_logs();
     let untrusted = client(&mock, RedisStore::builder(KEY).url(&url).build().unwrap());
     for _ in 0..5 {
         untrusted.credentials("slack").tenant_id("acme").fresh().send().await.unwrap();
@@ -215,7 +193,7 @@ async fn an_acl_user_works_and_a_wrong_password_is_one_log_line_and_no_caller_er
     second.credentials("slack").tenant_id("t0").send().await.unwrap();
     assert_eq!(second.cache_stats().unwrap().store_hits, 1, "the ACL user reads and writes");
 
-    let (logs, _guard) = Captured::start();
+    let (logs, _guard) = capture_logs();
     let wrong = client(&mock, store("not-the-password"));
     for tenant in 0..20 {
         wrong.credentials("slack").tenant_id(format!("t{tenant}")).send().await.expect("no caller error");
@@ -393,5 +371,4 @@ async fn a_cluster_shares_one_fetch_among_processes_and_survives_losing_a_primar
     cluster.wait_until_ok(&survivors);
     let stats = client.cache_stats().unwrap();
     assert!(stats.store_hits > 0, "the cluster served values: {stats:?}");
-    let _ = std::io::stderr().flush();
 }

@@ -29,12 +29,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
-/// Whether the client prefers JSON (`Accept: application/json`).
-fn wants_json(headers: &HeaderMap) -> bool {
+/// Whether the request's `Accept` names `mime`.
+fn accepts(headers: &HeaderMap, mime: &str) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/json"))
+        .is_some_and(|accept| accept.contains(mime))
 }
 
 /// Whether the request comes from a page of another site: an `Origin` that is not the
@@ -100,7 +100,7 @@ pub(crate) async fn connect(
     }
     let base = mount(&uri);
     let status_url = format!("{base}/flows/{state}");
-    if wants_json(&headers) {
+    if accepts(&headers, "application/json") {
         let events_url = format!("{status_url}/events");
         return axum::Json(json!({ "state": state, "redirect_url": redirect_url, "events_url": events_url }))
             .into_response();
@@ -140,11 +140,7 @@ pub(crate) async fn status(
             Err(err) => return sdk_error(&err),
         },
     };
-    let accepts_html = headers
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if accepts_html && !wants_json(&headers) {
+    if accepts(&headers, "text/html") && !accepts(&headers, "application/json") {
         return Html(status_page(&status)).into_response();
     }
     axum::Json(status).into_response()

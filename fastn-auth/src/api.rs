@@ -19,7 +19,7 @@ use crate::calls::Calls;
 use crate::connector::{ApiSpec, Connector, TokenPlacement};
 use crate::credentials::{Credentials, ExtraMap};
 use crate::error::{Error, RequestInfo, Result};
-use crate::provider::{self, Placement, Template};
+use crate::provider::{CheckedPath, Placement, Template};
 use crate::target::Target;
 use crate::telemetry::{self, Outcome};
 use crate::transport::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
@@ -375,13 +375,11 @@ impl ApiRequest<'_> {
         let client = self.client;
         let template = match (&client.problem, &client.base) {
             (Some(problem), _) | (None, Err(problem)) => {
-                return Err(Error::Config { message: problem.to_string() });
+                return Err(Error::config(problem.to_string()));
             }
             (None, Ok(template)) => template,
         };
-        if let Some(problem) = fastn_auth_rules::api::path_problem(&self.path) {
-            return Err(Error::config(problem));
-        }
+        let path = CheckedPath::new(&self.path)?;
         let calls = &client.calls;
         let deadline = calls.transport.call_deadline(None);
         let started = Instant::now();
@@ -407,7 +405,7 @@ impl ApiRequest<'_> {
             loop {
                 let base = client.resolve_base(template, &credentials)?;
                 let response = this
-                    .attempt(&base, &mut body, &credentials, deadline)
+                    .attempt(&base, path, &mut body, &credentials, deadline)
                     .await
                     .unwrap_or_else(|| Err(late()))?;
                 match response.status() {
@@ -462,11 +460,12 @@ impl ApiRequest<'_> {
     async fn attempt(
         &self,
         base: &Url,
+        path: CheckedPath<'_>,
         body: &mut Payload,
         credentials: &Credentials<ExtraMap>,
         deadline: Option<Instant>,
     ) -> Option<Result<reqwest::Response>> {
-        let request = match self.prepare(base, body, credentials) {
+        let request = match self.prepare(base, path, body, credentials) {
             Ok(request) => request,
             Err(err) => return Some(Err(err)),
         };
@@ -510,11 +509,14 @@ impl ApiRequest<'_> {
     fn prepare(
         &self,
         base: &Url,
+        path: CheckedPath<'_>,
         body: &mut Payload,
         credentials: &Credentials<ExtraMap>,
     ) -> Result<reqwest::Request> {
         let client = self.client;
-        let mut url = provider::join(base, &self.path)?;
+        // Pinned: whatever the path held, the token goes under the base or nowhere (the
+        // query and the token added below change neither host nor path).
+        let mut url = path.under(base)?;
         if !self.query.is_empty() {
             let mut query = url.query().map(str::to_owned).unwrap_or_default();
             for part in &self.query {
@@ -538,10 +540,6 @@ impl ApiRequest<'_> {
         }
         client.placement.attach(credentials, &mut request)?;
         *request.body_mut() = body.take();
-        // Pinned: whatever the path held, the token goes under the base or nowhere.
-        if !provider::is_under(base, request.url()) {
-            return Err(Error::config("the request URL left the API base URL"));
-        }
         Ok(request)
     }
 

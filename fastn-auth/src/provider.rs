@@ -174,30 +174,42 @@ impl Routes {
     }
 }
 
-/// `path` under `base`, with its query; refused (`Error::Config`) when it would leave the
-/// base: see [`rules::path_problem`], and the pin check after parsing.
-pub(crate) fn join(base: &Url, path: &str) -> Result<Url> {
-    if let Some(problem) = rules::path_problem(path) {
-        return Err(Error::config(problem));
+/// A request path the rules accept ([`rules::path_problem`]): checked once per request,
+/// before anything is fetched or sent, then joined under each attempt's base URL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckedPath<'a>(&'a str);
+
+impl<'a> CheckedPath<'a> {
+    /// `path`, or `Error::Config` saying why it could leave the base.
+    pub(crate) fn new(path: &'a str) -> Result<Self> {
+        match rules::path_problem(path) {
+            Some(problem) => Err(Error::config(problem)),
+            None => Ok(CheckedPath(path)),
+        }
     }
-    let (path_part, query) = match path.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (path, None),
-    };
-    let mut url = base.clone();
-    let relative = path_part.trim_start_matches('/');
-    if !relative.is_empty() {
-        let joined = format!("{}/{relative}", base.path().trim_end_matches('/'));
-        url.set_path(&joined);
+
+    /// The path under `base`, with its query; `Error::Config` if, parsed, it is not under
+    /// the base after all (the pin check).
+    pub(crate) fn under(self, base: &Url) -> Result<Url> {
+        let (path, query) = match self.0.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.0, None),
+        };
+        let mut url = base.clone();
+        let relative = path.trim_start_matches('/');
+        if !relative.is_empty() {
+            let joined = format!("{}/{relative}", base.path().trim_end_matches('/'));
+            url.set_path(&joined);
+        }
+        url.set_query(query);
+        if !is_under(base, &url) {
+            return Err(Error::config(format!(
+                "the path \"{}\" leads outside the API base URL",
+                fastn_auth_rules::escape(self.0, 80)
+            )));
+        }
+        Ok(url)
     }
-    url.set_query(query);
-    if !is_under(base, &url) {
-        return Err(Error::config(format!(
-            "the path \"{}\" leads outside the API base URL",
-            fastn_auth_rules::escape(path, 80)
-        )));
-    }
-    Ok(url)
 }
 
 /// Whether `url` is `base` or below it: same scheme, host and port, and a path that is the
@@ -352,6 +364,10 @@ pub(crate) fn http_client() -> Result<reqwest::Client> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn join(base: &Url, path: &str) -> Result<Url> {
+        CheckedPath::new(path)?.under(base)
+    }
 
     fn extra(pairs: &[(&str, &str)]) -> Map<String, Value> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect()
