@@ -11,8 +11,18 @@ cp ../connectors.yaml ../fastn-auth-macros/tests/ui/manifests/*.yaml corpus/mani
 printf '%s' '{"success":true,"credentials":{"access_token":"a","expires_in":1,"x":[1]}}' > corpus/decode_bodies/creds.json
 printf '%s' '{"status":"FAILED","errorMessage":"e"}' > corpus/decode_bodies/status.json
 printf '%s' '{"type":"oauth","success":true,"state":"s","redirectUrl":"u"}' > corpus/decode_bodies/init.json
+# A target that crashes or times out makes the script exit non-zero, after every target ran.
+failed=()
 for target in decode_bodies manifest; do
     echo "== $target, ${seconds}s"
-    cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=65536 -timeout=2 2>&1 \
-        | grep -E "^(Done|#[0-9]+ *DONE)|SUMMARY|panicked|ERROR" || true
+    log="$(mktemp)"
+    if ! cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=65536 -timeout=2 >"$log" 2>&1; then
+        failed+=("$target")
+    fi
+    grep -E "^(Done|#[0-9]+ *DONE)|SUMMARY|panicked|ERROR" "$log" || true
+    rm -f "$log"
 done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzzing found a crash or timeout in: ${failed[*]} (inputs in fuzz/artifacts/)"
+    exit 1
+fi

@@ -20,7 +20,7 @@ fn connect(mock: &MockServer, connector: &str, tenant: &str) -> serde_json::Map<
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id(tenant), None)
 }
 
-async fn echo(response: reqwest::Response) -> Value {
+async fn echo(response: fastn_auth::ApiResponse) -> Value {
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }

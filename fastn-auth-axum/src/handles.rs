@@ -57,28 +57,47 @@ pub trait HandleStore: Send + Sync + 'static {
 
 /// The default number of flows [`MemoryHandles`] keeps.
 pub const DEFAULT_MEMORY_FLOWS: usize = 10_000;
+/// The default number of one tenant's flows [`MemoryHandles`] keeps (as many as the
+/// router lets a tenant have pending).
+pub const DEFAULT_MEMORY_FLOWS_PER_TENANT: usize = crate::DEFAULT_PENDING_FLOWS_PER_TENANT;
 
 /// Flow records in this process's memory: bounded (at most
-/// [`DEFAULT_MEMORY_FLOWS`] unless set), each dropped when its flow expires. Only the
-/// replica that started a flow can follow it: use `RedisHandles` behind a load balancer.
+/// [`DEFAULT_MEMORY_FLOWS`] and [`DEFAULT_MEMORY_FLOWS_PER_TENANT`] of one tenant unless
+/// set), each dropped when its flow expires. Only the replica that started a flow can
+/// follow it: use `RedisHandles` behind a load balancer.
+///
+/// No tenant crowds out another: a tenant at its own cap makes room by dropping its own
+/// flow closest to its end; a store full of tenants within their caps refuses a new flow
+/// (the router answers `503`) rather than drop another tenant's.
 #[derive(Debug)]
 pub struct MemoryHandles {
     flows: Mutex<HashMap<String, (FlowRecord, SystemTime)>>,
     max_flows: usize,
+    max_per_tenant: usize,
 }
 
 impl Default for MemoryHandles {
     fn default() -> Self {
-        MemoryHandles { flows: Mutex::default(), max_flows: DEFAULT_MEMORY_FLOWS }
+        MemoryHandles {
+            flows: Mutex::default(),
+            max_flows: DEFAULT_MEMORY_FLOWS,
+            max_per_tenant: DEFAULT_MEMORY_FLOWS_PER_TENANT,
+        }
     }
 }
 
 impl MemoryHandles {
-    /// Keeps at most `max_flows` (at least 1): past it, the flow closest to its end is
-    /// dropped for a new one.
+    /// Keeps at most `max_flows` (at least 1).
     #[must_use]
     pub fn max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// Keeps at most `max_flows` of one tenant (at least 1).
+    #[must_use]
+    pub fn max_flows_per_tenant(mut self, max_flows: usize) -> Self {
+        self.max_per_tenant = max_flows.max(1);
         self
     }
 
@@ -102,18 +121,15 @@ impl HandleStore for MemoryHandles {
         let now = SystemTime::now();
         let until = now.checked_add(ttl).unwrap_or(record.expires_at);
         let mut flows = self.lock();
-        if flows.len() >= self.max_flows && !flows.contains_key(state) {
-            flows.retain(|_, (_, until)| *until > now);
-            if flows.len() >= self.max_flows {
-                let soonest =
-                    flows.iter().min_by_key(|(_, (_, until))| *until).map(|(state, _)| state.clone());
-                if let Some(soonest) = soonest {
-                    flows.remove(&soonest);
-                }
-            }
+        let outcome = if flows.contains_key(state) {
+            Ok(())
+        } else {
+            make_room(&mut flows, &record.tenant_id, now, self.max_flows, self.max_per_tenant)
+        };
+        if outcome.is_ok() {
+            flows.insert(state.to_owned(), (record.clone(), until));
         }
-        flows.insert(state.to_owned(), (record.clone(), until));
-        Box::pin(async { Ok(()) })
+        Box::pin(async { outcome })
     }
 
     fn get<'a>(&'a self, state: &'a str) -> HandleFuture<'a, Option<FlowRecord>> {
@@ -129,6 +145,37 @@ impl HandleStore for MemoryHandles {
         };
         Box::pin(async move { Ok(found) })
     }
+}
+
+/// Makes room for one more flow of `tenant`: past the tenant's cap, its own flow closest
+/// to its end goes; in a full store, expired flows go; never another tenant's live flow.
+fn make_room(
+    flows: &mut HashMap<String, (FlowRecord, SystemTime)>,
+    tenant: &str,
+    now: SystemTime,
+    max_flows: usize,
+    max_per_tenant: usize,
+) -> Result<(), HandleError> {
+    let own_soonest = |flows: &HashMap<String, (FlowRecord, SystemTime)>| {
+        let own = flows.iter().filter(|(_, (record, _))| record.tenant_id == tenant);
+        let count = own.clone().count();
+        let soonest = own.min_by_key(|(_, (_, until))| *until).map(|(state, _)| state.clone());
+        (count, soonest)
+    };
+    if let (count, Some(soonest)) = own_soonest(flows)
+        && count >= max_per_tenant
+    {
+        flows.remove(&soonest);
+    }
+    if flows.len() >= max_flows {
+        flows.retain(|_, (_, until)| *until > now);
+    }
+    if flows.len() >= max_flows {
+        return Err(HandleError::new(format!(
+            "the store holds {max_flows} live flows of tenants within their caps; none is dropped for a new one"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -147,14 +194,26 @@ mod tests {
     async fn records_expire_and_the_store_stays_bounded() {
         let handles = MemoryHandles::default().max_flows(2);
         handles.put("a", &record("a"), Duration::from_secs(60)).await.unwrap();
-        handles.put("b", &record("b"), Duration::from_secs(120)).await.unwrap();
+        handles.put("b", &record("b"), Duration::ZERO).await.unwrap();
         assert_eq!(handles.get("a").await.unwrap().unwrap().tenant_id, "a");
-        // Full: the flow closest to its end (a) makes room.
+        assert!(handles.get("b").await.unwrap().is_none(), "an expired record is never served");
+        // Full: the expired flow makes room; then a full store of live flows refuses.
         handles.put("c", &record("c"), Duration::from_secs(60)).await.unwrap();
         assert_eq!(handles.len(), 2);
-        assert!(handles.get("a").await.unwrap().is_none());
-        assert!(handles.get("b").await.unwrap().is_some());
-        handles.put("d", &record("d"), Duration::ZERO).await.unwrap();
-        assert!(handles.get("d").await.unwrap().is_none(), "an expired record is never served");
+        assert!(handles.put("d", &record("d"), Duration::from_secs(60)).await.is_err());
+        assert!(handles.get("a").await.unwrap().is_some() && handles.get("c").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_flooding_tenant_displaces_only_its_own_flows() {
+        let handles = MemoryHandles::default().max_flows(30).max_flows_per_tenant(5);
+        handles.put("victim-flow", &record("victim"), Duration::from_secs(60)).await.unwrap();
+        for n in 0..10_100 {
+            let state = format!("flood-{n}");
+            handles.put(&state, &record("flood"), Duration::from_secs(600 + n)).await.unwrap();
+        }
+        assert_eq!(handles.get("victim-flow").await.unwrap().unwrap().tenant_id, "victim");
+        assert_eq!(handles.len(), 6, "the flood holds its own cap, no more");
+        assert!(handles.get("flood-10099").await.unwrap().is_some(), "the newest flood flow is kept");
     }
 }

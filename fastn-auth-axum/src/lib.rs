@@ -42,7 +42,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}` |
+//! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}`; `403` cross-site, `429` with `Retry-After` past the tenant's limits |
 //! | `GET /flows/{state}` | `{"status": "INACTIVE" \| "ACTIVE" \| "FAILED", "message"?}`; a self-refreshing page for `Accept: text/html` |
 //! | `GET /flows/{state}/events` | Server-Sent Events: `event: status` with that JSON on each change, closed after `ACTIVE` or `FAILED` or at the flow's deadline |
 //! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
@@ -51,19 +51,27 @@
 //! - **Tenants**: a request without a [`Tenant`] extension is `401`. A flow belongs to the
 //!   tenant that started it: another tenant asking for it gets `404`, as for none.
 //! - **No cross-site starts**: a `POST` with the `Origin` of another host, or
-//!   `Sec-Fetch-Site: cross-site`, is `403` and nothing is sent to Fastn.
+//!   `Sec-Fetch-Site: cross-site`, is `403` and nothing is sent to Fastn. The request's
+//!   own host is its `Host` header, or over HTTP/2 its `:authority`.
+//! - **No tenant crowds out another**: a tenant may have at most
+//!   [`DEFAULT_PENDING_FLOWS_PER_TENANT`] flows pending and start at most
+//!   [`DEFAULT_STARTS_PER_MINUTE`] a minute ([`ConnectRouter::tenant_limits`]); past
+//!   either, `429` with `Retry-After` and nothing sent to Fastn. [`MemoryHandles`] never
+//!   drops one tenant's flow to make room for another's.
 //! - **One poll per flow**: however many tabs listen, each process polls Fastn once per
 //!   interval per flow ([`ConnectRouter::poll_interval`], default 2 s), and stops when the
 //!   flow ends, its deadline passes, or nobody listens.
 //! - **Bounded**: at most [`MAX_STREAMS`] open event streams per process and
-//!   [`MAX_STREAMS_PER_TENANT`] per tenant (over either: `429`), each ending at the flow's
-//!   deadline ([`ConnectRouter::flow_ttl`], default 10 minutes).
+//!   [`MAX_STREAMS_PER_TENANT`] per tenant (over either: `429`), the last quarter of the
+//!   process's kept for tenants with none open, each ending at the flow's deadline
+//!   ([`ConnectRouter::flow_ttl`], default 10 minutes).
 //! - **Any replica**: with `RedisHandles` (feature `redis`), a flow started on one
 //!   replica is followed on any other.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod handles;
+mod quota;
 #[cfg(feature = "redis")]
 mod redis_handles;
 mod routes;
@@ -79,7 +87,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fastn_auth::FastnAuth;
 
-pub use handles::{DEFAULT_MEMORY_FLOWS, FlowRecord, HandleError, HandleFuture, HandleStore, MemoryHandles};
+pub use handles::{
+    DEFAULT_MEMORY_FLOWS, DEFAULT_MEMORY_FLOWS_PER_TENANT, FlowRecord, HandleError, HandleFuture,
+    HandleStore, MemoryHandles,
+};
 #[cfg(feature = "redis")]
 pub use redis_handles::RedisHandles;
 
@@ -92,6 +103,11 @@ pub const MAX_STREAMS_PER_TENANT: usize = 8;
 pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(600);
 /// The longest [`ConnectRouter::flow_ttl`]: a day.
 pub const MAX_FLOW_TTL: Duration = Duration::from_secs(86_400);
+/// The default cap on one tenant's pending flows (started, not yet seen to end, not past
+/// their deadline), per process.
+pub const DEFAULT_PENDING_FLOWS_PER_TENANT: usize = 20;
+/// The default cap on the flows one tenant starts in a minute, per process.
+pub const DEFAULT_STARTS_PER_MINUTE: usize = 10;
 /// How often each process polls Fastn for a followed flow by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -128,6 +144,8 @@ pub struct ConnectRouter {
     poll_interval: Duration,
     max_streams: usize,
     max_streams_per_tenant: usize,
+    max_pending_flows: usize,
+    max_starts_per_minute: usize,
 }
 
 impl std::fmt::Debug for ConnectRouter {
@@ -138,6 +156,8 @@ impl std::fmt::Debug for ConnectRouter {
             .field("poll_interval", &self.poll_interval)
             .field("max_streams", &self.max_streams)
             .field("max_streams_per_tenant", &self.max_streams_per_tenant)
+            .field("max_pending_flows", &self.max_pending_flows)
+            .field("max_starts_per_minute", &self.max_starts_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +173,8 @@ impl ConnectRouter {
             poll_interval: DEFAULT_POLL_INTERVAL,
             max_streams: MAX_STREAMS,
             max_streams_per_tenant: MAX_STREAMS_PER_TENANT,
+            max_pending_flows: DEFAULT_PENDING_FLOWS_PER_TENANT,
+            max_starts_per_minute: DEFAULT_STARTS_PER_MINUTE,
         }
     }
 
@@ -178,10 +200,23 @@ impl ConnectRouter {
     }
 
     /// The most open event streams of this process (default [`MAX_STREAMS`]) and of one
-    /// tenant (default [`MAX_STREAMS_PER_TENANT`]).
+    /// tenant (default [`MAX_STREAMS_PER_TENANT`]). The last quarter of the process's
+    /// streams is kept for tenants with none open, so tenants at their own cap never fill
+    /// the process for the others.
     pub fn max_streams(mut self, per_process: usize, per_tenant: usize) -> Self {
         self.max_streams = per_process;
         self.max_streams_per_tenant = per_tenant;
+        self
+    }
+
+    /// What one tenant may start, per process: at most `pending` flows started and not yet
+    /// ended nor past their deadline (default [`DEFAULT_PENDING_FLOWS_PER_TENANT`]), and at
+    /// most `per_minute` starts in any minute (default [`DEFAULT_STARTS_PER_MINUTE`]); each
+    /// at least 1. Past either a start is `429` with `Retry-After`, and nothing is sent to
+    /// Fastn.
+    pub fn tenant_limits(mut self, pending: usize, per_minute: usize) -> Self {
+        self.max_pending_flows = pending;
+        self.max_starts_per_minute = per_minute;
         self
     }
 
@@ -197,6 +232,7 @@ impl ConnectRouter {
             client: self.client,
             handles: self.handles.unwrap_or_else(|| Box::new(MemoryHandles::default())),
             watchers,
+            quotas: quota::Quotas::new(self.max_pending_flows, self.max_starts_per_minute),
             flow_ttl: self.flow_ttl,
         });
         axum::Router::new()

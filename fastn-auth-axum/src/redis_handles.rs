@@ -1,98 +1,93 @@
 //! [`RedisHandles`]: flow records on the Redis (or Valkey) a fleet already runs, so that a
 //! flow started on one replica is followed on any other.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use fastn_auth::RedisStore;
+use fastn_auth::store::CacheStore as _;
 
 use crate::handles::{FlowRecord, HandleError, HandleFuture, HandleStore};
 
-/// Flow records on Redis: `{prefix}:flow:{state}` holds the record as JSON (a session
-/// handle holds no secret: the flow's `state` and redirect URL), expiring with the flow.
+/// Flow records on Redis, through the same [`RedisStore`] as the credentials cache: one
+/// connection builder (TLS with a private CA, ACL users, Redis Cluster), the same error
+/// messages, and the same sealing.
+///
+/// A record is kept at `{prefix}:c:{flow/{state}}`, expiring with the flow, sealed with the
+/// store's key and bound to its Redis key: a record planted by someone who can write to
+/// Redis but does not hold the key, or copied under another flow's key, does not open and
+/// is a miss (`404`), never another tenant's status.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), fastn_auth_axum::HandleError> {
-/// let handles = fastn_auth_axum::RedisHandles::new("redis://127.0.0.1:6379/")?.prefix("acme-crm");
+/// # fn main() -> Result<(), fastn_auth::Error> {
+/// use fastn_auth::RedisStore;
+/// let key = RedisStore::key_from_hex(&std::env::var("FASTN_CACHE_KEY").unwrap_or_default())?;
+/// let store = RedisStore::builder(key).url("rediss://svc:secret@redis.internal:6380/").key_prefix("acme-crm");
+/// let handles = fastn_auth_axum::RedisHandles::new(store.build()?);
 /// # let _ = handles;
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Debug)]
 pub struct RedisHandles {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
-    prefix: String,
-}
-
-impl std::fmt::Debug for RedisHandles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password: the prefix only.
-        f.debug_struct("RedisHandles").field("prefix", &self.prefix).finish_non_exhaustive()
-    }
+    store: RedisStore,
 }
 
 impl RedisHandles {
-    /// Records on the server at `redis_url` (`redis://[user:password@]host:port/[db]`).
-    /// Connects on first use and reconnects by itself.
-    ///
-    /// # Errors
-    /// When `redis_url` is not a Redis URL (the message never shows it).
-    pub fn new(redis_url: &str) -> Result<RedisHandles, HandleError> {
-        let client = redis::Client::open(redis_url)
-            .map_err(|_| HandleError::new("the Redis URL is not a redis:// or rediss:// URL"))?;
-        Ok(RedisHandles { client, connection: OnceCell::new(), prefix: "fastn-auth".to_owned() })
-    }
-
-    /// Namespaces the keys with `prefix` (default `fastn-auth`): `{prefix}:flow:{state}`.
-    #[must_use]
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, HandleError> {
-        let connect = || async {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(1)))
-                .set_response_timeout(Some(Duration::from_secs(1)))
-                .set_number_of_retries(1);
-            self.client.get_connection_manager_with_config(config).await
-        };
-        let manager = self.connection.get_or_try_init(connect).await.map_err(redis_error)?;
-        Ok(manager.clone())
-    }
-
-    fn key(&self, state: &str) -> String {
-        format!("{}:flow:{state}", self.prefix)
+    /// Records in `store` (build it as for the credentials cache; a second store of the
+    /// same settings, since each owns its connection).
+    pub fn new(store: RedisStore) -> RedisHandles {
+        RedisHandles { store }
     }
 }
 
-fn redis_error(err: redis::RedisError) -> HandleError {
-    // The kind and category only: a server's text could quote a key.
-    HandleError::new(format!("Redis failed ({:?})", err.kind()))
+/// The store key of a flow: `flow/` and the state, every byte but the unreserved ones
+/// percent-encoded (no brace can end the key's cluster hash tag, no `/` another level).
+fn key(state: &str) -> String {
+    let mut key = String::with_capacity(5 + state.len());
+    key.push_str("flow/");
+    for byte in state.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            key.push(char::from(byte));
+        } else {
+            key.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    key
+}
+
+fn store_error(err: fastn_auth::store::StoreError) -> HandleError {
+    // A store error names what failed, never a value.
+    HandleError::new(err.to_string())
 }
 
 impl HandleStore for RedisHandles {
     fn put<'a>(&'a self, state: &'a str, record: &'a FlowRecord, ttl: Duration) -> HandleFuture<'a, ()> {
         Box::pin(async move {
-            let json = serde_json::to_string(record)
+            let json = serde_json::to_vec(record)
                 .map_err(|err| HandleError::new(format!("the record could not be encoded: {err}")))?;
-            let mut connection = self.connection().await?;
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            connection.pset_ex::<_, _, ()>(self.key(state), json, millis).await.map_err(redis_error)
+            self.store.set(&key(state), &json, ttl.max(Duration::from_millis(1))).await.map_err(store_error)
         })
     }
 
     fn get<'a>(&'a self, state: &'a str) -> HandleFuture<'a, Option<FlowRecord>> {
         Box::pin(async move {
-            let mut connection = self.connection().await?;
-            let json: Option<String> = connection.get(self.key(state)).await.map_err(redis_error)?;
-            json.map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|err| HandleError::new(format!("a stored record is not one: {err}")))
-            })
-            .transpose()
+            let Some(json) = self.store.get(&key(state)).await.map_err(store_error)? else { return Ok(None) };
+            let record: FlowRecord = serde_json::from_slice(&json)
+                .map_err(|err| HandleError::new(format!("a stored record is not one: {err}")))?;
+            // Sealed by us, so its deadline is ours; past it the flow is over.
+            Ok(Some(record).filter(|record| record.expires_at > SystemTime::now()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_one_key_level_whatever_it_holds() {
+        assert_eq!(key("abc-123_~."), "flow/abc-123_~.");
+        assert_eq!(key("a/b{c}%"), "flow/a%2Fb%7Bc%7D%25");
+        assert_ne!(key("a/b"), key("a%2Fb"));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::Tenant;
 use crate::handles::{FlowRecord, HandleStore};
+use crate::quota::{Quotas, Refusal};
 use crate::watch::{FlowStatus, Watchers};
 
 /// What every handler shares.
@@ -20,6 +21,7 @@ pub(crate) struct Shared {
     pub(crate) client: FastnAuth,
     pub(crate) handles: Box<dyn HandleStore>,
     pub(crate) watchers: Arc<Watchers>,
+    pub(crate) quotas: Quotas,
     pub(crate) flow_ttl: Duration,
 }
 
@@ -38,13 +40,15 @@ fn accepts(headers: &HeaderMap, mime: &str) -> bool {
 }
 
 /// Whether the request comes from a page of another site: an `Origin` that is not the
-/// request's own host, or `Sec-Fetch-Site: cross-site`.
-fn cross_site(headers: &HeaderMap) -> bool {
+/// request's own host (its `Host` header, or over HTTP/2 the `:authority` that the URI
+/// carries), or `Sec-Fetch-Site: cross-site`.
+fn cross_site(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     let value = |name: header::HeaderName| headers.get(name).map(|value| value.to_str().unwrap_or("?"));
     if value(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
         return true;
     }
-    match (value(header::ORIGIN), value(header::HOST)) {
+    let host = value(header::HOST).or_else(|| uri.authority().map(|authority| authority.as_str()));
+    match (value(header::ORIGIN), host) {
         (None, _) => false,
         (Some(origin), Some(host)) => {
             let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
@@ -78,9 +82,13 @@ pub(crate) async fn connect(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
-    if cross_site(&headers) {
+    if cross_site(&headers, &uri) {
         return error(StatusCode::FORBIDDEN, "a flow cannot be started from another site");
     }
+    let admitted = match app.quotas.admit(&tenant.0) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return too_many(refusal),
+    };
     let session = match app.client.connect(connector.clone()).tenant_id(tenant.0.clone()).send().await {
         Ok(session) => session,
         Err(err) => return sdk_error(&err),
@@ -98,6 +106,7 @@ pub(crate) async fn connect(
         tracing::warn!(error = %err, "a flow handle could not be stored");
         return error(StatusCode::SERVICE_UNAVAILABLE, "the flow could not be stored; try again");
     }
+    app.quotas.started(admitted, &record.tenant_id, &state, record.expires_at);
     let base = mount(&uri);
     let status_url = format!("{base}/flows/{state}");
     if accepts(&headers, "application/json") {
@@ -107,6 +116,17 @@ pub(crate) async fn connect(
     }
     // Without JavaScript: to the consent page, or the status page when the flow has none.
     Redirect::to(redirect_url.as_deref().unwrap_or(&status_url)).into_response()
+}
+
+/// `429` with `Retry-After` for a start over the tenant's limits.
+fn too_many(refusal: Refusal) -> Response {
+    let message = match refusal {
+        Refusal::Pending(_) => "too many connection flows pending; finish or wait for one to end",
+        Refusal::Rate(_) => "too many connection flows started in the last minute; try again later",
+    };
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(refusal.retry_after()));
+    response
 }
 
 /// The flow `state` if it belongs to `tenant`; another tenant's is as absent as none.
@@ -140,6 +160,9 @@ pub(crate) async fn status(
             Err(err) => return sdk_error(&err),
         },
     };
+    if status.is_final() {
+        app.quotas.ended(&tenant.0, &state);
+    }
     if accepts(&headers, "text/html") && !accepts(&headers, "application/json") {
         return Html(status_page(&status)).into_response();
     }
@@ -169,31 +192,37 @@ pub(crate) async fn events(State(app): App, tenant: Tenant, Path(state): Path<St
     let deadline =
         tokio::time::Instant::now() + record.expires_at.duration_since(SystemTime::now()).unwrap_or_default();
     // Each step: the next status to send (the current one first), or the end.
+    let ended = (app.clone(), tenant.0, state);
     let stream = futures_util::stream::unfold(
         (receiver, slot, true, false),
-        move |(mut receiver, slot, first, done)| async move {
-            if done {
-                return None;
-            }
-            // The status held now (first step only), else the next change.
-            let mut wait = !(first && receiver.borrow().is_some());
-            let status = loop {
-                if wait {
-                    match tokio::time::timeout_at(deadline, receiver.changed()).await {
-                        Ok(Ok(())) => {}
-                        // The poller ended (the flow's time is up, or its final status was
-                        // sent already), or the deadline passed.
-                        Ok(Err(_)) | Err(_) => return None,
+        move |(mut receiver, slot, first, done)| {
+            let ended = ended.clone();
+            async move {
+                if done {
+                    let (app, tenant, state) = ended;
+                    app.quotas.ended(&tenant, &state);
+                    return None;
+                }
+                // The status held now (first step only), else the next change.
+                let mut wait = !(first && receiver.borrow().is_some());
+                let status = loop {
+                    if wait {
+                        match tokio::time::timeout_at(deadline, receiver.changed()).await {
+                            Ok(Ok(())) => {}
+                            // The poller ended (the flow's time is up, or its final status was
+                            // sent already), or the deadline passed.
+                            Ok(Err(_)) | Err(_) => return None,
+                        }
                     }
-                }
-                wait = true;
-                if let Some(status) = receiver.borrow_and_update().clone() {
-                    break status;
-                }
-            };
-            let done = status.is_final();
-            let event = Event::default().event("status").json_data(&status).unwrap_or_default();
-            Some((Ok::<_, Infallible>(event), (receiver, slot, false, done)))
+                    wait = true;
+                    if let Some(status) = receiver.borrow_and_update().clone() {
+                        break status;
+                    }
+                };
+                let done = status.is_final();
+                let event = Event::default().event("status").json_data(&status).unwrap_or_default();
+                Some((Ok::<_, Infallible>(event), (receiver, slot, false, done)))
+            }
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()

@@ -81,11 +81,17 @@ impl Watchers {
     }
 
     /// A slot for one more event stream of `tenant`, or `None` when this process or this
-    /// tenant has as many open as allowed.
+    /// tenant has as many open as allowed. The last quarter of the process's streams is
+    /// kept for tenants that have none open: tenants at their own cap cannot fill the
+    /// process for the others.
     pub(crate) fn open_stream(self: &Arc<Self>, tenant: &str) -> Option<StreamSlot> {
         let mut streams = self.streams();
         let of_tenant = streams.per_tenant.get(tenant).copied().unwrap_or(0);
-        if streams.open >= self.max_streams || of_tenant >= self.max_streams_per_tenant {
+        let shared = self.max_streams - self.max_streams / 4;
+        if streams.open >= self.max_streams
+            || of_tenant >= self.max_streams_per_tenant
+            || (of_tenant > 0 && streams.open >= shared)
+        {
             return None;
         }
         streams.open += 1;
@@ -160,5 +166,31 @@ impl Watchers {
             }
         }
         lock(&self.flows).remove(&state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tenants_at_their_cap_leave_room_for_a_tenant_with_none() {
+        let client = FastnAuth::builder("space").api_key("key").build().unwrap();
+        let watchers = Arc::new(Watchers::new(client, Duration::from_secs(2), 24, 8));
+        let mut held = Vec::new();
+        let mut opened = HashMap::new();
+        for tenant in ["a", "b", "c"] {
+            while let Some(slot) = watchers.open_stream(tenant) {
+                held.push(slot);
+                *opened.entry(tenant).or_insert(0) += 1;
+            }
+        }
+        assert_eq!((opened["a"], opened["b"], opened["c"]), (8, 8, 2), "three quarters are shared");
+        for tenant in ["d", "e", "f", "g", "h", "i"] {
+            held.push(watchers.open_stream(tenant).unwrap_or_else(|| panic!("{tenant} got no first stream")));
+        }
+        assert!(watchers.open_stream("j").is_none(), "the process cap holds");
+        held.truncate(0);
+        assert_eq!(watchers.streams().open, 0, "every slot is given back");
     }
 }

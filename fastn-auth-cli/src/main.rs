@@ -111,6 +111,9 @@ enum Command {
         /// The manifest holding the connector's `api:` block (base URL, headers, token).
         #[arg(long, default_value = "connectors.yaml")]
         manifest: PathBuf,
+        /// The most bytes of answer body read (default 16 MiB); past it the command fails.
+        #[arg(long, default_value_t = fastn_auth::limits::DEFAULT_MAX_API_BODY)]
+        max_body: u64,
     },
     /// Checks or expands a connectors manifest.
     #[command(subcommand)]
@@ -214,7 +217,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if json {
-                println!("{}", json!({ "error": failure.message, "exit_code": failure.code }));
+                print_json(&json!({ "error": failure.message, "exit_code": failure.code }));
             } else {
                 eprintln!("error: {}", failure.message);
             }
@@ -272,9 +275,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             let status = client.resume(handle).get_status().await?;
             if cli.json {
-                println!(
-                    "{}",
-                    json!({ "state": state, "status": status.status.as_str(), "error_message": status.error_message })
+                print_json(
+                    &json!({ "state": state, "status": status.status.as_str(), "error_message": status.error_message }),
                 );
             } else {
                 match status.error_message {
@@ -288,7 +290,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let credentials = with_target!(client.credentials(connector.clone()), target).send().await?;
             print_credentials(&cli, &credentials, None);
         }
-        Command::Api { connector, method, path, target, data, headers, api_base_url, manifest } => {
+        Command::Api { connector, method, path, target, data, headers, api_base_url, manifest, max_body } => {
             let client = client(&cli)?;
             let method = fastn_auth::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
                 .map_err(|_| usage(format!("`{}` is not an HTTP method", escaped(method))))?;
@@ -297,7 +299,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(base_url) = api_base_url {
                 api = api.base_url(base_url);
             }
-            let mut request = api.request(method, path);
+            let mut request = api.request(method, path).max_body(*max_body);
             for header in headers {
                 let (name, value) = header
                     .split_once(':')
@@ -311,27 +313,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             let response = request.send().await?;
             let status = response.status();
-            let bytes = response.bytes().await.map_err(|err| Failure {
-                code: 3,
-                message: format!("the API's answer could not be read: {}", err.without_url()),
-            })?;
-            let body = serde_json::from_slice::<Value>(&bytes).ok();
-            if cli.json {
-                let body =
-                    body.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-                println!("{}", json!({ "status": status.as_u16(), "body": body }));
-            } else {
+            if !cli.json {
                 eprintln!("HTTP {status}");
-                match body {
-                    // serde_json writes control characters in strings as escapes.
-                    Some(json) => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
-                    None => {
-                        for line in String::from_utf8_lossy(&bytes).lines() {
-                            println!("{}", escaped(line));
-                        }
-                    }
-                }
             }
+            print_body(cli.json, response).await?;
             if !status.is_success() {
                 return Err(Failure { code: 4, message: format!("the API answered {status}") });
             }
@@ -341,7 +326,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|err| usage(err.to_string()))?;
             let ids: Vec<&str> = manifest.connectors.iter().map(|c| c.id.as_str()).collect();
             if cli.json {
-                println!("{}", json!({ "path": path, "connectors": ids }));
+                print_json(&json!({ "path": path, "connectors": ids }));
             } else {
                 println!("{}: {} connectors: {}", path.display(), ids.len(), ids.join(", "));
             }
@@ -510,7 +495,7 @@ fn print_credentials(cli: &Cli, credentials: &Credentials, handle: Option<&Sessi
         shown["state"] = json!(handle.state());
     }
     if cli.json {
-        println!("{shown}");
+        print_json(&shown);
         return;
     }
     for (key, value) in shown.as_object().into_iter().flatten() {
@@ -524,6 +509,65 @@ fn print_credentials(cli: &Cli, credentials: &Credentials, handle: Option<&Sessi
             value => println!("{}: {}", escaped(key), escaped(&text(value))),
         }
     }
+}
+
+/// An API answer's body on stdout, read under the call's deadline and body limit: with
+/// `--json` one object `{"status", "body"}`; else a JSON body pretty-printed, any other
+/// streamed as it arrives, line by line, escaped.
+async fn print_body(json: bool, mut response: fastn_auth::ApiResponse) -> Result<(), Failure> {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(fastn_auth::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("json"));
+    if json || is_json {
+        let bytes = response.bytes().await?;
+        let body = serde_json::from_slice::<Value>(&bytes).ok();
+        if json {
+            let body = body.unwrap_or_else(|| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            print_json(&json!({ "status": status.as_u16(), "body": body }));
+            return Ok(());
+        }
+        match body {
+            Some(body) => println!(
+                "{}",
+                fastn_auth_rules::terminal_json(&serde_json::to_string_pretty(&body).unwrap_or_default())
+            ),
+            None => print_lines(&String::from_utf8_lossy(&bytes)),
+        }
+        return Ok(());
+    }
+    // Streamed: whole lines as they come, a character cut between two pieces kept for the
+    // next one.
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        pending.extend_from_slice(&chunk);
+        if let Some(end) = pending.iter().rposition(|&byte| byte == b'\n') {
+            let rest = pending.split_off(end + 1);
+            print_lines(&String::from_utf8_lossy(&pending));
+            pending = rest;
+        }
+    }
+    if !pending.is_empty() {
+        print_lines(&String::from_utf8_lossy(&pending));
+    }
+    Ok(())
+}
+
+/// Each line of `text`, escaped, on stdout.
+fn print_lines(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", escaped(line));
+    }
+}
+
+/// A JSON value on stdout on one line, every character a terminal would not show as
+/// itself (bidi and C1 controls, invisible format characters) as a `\\u` escape.
+fn print_json(value: &Value) {
+    println!("{}", fastn_auth_rules::terminal_json(&value.to_string()));
 }
 
 /// Text from the server for a terminal: control characters (escape sequences, line breaks

@@ -131,17 +131,8 @@ async fn host_guard(State(app): Shared, request: Request, next: Next) -> Respons
 /// there is one, sent as `application/json` (a form post cannot be).
 async fn control_guard(State(app): Shared, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let origin = headers.get(header::ORIGIN).map(|origin| origin.to_str().unwrap_or("?"));
-    if let Some(origin) = origin
-        && !app.is_own_origin(origin)
-    {
-        return crate::json::error(
-            StatusCode::FORBIDDEN,
-            &format!("the control API takes no cross-site request (Origin \"{}\")", wire::sanitize(origin)),
-        );
-    }
-    if headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"cross-site") {
-        return crate::json::error(StatusCode::FORBIDDEN, "the control API takes no cross-site request");
+    if let Some(refused) = refuse_cross_site(&app, headers, "the control API") {
+        return refused;
     }
     if !app.authorized(headers) {
         return crate::json::error(
@@ -164,6 +155,27 @@ async fn control_guard(State(app): Shared, request: Request, next: Next) -> Resp
         );
     }
     next.run(request).await
+}
+
+/// `403` for a request a web page of another site sent (an `Origin` not the emulator's
+/// own, or `Sec-Fetch-Site: cross-site`): what `what` refuses, so no page the developer
+/// visits can drive it or use up the faults a test queued. SDK clients and curl send
+/// neither header.
+fn refuse_cross_site(app: &App, headers: &HeaderMap, what: &str) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN).map(|origin| origin.to_str().unwrap_or("?"));
+    if let Some(origin) = origin
+        && !app.is_own_origin(origin)
+    {
+        let message = format!("{what} takes no cross-site request (Origin \"{}\")", wire::sanitize(origin));
+        return Some(crate::json::error(StatusCode::FORBIDDEN, &message));
+    }
+    if headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() == b"cross-site") {
+        return Some(crate::json::error(
+            StatusCode::FORBIDDEN,
+            &format!("{what} takes no cross-site request"),
+        ));
+    }
+    None
 }
 
 fn api(app: Arc<App>) -> Router {
@@ -375,6 +387,9 @@ async fn provider(
     request: Request,
 ) -> Response {
     use fastn_auth_codegen::manifest::Token;
+    if let Some(refused) = refuse_cross_site(&app, request.headers(), "the provider API") {
+        return refused;
+    }
     if let Some(response) = app.fault(Endpoint::Api).await {
         return response;
     }

@@ -201,9 +201,15 @@ async fn auto_approval_after_a_delay_or_a_number_of_polls() {
             .unwrap(),
     )
     .await;
+    // The flow starts between these two instants; so it is INACTIVE whenever the status is
+    // asked for sooner than the delay after `sent`, and ACTIVE once the delay after
+    // `answered` has passed, however slow the machine is.
+    let sent = Instant::now();
     let state = api.init("github", "").await["state"].as_str().unwrap().to_owned();
-    assert_eq!(json_of(api.status(&state).await).await["status"], "INACTIVE");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    let answered = Instant::now();
+    let first = json_of(api.status(&state).await).await["status"].clone();
+    assert!(first == "INACTIVE" || sent.elapsed() >= Duration::from_millis(200), "approved early: {first}");
+    tokio::time::sleep_until((answered + Duration::from_millis(200)).into()).await;
     assert_eq!(json_of(api.status(&state).await).await["status"], "ACTIVE");
 
     let api = Api::start(

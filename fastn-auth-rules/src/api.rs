@@ -134,6 +134,15 @@ pub fn header_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("a header name cannot be empty".to_owned());
     }
+    if name.starts_with(':') {
+        return Some(format!(
+            "`{}` is an HTTP/2 pseudo-header: the SDK derives it from the base URL",
+            crate::shown_id(name)
+        ));
+    }
+    if let Some(why) = reserved_header(name) {
+        return Some(format!("the header `{}` cannot be set: {why}", crate::shown_id(name)));
+    }
     let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(*c)));
     bad.map(|c| {
         format!(
@@ -142,6 +151,78 @@ pub fn header_name_problem(name: &str) -> Option<String> {
             c
         )
     })
+}
+
+/// The headers no request, manifest or command line may set, each with the reason: the
+/// ones that say which site a request is for (`Host` and the forwarding headers a shared
+/// proxy or CDN routes by: the token would reach another site), the hop-by-hop and framing
+/// headers (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `TE`, `Content-Length`,
+/// `Upgrade`, `Trailer`: they would split or smuggle requests), and every `Proxy-*` header.
+pub const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-original-host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "content-length",
+    "upgrade",
+    "trailer",
+    "proxy-*",
+];
+
+/// Why the header `name` (any case) is reserved, or `None` when a request may set it.
+///
+/// ```
+/// use fastn_auth_rules::api::reserved_header;
+/// assert!(reserved_header("Host").unwrap().contains("base URL"));
+/// assert!(reserved_header("proxy-authorization").is_some());
+/// assert_eq!(reserved_header("Notion-Version"), None);
+/// ```
+pub fn reserved_header(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("proxy-") {
+        return Some("`Proxy-*` headers are for proxies, never for the app's API");
+    }
+    match lower.as_str() {
+        "host" | "forwarded" | "x-forwarded-host" | "x-forwarded-server" | "x-original-host" => Some(
+            "it names the site the request is for, which comes from the base URL (a shared proxy \
+             routing by it would hand the token to another site)",
+        ),
+        "connection" | "keep-alive" | "transfer-encoding" | "te" | "content-length" | "upgrade"
+        | "trailer" => Some("it frames the HTTP connection, which the SDK manages"),
+        _ => None,
+    }
+}
+
+/// What is wrong with `value`, a credential field filled into a `{field}` placeholder after
+/// the start of a base URL, or `None`: it must stay one segment of a host or path — not
+/// empty, `.` or `..`, and with no `/`, `\`, `?`, `#`, `@`, `:`, `%`, white space or
+/// control character — so no credential value can move the URL elsewhere.
+///
+/// ```
+/// use fastn_auth_rules::api::placeholder_value_problem;
+/// assert_eq!(placeholder_value_problem("acme-eu"), None);
+/// assert!(placeholder_value_problem("..").is_some());
+/// assert!(placeholder_value_problem("a/b").is_some());
+/// ```
+pub fn placeholder_value_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("is empty")
+    } else if value == "." || value == ".." {
+        Some("is `.` or `..`, which would climb out of its place in the URL")
+    } else if value.contains(['/', '?', '#', '@', '\\', ':', '%'])
+        || value.chars().any(|c| c.is_control() || c.is_whitespace() || is_bidi(c))
+    {
+        Some(
+            "holds a character that would change the URL's host or path (/ \\ ? # @ : %, white space or a control character)",
+        )
+    } else {
+        None
+    }
 }
 
 /// What is wrong with `value` as an HTTP header value, or `None`: visible ASCII, spaces and
@@ -276,5 +357,45 @@ mod tests {
         assert!(header_value_problem(" lead").is_some());
         assert!(header_value_problem("é").is_some());
         assert!(header_value_problem("").is_none());
+        for reserved in ["Host", "HOST", ":authority", "Connection", "keep-alive", "Transfer-Encoding", "TE"]
+        {
+            assert!(header_name_problem(reserved).is_some(), "{reserved}");
+        }
+        for reserved in ["content-length", "Upgrade", "Proxy-Authorization", "proxy-connection", "Trailer"] {
+            assert!(header_name_problem(reserved).is_some(), "{reserved}");
+        }
+        for reserved in ["Forwarded", "X-Forwarded-Host"] {
+            assert!(header_name_problem(reserved).is_some(), "{reserved}");
+        }
+        assert_eq!(header_name_problem("Hosts"), None, "only the names themselves");
+        assert_eq!(header_name_problem("X-Proxy"), None);
+        for name in RESERVED_HEADERS {
+            let probe = name.replace('*', "authorization");
+            assert!(reserved_header(&probe).is_some(), "{name} is listed but not refused");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_value_stays_one_segment() {
+        for ok in ["acme", "acme-eu.1", "a..b", "Ünïcode"] {
+            assert_eq!(placeholder_value_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".%2e",
+            "%2E%2e",
+            "a/b",
+            "a\\b",
+            "a?b",
+            "a#b",
+            "a%2fb",
+            "a b",
+            "a\nb",
+            "a\u{202e}",
+        ] {
+            assert!(placeholder_value_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

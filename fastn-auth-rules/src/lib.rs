@@ -61,8 +61,51 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+/// Whether a terminal or log shows `c` as something other than itself: a control
+/// character (C0, DEL and the C1 range U+0080–U+009F, whose U+009B a terminal may read as
+/// an escape), a bidirectional control ([`is_bidi_control`]), a zero-width or invisible
+/// format character (U+200B–U+200D, U+2060–U+2064, U+FEFF, U+00AD, the tags
+/// U+E0000–U+E007F), or a line or paragraph separator (U+2028, U+2029).
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200d}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{feff}'
+                | '\u{00ad}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
+}
+
+/// JSON text (as `serde_json` writes it) made safe for a terminal: every character
+/// [`is_unprintable`] inside a string written as a `\uXXXX` escape (UTF-16 pairs past
+/// U+FFFF), so the JSON means the same and shows only what it holds.
+///
+/// ```
+/// use fastn_auth_rules::terminal_json;
+/// assert_eq!(terminal_json("{\"a\":\"x\u{202e}y\u{9b}\"}"), r#"{"a":"x\u202ey\u009b"}"#);
+/// ```
+pub fn terminal_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_unprintable(c) && !c.is_ascii() {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `text` made safe to show: control characters (line breaks, ANSI escapes, NUL) and
-/// bidirectional controls written as escapes (`\n`, `\u{1b}`, `\u{202e}`), and at most
+/// the other characters [`is_unprintable`] written as escapes (`\n`, `\u{1b}`, `\u{202e}`), and at most
 /// `max_chars` characters of it kept, `…` marking a cut. What a terminal then shows is
 /// what the text holds, on one line.
 ///
@@ -75,7 +118,7 @@ pub fn escape(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars.saturating_add(8)));
     let mut chars = text.chars();
     for c in chars.by_ref().take(max_chars) {
-        if c.is_control() || is_bidi_control(c) {
+        if is_unprintable(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -124,5 +167,42 @@ mod tests {
         assert!(!shown.chars().any(|c| c.is_control() || is_bidi_control(c)), "{shown}");
         assert!(shown.contains("\\n") && shown.contains("\\u{202e}") && shown.contains("\\u{1b}"), "{shown}");
         assert_eq!(shown_id(&"é".repeat(1000)).chars().count(), MAX_SHOWN_ID_CHARS + 1);
+        for hidden in ['\u{9b}', '\u{85}', '\u{200b}', '\u{2028}', '\u{feff}', '\u{e0041}'] {
+            let shown = escape(&format!("a{hidden}b"), 100);
+            assert!(shown.starts_with("a\\u{") && shown.ends_with('b'), "{hidden:?} shown as {shown}");
+        }
+    }
+
+    #[test]
+    fn terminal_json_escapes_what_a_terminal_would_obey_and_stays_json() {
+        let value = "\u{202e}gnp.exe\u{2066}\u{9b}31m\u{1b}\u{1f600}\u{e0041}é";
+        let json = format!("{{\"name\":\"{}\"}}", value.replace('\u{1b}', "\\u001b"));
+        let shown = terminal_json(&json);
+        assert!(!shown.chars().any(is_unprintable), "{shown}");
+        assert!(
+            shown.contains("\\u202e") && shown.contains("\\u009b") && shown.contains("\\udb40\\udc41"),
+            "{shown}"
+        );
+        assert!(shown.contains('\u{1f600}') && shown.contains('é'), "printable text stays as it is: {shown}");
+        // Decoding it gives the original text back.
+        let back = shown.trim_start_matches("{\"name\":\"").trim_end_matches("\"}");
+        assert_eq!(decode_json_string(back), value);
+    }
+
+    /// The text of a JSON string's inside, for the test above (no serde_json here).
+    fn decode_json_string(inner: &str) -> String {
+        let mut units = Vec::new();
+        let mut rest = inner;
+        while let Some(c) = rest.chars().next() {
+            if let Some(hex) = rest.strip_prefix("\\u") {
+                units.push(u16::from_str_radix(&hex[..4], 16).unwrap());
+                rest = &hex[4..];
+            } else {
+                let mut buf = [0u16; 2];
+                units.extend_from_slice(c.encode_utf16(&mut buf));
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        String::from_utf16(&units).unwrap()
     }
 }

@@ -20,6 +20,7 @@ use crate::connector::{ApiSpec, Connector, TokenPlacement};
 use crate::credentials::{Credentials, ExtraMap};
 use crate::error::{Error, RequestInfo, Result};
 use crate::provider::{CheckedPath, Placement, Template};
+use crate::response::{ApiResponse, DEFAULT_MAX_API_BODY};
 use crate::target::Target;
 use crate::telemetry::{self, Outcome};
 use crate::transport::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
@@ -32,8 +33,9 @@ use crate::wire::Endpoint;
 /// Owned, cheap to clone, `Send + Sync + 'static`: keep one per tenant. Each request takes
 /// the connection's token from the credentials cache, attaches it only to a URL under the
 /// API's base URL, and on a `401` from the provider refreshes the token once (one refresh
-/// however many callers saw the `401`) and retries. The provider's answer comes back as it
-/// is, whatever its status.
+/// however many callers saw the `401`) and retries. The provider's answer comes back as an
+/// [`ApiResponse`] whatever its status, its body read under the call's deadline and within
+/// a size limit ([`max_body`](Self::max_body)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -58,6 +60,7 @@ pub struct ApiClient {
     routed: Option<Url>,
     headers: Arc<[(HeaderName, HeaderValue)]>,
     placement: Placement,
+    max_body: u64,
     /// A setting that cannot work, reported by the first request.
     problem: Option<Arc<str>>,
 }
@@ -101,7 +104,16 @@ impl ApiClient {
             Placement::bearer()
         });
         let routed = calls.providers.routes.routed(connector.id());
-        ApiClient { calls, target, base, routed, headers: headers.into(), placement, problem }
+        ApiClient {
+            calls,
+            target,
+            base,
+            routed,
+            headers: headers.into(),
+            placement,
+            max_body: DEFAULT_MAX_API_BODY,
+            problem,
+        }
     }
 
     /// The org; the connector's manifest default, else
@@ -133,6 +145,16 @@ impl ApiClient {
     #[must_use]
     pub fn base_url(mut self, template: impl AsRef<str>) -> Self {
         self.base = Template::parse(template.as_ref()).map_err(Arc::from);
+        self
+    }
+
+    /// The most bytes an answer's body may have (default
+    /// [`DEFAULT_MAX_API_BODY`](crate::limits::DEFAULT_MAX_API_BODY), 16 MiB): reading past
+    /// it is an [`Error::BodyTooLarge`]. A request can set its own with
+    /// [`ApiRequest::max_body`].
+    #[must_use]
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -175,6 +197,7 @@ impl ApiClient {
             headers: HeaderMap::new(),
             body: Payload::Empty,
             timeout: None,
+            max_body: self.max_body,
             idempotent,
             problem: None,
         }
@@ -198,14 +221,21 @@ fn static_headers(spec: &ApiSpec) -> std::result::Result<Vec<(HeaderName, Header
     spec.headers
         .iter()
         .map(|(name, value)| {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                format!("the API header `{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))
-            })?;
+            let name = header_name(name).map_err(|problem| format!("the API header: {problem}"))?;
             let value = HeaderValue::from_str(value)
                 .map_err(|_| format!("the value of the API header `{name}` cannot be sent"))?;
             Ok((name, value))
         })
         .collect()
+}
+
+/// `name` as a header name a request may set, or the message of an [`Error::Config`].
+fn header_name(name: &str) -> std::result::Result<HeaderName, String> {
+    match fastn_auth_rules::api::header_name_problem(name) {
+        Some(problem) => Err(problem),
+        None => HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))),
+    }
 }
 
 /// A request body, kept so that it can be sent again after a refresh when it can.
@@ -242,6 +272,7 @@ pub struct ApiRequest<'a> {
     headers: HeaderMap,
     body: Payload,
     timeout: Option<Duration>,
+    max_body: u64,
     idempotent: bool,
     problem: Option<Error>,
 }
@@ -304,18 +335,19 @@ impl ApiRequest<'_> {
     }
 
     /// Adds a header (it replaces a header of the same name from the manifest's `api:`
-    /// block). A name or value HTTP cannot carry makes `send` an [`Error::Config`]. The
-    /// token's own header is the SDK's: a value given for it here is replaced.
+    /// block). A name or value HTTP cannot carry makes `send` an [`Error::Config`], and so
+    /// does a header that would move the request or its framing
+    /// ([`RESERVED_HEADERS`](fastn_auth_rules::api::RESERVED_HEADERS): `Host`, the forwarding
+    /// headers, `Connection`, `Transfer-Encoding`, `Content-Length`, `Proxy-*`, …): nothing
+    /// is sent then. The token's own header is the SDK's: a value given for it here is
+    /// replaced.
     pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
         let (name, value) = (name.as_ref(), value.as_ref());
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (header_name(name), HeaderValue::from_str(value)) {
             (Ok(name), Ok(value)) => {
                 self.headers.append(name, value);
             }
-            (Err(_), _) => self.fail(Error::config(format!(
-                "`{}` is not an HTTP header name",
-                fastn_auth_rules::shown_id(name)
-            ))),
+            (Err(problem), _) => self.fail(Error::config(problem)),
             (Ok(name), Err(_)) => {
                 self.fail(Error::config(format!("the value given for the header `{name}` cannot be sent")));
             }
@@ -334,10 +366,18 @@ impl ApiRequest<'_> {
         self
     }
 
-    /// The longest one attempt may take, answer headers included; default the client's
-    /// request timeout. The whole call stays within the client's call timeout.
+    /// The longest one attempt may take, its whole answer included (headers and the body
+    /// read from the [`ApiResponse`]); default the client's request timeout. The whole call
+    /// stays within the client's call timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The most bytes the answer's body may have, for this request (default the
+    /// [`ApiClient::max_body`]): raise it for a large download.
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -354,9 +394,15 @@ impl ApiRequest<'_> {
     ///
     /// A `401` refreshes the connection's credentials once (coalesced with every other
     /// caller, and only if no newer token came meanwhile) and retries once, if the body can
-    /// be sent again. A `429` or `503` with `Retry-After` is retried, for an idempotent
-    /// request, within the client's retry count and call timeout. Redirects are returned,
-    /// never followed.
+    /// be sent again. When the refresh brings the same token, or the provider rejects the
+    /// refreshed one too, that connection's `401`s are returned as they are for a while
+    /// ([`UNAUTHORIZED_BACKOFF`](crate::limits::UNAUTHORIZED_BACKOFF), growing), counted in
+    /// [`CacheStats::unauthorized_returned`](crate::CacheStats::unauthorized_returned). A
+    /// `429` or `503` with `Retry-After` is retried, for an idempotent request, within the
+    /// client's retry count and call timeout. Redirects are returned, never followed.
+    ///
+    /// The answer's body is read from the [`ApiResponse`] under the same deadline and
+    /// within [`max_body`](Self::max_body).
     ///
     /// # Errors
     /// [`Error::Config`] for a path that leaves the base URL (absolute, `//host`, `..`, a
@@ -364,8 +410,9 @@ impl ApiRequest<'_> {
     /// sent then. [`Error::Network`] with [`is_not_found()`](Error::is_not_found) when the
     /// tenant has no such connection (or it was revoked), or when Fastn or the provider
     /// did not answer in time. [`Error::InvalidResponse`] when the credentials make an
-    /// unusable base URL (a hostile `instance_url`) or hold no token.
-    pub async fn send(mut self) -> Result<reqwest::Response> {
+    /// unusable base URL (a hostile `instance_url`, a `{field}` value that is not one
+    /// segment) or hold no token.
+    pub async fn send(mut self) -> Result<ApiResponse> {
         if let Some(err) = self.problem.take() {
             return Err(err);
         }
@@ -409,7 +456,12 @@ impl ApiRequest<'_> {
                     .await
                     .unwrap_or_else(|| Err(late()))?;
                 match response.status() {
-                    StatusCode::UNAUTHORIZED if !refreshed => {
+                    StatusCode::UNAUTHORIZED if refreshed => {
+                        // The refreshed token is rejected too: no more refreshes for a while.
+                        calls.cache.reject(target, generation);
+                        return Ok(response);
+                    }
+                    StatusCode::UNAUTHORIZED => {
                         if !body.replayable() {
                             tracing::warn!(
                                 connector = %target.connector_id,
@@ -418,11 +470,22 @@ impl ApiRequest<'_> {
                             );
                             return Ok(response);
                         }
+                        if calls.cache.unauthorized_is_final(target, generation) {
+                            return Ok(response);
+                        }
                         refreshed = true;
-                        drop(response);
                         tracing::debug!(connector = %target.connector_id, "the provider refused the token; refreshing it");
+                        let rejected = credentials;
                         (credentials, generation) =
                             calls.cached(target, deadline, Freshness::NewerThan(generation)).await?;
+                        let token = |credentials| client.placement.token(credentials).ok();
+                        if token(&rejected).is_some() && token(&rejected) == token(&credentials) {
+                            // Fastn gave back the token just refused: sending it again is
+                            // pointless, and so is asking Fastn again soon.
+                            calls.cache.reject(target, generation);
+                            return Ok(response);
+                        }
+                        drop(response);
                     }
                     StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                         if this.idempotent
@@ -464,7 +527,7 @@ impl ApiRequest<'_> {
         body: &mut Payload,
         credentials: &Credentials<ExtraMap>,
         deadline: Option<Instant>,
-    ) -> Option<Result<reqwest::Response>> {
+    ) -> Option<Result<ApiResponse>> {
         let request = match self.prepare(base, path, body, credentials) {
             Ok(request) => request,
             Err(err) => return Some(Err(err)),
@@ -501,7 +564,10 @@ impl ApiRequest<'_> {
             let err = err.without_url();
             Error::network(&self.info(Some(base)), format!("the API did not answer: {err}")).with_source(err)
         });
-        Some(response.and_then(|response| client.placement.scrub(response)))
+        Some(response.map(|response| {
+            let url = client.placement.shown_url(response.url());
+            ApiResponse::new(response, url, self.max_body, end, self.info(Some(base)))
+        }))
     }
 
     /// The request to send under `base`: the path joined and pinned, the query, the headers,

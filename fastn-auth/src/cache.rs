@@ -135,6 +135,10 @@ impl CacheOptions {
 pub struct CacheStats {
     /// Calls answered from the cache, without waiting on Fastn.
     pub hits: u64,
+    /// Provider `401`s returned as they are, without asking Fastn: the connection's token
+    /// was refreshed and rejected again (or came back the same) within the back-off
+    /// ([`UNAUTHORIZED_BACKOFF`](crate::limits::UNAUTHORIZED_BACKOFF)).
+    pub unauthorized_returned: u64,
     /// Calls that fetched from Fastn themselves: a cold or expired key, or `.fresh()`.
     pub misses: u64,
     /// Calls that waited for another caller's fetch instead of making their own.
@@ -160,6 +164,22 @@ const LEASE_POLL: Duration = Duration::from_millis(50);
 
 /// How long after a failed refresh, with the token still valid, the next one is tried.
 const RETRY_REFRESH: Duration = Duration::from_secs(5);
+
+/// How long a connection whose refreshed token the provider rejected again gets its `401`s
+/// back as they are, without a refresh: 30 s, doubling while it keeps being rejected, up
+/// to [`MAX_UNAUTHORIZED_BACKOFF`]. A provider that always answers `401` (the app was
+/// revoked at the provider) then costs Fastn a request per back-off, not one per call.
+pub const UNAUTHORIZED_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest [`UNAUTHORIZED_BACKOFF`] grows to.
+pub const MAX_UNAUTHORIZED_BACKOFF: Duration = Duration::from_secs(600);
+
+/// A token the provider rejected even after a refresh: no refresh for it until `until`.
+#[derive(Debug, Clone, Copy)]
+struct Rejected {
+    generation: u64,
+    until: Instant,
+    step: Duration,
+}
 
 /// How fresh a caller needs the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +220,7 @@ struct Slot {
     high_water: Option<SystemTime>,
     inflight: Option<(u64, watch::Receiver<Outcome>)>,
     not_found: Option<(Instant, Arc<Error>)>,
+    rejected: Option<Rejected>,
     last_used: Instant,
 }
 
@@ -455,6 +476,51 @@ impl Cache {
         }
     }
 
+    /// Whether a provider `401` to the token of `generation` is to be returned as it is,
+    /// without a refresh: that token was rejected after a refresh, less than its back-off
+    /// ago. Counted in the stats when so.
+    pub(crate) fn unauthorized_is_final(&self, target: &Target, generation: u64) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let held = state.slots.get(target).and_then(|slot| slot.rejected);
+        let fresh = held.is_some_and(|rejected| rejected.generation >= generation && now < rejected.until);
+        if fresh {
+            state.stats.unauthorized_returned += 1;
+            telemetry::unauthorized_returned();
+        }
+        fresh
+    }
+
+    /// Records that the provider rejected the token of `generation`, which came from a
+    /// refresh: its `401`s are final for [`UNAUTHORIZED_BACKOFF`], doubled for each
+    /// rejection that follows the end of the last back-off within its length again.
+    pub(crate) fn reject(&self, target: &Target, generation: u64) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let Some(slot) = state.slots.get_mut(target) else { return };
+        let step = match slot.rejected {
+            // Already backing off for this token (another caller saw the same 401).
+            Some(held) if held.generation >= generation && now < held.until => return,
+            Some(held) if now < held.until + held.step => (held.step * 2).min(MAX_UNAUTHORIZED_BACKOFF),
+            _ => UNAUTHORIZED_BACKOFF,
+        };
+        let until = now.checked_add(step).unwrap_or_else(far_future);
+        slot.rejected = Some(Rejected { generation, until, step });
+        tracing::warn!(
+            connector = %target.connector_id,
+            backoff = ?step,
+            "the provider rejected a refreshed token; its 401s are returned without refreshing for a while"
+        );
+    }
+
+    /// Forgets a remembered "not connected" of `target`: a flow just made the connection.
+    pub(crate) fn connected(&self, target: &Target) {
+        let mut state = self.lock();
+        if let Some(slot) = state.slots.get_mut(target) {
+            slot.not_found = None;
+        }
+    }
+
     /// Whether a still-valid answer can be served to a caller of `freshness`.
     fn serves_valid(&self, target: &Target, freshness: Freshness) -> bool {
         let state = self.lock();
@@ -520,7 +586,14 @@ impl Cache {
 
 impl Slot {
     fn new(now: Instant) -> Self {
-        Slot { cached: None, high_water: None, inflight: None, not_found: None, last_used: now }
+        Slot {
+            cached: None,
+            high_water: None,
+            inflight: None,
+            not_found: None,
+            rejected: None,
+            last_used: now,
+        }
     }
 
     /// The remembered "not connected", while it lasts; forgotten once past.

@@ -9,7 +9,6 @@ use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
 use crate::provider::Providers;
-use crate::target::Scope;
 use crate::target::Target;
 use crate::transport::{Budget, Transport};
 use crate::wire::{self, InitAnswer, Route, StatusAnswer};
@@ -37,17 +36,24 @@ impl Calls {
         self.transport.call(route, target.scope(), self.budget(None), wire::decode_init).await
     }
 
-    /// One status poll: no retries beyond the fresh-connection one, since the poll loop
-    /// has its own pauses; ends by `deadline`.
+    /// One status poll of the flow `state` of `target`: no retries beyond the
+    /// fresh-connection one, since the poll loop has its own pauses; ends by `deadline`.
+    /// An `ACTIVE` answer makes the cache forget a remembered "not connected" of the
+    /// connection, so the next call sees it at once.
     pub(crate) async fn status(
         &self,
         state: &str,
-        scope: Scope<'_>,
+        target: &Target,
         deadline: Option<Instant>,
     ) -> Result<StatusAnswer> {
         let budget = Budget { retries: 0, deadline };
         crate::telemetry::poll();
-        self.transport.call(Route::Status { state }, scope, budget, wire::decode_status).await
+        let route = Route::Status { state };
+        let answer = self.transport.call(route, target.scope(), budget, wire::decode_status).await?;
+        if answer.status == wire::AuthStatus::Active {
+            self.cache.connected(target);
+        }
+        Ok(answer)
     }
 
     /// `GET /connect/credentials/{org}/{connector}`, through the cache when there is one.

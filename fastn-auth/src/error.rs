@@ -145,6 +145,19 @@ pub enum Error {
         source: Option<serde_json::Error>,
     },
 
+    /// An answer's body is larger than the limit: the declared length (`Content-Length`)
+    /// or the bytes that came. Nothing past the limit was read or kept.
+    #[error("{request}: the answer's body is larger than the limit of {limit} bytes{}", declared.map_or_else(String::new, |declared| format!(" (it declared {declared})")))]
+    #[non_exhaustive]
+    BodyTooLarge {
+        /// The request answered.
+        request: Box<RequestInfo>,
+        /// The limit in force ([`ApiRequest::max_body`](crate::ApiRequest::max_body)).
+        limit: u64,
+        /// The length the answer declared, when that was over the limit.
+        declared: Option<u64>,
+    },
+
     /// A value given to the SDK is unusable, detected before any request.
     #[error("invalid configuration: {message}")]
     #[non_exhaustive]
@@ -164,7 +177,7 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::Timeout,
             Error::Authentication { .. } => ErrorCode::AuthFailed,
             Error::Network { .. } => ErrorCode::NetworkError,
-            Error::InvalidResponse { .. } => ErrorCode::InvalidResponse,
+            Error::InvalidResponse { .. } | Error::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
             Error::Config { .. } => ErrorCode::ConfigError,
         }
     }
@@ -192,6 +205,7 @@ impl Error {
         match self {
             Error::Network { request, .. } => Some(request),
             Error::InvalidResponse { request, .. } => request.as_deref(),
+            Error::BodyTooLarge { request, .. } => Some(request),
             _ => None,
         }
     }
@@ -206,6 +220,11 @@ impl Error {
     /// the space.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self.status_code(), Some(401 | 403))
+    }
+
+    /// An answer's body was over the limit ([`Error::BodyTooLarge`]).
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Error::BodyTooLarge { .. })
     }
 
     /// A deadline ended it: [`Error::Timeout`], or a request or call timeout.
@@ -286,6 +305,9 @@ impl Error {
                 message: message.clone(),
                 source: None,
             },
+            Error::BodyTooLarge { request, limit, declared } => {
+                Error::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }
+            }
             Error::Config { message } => Error::Config { message: message.clone() },
         }
     }

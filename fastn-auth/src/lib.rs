@@ -46,6 +46,7 @@ mod provider;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;
+mod response;
 mod session;
 pub mod store;
 mod target;
@@ -66,8 +67,10 @@ pub use fastn_auth_macros::connectors;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use request::{ConnectRequest, CredentialsRequest};
-/// The HTTP method of an [`ApiClient::request`] (reqwest's).
-pub use reqwest::Method;
+/// The HTTP method of an [`ApiClient::request`], and the status, headers and version of an
+/// [`ApiResponse`] (reqwest's, which are the `http` crate's).
+pub use reqwest::{Method, StatusCode, Version, header};
+pub use response::ApiResponse;
 pub use secrecy::{ExposeSecret, SecretString};
 /// The JSON types of untyped credentials (`extra` is a `serde_json::Map`) and of `json`
 /// manifest fields.
@@ -90,6 +93,7 @@ const _: () = {
     crosses_tasks::<wire::DecodeError>();
     crosses_tasks::<ApiClient>();
     crosses_tasks::<ApiRequest<'static>>();
+    crosses_tasks::<ApiResponse>();
 };
 
 /// Every future the API returns is `Send`, so it can be spawned on a multi-threaded runtime

@@ -91,10 +91,13 @@ impl Template {
                         Some(_) => return Err(bad("is not a string")),
                         None => return Err(bad("is missing from the credentials")),
                     };
-                    // Inside the URL a value may not change where it points: no separator,
-                    // no port, no escape. At the start it is a whole origin, checked below.
-                    if index > 0 && value.contains(['/', '?', '#', '@', '\\', ':', '%']) {
-                        return Err(bad("holds a character that would change the URL's host or path"));
+                    // Inside the URL a value stays one segment of a host or path: no
+                    // separator, no port, no escape, no `..`. At the start it is a whole
+                    // origin, checked below.
+                    if index > 0
+                        && let Some(problem) = rules::placeholder_value_problem(value)
+                    {
+                        return Err(bad(problem));
                     }
                     out.push_str(value);
                 }
@@ -243,10 +246,11 @@ impl Placement {
 
     /// The placement of `token`; the error is the message of an [`Error::Config`].
     pub(crate) fn new(token: TokenPlacement) -> std::result::Result<Placement, String> {
-        let header = |name: &str| {
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        let header = |name: &str| match rules::header_name_problem(name) {
+            Some(problem) => Err(format!("the token header: {problem}")),
+            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 format!("the token header `{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))
-            })
+            }),
         };
         Ok(match token {
             TokenPlacement::Bearer => Placement::bearer(),
@@ -267,12 +271,9 @@ impl Placement {
         credentials: &Credentials<crate::credentials::ExtraMap>,
         request: &mut reqwest::Request,
     ) -> Result<()> {
-        let from = match self {
-            Placement::Header { from, .. } | Placement::Query { from, .. } => from,
-        };
-        let token = token_field(credentials, from)?;
+        let token = self.token(credentials)?;
         match self {
-            Placement::Header { name, prefix, .. } => {
+            Placement::Header { name, prefix, from } => {
                 let mut value = HeaderValue::from_str(&format!("{prefix}{token}")).map_err(|_| {
                     Error::invalid(
                         Endpoint::Credentials,
@@ -291,12 +292,20 @@ impl Placement {
 }
 
 impl Placement {
-    /// `response` as the caller may see it: with the token in the query, the URL it
-    /// remembers shows `[REDACTED]` in its place (a `Debug` or an error of the response
-    /// would print it otherwise).
-    pub(crate) fn scrub(&self, response: reqwest::Response) -> Result<reqwest::Response> {
-        let Placement::Query { name, .. } = self else { return Ok(response) };
-        let mut url = response.url().clone();
+    /// The token of `credentials` as this placement sends it.
+    pub(crate) fn token<'c>(
+        &self,
+        credentials: &'c Credentials<crate::credentials::ExtraMap>,
+    ) -> Result<&'c str> {
+        let (Placement::Header { from, .. } | Placement::Query { from, .. }) = self;
+        token_field(credentials, from)
+    }
+
+    /// `url` as the caller may see it: with the token in the query, `[REDACTED]` in its
+    /// place (a `Debug` or an error would print it otherwise).
+    pub(crate) fn shown_url(&self, url: &Url) -> Url {
+        let mut url = url.clone();
+        let Placement::Query { name, .. } = self else { return url };
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(key, value)| {
@@ -305,23 +314,7 @@ impl Placement {
             })
             .collect();
         url.query_pairs_mut().clear().extend_pairs(pairs);
-        let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-        let mut builder = http::Response::builder().status(parts.status).version(parts.version);
-        if let Some(headers) = builder.headers_mut() {
-            *headers = parts.headers;
-        }
-        if let Some(extensions) = builder.extensions_mut() {
-            extensions.extend(parts.extensions);
-        }
-        let builder = reqwest::ResponseBuilderExt::url(builder, url);
-        // Status, version and headers come from a response that was valid, so this does
-        // not fail; if it did, the answer is refused rather than shown with the token.
-        builder.body(body).map(reqwest::Response::from).map_err(|_| {
-            Error::invalid(
-                Endpoint::Api,
-                "the provider's answer could not be kept without the token in its URL",
-            )
-        })
+        url
     }
 }
 

@@ -115,7 +115,14 @@ impl RedisStore {
     /// A builder for a store sealing values with `key`: a URL or a cluster, a private CA, a
     /// key prefix.
     pub fn builder(key: [u8; 32]) -> RedisStoreBuilder {
-        RedisStoreBuilder { key, url: None, cluster: None, root_pem: None, prefix: None }
+        RedisStoreBuilder {
+            key,
+            url: None,
+            cluster: None,
+            root_pem: None,
+            prefix: None,
+            plaintext_password: false,
+        }
     }
 
     /// Namespaces every Redis key with `prefix` (default `fastn-auth`): `{prefix}:c:{…}` for
@@ -292,6 +299,7 @@ pub struct RedisStoreBuilder {
     cluster: Option<Vec<String>>,
     root_pem: Option<Vec<u8>>,
     prefix: Option<String>,
+    plaintext_password: bool,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -332,12 +340,22 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Lets a password travel over plain `redis://` to a host that is not loopback: only
+    /// for a private network you trust end to end (a sidecar, a VPC without TLS). Without
+    /// it such a URL is refused, as plain `http://` is for an API base URL.
+    pub fn allow_plaintext_password(mut self, allow: bool) -> Self {
+        self.plaintext_password = allow;
+        self
+    }
+
     /// Checks the settings and builds the store; it connects on first use.
     ///
     /// # Errors
     /// [`Error::Config`] when neither or both of a URL and a cluster are given, a URL is not
-    /// `redis://` or `rediss://` (or the URLs mix them), or a CA is given without TLS or is
-    /// not PEM. Messages never show a URL (it may hold a password).
+    /// `redis://` or `rediss://` (or the URLs mix them), a password would go over plain
+    /// `redis://` to a host that is not loopback (see
+    /// [`allow_plaintext_password`](Self::allow_plaintext_password)), or a CA is given
+    /// without TLS or is not PEM. Messages never show a URL (it may hold a password).
     pub fn build(self) -> Result<RedisStore> {
         let is_cluster = self.cluster.is_some();
         let urls = match (self.url, self.cluster) {
@@ -362,6 +380,20 @@ impl RedisStoreBuilder {
         let tls = urls[0].starts_with("rediss://");
         if urls.iter().any(|url| url.starts_with("rediss://") != tls) {
             return Err(Error::config("RedisStore: the URLs mix redis:// and rediss://"));
+        }
+        for (index, info) in infos.iter().enumerate() {
+            let remote = match info.addr() {
+                redis::ConnectionAddr::Tcp(host, _) => !fastn_auth_rules::api::is_loopback_host(host),
+                _ => false,
+            };
+            if !tls && remote && info.redis_settings().password().is_some() && !self.plaintext_password {
+                return Err(Error::config(format!(
+                    "RedisStore: URL {} sends a password over plain redis:// to a host that is not \
+                     loopback; use rediss:// (TLS), or allow_plaintext_password(true) on a private \
+                     network you trust",
+                    index + 1
+                )));
+            }
         }
         if let Some(pem) = &self.root_pem {
             if !tls {
@@ -553,6 +585,20 @@ mod tests {
         assert!(err(mixed).contains("mix"));
         let plain_ca = RedisStore::builder([1; 32]).url("redis://a/").root_certificate_pem(b"x");
         assert!(err(plain_ca).contains("rediss://"));
+        let plain_password = RedisStore::builder([1; 32]).url("redis://svc:hunter2@redis.internal:6379/");
+        let message = err(plain_password);
+        assert!(message.contains("plain redis://") && !message.contains("hunter2"), "{message}");
+        let seeds = ["redis://:hunter2@10.0.0.1:7000/", "redis://:hunter2@10.0.0.2:7000/"];
+        assert!(err(RedisStore::builder([1; 32]).cluster(seeds)).contains("URL 1"));
+        for allowed in [
+            RedisStore::builder([1; 32]).url("redis://svc:pw@127.0.0.1:6379/"),
+            RedisStore::builder([1; 32]).url("redis://svc:pw@localhost:6379/"),
+            RedisStore::builder([1; 32]).url("rediss://svc:pw@redis.internal:6380/"),
+            RedisStore::builder([1; 32]).url("redis://redis.internal:6379/"),
+            RedisStore::builder([1; 32]).url("redis://svc:pw@redis.internal/").allow_plaintext_password(true),
+        ] {
+            assert!(allowed.build().is_ok());
+        }
         let not_pem = RedisStore::builder([1; 32]).url("rediss://a/").root_certificate_pem(b"hunter2");
         assert!(err(not_pem).contains("not a PEM"));
         let bad = RedisStore::builder([1; 32]).cluster(["redis://a:1/", "http://user:hunter2@b/"]);

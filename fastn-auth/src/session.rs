@@ -202,7 +202,7 @@ impl<C: Connector> AuthSession<C> {
     /// Asks once where the flow stands. Not retried beyond a stale pooled connection: use
     /// [`wait_for_completion`](Self::wait_for_completion) to ride out transient faults.
     pub async fn get_status(&self) -> Result<StatusResponse> {
-        let answer = self.calls.status(&self.handle.state, self.handle.target.scope(), None).await?;
+        let answer = self.calls.status(&self.handle.state, &self.handle.target, None).await?;
         Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
     }
 
@@ -262,9 +262,8 @@ impl<C: Connector> AuthSession<C> {
         last_status: &mut Option<AuthStatus>,
     ) -> Result<Credentials<C::Extra>> {
         let mut failures = 0u32;
-        let scope = self.handle.target.scope();
         loop {
-            let pause = match self.calls.status(&self.handle.state, scope, deadline).await {
+            let pause = match self.calls.status(&self.handle.state, &self.handle.target, deadline).await {
                 Ok(answer) => {
                     *last_status = Some(answer.status);
                     match answer.status {

@@ -80,6 +80,8 @@ counter! {
     store_error => "fastn_auth_store_errors_total";
     /// A flow status poll.
     poll => "fastn_auth_polls_total";
+    /// A provider 401 returned without a refresh (the connection is backing off).
+    unauthorized_returned => "fastn_auth_unauthorized_returned_total";
 }
 
 /// One HTTP request to `endpoint` that ended with `outcome` after `took`.

@@ -21,7 +21,9 @@ async fn main() {
         .base_url(base_url.clone())
         .build()
         .expect("a valid client");
-    let handles = RedisHandles::new(redis_url).expect("a Redis URL").prefix("web-replica");
+    // Every replica seals and opens records with the same key, as a fleet's would.
+    let store = fastn_auth::RedisStore::builder([7; 32]).url(redis_url).key_prefix("web-replica");
+    let handles = RedisHandles::new(store.build().expect("a Redis URL"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     println!("http://{}", listener.local_addr().expect("an address"));
     tokio::spawn(async move { axum::serve(listener, web_app::app(client, handles)).await });
