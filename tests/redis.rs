@@ -336,3 +336,42 @@ async fn a_lock_with_no_expiry_costs_a_wait_within_the_callers_deadline() {
     another.credentials("slack").tenant_id("acme").send().await.unwrap();
     assert_eq!((upstream(&mock), another.cache_stats().unwrap().store_hits), (2, 1));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn flow_handles_are_sealed_and_a_planted_or_copied_record_is_a_miss() {
+    use fastn_auth_axum::{FlowRecord, HandleStore, RedisHandles};
+    let Some(redis) = Redis::start() else { return };
+    let handles = || RedisHandles::new(RedisStore::builder(KEY).url(redis.url()).build().unwrap());
+    let expires_at = SystemTime::now() + Duration::from_secs(60);
+    let record = |tenant: &str, state: &str| FlowRecord {
+        tenant_id: tenant.to_owned(),
+        handle: fastn_auth::SessionHandle::new("slack", state),
+        expires_at,
+    };
+    let ttl = Duration::from_secs(60);
+    handles().put("state-a", &record("tenant-a", "state-a"), ttl).await.unwrap();
+    assert_eq!(
+        handles().get("state-a").await.unwrap(),
+        Some(record("tenant-a", "state-a")),
+        "another replica reads it"
+    );
+
+    // Nothing readable at rest: no tenant, no state in clear.
+    let dump = redis.dump().await;
+    let (key_a, sealed_a) =
+        dump.iter().find(|(key, _)| key.contains("flow/state-a")).expect("the record's key");
+    assert!(!sealed_a.windows(8).any(|w| w == b"tenant-a"), "sealed");
+
+    // Whoever can write to Redis but lacks the key: a planted record and a copy are misses.
+    let planted = serde_json::to_vec(&record("tenant-b", "state-b")).unwrap();
+    set_raw(&redis, &key_a.replace("state-a", "state-b"), &planted).await;
+    assert_eq!(handles().get("state-b").await.unwrap(), None, "a planted record is a miss");
+    set_raw(&redis, &key_a.replace("state-a", "state-c"), sealed_a).await;
+    assert_eq!(
+        handles().get("state-c").await.unwrap(),
+        None,
+        "a record copied under another state is a miss"
+    );
+    let other_key = RedisHandles::new(RedisStore::builder([9; 32]).url(redis.url()).build().unwrap());
+    assert_eq!(other_key.get("state-a").await.unwrap(), None, "another fleet's key does not open it");
+}

@@ -17,6 +17,19 @@ const KEY: [u8; 32] = [7; 32];
 const CANARY: &str = "xoxb-REDIS-CANARY-8d1f";
 const PASSWORD: &str = "pw-ACL-CANARY-51c2";
 
+/// A flow record written through `writer` is read back through `reader`: RedisHandles on
+/// the same connection builder as the cache's store.
+async fn flow_handles_round_trip(writer: RedisStore, reader: RedisStore) {
+    use fastn_auth_axum::{FlowRecord, HandleStore, RedisHandles};
+    let record = FlowRecord {
+        tenant_id: "acme".to_owned(),
+        handle: fastn_auth::SessionHandle::new("slack", "state-1"),
+        expires_at: SystemTime::now() + Duration::from_secs(60),
+    };
+    RedisHandles::new(writer).put("state-1", &record, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(RedisHandles::new(reader).get("state-1").await.unwrap(), Some(record));
+}
+
 fn connect(mock: &MockServer, tenant: &str) {
     let credentials = serde_json::json!({ "access_token": CANARY, "expires_in": 3600 });
     mock.insert_connection(
@@ -143,6 +156,8 @@ async fn tls_with_a_private_ca_and_an_untrusted_certificate_reported_clearly() {
     let stats = second.cache_stats().unwrap();
     assert_eq!((stats.store_hits, stats.store_errors), (1, 0), "{stats:?}");
     assert_eq!(mock.requests_to(Endpoint::Credentials), 1);
+    // Flow handles over the same TLS connection, written on one replica, read on another.
+    flow_handles_round_trip(tls(), tls()).await;
 
     // The system's roots do not know this CA: reported once, clearly; calls keep working.
     let (logs, _guard) = capture_logs();
@@ -338,6 +353,8 @@ async fn a_cluster_shares_one_fetch_among_processes_and_survives_losing_a_primar
         );
     }
     assert_eq!(mock.requests_to(Endpoint::Credentials), 1, "4 x 250 callers, one upstream request");
+    let on_cluster = || RedisStore::builder(KEY).cluster(seeds.clone()).build().unwrap();
+    flow_handles_round_trip(on_cluster(), on_cluster()).await;
 
     // A primary dies mid-run: no caller sees an error while the tokens are valid. One
     // in-process entry, so that every call goes to the cluster.

@@ -243,3 +243,74 @@ async fn open_streams_are_capped_per_tenant_and_process_and_end_at_the_deadline(
     let (again, _) = app.events(&format!("/flows/{fresh}/events"), "acme").await;
     assert_eq!(again, 200, "ended streams give their slots back");
 }
+
+#[tokio::test]
+async fn same_origin_starts_work_over_http2_and_cross_site_ones_do_not() {
+    let app = app(|router| router).await;
+    let http2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let own = app.url.trim_end_matches("/integrations").to_owned();
+    let start = |origin: &str| {
+        http2
+            .post(format!("{}/slack/connect", app.url))
+            .header("x-test-tenant", "acme")
+            .header("accept", "application/json")
+            .header("origin", origin)
+            .send()
+    };
+    let answer = start(&own).await.unwrap();
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    assert_eq!(answer.status(), 200, "HTTP/2 carries the host in :authority");
+    let answer = start("https://evil.example").await.unwrap();
+    assert_eq!(
+        (answer.version(), answer.status()),
+        (reqwest::Version::HTTP_2, reqwest::StatusCode::FORBIDDEN)
+    );
+    assert_eq!(app.mock.requests_to(Endpoint::Init), 1, "only the same-origin start reached Fastn");
+}
+
+#[tokio::test]
+async fn a_flooding_tenant_is_held_to_its_limits_and_another_tenant_is_not_touched() {
+    let app = app(|router| router.tenant_limits(5, 8)).await;
+    let victim = app.start("slack", "victim").await["state"].as_str().unwrap().to_owned();
+    let post = |tenant: &str| {
+        app.http
+            .post(format!("{}/slack/connect", app.url))
+            .header("x-test-tenant", tenant)
+            .header("accept", "application/json")
+            .send()
+    };
+    let mut answers = Vec::new();
+    for _ in 0..50 {
+        answers.push(post("flood").await.unwrap());
+    }
+    let accepted = answers.iter().filter(|answer| answer.status() == 200).count();
+    assert_eq!(accepted, 5, "the pending-flow cap");
+    let refused = answers.last().unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    // Fastn saw the victim's start and the flood's five: nothing for the refused ones.
+    assert_eq!(app.mock.requests_to(Endpoint::Init), 6);
+    let status = app.get(&format!("/flows/{victim}"), "victim").send().await.unwrap();
+    assert_eq!(status.status(), 200, "the other tenant's flow is still there");
+    assert!(post("victim").await.unwrap().status().is_success(), "and it can start another");
+
+    // Flows that end free their place; the rate per minute still holds.
+    let states: Vec<String> = {
+        let mut states = Vec::new();
+        for answer in answers.into_iter().filter(|answer| answer.status() == 200) {
+            states.push(answer.json::<Value>().await.unwrap()["state"].as_str().unwrap().to_owned());
+        }
+        states
+    };
+    for state in &states {
+        app.mock.approve(state);
+        let status = app.get(&format!("/flows/{state}"), "flood").send().await.unwrap();
+        assert_eq!(status.json::<Value>().await.unwrap()["status"], "ACTIVE");
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(post("flood").await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429], "8 starts a minute: 5 then 3 more");
+}

@@ -542,8 +542,10 @@ async fn print_body(json: bool, mut response: fastn_auth::ApiResponse) -> Result
     // next one.
     let mut pending: Vec<u8> = Vec::new();
     while let Some(chunk) = response.chunk().await? {
+        // Only the new piece is searched for the last line break.
+        let end = chunk.iter().rposition(|&byte| byte == b'\n').map(|at| pending.len() + at);
         pending.extend_from_slice(&chunk);
-        if let Some(end) = pending.iter().rposition(|&byte| byte == b'\n') {
+        if let Some(end) = end {
             let rest = pending.split_off(end + 1);
             print_lines(&String::from_utf8_lossy(&pending));
             pending = rest;

@@ -5,6 +5,7 @@
 use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use serde_json::Value;
@@ -350,4 +351,73 @@ async fn api_calls_the_connected_app_like_gh_api() {
     assert_eq!(code(&out), 1);
     let out = run(cli(Some(&mock), &["api", "slack", "GET", "/x", "--tenant", "globex"])).await;
     assert_eq!(code(&out), 3, "no connection for that tenant: {}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_refuses_headers_that_move_the_request_and_escapes_what_the_provider_says() {
+    let mock = emulator_with_slack().await;
+    let sent = mock.requests_to(fastn_auth::wire::Endpoint::Api);
+    for header in ["Host: evil.example", "Transfer-Encoding: chunked", "Proxy-Authorization: x"] {
+        let args = ["api", "slack", "GET", "/auth.test", "--tenant", "acme", "-H", header];
+        let out = run(cli(Some(&mock), &args)).await;
+        assert_eq!(code(&out), 1, "{header}: {}", stderr(&out));
+        assert!(stderr(&out).contains("cannot be set"), "{}", stderr(&out));
+    }
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::Api), sent, "nothing was sent");
+
+    // The echo repeats the query: a right-to-left override, an isolate and a C1 CSI.
+    let path = "/auth.test?name=%E2%80%AEtxt.exe%E2%81%A6%C2%9B31m";
+    for json_mode in [true, false] {
+        let mut args = vec!["api", "slack", "GET", path, "--tenant", "acme"];
+        if json_mode {
+            args.insert(0, "--json");
+        }
+        let out = run(cli(Some(&mock), &args)).await;
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            !text.chars().any(|c| fastn_auth_rules::is_unprintable(c) && c != '\n'),
+            "raw controls reach the terminal: {text:?}"
+        );
+        assert!(text.contains("\\u202e") && text.contains("\\u009b") && text.contains("\\u2066"), "{text}");
+        let json: Value = serde_json::from_str(&text).expect("still JSON");
+        let echo = if json_mode { &json["body"] } else { &json };
+        assert_eq!(echo["query"]["name"], "\u{202e}txt.exe\u{2066}\u{9b}31m", "the same text, escaped");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_stops_reading_an_endless_body_at_the_limit() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let provider = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let head =
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                let _ = socket.write_all(head).await;
+                let mut chunk = b"10000\r\n".to_vec();
+                chunk.extend(std::iter::repeat_n(b'a', 0x10000));
+                chunk.extend_from_slice(b"\r\n");
+                // Bounded: 6 GiB at most, or until the client hangs up.
+                for _ in 0..100_000 {
+                    if socket.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mock = emulator_with_slack().await;
+    for (args, limit) in [(vec![], "16777216"), (vec!["--max-body", "100000"], "100000")] {
+        let mut command = cli(Some(&mock), &["api", "slack", "GET", "/files", "--tenant", "acme"]);
+        command.env_remove("FASTN_API_GATEWAY").args(["--api-base-url", &provider]).args(args);
+        let out = tokio::time::timeout(Duration::from_secs(120), run(command)).await.expect("it ends");
+        assert_eq!(code(&out), 3, "{}", stderr(&out));
+        assert!(stderr(&out).contains(limit), "the limit is named: {}", stderr(&out));
+        assert!(out.stdout.len() <= 16 * 1024 * 1024, "{} bytes printed", out.stdout.len());
+    }
 }

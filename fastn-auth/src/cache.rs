@@ -1062,6 +1062,45 @@ mod tests {
         }
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_token_rejected_after_a_refresh_backs_off_and_the_back_off_grows() {
+        let base = url::Url::parse("https://live.fastn.ai/api").unwrap();
+        let cache = Cache::new(CacheOptions::default(), &base, "s", Credential::ApiKey("k"));
+        let target = target(Some("acme"), None);
+        let fetch = || async { Ok(raw("t", Duration::from_secs(3600))) };
+        let (_, generation) =
+            cache.get::<Map<String, Value>, _>(&target, Freshness::Any, None, fetch).await.unwrap();
+        assert!(!cache.unauthorized_is_final(&target, generation), "a first 401 refreshes");
+        cache.reject(&target, generation);
+        cache.reject(&target, generation);
+        assert!(cache.unauthorized_is_final(&target, generation));
+        assert!(!cache.unauthorized_is_final(&target, generation + 1), "a newer token is not held to it");
+        tokio::time::advance(UNAUTHORIZED_BACKOFF - Duration::from_millis(1)).await;
+        assert!(
+            cache.unauthorized_is_final(&target, generation),
+            "the same caller's second reject did not extend it"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(!cache.unauthorized_is_final(&target, generation), "over: the next 401 refreshes again");
+        // Rejected again soon after: twice as long, and so on up to the cap.
+        let mut step = UNAUTHORIZED_BACKOFF;
+        for _ in 0..8 {
+            cache.reject(&target, generation);
+            step = (step * 2).min(MAX_UNAUTHORIZED_BACKOFF);
+            tokio::time::advance(step - Duration::from_millis(1)).await;
+            assert!(cache.unauthorized_is_final(&target, generation), "{step:?}");
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert!(!cache.unauthorized_is_final(&target, generation), "{step:?}");
+        }
+        assert_eq!(step, MAX_UNAUTHORIZED_BACKOFF);
+        // Long quiet: it starts over at the base.
+        tokio::time::advance(MAX_UNAUTHORIZED_BACKOFF * 2).await;
+        cache.reject(&target, generation);
+        tokio::time::advance(UNAUTHORIZED_BACKOFF).await;
+        assert!(!cache.unauthorized_is_final(&target, generation));
+        assert_eq!(cache.stats().unauthorized_returned, 10, "each 401 returned as it is, counted");
+    }
+
     struct Replica {
         cache: Cache,
         fetches: std::sync::atomic::AtomicUsize,

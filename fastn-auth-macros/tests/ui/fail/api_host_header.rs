@@ -1,0 +1,3 @@
+fastn_auth::connectors!("tests/ui/manifests/api_host_header.yaml");
+
+fn main() {}
