@@ -686,3 +686,25 @@ async fn provider_tokens_are_checked_rotated_and_revoked_over_http() {
     let log = json_of(control(&api, Method::GET, "requests", None).await).await;
     assert!(log.to_string().contains("key=[REDACTED]"), "a query parameter named key is redacted: {log}");
 }
+
+/// A web page the developer visits cannot drive the provider API (a `no-cors` fetch sends
+/// its `Origin`, a navigation `Sec-Fetch-Site`), nor use up the faults a test queued.
+#[tokio::test]
+async fn the_provider_api_refuses_cross_site_callers_and_keeps_their_faults() {
+    let api = Api::start(MockServer::builder().connectors(MANIFEST).start().await.unwrap()).await;
+    api.mock.inject(Endpoint::Api, Fault::status(503));
+    let url = format!("{}/slack/auth.test", api.mock.provider_url());
+    for (name, value) in
+        [("origin", "https://evil.example"), ("origin", "null"), ("sec-fetch-site", "cross-site")]
+    {
+        let refused = api.http.get(&url).header(name, value).send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{name}: {value}");
+        assert!(refused.text().await.unwrap().contains("cross-site"));
+    }
+    let own = format!("http://{}", api.mock.addr());
+    let from_curl = api.http.get(&url).send().await.unwrap();
+    assert_eq!(from_curl.status(), 503, "the queued fault is still there for the test");
+    let same_site = api.http.get(&url).header("origin", own).send().await.unwrap();
+    assert_eq!(same_site.status(), 401, "its own pages and SDK clients are served");
+    assert_eq!(api.mock.requests_to(Endpoint::Api), 2, "refused requests are not counted as served");
+}
