@@ -30,7 +30,17 @@ struct App {
 
 async fn app(configure: impl FnOnce(ConnectRouter) -> ConnectRouter) -> App {
     let mock = MockServer::start().await.unwrap();
-    let routes = configure(ConnectRouter::new(mock.client()).handles(MemoryHandles::default()));
+    let client = mock.client();
+    app_on(mock, client, configure).await
+}
+
+/// The router on `client` (of `mock`).
+async fn app_on(
+    mock: MockServer,
+    client: fastn_auth::FastnAuth,
+    configure: impl FnOnce(ConnectRouter) -> ConnectRouter,
+) -> App {
+    let routes = configure(ConnectRouter::new(client).handles(MemoryHandles::default()));
     let router =
         axum::Router::new().nest("/integrations", routes.into_router()).layer(middleware::from_fn(test_auth));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -313,4 +323,28 @@ async fn a_flooding_tenant_is_held_to_its_limits_and_another_tenant_is_not_touch
         statuses.push(post("flood").await.unwrap().status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 429, 429], "8 starts a minute: 5 then 3 more");
+}
+
+#[tokio::test]
+async fn a_tenant_is_connected_the_moment_its_flow_is_active() {
+    let mock = MockServer::start().await.unwrap();
+    let client = mock.client_builder().cache(fastn_auth::CacheOptions::default()).build().unwrap();
+    let app = app_on(mock, client.clone(), |router| router).await;
+    // The page asks on load: not connected, and the cache remembers that for 5 s.
+    let connected =
+        || async { app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap() };
+    assert_eq!(connected().await, json!({ "connected": false }));
+    assert_eq!(connected().await, json!({ "connected": false }));
+    assert_eq!(app.mock.requests_to(Endpoint::Credentials), 1, "the second answer was remembered");
+
+    let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let (_, mut events) = app.events(&format!("/flows/{state}/events"), "acme").await;
+    assert_eq!(events.next().await, Some(json!({ "status": "INACTIVE" })));
+    app.mock.approve(&state);
+    assert_eq!(events.next().await, Some(json!({ "status": "ACTIVE" })));
+    // On `fastn:connected` the page asks again: connected at once, and API calls work.
+    assert_eq!(connected().await, json!({ "connected": true }));
+    assert_eq!(app.mock.requests_to(Endpoint::Credentials), 2, "asked Fastn, not the remembered 404");
+    let slack = client.api("slack").base_url("https://slack.com/api").tenant_id("acme");
+    assert_eq!(slack.get("/auth.test").send().await.unwrap().status(), 200);
 }

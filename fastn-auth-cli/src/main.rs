@@ -24,20 +24,20 @@ use serde_json::{Value, json};
 #[command(name = "fastn-auth", version, about, long_about = None)]
 struct Cli {
     /// The space id (`x-fastn-space-id`).
-    #[arg(long, global = true, env = "FASTN_SPACE_ID", hide_env_values = true)]
+    #[arg(long, global = true, env = fastn_auth::env::SPACE_ID, hide_env_values = true)]
     space_id: Option<String>,
     /// The API key; or set --auth-token. The emulator accepts it too.
-    #[arg(long, global = true, env = "FASTN_API_KEY", hide_env_values = true)]
+    #[arg(long, global = true, env = fastn_auth::env::API_KEY, hide_env_values = true)]
     api_key: Option<String>,
     /// A bearer token instead of an API key.
-    #[arg(long, global = true, env = "FASTN_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = fastn_auth::env::AUTH_TOKEN, hide_env_values = true)]
     auth_token: Option<String>,
     /// The API's base URL (default `https://live.fastn.ai/api`).
-    #[arg(long, global = true, env = "FASTN_BASE_URL", hide_env_values = true)]
+    #[arg(long, global = true, env = fastn_auth::env::BASE_URL, hide_env_values = true)]
     base_url: Option<String>,
     /// Send `api` calls to `{URL}/{connector}/…` instead of the app itself: the emulator's
     /// provider API (`http://127.0.0.1:8787/_provider`).
-    #[arg(long, global = true, env = "FASTN_API_GATEWAY")]
+    #[arg(long, global = true, env = fastn_auth::env::API_GATEWAY, hide_env_values = true)]
     api_gateway: Option<String>,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
@@ -203,9 +203,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(u8::from(err.use_stderr()));
         }
     };
-    for (id, flag, variable) in
-        [("api_key", "--api-key", "FASTN_API_KEY"), ("auth_token", "--auth-token", "FASTN_AUTH_TOKEN")]
-    {
+    for (id, flag, variable) in [
+        ("api_key", "--api-key", fastn_auth::env::API_KEY),
+        ("auth_token", "--auth-token", fastn_auth::env::AUTH_TOKEN),
+    ] {
         if matches.value_source(id) == Some(ValueSource::CommandLine) {
             eprintln!(
                 "warning: {flag} on the command line is kept in your shell history and shown to other users by ps; set {variable} instead"
@@ -292,10 +293,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Api { connector, method, path, target, data, headers, api_base_url, manifest, max_body } => {
             let client = client(&cli)?;
-            let method = fastn_auth::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-                .map_err(|_| usage(format!("`{}` is not an HTTP method", escaped(method))))?;
-            let mut api =
-                with_target!(api_client(&client, connector, manifest, api_base_url.is_some())?, target);
+            let method = http_method(method)?;
+            let mut api = with_target!(
+                api_client(&client, connector, manifest, api_base_url.is_some(), cli.api_gateway.is_some())?,
+                target
+            );
             if let Some(base_url) = api_base_url {
                 api = api.base_url(base_url);
             }
@@ -411,24 +413,64 @@ fn api_client(
     connector: &str,
     manifest: &std::path::Path,
     base_url_given: bool,
+    gateway: bool,
 ) -> Result<fastn_auth::ApiClient, Failure> {
     let written = manifest.display().to_string();
-    // No manifest is fine when the base URL is given; a broken one never is.
-    let spec = if manifest.exists() {
-        let manifest = fastn_auth_codegen::load(manifest, &written).map_err(|err| usage(err.to_string()))?;
-        manifest.connectors.into_iter().find(|spec| spec.id == connector)
-    } else if base_url_given {
-        None
-    } else {
+    let shown = escaped(connector);
+    // No manifest is fine when the base URL is given or a gateway routes the calls (a
+    // bearer token, then); a broken one never is.
+    if !manifest.exists() {
+        if base_url_given || gateway {
+            return Ok(client.api(connector.to_owned()));
+        }
         return Err(usage(format!(
-            "no manifest at {written} to read the `api:` block of `{}` from; give --manifest or --api-base-url",
-            escaped(connector)
+            "no manifest at {written} to read the `api:` block of `{shown}` from; give --manifest, --api-base-url, \
+             or a gateway (--api-gateway, {})",
+            fastn_auth::env::API_GATEWAY
+        )));
+    }
+    let manifest = fastn_auth_codegen::load(manifest, &written).map_err(|err| usage(err.to_string()))?;
+    let ids: Vec<String> = manifest.connectors.iter().map(|spec| spec.id.clone()).collect();
+    let Some(spec) = manifest.connectors.into_iter().find(|spec| spec.id == connector) else {
+        if base_url_given {
+            return Ok(client.api(connector.to_owned()));
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let hint = fastn_auth_codegen::manifest::did_you_mean(connector, &ids)
+            .map(|near| format!(" (did you mean `{near}`?)"))
+            .unwrap_or_default();
+        return Err(usage(format!(
+            "`{shown}` is not a connector of {written}{hint}; it declares: {}; or give --api-base-url",
+            ids.join(", ")
         )));
     };
-    match spec {
-        Some(spec) if spec.api.is_some() => Ok(client.api_with(ManifestConnector::new(spec))),
-        _ => Ok(client.api(connector.to_owned())),
+    match &spec.api {
+        Some(_) => Ok(client.api_with(ManifestConnector::new(spec))),
+        None if base_url_given || gateway => Ok(client.api(connector.to_owned())),
+        None => Err(usage(format!(
+            "`{shown}` has no `api:` block in {written} to say where its API is; add one, or give --api-base-url"
+        ))),
     }
+}
+
+/// The HTTP method `name` (any case): GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS.
+fn http_method(name: &str) -> Result<fastn_auth::Method, Failure> {
+    use fastn_auth::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    known.into_iter().find(|method| method.as_str().eq_ignore_ascii_case(name)).ok_or_else(|| {
+        usage(format!(
+            "`{}` is not an HTTP method: use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS",
+            escaped(name)
+        ))
+    })
 }
 
 /// A connector read from a manifest at run time: what `connectors!` generates, for the one

@@ -421,3 +421,41 @@ async fn api_stops_reading_an_endless_body_at_the_limit() {
         assert!(out.stdout.len() <= 16 * 1024 * 1024, "{} bytes printed", out.stdout.len());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_needs_no_manifest_with_a_gateway_and_names_what_it_does_not_know() {
+    let mock = emulator_with_slack().await;
+    // Outside any directory holding a manifest: the gateway is enough for a bearer token.
+    let elsewhere = std::env::temp_dir();
+    let mut command = cli(Some(&mock), &["api", "slack", "GET", "/auth.test", "--tenant", "acme"]);
+    command.current_dir(&elsewhere);
+    let out = run(command).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut command = cli(Some(&mock), &["api", "slack", "GET", "/auth.test", "--tenant", "acme"]);
+    command.current_dir(&elsewhere).env_remove("FASTN_API_GATEWAY");
+    let out = run(command).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("--api-base-url") && stderr(&out).contains("FASTN_API_GATEWAY"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A typo of a connector the manifest declares.
+    let out = run(cli(Some(&mock), &["api", "slak", "GET", "/auth.test", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("did you mean `slack`?"), "{}", stderr(&out));
+    // Only HTTP methods.
+    let out = run(cli(Some(&mock), &["api", "slack", "FETCH", "/auth.test", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not an HTTP method"), "{}", stderr(&out));
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::Api), 1, "only the first call was sent");
+
+    // Help never shows an empty variable's value.
+    let out = run(cli(None, &["api", "--help"])).await;
+    let help = stdout(&out);
+    assert!(
+        help.contains("[env: FASTN_API_GATEWAY]") && !help.contains("=]") && !help.contains("= "),
+        "{help}"
+    );
+}

@@ -203,15 +203,20 @@ impl ApiClient {
         }
     }
 
-    /// The base URL of this connection's calls: the template filled in, or the route the
-    /// client was given (an emulator, a staging provider).
+    /// The base URL of this connection's calls: the route the client was given (an
+    /// emulator, a staging provider), else the template filled in. A template is filled in
+    /// even when routed, so credentials that would make a hostile base fail alike.
     fn resolve_base<'t>(
         &'t self,
-        template: &'t Template,
+        template: Option<&'t Template>,
         credentials: &Credentials<ExtraMap>,
     ) -> Result<Cow<'t, Url>> {
-        let own = template.resolve(&credentials.extra)?;
-        Ok(self.routed.as_ref().map_or(own, Cow::Borrowed))
+        let own = template.map(|template| template.resolve(&credentials.extra)).transpose()?;
+        match (&self.routed, own) {
+            (Some(routed), _) => Ok(Cow::Borrowed(routed)),
+            (None, Some(own)) => Ok(own),
+            (None, None) => Err(Error::config("no API base URL")),
+        }
     }
 }
 
@@ -420,11 +425,13 @@ impl ApiRequest<'_> {
         let mut body = std::mem::replace(&mut self.body, Payload::Empty);
         let this = &self;
         let client = self.client;
-        let template = match (&client.problem, &client.base) {
-            (Some(problem), _) | (None, Err(problem)) => {
+        let template = match (&client.problem, &client.base, &client.routed) {
+            (Some(problem), _, _) | (None, Err(problem), None) => {
                 return Err(Error::config(problem.to_string()));
             }
-            (None, Ok(template)) => template,
+            (None, Ok(template), _) => Some(template),
+            // No base of its own, but a route (a gateway, the emulator) says where calls go.
+            (None, Err(_), Some(_)) => None,
         };
         let path = CheckedPath::new(&self.path)?;
         let calls = &client.calls;

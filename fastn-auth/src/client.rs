@@ -164,8 +164,10 @@ impl FastnAuth {
 }
 
 impl FastnAuthBuilder {
-    /// A builder from `FASTN_SPACE_ID`, `FASTN_API_KEY` or `FASTN_AUTH_TOKEN` (exactly one)
-    /// and, optionally, `FASTN_BASE_URL`. Empty variables count as unset.
+    /// A builder from the variables of [`crate::env`]: `FASTN_SPACE_ID`, `FASTN_API_KEY` or
+    /// `FASTN_AUTH_TOKEN` (exactly one) and, optionally, `FASTN_BASE_URL` and
+    /// `FASTN_API_GATEWAY` — the ones the `fastn-auth` command line reads. Empty variables
+    /// count as unset.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable that is missing, not UTF-8, or set twice over
@@ -185,23 +187,27 @@ impl FastnAuthBuilder {
                     .map_err(|_| Error::config(format!("the environment variable {name} is not UTF-8"))),
             }
         };
-        let space = read("FASTN_SPACE_ID")?
-            .ok_or_else(|| Error::config("the environment variable FASTN_SPACE_ID is not set"))?;
+        use crate::env::{API_GATEWAY, API_KEY, AUTH_TOKEN, BASE_URL, SPACE_ID};
+        let space = read(SPACE_ID)?
+            .ok_or_else(|| Error::config(format!("the environment variable {SPACE_ID} is not set")))?;
         let mut builder = FastnAuth::builder(space);
-        builder = match (read("FASTN_API_KEY")?, read("FASTN_AUTH_TOKEN")?) {
+        builder = match (read(API_KEY)?, read(AUTH_TOKEN)?) {
             (Some(key), None) => builder.api_key(key),
             (None, Some(token)) => builder.auth_token(token),
             (None, None) => {
-                return Err(Error::config(
-                    "neither FASTN_API_KEY nor FASTN_AUTH_TOKEN is set in the environment; set one",
-                ));
+                return Err(Error::config(format!(
+                    "neither {API_KEY} nor {AUTH_TOKEN} is set in the environment; set one"
+                )));
             }
             (Some(_), Some(_)) => {
-                return Err(Error::config("both FASTN_API_KEY and FASTN_AUTH_TOKEN are set; set one"));
+                return Err(Error::config(format!("both {API_KEY} and {AUTH_TOKEN} are set; set one")));
             }
         };
-        if let Some(base_url) = read("FASTN_BASE_URL")? {
+        if let Some(base_url) = read(BASE_URL)? {
             builder = builder.base_url(base_url);
+        }
+        if let Some(gateway) = read(API_GATEWAY)? {
+            builder = builder.api_gateway(gateway);
         }
         Ok(builder)
     }
@@ -580,9 +586,23 @@ mod tests {
             ("FASTN_SPACE_ID", "s"),
             ("FASTN_AUTH_TOKEN", "t"),
             ("FASTN_BASE_URL", "http://127.0.0.1:1/api"),
+            ("FASTN_API_GATEWAY", "http://127.0.0.1:1/_provider"),
         ]);
         let client = FastnAuthBuilder::from_vars(ok).unwrap().build().unwrap();
         assert_eq!(client.base_url().as_str(), "http://127.0.0.1:1/api");
+        let routed = client.calls.providers.routes.routed("slack").map(|url| url.to_string());
+        assert_eq!(
+            routed.as_deref(),
+            Some("http://127.0.0.1:1/_provider/slack"),
+            "the CLI's gateway variable too"
+        );
+        let hostile = vars(&[
+            ("FASTN_SPACE_ID", "s"),
+            ("FASTN_API_KEY", "k"),
+            ("FASTN_API_GATEWAY", "http://evil.example"),
+        ]);
+        let err = FastnAuthBuilder::from_vars(hostile).unwrap().build().unwrap_err();
+        assert!(err.to_string().contains("api_gateway"), "{err}");
     }
 
     #[test]

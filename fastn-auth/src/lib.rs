@@ -14,7 +14,7 @@
 //! # let mock = fastn_auth_emulator::MockServer::builder().auto_approve_after_polls(1).start().await?;
 //! # let client = mock.client();
 //! # /*
-//! let client = FastnAuth::from_env()?; // FASTN_SPACE_ID, FASTN_API_KEY, FASTN_BASE_URL
+//! let client = FastnAuth::from_env()?; // FASTN_SPACE_ID, FASTN_API_KEY, … (see `env`)
 //! # */
 //!
 //! let session = client.connect("google-sheets").tenant_id("acme").send().await?;
@@ -39,6 +39,7 @@ mod calls;
 mod client;
 pub mod connector;
 pub mod credentials;
+pub mod env;
 pub mod error;
 mod jitter;
 pub mod limits;
