@@ -48,6 +48,8 @@
 //! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
 //! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble) |
 //!
+//! - **Only your connectors**: with [`ConnectRouter::only`] (a manifest's
+//!   `ConnectorId::ALL`), another connector id is `404` and nothing reaches Fastn.
 //! - **Tenants**: a request without a [`Tenant`] extension is `401`. A flow belongs to the
 //!   tenant that started it: another tenant asking for it gets `404`, as for none.
 //! - **No cross-site starts**: a `POST` with the `Origin` of another host, or
@@ -146,6 +148,7 @@ pub struct ConnectRouter {
     max_streams_per_tenant: usize,
     max_pending_flows: usize,
     max_starts_per_minute: usize,
+    only: Option<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for ConnectRouter {
@@ -158,6 +161,7 @@ impl std::fmt::Debug for ConnectRouter {
             .field("max_streams_per_tenant", &self.max_streams_per_tenant)
             .field("max_pending_flows", &self.max_pending_flows)
             .field("max_starts_per_minute", &self.max_starts_per_minute)
+            .field("only", &self.only)
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +179,22 @@ impl ConnectRouter {
             max_streams_per_tenant: MAX_STREAMS_PER_TENANT,
             max_pending_flows: DEFAULT_PENDING_FLOWS_PER_TENANT,
             max_starts_per_minute: DEFAULT_STARTS_PER_MINUTE,
+            only: None,
         }
+    }
+
+    /// Serves only these connectors: any other id in `/{connector}/connect` or
+    /// `/{connector}` is `404`, and nothing is sent to Fastn. With a manifest, pass its
+    /// `ConnectorId::ALL`; without this call every id is served.
+    ///
+    /// ```
+    /// # fn build(client: fastn_auth::FastnAuth) -> axum::Router {
+    /// fastn_auth_axum::ConnectRouter::new(client).only(["slack", "salesforce"]).into_router()
+    /// # }
+    /// ```
+    pub fn only(mut self, connectors: impl IntoIterator<Item = impl std::fmt::Display>) -> Self {
+        self.only = Some(connectors.into_iter().map(|id| id.to_string()).collect());
+        self
     }
 
     /// Where flow handles are kept: [`MemoryHandles`] for one process, `RedisHandles`
@@ -233,6 +252,7 @@ impl ConnectRouter {
             handles: self.handles.unwrap_or_else(|| Box::new(MemoryHandles::default())),
             watchers,
             quotas: quota::Quotas::new(self.max_pending_flows, self.max_starts_per_minute),
+            only: self.only,
             flow_ttl: self.flow_ttl,
         });
         axum::Router::new()

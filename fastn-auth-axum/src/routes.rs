@@ -22,7 +22,17 @@ pub(crate) struct Shared {
     pub(crate) handles: Box<dyn HandleStore>,
     pub(crate) watchers: Arc<Watchers>,
     pub(crate) quotas: Quotas,
+    /// The connectors served, when the app said ([`ConnectRouter::only`](crate::ConnectRouter::only)).
+    pub(crate) only: Option<std::collections::HashSet<String>>,
     pub(crate) flow_ttl: Duration,
+}
+
+impl Shared {
+    /// `404` for a connector the app does not serve.
+    fn refuse_unknown(&self, connector: &str) -> Option<Response> {
+        let served = self.only.as_ref().is_none_or(|only| only.contains(connector));
+        (!served).then(|| error(StatusCode::NOT_FOUND, "no such connector"))
+    }
 }
 
 pub(crate) type App = State<Arc<Shared>>;
@@ -82,6 +92,9 @@ pub(crate) async fn connect(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(refused) = app.refuse_unknown(&connector) {
+        return refused;
+    }
     if cross_site(&headers, &uri) {
         return error(StatusCode::FORBIDDEN, "a flow cannot be started from another site");
     }
@@ -231,6 +244,9 @@ pub(crate) async fn events(State(app): App, tenant: Tenant, Path(state): Path<St
 /// `GET /{connector}`: whether the tenant has a connection of it (through the client's
 /// credentials cache, when it has one).
 pub(crate) async fn connected(State(app): App, tenant: Tenant, Path(connector): Path<String>) -> Response {
+    if let Some(refused) = app.refuse_unknown(&connector) {
+        return refused;
+    }
     match app.client.credentials(connector).tenant_id(tenant.0).send().await {
         Ok(_) => axum::Json(json!({ "connected": true })).into_response(),
         Err(err) if err.is_not_found() => axum::Json(json!({ "connected": false })).into_response(),

@@ -348,3 +348,16 @@ async fn a_tenant_is_connected_the_moment_its_flow_is_active() {
     let slack = client.api("slack").base_url("https://slack.com/api").tenant_id("acme");
     assert_eq!(slack.get("/auth.test").send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn only_the_declared_connectors_are_served() {
+    let app = app(|router| router.only(["slack", "salesforce"])).await;
+    assert_eq!(app.start("slack", "acme").await["state"].as_str().map(str::len).map(|n| n > 0), Some(true));
+    for path in ["/slak/connect", "/my%20crm/connect"] {
+        let answer = app.http.post(format!("{}{path}", app.url)).header("x-test-tenant", "acme").send().await;
+        assert_eq!(answer.unwrap().status(), 404, "{path}");
+    }
+    assert_eq!(app.get("/slak", "acme").send().await.unwrap().status(), 404);
+    assert_eq!(app.mock.requests_to(Endpoint::Init), 1, "nothing sent for an undeclared id");
+    assert_eq!(app.mock.requests_to(Endpoint::Credentials), 0);
+}
