@@ -418,6 +418,7 @@ impl ApiRequest<'_> {
     /// unusable base URL (a hostile `instance_url`, a `{field}` value that is not one
     /// segment) or hold no token.
     pub async fn send(mut self) -> Result<ApiResponse> {
+        crate::transport::in_runtime()?;
         if let Some(err) = self.problem.take() {
             return Err(err);
         }

@@ -34,6 +34,9 @@
 #![warn(missing_docs)]
 
 mod api;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 mod cache;
 mod calls;
 mod client;

@@ -86,8 +86,11 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
     /// [`Error::Config`](crate::Error::Config) for an id that cannot be sent (nothing is
     /// sent then), [`Error::Network`](crate::Error::Network) when the call failed,
     /// [`Error::InvalidResponse`](crate::Error::InvalidResponse) when the answer has no
-    /// usable `state` or an `redirectUrl` that is not http(s).
+    /// usable `state` or an `redirectUrl` that is not http(s). Outside a tokio runtime,
+    /// [`Error::Config`](crate::Error::Config) saying so (every call of the async client
+    /// returns that there; `fastn_auth::blocking` is for such code).
     pub async fn send(self) -> Result<AuthSession<C>> {
+        crate::transport::in_runtime()?;
         let target = self.selector.target();
         let span =
             tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
@@ -133,6 +136,7 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
     /// [`is_not_found()`](crate::Error::is_not_found) when the tenant has no connection of
     /// this connector; otherwise as [`ConnectRequest::send`].
     pub async fn send(self) -> Result<Credentials<C::Extra>> {
+        crate::transport::in_runtime()?;
         let target = self.selector.target();
         let span = tracing::info_span!("fastn_auth.credentials", connector = %target.connector_id, org = %target.org_id);
         tracing::Instrument::instrument(self.calls.credentials(&target, None, self.freshness), span).await

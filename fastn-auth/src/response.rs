@@ -118,6 +118,7 @@ impl ApiResponse {
     /// [`Error::Network`] when the deadline passes ([`is_timeout`](Error::is_timeout)) or
     /// the connection fails while reading.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        crate::transport::in_runtime()?;
         if self.read == 0
             && let Some(declared) = self.content_length().filter(|&declared| declared > self.limit)
         {

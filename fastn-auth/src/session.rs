@@ -202,6 +202,7 @@ impl<C: Connector> AuthSession<C> {
     /// Asks once where the flow stands. Not retried beyond a stale pooled connection: use
     /// [`wait_for_completion`](Self::wait_for_completion) to ride out transient faults.
     pub async fn get_status(&self) -> Result<StatusResponse> {
+        crate::transport::in_runtime()?;
         let answer = self.calls.status(&self.handle.state, &self.handle.target, None).await?;
         Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
     }
@@ -209,6 +210,7 @@ impl<C: Connector> AuthSession<C> {
     /// Fetches the connection's credentials (after the flow is `ACTIVE`); from the
     /// client's cache when it has one and holds them.
     pub async fn get_credentials(&self) -> Result<Credentials<C::Extra>> {
+        crate::transport::in_runtime()?;
         self.calls.credentials(&self.handle.target, None, Freshness::Any).await
     }
 
@@ -227,6 +229,7 @@ impl<C: Connector> AuthSession<C> {
     /// [`Error::InvalidResponse`] for an answer that cannot be read, [`Error::Config`] for
     /// a zero interval.
     pub async fn wait_for_completion(&self, options: PollOptions) -> Result<Credentials<C::Extra>> {
+        crate::transport::in_runtime()?;
         if options.interval.is_zero() {
             return Err(Error::config("PollOptions::interval must be greater than zero"));
         }

@@ -457,6 +457,19 @@ fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
     }
 }
 
+/// `Ok` inside a tokio runtime, which every call needs (its connections, timers and
+/// deadlines are tokio's); else the [`Error::Config`] that says so, instead of tokio's
+/// panic deep inside a call.
+pub(crate) fn in_runtime() -> Result<()> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Ok(());
+    }
+    Err(Error::config(
+        "fastn-auth's async client runs on a tokio runtime, and this call was made outside one: \
+         call it from #[tokio::main] or a tokio task, or use fastn_auth::blocking (feature `blocking`)",
+    ))
+}
+
 /// `Retry-After` in seconds or as an HTTP date (zero when the date has passed).
 pub(crate) fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
