@@ -13,6 +13,7 @@ use proc_macro2::TokenStream;
 pub mod codegen;
 pub mod manifest;
 pub mod naming;
+pub mod recover;
 
 pub use manifest::{Manifest, ManifestError};
 
@@ -72,6 +73,16 @@ pub fn read_text(path: &Path, written: &str) -> Result<String, LoadError> {
 pub fn expand_file(path: &Path, written: &str) -> Result<TokenStream, LoadError> {
     let manifest = load(path, written)?;
     Ok(codegen::generate(&manifest, path.to_str()))
+}
+
+/// The items that can still be generated for the manifest at `path` when [`expand_file`]
+/// fails on its content: those of every part that checks on its own
+/// ([`recover::recover`]), so that one mistake in the manifest gives one error. `None`
+/// when the file cannot be read or nothing of it checks.
+pub fn recover_file(path: &Path, written: &str) -> Option<TokenStream> {
+    let text = read_text(path, written).ok()?;
+    let manifest = recover::recover(&text)?;
+    Some(codegen::generate(&manifest, path.to_str()))
 }
 
 /// Generated items as formatted Rust source, for reading (feature `pretty`).

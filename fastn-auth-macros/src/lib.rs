@@ -80,24 +80,35 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// same Rust name, and extra keys that are common credential fields.
 #[proc_macro]
 pub fn connectors(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    expand(input.into())
+        .unwrap_or_else(|(err, recovered)| {
+            // The manifest's error, and the items of its parts that check, so that the code
+            // naming them does not fail a second time.
+            let mut tokens = err.into_compile_error();
+            tokens.extend(recovered);
+            tokens
+        })
+        .into()
 }
 
-/// The whole macro as a plain function: `"path.yaml"` in, items or a spanned error out.
-fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+/// The whole macro as a plain function: `"path.yaml"` in, items out; or a spanned error
+/// with the items that could still be generated.
+fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Option<TokenStream>)> {
     let literal: LitStr = syn::parse2(input.clone()).map_err(|_| {
-        syn::Error::new_spanned(
-            &input,
-            "expected the manifest path as a string literal: connectors!(\"connectors.yaml\")",
-        )
+        let message = "expected the manifest path as a string literal: connectors!(\"connectors.yaml\")";
+        (syn::Error::new_spanned(&input, message), None)
     })?;
     let written = literal.value();
     let error = |message: String| syn::Error::new(literal.span(), message);
-    let dir = manifest_dir()
-        .ok_or_else(|| error(format!("neither {MANIFEST_DIR_OVERRIDE} nor CARGO_MANIFEST_DIR is set")))?;
-    fastn_auth_codegen::expand_file(&dir.join(&written), &written).map_err(|err| match err {
-        LoadError::Read(message) => error(format!("{message} (resolved against `{}/`)", dir.display())),
-        other => error(other.to_string()),
+    let dir = manifest_dir().ok_or_else(|| {
+        (error(format!("neither {MANIFEST_DIR_OVERRIDE} nor CARGO_MANIFEST_DIR is set")), None)
+    })?;
+    let path = dir.join(&written);
+    fastn_auth_codegen::expand_file(&path, &written).map_err(|err| match err {
+        LoadError::Read(message) => {
+            (error(format!("{message} (resolved against `{}/`)", dir.display())), None)
+        }
+        other => (error(other.to_string()), fastn_auth_codegen::recover_file(&path, &written)),
     })
 }
 
@@ -116,7 +127,7 @@ mod tests {
     fn expand_str(input: TokenStream) -> String {
         match expand(input) {
             Ok(tokens) => tokens.to_string(),
-            Err(err) => err.to_string(),
+            Err((err, _)) => err.to_string(),
         }
     }
 
