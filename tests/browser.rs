@@ -159,6 +159,10 @@ async fn connect_in_popup(browser: &Browser, app: &str, decision: &str, expected
     text
 }
 
+#[cfg_attr(
+    missing_chromium,
+    ignore = "Chromium or ChromeDriver is not installed (apt-get install chromium chromium-driver)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_connects_salesforce_in_a_popup_and_the_page_learns_it() {
     let Some(browser) = Browser::start().await else { return };
@@ -177,6 +181,10 @@ async fn a_person_connects_salesforce_in_a_popup_and_the_page_learns_it() {
 
 /// Two replicas of the app in processes of their own, sharing one `redis-server`, behind a
 /// proxy that sends every flow start to the first and everything else to the second.
+#[cfg_attr(
+    any(missing_chromium, missing_redis),
+    ignore = "Chromium, ChromeDriver or redis-server is not installed (apt-get install chromium chromium-driver redis-server)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_started_on_one_replica_is_followed_on_another() {
     let Some(redis) = fastn_auth_tests::RedisServer::start() else { return };
@@ -275,6 +283,10 @@ async fn forward(
     response.body(axum::body::Body::from_stream(answer.bytes_stream())).unwrap()
 }
 
+#[cfg_attr(
+    missing_chromium,
+    ignore = "Chromium or ChromeDriver is not installed (apt-get install chromium chromium-driver)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_denies_on_the_emulators_consent_page() {
     let Some(browser) = Browser::start().await else { return };

@@ -69,6 +69,7 @@ fn output_of(child: Child) -> String {
     text
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_of_250_callers_cause_one_fetch() {
     let Some(redis) = Redis::start() else { return };
@@ -88,6 +89,7 @@ async fn four_processes_of_250_callers_cause_one_fetch() {
     assert_eq!(upstream(&mock), 1, "4 x 250 callers, one upstream request");
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_lease_holder_is_replaced_within_the_lease() {
     let Some(redis) = Redis::start() else { return };
@@ -115,6 +117,7 @@ async fn a_killed_lease_holder_is_replaced_within_the_lease() {
     assert_eq!(upstream(&mock), 2, "the hung fetch and the one that replaced it");
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_mid_run_causes_no_caller_error() {
     let Some(mut redis) = Redis::start() else { return };
@@ -160,6 +163,7 @@ async fn redis_going_away_mid_run_causes_no_caller_error() {
     assert_eq!(caller_errors, 0, "of {calls} calls while Redis came back");
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_in_redis_is_readable_and_copies_do_not_open() {
     let Some(redis) = Redis::start() else { return };
@@ -203,6 +207,7 @@ async fn nothing_in_redis_is_readable_and_copies_do_not_open() {
     assert_eq!((upstream(&mock), stranger.cache_stats().unwrap().store_hits), (3, 0));
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_tenant_or_connection_id_is_refused_not_served_the_space_token() {
     let Some(redis) = Redis::start() else { return };
@@ -224,6 +229,7 @@ async fn an_empty_tenant_or_connection_id_is_refused_not_served_the_space_token(
     assert_eq!(cold.cache_stats().unwrap().store_hits, 0);
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_with_another_api_key_asks_fastn_and_gets_its_401() {
     let Some(redis) = Redis::start() else { return };
@@ -254,6 +260,7 @@ async fn a_client_with_another_api_key_asks_fastn_and_gets_its_401() {
     assert_eq!(elsewhere.cache_stats().unwrap().store_hits, 0);
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_copied_under_another_prefix_does_not_open() {
     let Some(redis) = Redis::start() else { return };
@@ -276,6 +283,7 @@ async fn a_value_copied_under_another_prefix_does_not_open() {
     assert_eq!((upstream(&mock), b.cache_stats().unwrap().store_hits), (2, 0), "the copy is a miss");
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_value_written_back_is_never_served_after_a_newer_one() {
     let Some(redis) = Redis::start() else { return };
@@ -306,6 +314,7 @@ async fn an_older_value_written_back_is_never_served_after_a_newer_one() {
     assert_eq!(client.cache_stats().unwrap().store_hits, 0);
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_with_no_expiry_costs_a_wait_within_the_callers_deadline() {
     let Some(redis) = Redis::start() else { return };
@@ -337,6 +346,7 @@ async fn a_lock_with_no_expiry_costs_a_wait_within_the_callers_deadline() {
     assert_eq!((upstream(&mock), another.cache_stats().unwrap().store_hits), (2, 1));
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "current_thread")]
 async fn flow_handles_are_sealed_and_a_planted_or_copied_record_is_a_miss() {
     use fastn_auth_axum::{FlowRecord, HandleStore, RedisHandles};

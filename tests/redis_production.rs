@@ -119,6 +119,10 @@ fn certificates(dir: &std::path::Path) -> Option<[std::path::PathBuf; 3]> {
     Some(["ca.pem", "server.pem", "server.key"].map(|name| dir.join(name)))
 }
 
+#[cfg_attr(
+    missing_openssl,
+    ignore = "redis-server or openssl is not installed (apt-get install redis-server openssl)"
+)]
 #[tokio::test(flavor = "current_thread")]
 async fn tls_with_a_private_ca_and_an_untrusted_certificate_reported_clearly() {
     let dir = std::env::temp_dir().join(format!("fastn-auth-tls-{}", std::process::id()));
@@ -176,6 +180,7 @@ async fn tls_with_a_private_ca_and_an_untrusted_certificate_reported_clearly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
 #[tokio::test(flavor = "current_thread")]
 async fn an_acl_user_works_and_a_wrong_password_is_one_log_line_and_no_caller_error() {
     let port = free_port();
@@ -329,6 +334,10 @@ fn spawn_replica(mock: &MockServer, seeds: &[String], start_ms: u64) -> Child {
         .unwrap()
 }
 
+#[cfg_attr(
+    missing_redis_cluster,
+    ignore = "redis-server or redis-cli is not installed (apt-get install redis-server redis-tools)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_shares_one_fetch_among_processes_and_survives_losing_a_primary() {
     let Some(mut cluster) = Cluster::start() else { return };
