@@ -11,10 +11,26 @@ use std::time::Duration;
 
 fastn_auth::connectors!("connectors.yaml"); // resolved against the workspace root (build.rs)
 
-/// The README's Rust examples, compiled and run as doctests so that they stay true.
+/// The README's Rust examples, and those of the guides in `docs/`, compiled and run as
+/// doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+macro_rules! guides {
+    ($($name:ident = $path:literal;)*) => {$(
+        #[cfg(doctest)]
+        #[doc = include_str!($path)]
+        struct $name;
+    )*};
+}
+
+guides! {
+    ApiCallsDoctests = "../docs/api-calls.md";
+    CachingDoctests = "../docs/caching.md";
+    EmulatorDoctests = "../docs/emulator.md";
+    WebDoctests = "../docs/web.md";
+}
 
 /// Log output kept in memory: give clones to a `tracing_subscriber` as its writer, read it
 /// all with [`text`](Self::text).

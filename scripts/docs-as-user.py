@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Builds every Rust block of the README and of docs/*.md as a user's crate would: a
+scratch crate outside the workspace, depending on the workspace crates by path with their
+default features, plus only what the README's Install section tells a user to add
+(tokio, serde_json, axum for the web section). No workspace dev-dependency is there to make a block
+compile that would not compile for a user.
+
+A block that names a feature-gated item gets that feature, as its section tells the user:
+`RedisStore`/`RedisHandles` -> `redis`, `fastn_auth::blocking` -> `blocking`,
+`metrics_exporter_prometheus` -> `metrics` (and the exporter). Each feature set is its own
+package, built alone, so the default set is built with default features only.
+
+Blocks fenced `ignore` or `compile_fail` are skipped; hidden lines (`# …`) are kept, as
+rustdoc compiles them. Usage: docs-as-user.py [--keep DIR]; honours CARGO_TARGET_DIR.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+# Rustdoc examples of the crates a user depends on, from their doc comments.
+CRATES = ["fastn-auth", "fastn-auth-axum", "fastn-auth-emulator"]
+
+# What a user adds next to fastn-auth, as the README's Install section says.
+BASE_DEPS = {
+    "tokio": '{ version = "1", features = ["macros", "rt-multi-thread"] }',
+    "axum": '"0.8"',
+    "serde_json": '"1"',
+}
+FEATURES = [
+    ("redis", re.compile(r"\bRedis(Store|Handles)\b")),
+    ("blocking", re.compile(r"fastn_auth::blocking\b")),
+    ("metrics", re.compile(r"\bmetrics_exporter_prometheus\b")),
+]
+
+
+def documents(path):
+    """The Markdown texts of a file, each a list of (line number, text): the file itself,
+    or each doc comment of a Rust file (a block never spans two)."""
+    lines = path.read_text().splitlines()
+    if path.suffix != ".rs":
+        return [list(enumerate(lines, 1))]
+    docs, current = [], []
+    for number, line in enumerate(lines, 1):
+        doc = re.match(r"^\s*//[/!] ?(.*)$", line)
+        if doc and not line.lstrip().startswith("////"):
+            current.append((number, doc.group(1)))
+        elif current:
+            docs.append(current)
+            current = []
+    if current:
+        docs.append(current)
+    return docs
+
+
+def blocks(path):
+    """(line, info, code) of each Rust block of a Markdown file or of a Rust file's docs."""
+    out = []
+    for document in documents(path):
+        info, start, lines = None, 0, []
+        for number, line in document:
+            fence = re.match(r"^```(.*)$", line.strip())
+            if fence and info is None:
+                info, start, lines = fence.group(1).strip(), number, []
+            elif fence:
+                words = [word.strip() for word in info.split(",")]
+                # An unlabelled block is Rust to rustdoc, and so here.
+                if words[0] in ("rust", "") and not {"ignore", "compile_fail"} & set(words):
+                    out.append((start, info, "\n".join(lines)))
+                info = None
+            elif info is not None:
+                lines.append(line)
+    return out
+
+
+def as_source(code):
+    """The block as rustdoc compiles it: hidden lines shown, wrapped in `main` if it has none."""
+    shown = []
+    for line in code.splitlines():
+        stripped = line.lstrip()
+        if stripped == "#":
+            shown.append("")
+        elif stripped.startswith("# "):
+            shown.append(line.replace("# ", "", 1))
+        elif stripped.startswith("##"):
+            shown.append(line.replace("##", "#", 1))
+        else:
+            shown.append(line)
+    text = "\n".join(shown)
+    if not re.search(r"\bfn main\s*\(", text):
+        text = f"fn main() {{\n{text}\n}}"
+    # A doctest's unused import is no user's problem.
+    return "#![allow(unused)]\n" + text + "\n"
+
+
+AXUM_REDIS = ', features = ["redis"]'
+
+
+def features_of(code):
+    return tuple(name for name, pattern in FEATURES if pattern.search(code))
+
+
+def manifest(name, features):
+    path = lambda crate: f'{{ path = "{ROOT / crate}"'  # noqa: E731
+    wanted = lambda crate: (", features = [" + ", ".join(f'"{f}"' for f in features if f != "metrics" or crate == "fastn-auth") + "]") if features else ""  # noqa: E731
+    deps = [
+        f"fastn-auth = {path('fastn-auth')}{wanted('fastn-auth')} }}",
+        f"fastn-auth-emulator = {path('fastn-auth-emulator')} }}",
+        f"fastn-auth-axum = {path('fastn-auth-axum')}{AXUM_REDIS if 'redis' in features else ''} }}",
+    ]
+    deps += [f"{crate} = {spec}" for crate, spec in BASE_DEPS.items()]
+    if "metrics" in features:
+        deps.append('metrics-exporter-prometheus = { version = "0.17", default-features = false, features = ["http-listener"] }')
+    return "\n".join([
+        "[package]", f'name = "{name}"', 'version = "0.0.0"', 'edition = "2024"', "publish = false", "",
+        "[dependencies]", *deps, "",
+    ])
+
+
+def main():
+    keep = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "--keep" else None
+    scratch = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="fastn-auth-docs-as-user-"))
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    groups = {}
+    sources = SOURCES + [path for crate in CRATES for path in sorted((ROOT / crate / "src").rglob("*.rs"))]
+    for source in sources:
+        for line, _info, code in blocks(source):
+            groups.setdefault(features_of(code), []).append((source, line, code))
+    members = []
+    for index, (features, found) in enumerate(sorted(groups.items())):
+        name = "docs-" + ("-".join(features) if features else "default")
+        package = scratch / name
+        (package / "src" / "bin").mkdir(parents=True)
+        (package / "Cargo.toml").write_text(manifest(name, features))
+        shutil.copy(ROOT / "connectors.yaml", package / "connectors.yaml")
+        for source, line, code in found:
+            stem = re.sub(r"[^a-z0-9]+", "_", f"{source.stem}_{line}".lower())
+            (package / "src" / "bin" / f"{stem}.rs").write_text(
+                as_source(code) + f"// from {source.relative_to(ROOT)}:{line}\n"
+            )
+        members.append((name, features, len(found)))
+    # Examples inside a crate name the manifest beside the crate (`../connectors.yaml`).
+    shutil.copy(ROOT / "connectors.yaml", scratch / "connectors.yaml")
+    (scratch / "Cargo.toml").write_text(
+        "[workspace]\nresolver = \"3\"\nmembers = [" + ", ".join(f'"{m}"' for m, _, _ in members) + "]\n"
+    )
+    # The workspace's versions, so the scratch crate builds what the workspace tested.
+    shutil.copy(ROOT / "Cargo.lock", scratch / "Cargo.lock")
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
+    failed = []
+    for name, features, count in members:
+        print(f"== {name}: {count} blocks, fastn-auth features: {', '.join(features) or 'default only'}", flush=True)
+        status = subprocess.run(["cargo", "build", "--quiet", "-p", name, "--bins"], cwd=scratch, env=env)
+        if status.returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"blocks that do not compile in a user's crate: {', '.join(failed)} (sources in {scratch})")
+        return 1
+    total = sum(count for _, _, count in members)
+    print(f"{total} Rust blocks of the README and docs/ compile in a user's crate")
+    if not keep:
+        shutil.rmtree(scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
