@@ -5,6 +5,8 @@ use crate::store::PendingView;
 /// The page for a pending flow, with Approve and Deny buttons that POST back.
 pub(crate) fn page(view: &PendingView) -> String {
     let connector = escape(&view.connector_id);
+    let description =
+        view.description.as_deref().map(|text| format!("<p>{}</p>\n", escape(text))).unwrap_or_default();
     let tenant = if view.tenant_id.is_empty() { "(no tenant)".to_owned() } else { escape(&view.tenant_id) };
     format!(
         r#"<!doctype html>
@@ -13,7 +15,7 @@ pub(crate) fn page(view: &PendingView) -> String {
 button{{font-size:1rem;padding:.5rem 1.5rem;margin-right:.5rem}}</style></head>
 <body><main>
 <h1>Connect {connector}</h1>
-<p>Tenant <strong>{tenant}</strong> of org <strong>{org}</strong> asks for access to <strong>{connector}</strong>.</p>
+{description}<p>Tenant <strong>{tenant}</strong> of org <strong>{org}</strong> asks for access to <strong>{connector}</strong>.</p>
 <form method="post" action="/authorize">
 <input type="hidden" name="state" value="{state}">
 <input type="hidden" name="csrf" value="{csrf}">
@@ -62,13 +64,18 @@ mod tests {
     fn everything_echoed_is_escaped() {
         let view = PendingView {
             connector_id: "<script>alert(1)</script>".into(),
+            description: Some("<b>Google</b> Sheets".into()),
             org_id: "o\"rg".into(),
             tenant_id: "t'&".into(),
             state: "s\"><img src=x>".into(),
             csrf: "c".into(),
         };
         let html = page(&view);
-        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
+        assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>"), "{html}");
+        assert!(
+            html.contains("<p>&lt;b&gt;Google&lt;/b&gt; Sheets</p>"),
+            "the manifest's description: {html}"
+        );
         assert!(
             html.contains("&lt;script&gt;") && html.contains("o&quot;rg") && html.contains("t&#39;&amp;")
         );

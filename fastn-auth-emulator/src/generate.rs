@@ -16,6 +16,7 @@ use crate::store::ConnectionKey;
 pub(crate) struct Declared {
     fields: HashMap<String, Vec<(String, FieldType)>>,
     tokens: HashMap<String, Token>,
+    names: HashMap<String, String>,
 }
 
 impl Declared {
@@ -24,6 +25,11 @@ impl Declared {
     pub(crate) fn token(&self, connector_id: &str) -> &Token {
         static BEARER: Token = Token::Bearer;
         self.tokens.get(connector_id).unwrap_or(&BEARER)
+    }
+
+    /// The manifest's `description` of `connector_id`, for the consent page.
+    pub(crate) fn description(&self, connector_id: &str) -> Option<&str> {
+        self.names.get(connector_id).map(String::as_str)
     }
 }
 
@@ -38,7 +44,12 @@ pub(crate) fn declared(manifest: &Manifest) -> Declared {
         .iter()
         .filter_map(|spec| Some((spec.id.clone(), spec.api.as_ref()?.token.clone())))
         .collect();
-    Declared { fields, tokens }
+    let names = manifest
+        .connectors
+        .iter()
+        .filter_map(|spec| Some((spec.id.clone(), spec.description.clone()?)))
+        .collect();
+    Declared { fields, tokens, names }
 }
 
 /// The credential field that holds the token of `token`.

@@ -76,6 +76,8 @@ struct Flow {
 /// What the consent page shows of a pending flow.
 pub(crate) struct PendingView {
     pub(crate) connector_id: String,
+    /// The manifest's description of the connector, if it has one.
+    pub(crate) description: Option<String>,
     pub(crate) org_id: String,
     pub(crate) tenant_id: String,
     pub(crate) state: String,
@@ -235,6 +237,7 @@ impl Store {
         let flow = self.live(&mut flows, state).filter(|flow| flow.status == AuthStatus::Inactive)?;
         Some(PendingView {
             connector_id: flow.key.connector_id.clone(),
+            description: self.declared.description(&flow.key.connector_id).map(str::to_owned),
             org_id: flow.key.org_id.clone(),
             tenant_id: flow.key.tenant_id.clone(),
             state: state.to_owned(),

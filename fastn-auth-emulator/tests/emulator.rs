@@ -101,6 +101,7 @@ async fn a_person_approves_on_the_consent_page() {
             && page.contains("Approve")
             && page.contains("Deny")
     );
+    assert!(page.contains("Salesforce CRM; API calls go to"), "the manifest's description: {page}");
     assert!(page.contains(&format!("name=\"state\" value=\"{state}\"")));
 
     let outcome = api.decide(state, "approve").await;

@@ -48,6 +48,10 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 ///         type: string
 ///         optional: true
 ///         description: Slack team id
+///     api:                         # optional: the connector's own API
+///       base_url: "https://sheets.googleapis.com/v4"   # `{field}` placeholders from extra
+///       headers: { Accept: application/json }          # optional static headers
+///       token: bearer              # or { header: NAME, prefix?, from? } | { query: NAME, from? }
 /// ```
 ///
 /// Types: `string` (`String`), `secret` (`SecretString`, redacted in `Debug`), `integer`
@@ -67,9 +71,12 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// `GoogleSheets::connect(&client)` (a `ConnectRequest` whose `.send()` gives an
 /// `AuthSession<GoogleSheets>`), `GoogleSheets::credentials(&client)` (a
 /// `CredentialsRequest` whose `.send()` gives `Credentials<GoogleSheetsExtra>`) and
-/// `GoogleSheets::resume(&client, handle)`; and `GoogleSheetsExtra`, one typed field per
-/// `extra` entry. Once: `enum ConnectorId` with a variant per connector, `ALL`,
-/// `as_str()`, `Display` and `FromStr`.
+/// `GoogleSheets::resume(&client, handle)`, and with an `api:` block
+/// `GoogleSheets::api(&client)` (an `ApiClient` of the connector's API, the token placed as
+/// the block says); and `GoogleSheetsExtra`, one typed field per `extra` entry. Once:
+/// `enum ConnectorId` with a variant per connector, `ALL`, `as_str()`, `Display` and
+/// `FromStr`, and `MANIFEST`, the manifest's text as the macro read it (give it to the
+/// emulator: `MockServer::builder().connectors(MANIFEST)`).
 ///
 /// # Errors
 ///
@@ -77,7 +84,10 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// (`connectors.yaml:12:7: …`): a missing or unreadable file (with the directory it was
 /// resolved against), YAML syntax, unknown keys (listing the allowed ones), unknown types
 /// (listing the types), ids that are empty or give no identifier, two ids or keys giving the
-/// same Rust name, and extra keys that are common credential fields.
+/// same Rust name, extra keys that are common credential fields, and `api:` blocks that
+/// cannot work (an unknown placeholder, a base that is not https, a reserved header). A
+/// mistake is one error: the items of the parts of the manifest that check are still
+/// generated, so code naming them does not fail a second time.
 #[proc_macro]
 pub fn connectors(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand(input.into())
