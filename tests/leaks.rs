@@ -197,11 +197,7 @@ impl fastn_auth::Connector for QueryToken {
 
     fn api_spec(&self) -> Option<fastn_auth::connector::ApiSpec> {
         use fastn_auth::connector::{ApiSpec, TokenPlacement};
-        Some(ApiSpec::new(
-            "https://slack.com/api",
-            &[],
-            TokenPlacement::Query { name: "key", from: "access_token" },
-        ))
+        Some(ApiSpec::from_static("https://slack.com/api", &[], TokenPlacement::query("key", "access_token")))
     }
 }
 

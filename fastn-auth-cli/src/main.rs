@@ -484,24 +484,8 @@ struct ManifestConnector {
 
 impl ManifestConnector {
     fn new(spec: fastn_auth_codegen::manifest::ConnectorSpec) -> Self {
-        use fastn_auth::connector::{ApiSpec, TokenPlacement};
-        use fastn_auth_codegen::manifest::Token;
-        // `ApiSpec` holds `&'static str`, as generated code writes it. This process reads
-        // one connector's block once and ends: leaking those few strings costs nothing.
-        let keep = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
-        let api = spec.api.map(|api| {
-            let headers: Vec<(&'static str, &'static str)> =
-                api.headers.into_iter().map(|(name, value)| (keep(name), keep(value))).collect();
-            let token = match api.token {
-                Token::Bearer => TokenPlacement::Bearer,
-                Token::Header { name, prefix, from } => {
-                    TokenPlacement::Header { name: keep(name), prefix: keep(prefix), from: keep(from) }
-                }
-                Token::Query { name, from } => TokenPlacement::Query { name: keep(name), from: keep(from) },
-            };
-            ApiSpec::new(keep(api.base_url), Box::leak(headers.into_boxed_slice()), token)
-        });
-        ManifestConnector { id: spec.id, org_id: spec.org_id, api }
+        // The manifest's `api:` block is the runtime's `ApiSpec` already.
+        ManifestConnector { id: spec.id, org_id: spec.org_id, api: spec.api }
     }
 }
 
@@ -517,7 +501,7 @@ impl fastn_auth::Connector for ManifestConnector {
     }
 
     fn api_spec(&self) -> Option<fastn_auth::connector::ApiSpec> {
-        self.api
+        self.api.clone()
     }
 }
 

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::manifest::{ApiBlock, Auth, ConnectorSpec, FieldSpec, FieldType, Manifest, Token};
+use crate::manifest::{ApiSpec, Auth, ConnectorSpec, FieldSpec, FieldType, Manifest, TokenPlacement};
 use crate::naming;
 
 /// Everything the manifest generates; `tracked` is the manifest's absolute path, included
@@ -150,19 +150,26 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
     }
 }
 
-/// The `ApiSpec` of an `api:` block, as a constant expression.
-fn api_spec(api: &ApiBlock) -> TokenStream {
-    let base = &api.base_url;
-    let headers = api.headers.iter().map(|(name, value)| quote! { (#name, #value) });
+/// The `ApiSpec` of an `api:` block, built from static text.
+fn api_spec(api: &ApiSpec) -> TokenStream {
+    let base = api.base_url.as_ref();
+    let headers = api.headers.iter().map(|(name, value)| {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        quote! { (#name, #value) }
+    });
     let placement = quote! { ::fastn_auth::connector::TokenPlacement };
     let token = match &api.token {
-        Token::Bearer => quote! { #placement::Bearer },
-        Token::Header { name, prefix, from } => {
-            quote! { #placement::Header { name: #name, prefix: #prefix, from: #from } }
+        TokenPlacement::Bearer => quote! { #placement::Bearer },
+        TokenPlacement::Header { name, prefix, from } => {
+            let (name, prefix, from) = (name.as_ref(), prefix.as_ref(), from.as_ref());
+            quote! { #placement::header(#name, #prefix, #from) }
         }
-        Token::Query { name, from } => quote! { #placement::Query { name: #name, from: #from } },
+        TokenPlacement::Query { name, from } => {
+            let (name, from) = (name.as_ref(), from.as_ref());
+            quote! { #placement::query(#name, #from) }
+        }
     };
-    quote! { ::fastn_auth::connector::ApiSpec::new(#base, &[#(#headers),*], #token) }
+    quote! { ::fastn_auth::connector::ApiSpec::from_static(#base, &[#(#headers),*], #token) }
 }
 
 fn field_doc(field: &FieldSpec) -> String {

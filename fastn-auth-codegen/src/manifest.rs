@@ -59,43 +59,12 @@ pub struct ConnectorSpec {
     /// Connector-specific credential fields, in manifest order.
     pub extra: Vec<FieldSpec>,
     /// The connector's API (`api:`), when declared.
-    pub api: Option<ApiBlock>,
+    pub api: Option<ApiSpec>,
 }
 
-/// `api:` of a connector: where its API is and how the token is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiBlock {
-    /// The base URL, perhaps with `{field}` placeholders of required string/url fields.
-    pub base_url: String,
-    /// Static headers, sorted by name.
-    pub headers: Vec<(String, String)>,
-    /// Where the token goes.
-    pub token: Token,
-}
-
-/// `token:` of an `api:` block.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Token {
-    /// `Authorization: Bearer {access_token}` (the default, or `token: bearer`).
-    #[default]
-    Bearer,
-    /// `{ header: NAME, prefix?: STR, from?: FIELD }`.
-    Header {
-        /// The header name.
-        name: String,
-        /// Text before the token.
-        prefix: String,
-        /// The field holding the token (`access_token` unless given).
-        from: String,
-    },
-    /// `{ query: NAME, from?: FIELD }`.
-    Query {
-        /// The query parameter.
-        name: String,
-        /// The field holding the token (`access_token` unless given).
-        from: String,
-    },
-}
+/// `api:` of a connector, and its `token:`: the types the runtime takes, so that what the
+/// manifest says reaches generated code, the CLI and the emulator unconverted.
+pub use fastn_auth_rules::api::{ApiSpec, TokenPlacement};
 
 /// `auth:` of a connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -592,7 +561,7 @@ struct RawApi {
 
 /// `token:` as written: `bearer`, or a map naming a header or a query parameter.
 #[derive(Default)]
-struct RawToken(Token);
+struct RawToken(TokenPlacement);
 
 impl<'de> Deserialize<'de> for RawToken {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -613,7 +582,7 @@ impl<'de> Visitor<'de> for TokenVisitor {
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<RawToken, E> {
         match text {
-            "bearer" => Ok(RawToken(Token::Bearer)),
+            "bearer" => Ok(RawToken(TokenPlacement::Bearer)),
             other => Err(E::custom(format!(
                 "`token: {}` is not a token placement, expected `bearer`, `{{ header: NAME }}` or `{{ query: NAME }}`",
                 fastn_auth_rules::shown_id(other)
@@ -623,12 +592,14 @@ impl<'de> Visitor<'de> for TokenVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawToken, A::Error> {
         let long = LongToken::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        let from = long.from.unwrap_or_else(|| "access_token".to_owned());
+        let from = long.from.unwrap_or_else(|| TokenPlacement::DEFAULT_FIELD.to_owned()).into();
         match (long.header, long.query, long.prefix) {
-            (Some(name), None, prefix) => {
-                Ok(RawToken(Token::Header { name, prefix: prefix.unwrap_or_default(), from }))
-            }
-            (None, Some(name), None) => Ok(RawToken(Token::Query { name, from })),
+            (Some(name), None, prefix) => Ok(RawToken(TokenPlacement::Header {
+                name: name.into(),
+                prefix: prefix.unwrap_or_default().into(),
+                from,
+            })),
+            (None, Some(name), None) => Ok(RawToken(TokenPlacement::Query { name: name.into(), from })),
             (None, Some(_), Some(_)) => {
                 Err(de::Error::custom("`prefix` goes with `header`, not with `query`"))
             }
@@ -650,7 +621,7 @@ struct LongToken {
 impl RawApi {
     /// The block, checked against the connector's `fields`; an error names the key of the
     /// block it is about (`base_url`, `headers`, `token`).
-    fn check(self, fields: &[FieldSpec]) -> Result<ApiBlock, (&'static str, String)> {
+    fn check(self, fields: &[FieldSpec]) -> Result<ApiSpec, (&'static str, String)> {
         use fastn_auth_rules::api::{self as rules, Part};
         let keys: Vec<&str> = fields.iter().map(|field| field.key.as_str()).collect();
         let unknown = |name: &str, what: &str| {
@@ -713,7 +684,7 @@ impl RawApi {
         }
         let token = self.token.0;
         let check_from = |from: &str| -> Result<(), (&'static str, String)> {
-            if from == "access_token" {
+            if from == TokenPlacement::DEFAULT_FIELD {
                 return Ok(());
             }
             let field = fields
@@ -733,8 +704,8 @@ impl RawApi {
             Ok(())
         };
         match &token {
-            Token::Bearer => {}
-            Token::Header { name, prefix, from } => {
+            TokenPlacement::Bearer => {}
+            TokenPlacement::Header { name, prefix, from } => {
                 if let Some(problem) = rules::header_name_problem(name) {
                     return Err(("token", problem));
                 }
@@ -743,7 +714,7 @@ impl RawApi {
                 }
                 check_from(from)?;
             }
-            Token::Query { name, from } => {
+            TokenPlacement::Query { name, from } => {
                 if name.is_empty()
                     || name.chars().any(|c| c.is_control() || c.is_whitespace() || "&=#?".contains(c))
                 {
@@ -758,7 +729,8 @@ impl RawApi {
                 check_from(from)?;
             }
         }
-        Ok(ApiBlock { base_url: self.base_url, headers: self.headers.into_iter().collect(), token })
+        let headers = self.headers.into_iter().map(|(name, value)| (name.into(), value.into())).collect();
+        Ok(ApiSpec { base_url: self.base_url.into(), headers, token })
     }
 }
 
@@ -1006,11 +978,8 @@ mod tests {
         ))
         .unwrap();
         let api = ok.connectors[0].api.clone().unwrap();
-        assert_eq!(api.headers, [("Accept".to_owned(), "application/json".to_owned())]);
-        assert_eq!(
-            api.token,
-            Token::Header { name: "X-Key".into(), prefix: "Key ".into(), from: "key".into() }
-        );
+        assert_eq!(api.headers, [("Accept".into(), "application/json".into())]);
+        assert_eq!(api.token, TokenPlacement::header("X-Key", "Key ", "key"));
         for (extra, api, expected, line) in [
             (
                 "      instance_url: url\n",

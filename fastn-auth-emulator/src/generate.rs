@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use fastn_auth_codegen::manifest::{FieldType, Manifest, Token};
+use fastn_auth_codegen::manifest::{FieldType, Manifest, TokenPlacement};
 use serde_json::{Map, Value, json};
 
 use crate::store::ConnectionKey;
@@ -15,15 +15,15 @@ use crate::store::ConnectionKey;
 #[derive(Debug, Default)]
 pub(crate) struct Declared {
     fields: HashMap<String, Vec<(String, FieldType)>>,
-    tokens: HashMap<String, Token>,
+    tokens: HashMap<String, TokenPlacement>,
     names: HashMap<String, String>,
 }
 
 impl Declared {
     /// Where API requests of `connector_id` carry the token: the manifest's `token:`, or
     /// `Authorization: Bearer {access_token}`.
-    pub(crate) fn token(&self, connector_id: &str) -> &Token {
-        static BEARER: Token = Token::Bearer;
+    pub(crate) fn token(&self, connector_id: &str) -> &TokenPlacement {
+        static BEARER: TokenPlacement = TokenPlacement::Bearer;
         self.tokens.get(connector_id).unwrap_or(&BEARER)
     }
 
@@ -50,14 +50,6 @@ pub(crate) fn declared(manifest: &Manifest) -> Declared {
         .filter_map(|spec| Some((spec.id.clone(), spec.description.clone()?)))
         .collect();
     Declared { fields, tokens, names }
-}
-
-/// The credential field that holds the token of `token`.
-pub(crate) fn token_field(token: &Token) -> &str {
-    match token {
-        Token::Bearer => "access_token",
-        Token::Header { from, .. } | Token::Query { from, .. } => from,
-    }
 }
 
 /// A value of `ty` for the field `key`, so that a typed flow of any declared connector

@@ -386,7 +386,7 @@ async fn provider(
     Path(params): Path<std::collections::HashMap<String, String>>,
     request: Request,
 ) -> Response {
-    use fastn_auth_codegen::manifest::Token;
+    use fastn_auth_codegen::manifest::TokenPlacement as Token;
     if let Some(refused) = refuse_cross_site(&app, request.headers(), "the provider API") {
         return refused;
     }
@@ -403,12 +403,12 @@ async fn provider(
             (header(&parts.headers, "authorization").strip_prefix("Bearer "), Some("authorization"), None)
         }
         Token::Header { name, prefix, .. } => {
-            (header(&parts.headers, name).strip_prefix(prefix.as_str()), Some(name.as_str()), None)
+            (header(&parts.headers, name).strip_prefix(prefix.as_ref()), Some(name.as_ref()), None)
         }
         Token::Query { name, .. } => (
             pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()),
             None,
-            Some(name.as_str()),
+            Some(name.as_ref()),
         ),
     };
     let Some(key) = presented.and_then(|token| app.store.connection_with_token(&connector, token)) else {

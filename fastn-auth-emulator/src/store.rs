@@ -277,7 +277,7 @@ impl Store {
     /// The connection of `connector_id` whose current token is `token` (as the manifest
     /// says the connector's API requests carry it).
     pub(crate) fn connection_with_token(&self, connector_id: &str, token: &str) -> Option<ConnectionKey> {
-        let field = crate::generate::token_field(self.declared.token(connector_id));
+        let field = self.declared.token(connector_id).from_field();
         lock(&self.connections)
             .iter()
             .find(|(key, connection)| {
@@ -294,7 +294,7 @@ impl Store {
     /// Gives every connection of `connector_id` and `tenant_id` a new token (the field the
     /// manifest's API token comes from, and the access token); how many there were.
     pub(crate) fn rotate_token(&self, connector_id: &str, tenant_id: &str) -> usize {
-        let field = crate::generate::token_field(self.declared.token(connector_id)).to_owned();
+        let field = self.declared.token(connector_id).from_field().to_owned();
         let mut connections = lock(&self.connections);
         let mut rotated = 0;
         for (key, connection) in connections.iter_mut() {

@@ -1,6 +1,90 @@
 //! The rules of a connector's `api:` block, applied alike by the manifest checker (at
 //! compile time) and the runtime (to a base URL given at run time, and to a base URL once
-//! its placeholders are filled in from credentials).
+//! its placeholders are filled in from credentials); and the block itself, [`ApiSpec`]
+//! with its [`TokenPlacement`], one type for the manifest reader, the generated code, the
+//! runtime, the command line and the emulator.
+
+use std::borrow::Cow;
+
+/// Text of an [`ApiSpec`]: borrowed from generated code, owned when read at run time.
+pub type Text = Cow<'static, str>;
+
+/// A connector's API as the manifest's `api:` block declares it: where it is, the headers
+/// every request carries, and where the token goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiSpec {
+    /// The base URL, perhaps with `{field}` placeholders filled from the credentials.
+    pub base_url: Text,
+    /// Headers sent with every request, as `(name, value)`, sorted by name.
+    pub headers: Vec<(Text, Text)>,
+    /// Where the token goes.
+    pub token: TokenPlacement,
+}
+
+impl ApiSpec {
+    /// A spec of static text, as generated code writes it.
+    pub fn from_static(
+        base_url: &'static str,
+        headers: &'static [(&'static str, &'static str)],
+        token: TokenPlacement,
+    ) -> Self {
+        let headers =
+            headers.iter().map(|(name, value)| (Cow::Borrowed(*name), Cow::Borrowed(*value))).collect();
+        ApiSpec { base_url: Cow::Borrowed(base_url), headers, token }
+    }
+}
+
+/// Where an API request carries the connection's token (the manifest's `token:`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer {access_token}`, the default (`token: bearer`).
+    #[default]
+    Bearer,
+    /// `{ header: NAME, prefix?: STR, from?: FIELD }`: the header `name`, valued
+    /// `{prefix}{from}`.
+    Header {
+        /// The header name.
+        name: Text,
+        /// Text before the token (`""` for none).
+        prefix: Text,
+        /// The credential field holding the token: `access_token` or an extra key.
+        from: Text,
+    },
+    /// `{ query: NAME, from?: FIELD }`: the query parameter `name`.
+    Query {
+        /// The parameter name.
+        name: Text,
+        /// The credential field holding the token: `access_token` or an extra key.
+        from: Text,
+    },
+}
+
+impl TokenPlacement {
+    /// The credential field whose value is the token when none is named.
+    pub const DEFAULT_FIELD: &'static str = "access_token";
+
+    /// A header placement of static text, as generated code writes it.
+    pub const fn header(name: &'static str, prefix: &'static str, from: &'static str) -> Self {
+        TokenPlacement::Header {
+            name: Cow::Borrowed(name),
+            prefix: Cow::Borrowed(prefix),
+            from: Cow::Borrowed(from),
+        }
+    }
+
+    /// A query placement of static text, as generated code writes it.
+    pub const fn query(name: &'static str, from: &'static str) -> Self {
+        TokenPlacement::Query { name: Cow::Borrowed(name), from: Cow::Borrowed(from) }
+    }
+
+    /// The credential field holding the token.
+    pub fn from_field(&self) -> &str {
+        match self {
+            TokenPlacement::Bearer => Self::DEFAULT_FIELD,
+            TokenPlacement::Header { from, .. } | TokenPlacement::Query { from, .. } => from,
+        }
+    }
+}
 
 /// One piece of a base URL template: text as written, or a `{field}` placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

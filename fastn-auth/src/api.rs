@@ -84,8 +84,8 @@ impl ApiClient {
         let target =
             Target { connector_id: connector.id().to_owned(), org_id, tenant_id: None, connection_id: None };
         let spec = connector.api_spec();
-        let base = match spec {
-            Some(spec) => Template::parse(spec.base_url).map_err(Arc::from),
+        let base = match &spec {
+            Some(spec) => Template::parse(&spec.base_url).map_err(Arc::from),
             None => Err(Arc::from(format!(
                 "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` \
                  in the manifest, or call .base_url(…)",
@@ -94,11 +94,11 @@ impl ApiClient {
         };
         // The manifest checker made sure these work; a hand-written `Connector` may not have.
         let mut problem = None;
-        let headers = spec.map_or(Ok(Vec::new()), |spec| static_headers(&spec)).unwrap_or_else(|message| {
+        let headers = spec.as_ref().map_or(Ok(Vec::new()), static_headers).unwrap_or_else(|message| {
             problem = Some(Arc::from(message));
             Vec::new()
         });
-        let token = spec.map_or(TokenPlacement::Bearer, |spec| spec.token);
+        let token = spec.as_ref().map_or(&TokenPlacement::Bearer, |spec| &spec.token);
         let placement = Placement::new(token).unwrap_or_else(|message| {
             problem.get_or_insert_with(|| Arc::from(message));
             Placement::bearer()

@@ -32,53 +32,12 @@ pub trait Connector: Clone + Send + Sync + 'static {
     }
 }
 
-/// A connector's API as the manifest's `api:` block declares it; checked when the manifest
-/// is, so generated code builds it with [`ApiSpec::new`] and never fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApiSpec {
-    /// The base URL, perhaps with `{field}` placeholders filled from the credentials.
-    pub base_url: &'static str,
-    /// Headers sent with every request, as `(name, value)`.
-    pub headers: &'static [(&'static str, &'static str)],
-    /// Where the token goes.
-    pub token: TokenPlacement,
-}
-
-impl ApiSpec {
-    /// A spec of `base_url`, `headers` and `token`.
-    pub const fn new(
-        base_url: &'static str,
-        headers: &'static [(&'static str, &'static str)],
-        token: TokenPlacement,
-    ) -> Self {
-        ApiSpec { base_url, headers, token }
-    }
-}
-
-/// Where an API request carries the connection's token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TokenPlacement {
-    /// `Authorization: Bearer {access_token}`, the default.
-    #[default]
-    Bearer,
-    /// The header `name`, valued `{prefix}{from}`, `from` a credential field.
-    Header {
-        /// The header name.
-        name: &'static str,
-        /// Text before the token (`""` for none).
-        prefix: &'static str,
-        /// The credential field holding the token: `access_token` or an extra key.
-        from: &'static str,
-    },
-    /// The query parameter `name`, valued with the credential field `from`.
-    Query {
-        /// The parameter name.
-        name: &'static str,
-        /// The credential field holding the token: `access_token` or an extra key.
-        from: &'static str,
-    },
-}
+/// A connector's API as the manifest's `api:` block declares it, and where its token goes:
+/// the rules crate's types, which the manifest reader, the generated code (with
+/// [`ApiSpec::from_static`]), the command line and the emulator share. Checked when the
+/// manifest is; a hand-written [`Connector`] whose spec cannot work makes every request an
+/// [`Error::Config`](crate::Error::Config).
+pub use fastn_auth_rules::api::{ApiSpec, TokenPlacement};
 
 /// How a connector authenticates its users, as declared in the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -245,7 +245,7 @@ impl Placement {
     }
 
     /// The placement of `token`; the error is the message of an [`Error::Config`].
-    pub(crate) fn new(token: TokenPlacement) -> std::result::Result<Placement, String> {
+    pub(crate) fn new(token: &TokenPlacement) -> std::result::Result<Placement, String> {
         let header = |name: &str| match rules::header_name_problem(name) {
             Some(problem) => Err(format!("the token header: {problem}")),
             None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -254,10 +254,14 @@ impl Placement {
         };
         Ok(match token {
             TokenPlacement::Bearer => Placement::bearer(),
-            TokenPlacement::Header { name, prefix, from } => {
-                Placement::Header { name: header(name)?, prefix: prefix.into(), from: from.into() }
+            TokenPlacement::Header { name, prefix, from } => Placement::Header {
+                name: header(name)?,
+                prefix: prefix.as_ref().into(),
+                from: from.as_ref().into(),
+            },
+            TokenPlacement::Query { name, from } => {
+                Placement::Query { name: name.as_ref().into(), from: from.as_ref().into() }
             }
-            TokenPlacement::Query { name, from } => Placement::Query { name: name.into(), from: from.into() },
         })
     }
 
