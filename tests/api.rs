@@ -248,9 +248,18 @@ async fn a_busy_provider_is_waited_for_on_get_but_not_on_post() {
 async fn untyped_calls_need_a_base_url_and_a_usable_tenant() {
     let (mock, client) = setup().await;
     connect(&mock, "notion", "acme");
-    let err = client.api("notion").tenant_id("acme").get("/users").send().await.unwrap_err();
+    // Without a gateway a call needs a base URL; the emulator's gateway is one for every
+    // connector, so there it does not.
+    let plain =
+        FastnAuth::builder(MockServer::SPACE_ID).base_url(mock.base_url()).api_key(MockServer::API_KEY);
+    let plain = plain.build().unwrap();
+    let err = plain.api("notion").tenant_id("acme").get("/users").send().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ConfigError);
     assert!(err.to_string().contains("base_url"), "{err}");
+    assert_eq!(
+        echo(client.api("notion").tenant_id("acme").get("/users").send().await.unwrap()).await["path"],
+        "/users"
+    );
     let notion = client.api("notion").base_url("https://api.notion.com/v1").tenant_id("acme");
     assert_eq!(echo(notion.get("/users").send().await.unwrap()).await["path"], "/users");
     let bad = client.api("notion").base_url("{instance_url").tenant_id("acme");

@@ -54,7 +54,8 @@ pub struct ApiClient {
     calls: Arc<Calls>,
     target: Target,
     /// The base URL, or why there is none that works.
-    base: std::result::Result<Template, Arc<str>>,
+    /// `None`: none declared nor given (a gateway may still route the calls).
+    base: Option<std::result::Result<Template, Arc<str>>>,
     /// Where the client routes this connector's calls instead (an emulator, a staging
     /// provider), once the base URL has been checked.
     routed: Option<Url>,
@@ -73,7 +74,7 @@ impl fmt::Debug for ApiClient {
             .field("org_id", &self.target.org_id)
             .field("tenant_id", &self.target.tenant_id)
             .field("connection_id", &self.target.connection_id)
-            .field("base_url", &self.base.as_ref().map(Template::as_str).ok())
+            .field("base_url", &self.base.as_ref().and_then(|base| base.as_ref().ok()).map(Template::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -84,14 +85,7 @@ impl ApiClient {
         let target =
             Target { connector_id: connector.id().to_owned(), org_id, tenant_id: None, connection_id: None };
         let spec = connector.api_spec();
-        let base = match &spec {
-            Some(spec) => Template::parse(&spec.base_url).map_err(Arc::from),
-            None => Err(Arc::from(format!(
-                "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` \
-                 in the manifest, or call .base_url(…)",
-                fastn_auth_rules::shown_id(connector.id())
-            ))),
-        };
+        let base = spec.as_ref().map(|spec| Template::parse(&spec.base_url).map_err(Arc::from));
         // The manifest checker made sure these work; a hand-written `Connector` may not have.
         let mut problem = None;
         let headers = spec.as_ref().map_or(Ok(Vec::new()), static_headers).unwrap_or_else(|message| {
@@ -144,7 +138,7 @@ impl ApiClient {
     /// makes every request an [`Error::Config`].
     #[must_use]
     pub fn base_url(mut self, template: impl AsRef<str>) -> Self {
-        self.base = Template::parse(template.as_ref()).map_err(Arc::from);
+        self.base = Some(Template::parse(template.as_ref()).map_err(Arc::from));
         self
     }
 
@@ -427,12 +421,19 @@ impl ApiRequest<'_> {
         let this = &self;
         let client = self.client;
         let template = match (&client.problem, &client.base, &client.routed) {
-            (Some(problem), _, _) | (None, Err(problem), None) => {
+            (Some(problem), _, _) | (None, Some(Err(problem)), _) => {
                 return Err(Error::config(problem.to_string()));
             }
-            (None, Ok(template), _) => Some(template),
+            (None, Some(Ok(template)), _) => Some(template),
             // No base of its own, but a route (a gateway, the emulator) says where calls go.
-            (None, Err(_), Some(_)) => None,
+            (None, None, Some(_)) => None,
+            (None, None, None) => {
+                return Err(Error::config(format!(
+                    "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` in the \
+                     manifest, or call .base_url(…)",
+                    fastn_auth_rules::shown_id(&client.target.connector_id)
+                )));
+            }
         };
         let path = CheckedPath::new(&self.path)?;
         let calls = &client.calls;
