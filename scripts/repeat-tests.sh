@@ -5,7 +5,7 @@
 # first; honours CARGO_TARGET_DIR (cargo reports where the binaries are). A second argument
 # keeps only the test binaries whose target name matches it (an extended regex).
 #   bash scripts/repeat-tests.sh 30
-#   bash scripts/repeat-tests.sh 20 '^(api|router|browser)$'
+#   bash scripts/repeat-tests.sh 20 '^(cross|router)$'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-30}"

@@ -1,4 +1,4 @@
-//! The fault matrix of README.md, run exactly as written there: every endpoint × every fault
+//! The fault matrix of docs/security.md, run exactly as written there: every endpoint × every fault
 //! the emulator injects ends as the table says, within the wait's deadline, without a panic.
 
 use std::time::{Duration, Instant};
@@ -16,11 +16,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// ordinary requests wait past the request timeout (1 run in 7 while a fuzzer ran).
 const AT_ONCE: usize = 6;
 
-/// The rows under `<!-- fault-matrix -->` in README.md: fault name and expected outcomes
+/// The rows under `<!-- fault-matrix -->` in docs/security.md: fault name and expected outcomes
 /// for init, status and credentials.
 fn documented_matrix() -> Vec<(String, [String; 3])> {
-    let readme = include_str!("../README.md");
-    let table = readme.split("<!-- fault-matrix -->").nth(1).expect("README has the fault matrix");
+    let readme = include_str!("../docs/security.md");
+    let table = readme.split("<!-- fault-matrix -->").nth(1).expect("docs/security.md has the fault matrix");
     table
         .lines()
         .skip_while(|line| line.trim().is_empty())
@@ -59,7 +59,7 @@ fn fault(name: &str, endpoint: Endpoint) -> Fault {
             Endpoint::Status => r#"{"status":5}"#,
             _ => r#"{"access_token":"t","instance_url":5}"#,
         }),
-        other => panic!("the README names a fault this test does not know: {other}"),
+        other => panic!("docs/security.md names a fault this test does not know: {other}"),
     }
 }
 

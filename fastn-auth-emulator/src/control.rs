@@ -234,6 +234,6 @@ async fn reset(State(store): Shared) -> Response {
 async fn unknown() -> Response {
     crate::json::error(
         StatusCode::NOT_FOUND,
-        "no such control route; see the README's \"Driving the emulator over HTTP\"",
+        "no such control route; see docs/emulator.md, \"Driving the emulator over HTTP\"",
     )
 }

@@ -9,7 +9,7 @@
 //! approve or deny flows, fix credentials, inject faults, and read back the requests it saw.
 //! Everything its Rust methods do is also an HTTP call under `/_emulator/` (approve, deny,
 //! set credentials, add connections, inject and clear faults, list requests, stats, reset),
-//! JSON in and out, for scripts and test suites in any language; the README lists them
+//! JSON in and out, for scripts and test suites in any language; `docs/emulator.md` lists them
 //! with curl lines.
 //!
 //! Its memory stays flat however long it runs: flows expire after

@@ -307,8 +307,8 @@ impl FastnAuthBuilder {
     /// Caches credentials for every credentials request of this client and its clones,
     /// typed and untyped; the fetch that ends `wait_for_completion` seeds it. Off unless
     /// set: turn it on when you fetch a connection's token for each use (an API call per
-    /// user request), rather than keeping it yourself. See the README's "Caching
-    /// credentials" for the rules.
+    /// user request), rather than keeping it yourself. See `docs/caching.md` in the repository
+    /// for the rules.
     pub fn cache(mut self, options: CacheOptions) -> Self {
         self.cache = Some(options);
         self

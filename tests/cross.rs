@@ -1,0 +1,28 @@
+//! The cross-crate tests that can share a process, one module per file beside this one
+//! (`cargo test -p fastn-auth-tests --test cross api::` runs one of them): the SDK against
+//! the emulator, Redis, a real browser, proxies, property tests, the leak test.
+
+#[path = "api.rs"]
+mod api;
+#[path = "blocking.rs"]
+mod blocking;
+#[path = "browser.rs"]
+mod browser;
+#[path = "fault_matrix.rs"]
+mod fault_matrix;
+#[path = "hardening.rs"]
+mod hardening;
+#[path = "leaks.rs"]
+mod leaks;
+#[path = "properties.rs"]
+mod properties;
+#[path = "proxy.rs"]
+mod proxy;
+#[path = "redis.rs"]
+mod redis;
+#[path = "redis_production.rs"]
+mod redis_production;
+#[path = "typed_connectors.rs"]
+mod typed_connectors;
+#[path = "web_app.rs"]
+mod web_app;
