@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::faults::{FaultSpec, MAX_FAULT_TIMES};
-use crate::store::{ConnectionKey, Store};
+use crate::key::ConnectionKey;
+use crate::store::Store;
 
 /// The control routes, on the store.
 pub(crate) fn routes() -> Router<Arc<Store>> {

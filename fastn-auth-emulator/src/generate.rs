@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use fastn_auth_codegen::manifest::{FieldType, Manifest, TokenPlacement};
 use serde_json::{Map, Value, json};
 
-use crate::store::ConnectionKey;
+use crate::key::ConnectionKey;
 
 /// What a manifest declares, by connector id: the extra fields, and where API requests
 /// carry the token.

@@ -38,11 +38,15 @@
 //! # }
 //! ```
 
+mod config;
 mod consent;
 mod control;
 mod faults;
 mod generate;
 mod json;
+mod key;
+mod provider;
+mod requests;
 mod server;
 mod store;
 
@@ -54,8 +58,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+pub use config::{AutoApprove, CredentialsShape, KeyCase, Wrapping};
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
-pub use store::ConnectionKey;
+pub use key::ConnectionKey;
+pub use requests::RecordedRequest;
 
 use fastn_auth::wire::Endpoint;
 use fastn_auth::{FastnAuth, FastnAuthBuilder};
@@ -64,112 +70,6 @@ const DEFAULT_REQUEST_LOG: usize = 10_000;
 
 /// The `errorMessage` of a flow denied on the consent page.
 pub const DENIED_MESSAGE: &str = "user denied access";
-
-/// When flows approve themselves without anyone clicking Approve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum AutoApprove {
-    /// Only [`MockServer::approve`] or the consent page approve (the default).
-    #[default]
-    Never,
-    /// The first poll at least this long after init sees `ACTIVE` (`Duration::ZERO`: at once).
-    After(Duration),
-    /// The n-th poll sees `ACTIVE` (1: the first).
-    AfterPolls(u32),
-}
-
-/// Whether credentials come wrapped in `{"success": true, "credentials": …}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Wrapping {
-    /// `{"success": true, "credentials": {…}}` (the default, as the live API).
-    #[default]
-    Envelope,
-    /// The credentials object alone.
-    Bare,
-}
-
-/// How the common credential keys are spelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum KeyCase {
-    /// `access_token`, `refresh_token`, `expires_at`, `expires_in` (the default; client 1.0.5).
-    #[default]
-    Snake,
-    /// `accessToken`, `refreshToken`, `expiresAt`, `expiresIn` (client 1.0.4).
-    Camel,
-}
-
-/// The wire shape of the credentials endpoint's answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct CredentialsShape {
-    /// Envelope or bare object.
-    pub wrapping: Wrapping,
-    /// snake_case or camelCase common keys.
-    pub keys: KeyCase,
-}
-
-/// One request the emulator received.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RecordedRequest {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path and query exactly as sent (still percent-encoded).
-    pub path: String,
-    /// Every header, lowercase names, in arrival order.
-    pub headers: Vec<(String, String)>,
-}
-
-impl RecordedRequest {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// The path with the value of every query parameter whose name looks secret (`key`,
-    /// `token`, `secret`, `auth`, `sig`, `password` in it) replaced by `[REDACTED]`: what the
-    /// request log shows.
-    pub fn redacted_path(&self) -> String {
-        let Some((path, query)) = self.path.split_once('?') else { return self.path.clone() };
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if looks_secret(name) => format!("{name}=[REDACTED]"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        format!("{path}?{}", pairs.join("&"))
-    }
-
-    /// The headers, the value of each that looks secret (keys, authorization, cookies,
-    /// tokens) replaced by `[REDACTED]`: what the request log shows.
-    pub fn redacted_headers(&self) -> Vec<(&str, &str)> {
-        self.headers
-            .iter()
-            .map(|(name, value)| {
-                (name.as_str(), if looks_secret(name) { "[REDACTED]" } else { value.as_str() })
-            })
-            .collect()
-    }
-}
-
-/// Whether a header or query parameter named `name` likely carries a secret.
-fn looks_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["key", "token", "secret", "auth", "cookie", "sig", "password"].iter().any(|word| name.contains(word))
-}
-
-impl std::fmt::Debug for RecordedRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordedRequest")
-            .field("method", &self.method)
-            .field("path", &self.redacted_path())
-            .field("headers", &self.redacted_headers())
-            .finish()
-    }
-}
 
 /// Configures a [`MockServer`]; start with [`MockServer::builder`].
 #[derive(Debug, Clone)]

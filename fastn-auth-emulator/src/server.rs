@@ -17,15 +17,17 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::store::{ConnectionKey, Store};
-use crate::{Fault, RecordedRequest};
+use crate::faults::Fault;
+use crate::key::ConnectionKey;
+use crate::requests::RecordedRequest;
+use crate::store::Store;
 use fastn_auth::wire::{self, Endpoint};
 
 impl App {
     /// Whether `headers` carry a key or token this emulator accepts.
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let key = header(headers, wire::API_KEY);
-        let bearer = header(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
+        let key = header_text(headers, wire::API_KEY);
+        let bearer = header_text(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
         (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
             || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer))
     }
@@ -161,7 +163,7 @@ async fn control_guard(State(app): Shared, request: Request, next: Next) -> Resp
 /// own, or `Sec-Fetch-Site: cross-site`): what `what` refuses, so no page the developer
 /// visits can drive it or use up the faults a test queued. SDK clients and curl send
 /// neither header.
-fn refuse_cross_site(app: &App, headers: &HeaderMap, what: &str) -> Option<Response> {
+pub(crate) fn refuse_cross_site(app: &App, headers: &HeaderMap, what: &str) -> Option<Response> {
     let origin = headers.get(header::ORIGIN).map(|origin| origin.to_str().unwrap_or("?"));
     if let Some(origin) = origin
         && !app.is_own_origin(origin)
@@ -183,8 +185,8 @@ fn api(app: Arc<App>) -> Router {
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
-        .route("/_provider/{connector}", any(provider))
-        .route("/_provider/{connector}/{*rest}", any(provider))
+        .route("/_provider/{connector}", any(crate::provider::provider))
+        .route("/_provider/{connector}/{*rest}", any(crate::provider::provider))
         .route(
             "/authorize",
             get(consent_page).post(consent_decision).layer(middleware::map_response(unframeable)),
@@ -223,7 +225,7 @@ async fn record(State(app): Shared, request: Request, next: Next) -> Response {
 
 /// A header's value as UTF-8 (ids may be any text, `Zürich` included; `to_str` would take
 /// only ASCII and turn such a tenant into "no tenant"); "" when absent or not UTF-8.
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
+pub(crate) fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
     headers.get(name).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()).unwrap_or("")
 }
 
@@ -239,7 +241,7 @@ impl App {
         if let Some(response) = self.fault(endpoint).await {
             return response;
         }
-        let space_id = header(headers, wire::SPACE_ID);
+        let space_id = header_text(headers, wire::SPACE_ID);
         if space_id.is_empty() {
             return crate::json::error(StatusCode::UNAUTHORIZED, "missing x-fastn-space-id");
         }
@@ -254,7 +256,7 @@ impl App {
 
     /// Counts a request to `endpoint` and applies its next scripted fault: a delay, or the
     /// answer that replaces the real one.
-    async fn fault(&self, endpoint: Endpoint) -> Option<Response> {
+    pub(crate) async fn fault(&self, endpoint: Endpoint) -> Option<Response> {
         self.store.count(endpoint);
         match self.store.next_fault(endpoint) {
             Some(Fault::Delay(delay)) => {
@@ -296,7 +298,7 @@ impl App {
             }
         }
         let [tenant_id, connection_id] =
-            [wire::TENANT_ID, wire::CONNECTION_ID].map(|name| header(headers, name));
+            [wire::TENANT_ID, wire::CONNECTION_ID].map(|name| header_text(headers, name));
         for (name, value) in [(wire::TENANT_ID, tenant_id), (wire::CONNECTION_ID, connection_id)] {
             // Empty is "none", as the protocol sends it.
             let problem =
@@ -373,87 +375,6 @@ async fn credentials(
         }
     })
     .await
-}
-
-/// The largest request body the provider API reads.
-const MAX_PROVIDER_BODY: usize = 1024 * 1024;
-
-/// A connector's own API, as `/_provider/{connector}/{path}`: 401 `invalid_token` unless
-/// the request carries a connection's current token where the manifest says; else 200
-/// with a JSON echo of the request (its token left out) and whose connection it was.
-async fn provider(
-    State(app): Shared,
-    Path(params): Path<std::collections::HashMap<String, String>>,
-    request: Request,
-) -> Response {
-    use fastn_auth_codegen::manifest::TokenPlacement as Token;
-    if let Some(refused) = refuse_cross_site(&app, request.headers(), "the provider API") {
-        return refused;
-    }
-    if let Some(response) = app.fault(Endpoint::Api).await {
-        return response;
-    }
-    let connector = params.get("connector").cloned().unwrap_or_default();
-    let (parts, body) = request.into_parts();
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let token_spec = app.store.declared.token(&connector);
-    let (presented, token_header, token_param) = match token_spec {
-        Token::Bearer => {
-            (header(&parts.headers, "authorization").strip_prefix("Bearer "), Some("authorization"), None)
-        }
-        Token::Header { name, prefix, .. } => {
-            (header(&parts.headers, name).strip_prefix(prefix.as_ref()), Some(name.as_ref()), None)
-        }
-        Token::Query { name, .. } => (
-            pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()),
-            None,
-            Some(name.as_ref()),
-        ),
-    };
-    let Some(key) = presented.and_then(|token| app.store.connection_with_token(&connector, token)) else {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_token" }))).into_response();
-    };
-    let Ok(body) = axum::body::to_bytes(body, MAX_PROVIDER_BODY).await else {
-        return crate::json::error(StatusCode::PAYLOAD_TOO_LARGE, "the body is over 1 MiB");
-    };
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &parts.headers {
-        if token_header.is_some_and(|token| name.as_str().eq_ignore_ascii_case(token)) {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            Some(serde_json::Value::String(held)) => {
-                held.push_str(", ");
-                held.push_str(&value);
-            }
-            _ => {
-                headers.insert(name.as_str().to_owned(), value.into());
-            }
-        }
-    }
-    let query: serde_json::Map<String, serde_json::Value> = pairs
-        .into_iter()
-        .filter(|(key, _)| Some(key.as_str()) != token_param)
-        .map(|(key, value)| (key, value.into()))
-        .collect();
-    let body = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(json) => json,
-        Err(_) if body.is_empty() => serde_json::Value::Null,
-        Err(_) => String::from_utf8_lossy(&body).into_owned().into(),
-    };
-    let path = format!("/{}", params.get("rest").map_or("", String::as_str));
-    axum::Json(json!({
-        "method": parts.method.as_str(),
-        "path": path,
-        "query": query,
-        "headers": headers,
-        "body": body,
-        "connector_id": key.connector_id,
-        "tenant_id": key.tenant_id,
-    }))
-    .into_response()
 }
 
 #[derive(Deserialize)]
