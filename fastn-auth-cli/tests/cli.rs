@@ -451,11 +451,14 @@ async fn api_needs_no_manifest_with_a_gateway_and_names_what_it_does_not_know() 
     assert!(stderr(&out).contains("not an HTTP method"), "{}", stderr(&out));
     assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::Api), 1, "only the first call was sent");
 
-    // Help never shows an empty variable's value.
-    let out = run(cli(None, &["api", "--help"])).await;
-    let help = stdout(&out);
+    // Help never shows an empty variable's value, and each command's only what applies.
+    let help = stdout(&run(cli(None, &["--help"])).await);
     assert!(
         help.contains("[env: FASTN_API_GATEWAY]") && !help.contains("=]") && !help.contains("= "),
         "{help}"
     );
+    let emulator = stdout(&run(cli(None, &["emulator", "--help"])).await);
+    for foreign in ["--base-url", "--api-gateway", "--space-id", "FASTN_"] {
+        assert!(!emulator.contains(foreign), "emulator --help lists {foreign}: {emulator}");
+    }
 }
