@@ -33,7 +33,8 @@ fn main() -> Result<(), Failure> {
 /// the connection's token, then serves until stdin closes.
 async fn serve_emulator() -> Result<(), Failure> {
     let mock = MockServer::builder().record_requests(false).start().await?;
-    let credentials = mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("t0"), None);
+    let credentials =
+        mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("t0"), None);
     let token = credentials.get("access_token").and_then(|token| token.as_str()).ok_or("no access token")?;
     println!("{} {token}", mock.base_url());
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await??;
@@ -52,8 +53,11 @@ async fn measure(what: &str, count: usize) -> Result<(), Failure> {
             }
         }
         "api" | "bare" => {
-            let mut child =
-                Command::new(std::env::current_exe()?).arg("serve").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+            let mut child = Command::new(std::env::current_exe()?)
+                .arg("serve")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()?;
             let mut line = String::new();
             std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
             let (base_url, token) = line.trim().split_once(' ').ok_or("no base URL and token")?;

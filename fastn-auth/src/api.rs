@@ -23,7 +23,7 @@ use crate::provider::{CheckedPath, Placement, Template};
 use crate::response::{ApiResponse, DEFAULT_MAX_API_BODY};
 use crate::target::Target;
 use crate::telemetry::{self, Outcome};
-use crate::transport::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
+use crate::transport::{RetryPolicy, attempt_end};
 use crate::wire::Endpoint;
 
 /// Calls one connection's third-party API (Slack, Salesforce, Notion…) with its token:
@@ -501,15 +501,16 @@ impl ApiRequest<'_> {
                             && body.replayable()
                             && busy_retries < calls.transport.retry.max_retries =>
                     {
-                        let wait = response
+                        // Only a provider that says when to come back is asked again.
+                        let retry_after = response
                             .headers()
                             .get(header::RETRY_AFTER)
-                            .and_then(crate::transport::parse_retry_after)
-                            .map(|wait| wait.max(MIN_RETRY_DELAY));
-                        let fits = |wait: Duration| {
-                            wait <= MAX_RETRY_DELAY && deadline.is_none_or(|at| Instant::now() + wait < at)
+                            .and_then(crate::transport::parse_retry_after);
+                        let Some(wait) = retry_after
+                            .and_then(|after| RetryPolicy::pause(busy_retries, Some(after), deadline))
+                        else {
+                            return Ok(response);
                         };
-                        let Some(wait) = wait.filter(|wait| fits(*wait)) else { return Ok(response) };
                         busy_retries += 1;
                         drop(response);
                         tracing::debug!(
@@ -517,7 +518,7 @@ impl ApiRequest<'_> {
                             attempt = busy_retries,
                             "the provider is busy; retrying after Retry-After"
                         );
-                        // `fits` made sure the pause ends before the deadline.
+                        // `pause` made sure it ends before the deadline.
                         tokio::time::sleep(wait).await;
                     }
                     _ => return Ok(response),
@@ -543,12 +544,7 @@ impl ApiRequest<'_> {
         };
         let client = self.client;
         let timeout = self.timeout.unwrap_or(client.calls.transport.request_timeout());
-        // One timer for whichever ends first, the attempt's timeout or the call's deadline.
-        let own_end = Instant::now().checked_add(timeout);
-        let (end, call_ends_first) = match (own_end, deadline) {
-            (Some(own), Some(call)) => (Some(own.min(call)), call <= own),
-            (own, call) => (own.or(call), call.is_some()),
-        };
+        let (end, call_ends_first) = attempt_end(timeout, deadline);
         let execute = client.calls.providers.http.execute(request);
         let started = Instant::now();
         let outcome = match end {

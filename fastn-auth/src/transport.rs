@@ -1,6 +1,9 @@
-//! The only module that speaks HTTP: the connection pool and its proxy rule, headers,
-//! per-request and per-call deadlines, the retry policy, the body limit and the cap on
-//! requests in flight.
+//! The outbound HTTP path: the connection pool and its proxy rule, headers, per-request
+//! and per-call deadlines and the one timer of an attempt ([`attempt_end`]), the retry
+//! policy and `Retry-After` ([`RetryPolicy::pause`]), the body limit and the cap on
+//! requests in flight. Fastn's calls go through [`Transport::call`]; provider calls
+//! (`api`) send through their own client but take their deadlines and retry pauses from
+//! here, so both follow one set of rules.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -47,6 +50,29 @@ impl RetryPolicy {
         let backoff = step / 2 + jitter(step / 2);
         let delay = backoff.max(retry_after.unwrap_or_default()).max(MIN_RETRY_DELAY);
         (delay <= MAX_RETRY_DELAY).then_some(delay)
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before retry `attempt + 1` ([`delay`](Self::delay)), or `None` when it is
+    /// too long or would not end before `deadline`: then the caller returns what it has.
+    pub(crate) fn pause(
+        attempt: u32,
+        retry_after: Option<Duration>,
+        deadline: Option<Instant>,
+    ) -> Option<Duration> {
+        let delay = Self::delay(attempt, retry_after)?;
+        deadline.is_none_or(|at| Instant::now() + delay < at).then_some(delay)
+    }
+}
+
+/// When an attempt of `timeout` started now must end, with the call's `deadline`: one
+/// timer for whichever comes first, and whether it is the call's (so the caller reports
+/// the call's deadline, not the attempt's timeout). `None`: neither can be reached.
+pub(crate) fn attempt_end(timeout: Duration, deadline: Option<Instant>) -> (Option<Instant>, bool) {
+    match (Instant::now().checked_add(timeout), deadline) {
+        (Some(own), Some(call)) => (Some(own.min(call)), call <= own),
+        (own, call) => (own.or(call), call.is_some()),
     }
 }
 
@@ -261,10 +287,9 @@ impl Transport {
                 if !err.is_transient() || attempt >= budget.retries {
                     return Err(err);
                 }
-                let Some(delay) = RetryPolicy::delay(attempt, err.retry_after()) else { return Err(err) };
-                if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
+                let Some(delay) = RetryPolicy::pause(attempt, err.retry_after(), deadline) else {
                     return Err(err);
-                }
+                };
                 attempt += 1;
                 tracing::debug!(attempt, ?delay, error = %err, "retrying after a transient failure");
                 drop(err);
