@@ -6,8 +6,7 @@
 //! Without the browser the tests say they were skipped, and fail under `CI=true`, where
 //! `.ci/run` installs it.
 
-#[path = "../examples/web_app.rs"]
-mod web_app;
+use crate::example_web_app as web_app;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

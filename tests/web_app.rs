@@ -1,8 +1,7 @@
 //! The web_app example driven over HTTP like a browser without JavaScript: the button's form
 //! post, the consent page, then the router says the tenant is connected.
 
-#[path = "../examples/web_app.rs"]
-mod web_app;
+use crate::example_web_app as web_app;
 
 use fastn_auth_axum::MemoryHandles;
 use fastn_auth_emulator::MockServer;

@@ -37,6 +37,18 @@ pub const MAX_SHOWN_ID_CHARS: usize = 64;
 /// assert!(id_problem("evil\u{202e}txt", false).unwrap().contains("bidirectional"));
 /// ```
 pub fn id_problem(value: &str, path_segment: bool) -> Option<String> {
+    // The common case in one pass over the bytes: printable ASCII, no space at either end,
+    // not `.` or `..` (this runs before every call, cache hits included).
+    let bytes = value.as_bytes();
+    if !bytes.is_empty()
+        && bytes.len() <= MAX_ID_BYTES
+        && bytes.iter().all(|byte| (0x20..0x7f).contains(byte))
+        && bytes[0] != b' '
+        && bytes[bytes.len() - 1] != b' '
+        && !(path_segment && (value == "." || value == ".."))
+    {
+        return None;
+    }
     let problem = if value.is_empty() {
         "it is empty".to_owned()
     } else if value.len() > MAX_ID_BYTES {

@@ -52,7 +52,8 @@ use crate::wire::Endpoint;
 #[derive(Clone)]
 pub struct ApiClient {
     calls: Arc<Calls>,
-    target: Target,
+    /// Shared with every answer, for its errors (built only when one happens).
+    target: Arc<Target>,
     /// The base URL, or why there is none that works.
     /// `None`: none declared nor given (a gateway may still route the calls).
     base: Option<std::result::Result<Template, Arc<str>>>,
@@ -100,7 +101,7 @@ impl ApiClient {
         let routed = calls.providers.routes.routed(connector.id());
         ApiClient {
             calls,
-            target,
+            target: Arc::new(target),
             base,
             routed,
             headers: headers.into(),
@@ -114,21 +115,21 @@ impl ApiClient {
     /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID).
     #[must_use]
     pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
-        self.target.org_id = org_id.into();
+        Arc::make_mut(&mut self.target).org_id = org_id.into();
         self
     }
 
     /// The tenant (your customer) whose connection is used.
     #[must_use]
     pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-        self.target.tenant_id = Some(tenant_id.into());
+        Arc::make_mut(&mut self.target).tenant_id = Some(tenant_id.into());
         self
     }
 
     /// The connection instance, when a tenant has several of one connector.
     #[must_use]
     pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-        self.target.connection_id = Some(connection_id.into());
+        Arc::make_mut(&mut self.target).connection_id = Some(connection_id.into());
         self
     }
 
@@ -570,8 +571,8 @@ impl ApiRequest<'_> {
             Error::network(&self.info(Some(base)), format!("the API did not answer: {err}")).with_source(err)
         });
         Some(response.map(|response| {
-            let url = client.placement.shown_url(response.url());
-            ApiResponse::new(response, url, self.max_body, end, self.info(Some(base)))
+            let shown = client.placement.redacts_url().then(|| client.placement.shown_url(response.url()));
+            ApiResponse::new(response, shown, self.max_body, end, self.method.clone(), client.target.clone())
         }))
     }
 

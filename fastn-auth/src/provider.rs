@@ -305,6 +305,11 @@ impl Placement {
         token_field(credentials, from)
     }
 
+    /// Whether the token travels in the URL, which must then be shown redacted.
+    pub(crate) fn redacts_url(&self) -> bool {
+        matches!(self, Placement::Query { .. })
+    }
+
     /// `url` as the caller may see it: with the token in the query, `[REDACTED]` in its
     /// place (a `Debug` or an error would print it otherwise).
     pub(crate) fn shown_url(&self, url: &Url) -> Url {

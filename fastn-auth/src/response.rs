@@ -2,6 +2,7 @@
 //! and within a size limit, however the provider sends it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -11,6 +12,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::error::{Error, RequestInfo, Result};
+use crate::target::Target;
 use crate::wire::Endpoint;
 
 /// The default limit on the body of a connected app's answer:
@@ -45,12 +47,15 @@ pub const DEFAULT_MAX_API_BODY: u64 = 16 * 1024 * 1024;
 /// ```
 pub struct ApiResponse {
     response: reqwest::Response,
-    /// The URL as it may be shown: a token sent in the query replaced by `[REDACTED]`.
-    url: Url,
+    /// The URL as it may be shown, when the response's own holds the token (in the query):
+    /// the token replaced by `[REDACTED]`.
+    shown: Option<Url>,
     limit: u64,
     read: u64,
     deadline: Option<Instant>,
-    request: Box<RequestInfo>,
+    /// What an error says of the request, made only when there is one.
+    method: reqwest::Method,
+    target: Arc<Target>,
 }
 
 impl fmt::Debug for ApiResponse {
@@ -58,7 +63,7 @@ impl fmt::Debug for ApiResponse {
         // Header names only: a `Set-Cookie` value is nobody's business in a log.
         f.debug_struct("ApiResponse")
             .field("status", &self.status())
-            .field("url", &self.url.as_str())
+            .field("url", &self.url().as_str())
             .field("version", &self.version())
             .field("headers", &self.headers().keys().collect::<Vec<_>>())
             .field("max_body", &self.limit)
@@ -69,12 +74,30 @@ impl fmt::Debug for ApiResponse {
 impl ApiResponse {
     pub(crate) fn new(
         response: reqwest::Response,
-        url: Url,
+        shown: Option<Url>,
         limit: u64,
         deadline: Option<Instant>,
-        request: RequestInfo,
+        method: reqwest::Method,
+        target: Arc<Target>,
     ) -> Self {
-        ApiResponse { response, url, limit, read: 0, deadline, request: Box::new(request) }
+        ApiResponse { response, shown, limit, read: 0, deadline, method, target }
+    }
+
+    /// The request this answers, for an error: method, host, path as sent, tenant.
+    fn request(&self) -> RequestInfo {
+        let url = self.url();
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (host, _) => host.unwrap_or_default().to_owned(),
+        };
+        RequestInfo {
+            endpoint: Endpoint::Api,
+            method: self.method.to_string(),
+            host,
+            path: url.path().to_owned(),
+            tenant_id: self.target.tenant_id.clone(),
+            connection_id: self.target.connection_id.clone(),
+        }
     }
 
     /// The HTTP status.
@@ -94,7 +117,7 @@ impl ApiResponse {
 
     /// The URL that answered, with a token sent in the query shown as `[REDACTED]`.
     pub fn url(&self) -> &Url {
-        &self.url
+        self.shown.as_ref().unwrap_or_else(|| self.response.url())
     }
 
     /// The body's length as the provider declared it (`Content-Length`), if it did: a
@@ -119,27 +142,44 @@ impl ApiResponse {
     /// the connection fails while reading.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         crate::transport::in_runtime()?;
+        let Some(deadline) = self.deadline else { return self.next_chunk().await };
+        let outcome = tokio::time::timeout_at(deadline, self.next_chunk()).await;
+        outcome.unwrap_or_else(|_| Err(self.late()))
+    }
+
+    /// The whole body.
+    ///
+    /// # Errors
+    /// As [`chunk`](Self::chunk).
+    pub async fn bytes(mut self) -> Result<Bytes> {
+        crate::transport::in_runtime()?;
+        // One timer for the whole body, not one per piece.
+        let Some(deadline) = self.deadline else { return self.read_all().await };
+        let outcome = tokio::time::timeout_at(deadline, self.read_all()).await;
+        outcome.unwrap_or_else(|_| Err(self.late()))
+    }
+
+    /// Every piece to the end, within the limit.
+    async fn read_all(&mut self) -> Result<Bytes> {
+        // Never more up front than the limit, nor than a small start: a declared length is
+        // only a claim.
+        let start = self.content_length().unwrap_or(0).min(self.limit).min(64 * 1024);
+        let mut body = Vec::with_capacity(usize::try_from(start).unwrap_or(0));
+        while let Some(chunk) = self.next_chunk().await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.into())
+    }
+
+    /// The next piece, within the limit, with no deadline of its own.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         if self.read == 0
             && let Some(declared) = self.content_length().filter(|&declared| declared > self.limit)
         {
             return Err(self.too_large(Some(declared)));
         }
-        let next = self.response.chunk();
-        let next = match self.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, next).await {
-                Ok(next) => next,
-                Err(_) => {
-                    let message = format!(
-                        "the body was not complete within the call's deadline ({} bytes read)",
-                        self.read
-                    );
-                    return Err(Error::network(&self.request, message).timed_out());
-                }
-            },
-            None => next.await,
-        };
-        let chunk = next.map_err(|err| {
-            Error::network(&self.request, "the connection failed while reading the body")
+        let chunk = self.response.chunk().await.map_err(|err| {
+            Error::network(&self.request(), "the connection failed while reading the body")
                 .with_source(err.without_url())
         })?;
         if let Some(chunk) = &chunk {
@@ -151,19 +191,11 @@ impl ApiResponse {
         Ok(chunk)
     }
 
-    /// The whole body.
-    ///
-    /// # Errors
-    /// As [`chunk`](Self::chunk).
-    pub async fn bytes(mut self) -> Result<Bytes> {
-        // Never more up front than the limit, nor than a small start: a declared length is
-        // only a claim.
-        let start = self.content_length().unwrap_or(0).min(self.limit).min(64 * 1024);
-        let mut body = Vec::with_capacity(usize::try_from(start).unwrap_or(0));
-        while let Some(chunk) = self.chunk().await? {
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.into())
+    /// The error of a body not complete by the call's deadline.
+    fn late(&self) -> Error {
+        let message =
+            format!("the body was not complete within the call's deadline ({} bytes read)", self.read);
+        Error::network(&self.request(), message).timed_out()
     }
 
     /// The body as text, invalid UTF-8 replaced by U+FFFD.
@@ -181,7 +213,7 @@ impl ApiResponse {
     /// As [`chunk`](Self::chunk), and [`Error::InvalidResponse`] when the body is not
     /// JSON of that shape: the message says where, never what the body held.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
-        let request = self.request.clone();
+        let request = Box::new(self.request());
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|err| Error::InvalidResponse {
             endpoint: Endpoint::Api,
@@ -197,6 +229,6 @@ impl ApiResponse {
     }
 
     fn too_large(&self, declared: Option<u64>) -> Error {
-        Error::BodyTooLarge { request: self.request.clone(), limit: self.limit, declared }
+        Error::BodyTooLarge { request: Box::new(self.request()), limit: self.limit, declared }
     }
 }
