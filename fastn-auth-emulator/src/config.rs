@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AutoApprove {
-    /// Only [`MockServer::approve`] or the consent page approve (the default).
+    /// Only [`MockServer::approve`](crate::MockServer::approve) or the consent page approve (the default).
     #[default]
     Never,
     /// The first poll at least this long after init sees `ACTIVE` (`Duration::ZERO`: at once).
