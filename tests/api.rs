@@ -125,24 +125,10 @@ async fn a_revoked_connection_is_not_found_after_one_refresh_attempt() {
     assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 1);
 }
 
-/// A server that counts the connections it is sent; none must come.
-async fn bystander() -> (u16, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((_socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (port, accepted)
-}
-
 #[tokio::test]
 async fn no_token_reaches_another_server_by_path_redirect_or_credentials() {
     let (mock, client) = setup().await;
-    let (port, accepted) = bystander().await;
+    let (port, accepted) = fastn_auth_tests::bystander().await;
     connect(&mock, "slack", "acme");
     let slack = Slack::api(&client).tenant_id("acme");
     let sent = mock.requests_to(Endpoint::Api);

@@ -162,23 +162,10 @@ async fn a_body_declared_or_streamed_past_the_limit_is_refused_without_growing_t
     }
 }
 
-/// A server that counts the connections it is sent, and answers none.
-async fn bystander() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((_socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    (url, accepted)
-}
-
 #[tokio::test]
 async fn no_header_can_move_the_request_or_its_framing() {
-    let (provider, accepted) = bystander().await;
+    let (port, accepted) = fastn_auth_tests::bystander().await;
+    let provider = format!("http://127.0.0.1:{port}");
     let (_mock, client) = client_of(&format!("{provider}/api"), Duration::from_secs(5)).await;
     let notion = client.api("notion").base_url("https://api.notion.com/v1").tenant_id("acme");
     for name in [
@@ -206,7 +193,8 @@ async fn no_header_can_move_the_request_or_its_framing() {
 
 #[tokio::test]
 async fn a_credential_value_cannot_climb_out_of_its_path_segment() {
-    let (provider, accepted) = bystander().await;
+    let (port, accepted) = fastn_auth_tests::bystander().await;
+    let provider = format!("http://127.0.0.1:{port}");
     let mock = MockServer::start().await.unwrap();
     // No gateway: the base URL is made from the credentials, as in production.
     let client = FastnAuth::builder(MockServer::SPACE_ID)
