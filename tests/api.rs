@@ -1,8 +1,7 @@
 //! Calling the connected app: `ApiClient` against the emulator's provider API, with every
 //! request counted by the emulator.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use fastn_auth::wire::Endpoint;
 use fastn_auth::{ErrorCode, FastnAuth};
