@@ -38,7 +38,7 @@ impl Refusal {
     /// How long to wait before trying again, whole seconds, at least one.
     pub(crate) fn retry_after(self) -> u64 {
         let (Refusal::Pending(wait) | Refusal::Rate(wait)) = self;
-        wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
+        (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
     }
 }
 

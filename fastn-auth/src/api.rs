@@ -19,12 +19,45 @@ use crate::calls::Calls;
 use crate::connector::{ApiSpec, Connector, TokenPlacement};
 use crate::credentials::{Credentials, ExtraMap};
 use crate::error::{Error, RequestInfo, Result};
-use crate::provider::{CheckedPath, Placement, Template};
+use crate::provider::{CheckedPath, Placement, Template, header_name};
 use crate::response::{ApiResponse, DEFAULT_MAX_API_BODY};
 use crate::target::Target;
 use crate::telemetry::{self, Outcome};
 use crate::transport::{RetryPolicy, attempt_end};
 use crate::wire::Endpoint;
+
+/// The verb shorthands of an API client: `get`, `post`, `put`, `patch`, `delete`, each
+/// `self.request(Method::…, path)`; the async and the blocking client alike.
+macro_rules! http_verbs {
+    () => {
+        /// A `GET` of `path`, relative to the base URL (`/users/me`, `users/me?limit=2`).
+        pub fn get(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+            self.request(Method::GET, path)
+        }
+
+        /// A `POST` of `path`.
+        pub fn post(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+            self.request(Method::POST, path)
+        }
+
+        /// A `PUT` of `path`.
+        pub fn put(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+            self.request(Method::PUT, path)
+        }
+
+        /// A `PATCH` of `path`.
+        pub fn patch(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+            self.request(Method::PATCH, path)
+        }
+
+        /// A `DELETE` of `path`.
+        pub fn delete(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
+            self.request(Method::DELETE, path)
+        }
+    };
+}
+#[cfg_attr(not(feature = "blocking"), allow(unused_imports))]
+pub(crate) use http_verbs;
 
 /// Calls one connection's third-party API (Slack, Salesforce, Notion…) with its token:
 /// made by a generated `Salesforce::api(&client)` or by
@@ -153,30 +186,7 @@ impl ApiClient {
         self
     }
 
-    /// A `GET` of `path`, relative to the base URL (`/users/me`, `users/me?limit=2`).
-    pub fn get(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::GET, path)
-    }
-
-    /// A `POST` of `path`.
-    pub fn post(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::POST, path)
-    }
-
-    /// A `PUT` of `path`.
-    pub fn put(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::PUT, path)
-    }
-
-    /// A `PATCH` of `path`.
-    pub fn patch(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::PATCH, path)
-    }
-
-    /// A `DELETE` of `path`.
-    pub fn delete(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::DELETE, path)
-    }
+    http_verbs!();
 
     /// A request of any method to `path`.
     pub fn request(&self, method: Method, path: impl AsRef<str>) -> ApiRequest<'_> {
@@ -227,15 +237,6 @@ fn static_headers(spec: &ApiSpec) -> std::result::Result<Vec<(HeaderName, Header
             Ok((name, value))
         })
         .collect()
-}
-
-/// `name` as a header name a request may set, or the message of an [`Error::Config`].
-fn header_name(name: &str) -> std::result::Result<HeaderName, String> {
-    match fastn_auth_rules::api::header_name_problem(name) {
-        Some(problem) => Err(problem),
-        None => HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("`{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))),
-    }
 }
 
 /// A request body, kept so that it can be sent again after a refresh when it can.

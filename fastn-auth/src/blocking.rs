@@ -318,30 +318,7 @@ impl ApiClient {
         fn max_body(bytes: u64);
     }
 
-    /// A `GET` of `path`.
-    pub fn get(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::GET, path)
-    }
-
-    /// A `POST` of `path`.
-    pub fn post(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::POST, path)
-    }
-
-    /// A `PUT` of `path`.
-    pub fn put(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::PUT, path)
-    }
-
-    /// A `PATCH` of `path`.
-    pub fn patch(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::PATCH, path)
-    }
-
-    /// A `DELETE` of `path`.
-    pub fn delete(&self, path: impl AsRef<str>) -> ApiRequest<'_> {
-        self.request(Method::DELETE, path)
-    }
+    crate::api::http_verbs!();
 
     /// A request of any method to `path`.
     pub fn request(&self, method: Method, path: impl AsRef<str>) -> ApiRequest<'_> {

@@ -227,6 +227,17 @@ pub(crate) fn is_under(base: &Url, url: &Url) -> bool {
         && url.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// `name` as a header name a request or a connector's spec may set, or the message of an
+/// [`Error::Config`]: the rules' header name check (reserved names included), then the
+/// parser's.
+pub(crate) fn header_name(name: &str) -> std::result::Result<HeaderName, String> {
+    match rules::header_name_problem(name) {
+        Some(problem) => Err(problem),
+        None => HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))),
+    }
+}
+
 /// How a token is attached, with its names checked.
 #[derive(Debug, Clone)]
 pub(crate) enum Placement {
@@ -246,12 +257,7 @@ impl Placement {
 
     /// The placement of `token`; the error is the message of an [`Error::Config`].
     pub(crate) fn new(token: &TokenPlacement) -> std::result::Result<Placement, String> {
-        let header = |name: &str| match rules::header_name_problem(name) {
-            Some(problem) => Err(format!("the token header: {problem}")),
-            None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                format!("the token header `{}` is not an HTTP header name", fastn_auth_rules::shown_id(name))
-            }),
-        };
+        let header = |name: &str| header_name(name).map_err(|problem| format!("the token header: {problem}"));
         Ok(match token {
             TokenPlacement::Bearer => Placement::bearer(),
             TokenPlacement::Header { name, prefix, from } => Placement::Header {
