@@ -30,28 +30,7 @@ pub fn type_name(id: &str) -> Option<String> {
 
 /// The field name of wire key `key`, or `None` when it has no letter or digit.
 pub fn field_name(key: &str) -> Option<String> {
-    let chars: Vec<char> = key.chars().collect();
-    let mut name = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_ascii_alphanumeric() {
-            if !name.ends_with('_') && !name.is_empty() {
-                name.push('_');
-            }
-            continue;
-        }
-        if c.is_ascii_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_is_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
-            let boundary = prev.is_ascii_lowercase()
-                || prev.is_ascii_digit()
-                || (prev.is_ascii_uppercase() && next_is_lower);
-            if boundary && !name.is_empty() && !name.ends_with('_') {
-                name.push('_');
-            }
-        }
-        name.push(c.to_ascii_lowercase());
-    }
-    let name = name.trim_end_matches('_').to_owned();
+    let name = fastn_auth_rules::snake_case(key);
     match name.chars().next()? {
         c if c.is_ascii_digit() => Some(format!("_{name}")),
         _ if matches!(name.as_str(), "self" | "super" | "crate") => Some(format!("{name}_")),

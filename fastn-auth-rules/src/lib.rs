@@ -2,15 +2,17 @@
 //! identically: which ids can be sent to Fastn ([`id_problem`]), and how text from an
 //! untrusted source (a server, a manifest) is shown in messages and on terminals
 //! ([`escape`]), and what a connector's API base URL, headers and request paths may be
-//! ([`api`]). The runtime, the manifest checker (so the `connectors!` macro) and the CLI
-//! call these functions, so an id or a base URL the manifest accepts is one the runtime
+//! ([`api`]), and how Fastn's tool registry is read ([`registry`]). The runtime, the
+//! manifest checker (so the `connectors!` macro), the emulator and the CLI call these
+//! functions, so an id, a base URL or a registry the manifest accepts is one the runtime
 //! accepts.
 //!
-//! No dependencies: this crate costs a build nothing.
+//! One dependency, `serde_json`, which every crate of the workspace has already.
 
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod registry;
 
 /// The longest connector, org, tenant or connection id, in bytes. Longer ids are refused
 /// before anything is sent (HTTP stacks and proxies refuse very long request lines and
@@ -145,6 +147,69 @@ pub fn escape(text: &str, max_chars: usize) -> String {
 /// An id for a message: escaped and cut to [`MAX_SHOWN_ID_CHARS`].
 pub fn shown_id(value: &str) -> String {
     escape(value, MAX_SHOWN_ID_CHARS)
+}
+
+/// `key` in snake_case: `instanceUrl` → `instance_url`, `HTTPStatus` → `http_status`,
+/// `team-id` → `team_id`; every character that is not an ASCII letter or digit is a word
+/// break. The manifest's field names and the registry's tool keys are made by it.
+///
+/// ```
+/// assert_eq!(fastn_auth_rules::snake_case("sendMessage"), "send_message");
+/// assert_eq!(fastn_auth_rules::snake_case("HTTPStatus"), "http_status");
+/// ```
+pub fn snake_case(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let mut name = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if !name.ends_with('_') && !name.is_empty() {
+                name.push('_');
+            }
+            continue;
+        }
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_is_lower = chars.get(i + 1).is_some_and(char::is_ascii_lowercase);
+            let boundary = prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_is_lower);
+            if boundary && !name.is_empty() && !name.ends_with('_') {
+                name.push('_');
+            }
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name.trim_end_matches('_').to_owned()
+}
+
+/// The candidate `word` was probably meant as: the same but for case, or one or two edits
+/// away (one for short words), when exactly one candidate is that near.
+pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
+        return Some(same);
+    }
+    let allowed = if word.chars().count() <= 4 { 1 } else { 2 };
+    let near: Vec<&str> = candidates.iter().copied().filter(|c| edit_distance(word, c) <= allowed).collect();
+    match near[..] {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
 use crate::provider::Providers;
 use crate::target::Target;
+use crate::tools::ToolSettings;
 use crate::transport::{Budget, Transport};
 use crate::wire::{self, InitAnswer, Route, StatusAnswer};
 
@@ -22,6 +23,9 @@ pub(crate) struct Calls {
     pub(crate) cache: Cache,
     pub(crate) caches_credentials: bool,
     pub(crate) providers: Providers,
+    /// The space, as given (the registry's queries name it).
+    pub(crate) space_id: String,
+    pub(crate) tools: ToolSettings,
 }
 
 impl Calls {

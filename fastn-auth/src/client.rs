@@ -16,6 +16,7 @@ use crate::provider::{self, Providers, Routes};
 use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
 use crate::store::Credential;
+use crate::tools::{self, Registry, ToolClient, ToolSettings};
 use crate::transport::{self, ProxyChoice, RetryPolicy, Transport, TransportConfig};
 use crate::wire;
 
@@ -35,7 +36,7 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// it into handlers and tasks.
 #[derive(Clone, Debug)]
 pub struct FastnAuth {
-    calls: Arc<Calls>,
+    pub(crate) calls: Arc<Calls>,
 }
 
 /// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`] or
@@ -59,6 +60,9 @@ pub struct FastnAuthBuilder {
     api_gateway: Option<String>,
     api_bases: Vec<(String, String)>,
     api_http_client: Option<reqwest::Client>,
+    agent_id: Option<String>,
+    stage: String,
+    registry: Option<Registry>,
 }
 
 impl FastnAuth {
@@ -81,6 +85,9 @@ impl FastnAuth {
             api_gateway: None,
             api_bases: Vec::new(),
             api_http_client: None,
+            agent_id: None,
+            stage: tools::DEFAULT_STAGE.to_owned(),
+            registry: None,
         }
     }
 
@@ -113,6 +120,12 @@ impl FastnAuth {
     /// calls this for `Salesforce::api`.
     pub fn api_with<C: Connector>(&self, connector: C) -> ApiClient {
         ApiClient::new(self.calls.clone(), &connector)
+    }
+
+    /// The tools of the connector `connector_id` (untyped): set the tenant, then
+    /// `.call(tool, arguments).send().await`. See [`tools`](crate::tools).
+    pub fn tools(&self, connector_id: impl AsRef<str>) -> ToolClient {
+        ToolClient::new(self.calls.clone(), connector_id.as_ref())
     }
 
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
@@ -338,6 +351,27 @@ impl FastnAuthBuilder {
         self
     }
 
+    /// The agent tool calls are made as (`agentId`); default the space id.
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// The deployment stage tool calls name (`stage`); default
+    /// [`DEFAULT_STAGE`](crate::tools::DEFAULT_STAGE), `LIVE`.
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = stage.into();
+        self
+    }
+
+    /// The tool registry untyped tool calls are checked against
+    /// ([`ToolClient::call`](crate::tools::ToolClient::call)); read one with
+    /// [`Registry::parse`](crate::tools::Registry::parse).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -414,7 +448,13 @@ impl FastnAuthBuilder {
         let cache =
             Cache::new(self.cache.unwrap_or_default(), transport.base_url(), &self.space_id, credential);
         let providers = Providers { http, routes };
-        Ok(FastnAuth { calls: Arc::new(Calls { transport, cache, caches_credentials, providers }) })
+        let agent_id = self.agent_id.unwrap_or_else(|| self.space_id.clone());
+        transport::header_value("agent_id", Some(&agent_id))?;
+        let tools = ToolSettings::new(agent_id, &self.stage, self.registry)?;
+        let space_id = self.space_id;
+        Ok(FastnAuth {
+            calls: Arc::new(Calls { transport, cache, caches_credentials, providers, space_id, tools }),
+        })
     }
 }
 

@@ -158,6 +158,37 @@ pub enum Error {
         declared: Option<u64>,
     },
 
+    /// Fastn refused to run a tool (`executeTool`): no such tool, the tool is not enabled,
+    /// or the tenant has no connection of the tool's connector. What the provider answers
+    /// is never this: it is a [`ToolOutput`](crate::tools::ToolOutput) with its status.
+    #[error("{request}: {message}")]
+    #[non_exhaustive]
+    ToolRefused {
+        /// The request refused.
+        request: Box<RequestInfo>,
+        /// Why, as far as Fastn's answer tells.
+        refusal: ToolRefusal,
+        /// What failed, with Fastn's message.
+        message: String,
+        /// Fastn's HTTP status.
+        status_code: u16,
+        /// The message of Fastn's JSON error body, sanitised.
+        server_message: Option<String>,
+    },
+
+    /// The arguments of a tool call do not match the tool's input schema; nothing was sent.
+    #[error("invalid arguments for tool `{tool}`: {message}")]
+    #[non_exhaustive]
+    InvalidArguments {
+        /// The tool, as the call named it.
+        tool: String,
+        /// The JSON pointer of the first offending value (`/channel`; empty for the whole
+        /// arguments).
+        pointer: String,
+        /// What is wrong, for every offending value (values themselves are not quoted).
+        message: String,
+    },
+
     /// A value given to the SDK is unusable, detected before any request.
     #[error("invalid configuration: {message}")]
     #[non_exhaustive]
@@ -165,6 +196,18 @@ pub enum Error {
         /// What was expected and which setting, argument or variable was wrong.
         message: String,
     },
+}
+
+/// Why Fastn refused to run a tool ([`Error::ToolRefused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolRefusal {
+    /// No such tool (or connector) in the space.
+    ToolNotFound,
+    /// The tool exists but is not enabled (or is disabled, or not authorized) for the space.
+    NotEnabled,
+    /// The tenant has no connection of the tool's connector: connect it first.
+    NotConnected,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -176,9 +219,9 @@ impl Error {
         match self {
             Error::Timeout { .. } => ErrorCode::Timeout,
             Error::Authentication { .. } => ErrorCode::AuthFailed,
-            Error::Network { .. } => ErrorCode::NetworkError,
+            Error::Network { .. } | Error::ToolRefused { .. } => ErrorCode::NetworkError,
             Error::InvalidResponse { .. } | Error::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
-            Error::Config { .. } => ErrorCode::ConfigError,
+            Error::Config { .. } | Error::InvalidArguments { .. } => ErrorCode::ConfigError,
         }
     }
 
@@ -186,6 +229,7 @@ impl Error {
     pub fn status_code(&self) -> Option<u16> {
         match self {
             Error::Network { status_code, .. } => *status_code,
+            Error::ToolRefused { status_code, .. } => Some(*status_code),
             _ => None,
         }
     }
@@ -194,7 +238,9 @@ impl Error {
     /// `errorMessage`; sanitised.
     pub fn server_message(&self) -> Option<&str> {
         match self {
-            Error::Network { server_message, .. } => server_message.as_deref(),
+            Error::Network { server_message, .. } | Error::ToolRefused { server_message, .. } => {
+                server_message.as_deref()
+            }
             Error::Authentication { message, .. } => Some(message),
             _ => None,
         }
@@ -205,15 +251,34 @@ impl Error {
         match self {
             Error::Network { request, .. } => Some(request),
             Error::InvalidResponse { request, .. } => request.as_deref(),
-            Error::BodyTooLarge { request, .. } => Some(request),
+            Error::BodyTooLarge { request, .. } | Error::ToolRefused { request, .. } => Some(request),
             _ => None,
         }
     }
 
-    /// The server answered 404: no such connection (this tenant has not connected this
-    /// connector) or no such flow `state`.
+    /// No such connection (this tenant has not connected this connector: the server
+    /// answered 404, or refused a tool for it) or no such flow `state`.
     pub fn is_not_found(&self) -> bool {
-        self.status_code() == Some(404)
+        match self {
+            Error::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
+            _ => self.status_code() == Some(404),
+        }
+    }
+
+    /// Fastn knows no such tool ([`ToolRefusal::ToolNotFound`]).
+    pub fn is_tool_not_found(&self) -> bool {
+        matches!(self, Error::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. })
+    }
+
+    /// The tool is not enabled for the space ([`ToolRefusal::NotEnabled`]).
+    pub fn is_tool_not_enabled(&self) -> bool {
+        matches!(self, Error::ToolRefused { refusal: ToolRefusal::NotEnabled, .. })
+    }
+
+    /// A tool call's arguments did not match its schema ([`Error::InvalidArguments`]);
+    /// nothing was sent.
+    pub fn is_invalid_arguments(&self) -> bool {
+        matches!(self, Error::InvalidArguments { .. })
     }
 
     /// The server answered 401 or 403: the API key or token is wrong or lacks access to
@@ -308,6 +373,20 @@ impl Error {
             Error::BodyTooLarge { request, limit, declared } => {
                 Error::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }
             }
+            Error::ToolRefused { request, refusal, message, status_code, server_message } => {
+                Error::ToolRefused {
+                    request: request.clone(),
+                    refusal: *refusal,
+                    message: message.clone(),
+                    status_code: *status_code,
+                    server_message: server_message.clone(),
+                }
+            }
+            Error::InvalidArguments { tool, pointer, message } => Error::InvalidArguments {
+                tool: tool.clone(),
+                pointer: pointer.clone(),
+                message: message.clone(),
+            },
             Error::Config { message } => Error::Config { message: message.clone() },
         }
     }

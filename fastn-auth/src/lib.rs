@@ -56,6 +56,7 @@ mod session;
 pub mod store;
 mod target;
 mod telemetry;
+pub mod tools;
 mod transport;
 pub mod wire;
 
@@ -67,7 +68,7 @@ pub use cache::{CacheOptions, CacheStats};
 pub use client::{FastnAuth, FastnAuthBuilder};
 pub use connector::Connector;
 pub use credentials::{Credentials, Extra};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{Error, ErrorCode, Result, ToolRefusal};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use fastn_auth_macros::connectors;
@@ -83,6 +84,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// manifest fields.
 pub use serde_json;
 pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
+pub use tools::{ToolClient, ToolOutput, ToolSet};
 pub use url::Url;
 pub use wire::{AuthStatus, Endpoint};
 

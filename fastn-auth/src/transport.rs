@@ -234,10 +234,7 @@ impl Transport {
     ///
     /// Every input is checked before the first byte is sent: an id that cannot make a
     /// valid request is `Error::Config` (or, for the server's own `state`, an invalid
-    /// response at init). The whole call — waiting for an in-flight slot, every attempt and
-    /// every pause — ends by the call timeout or `budget.deadline`, whichever is first. At
-    /// most `1 + budget.retries` attempts are made, plus one on a fresh connection when an
-    /// idempotent request failed on a pooled connection before any answer.
+    /// response at init). The rest is [`send`](Self::send)'s.
     pub(crate) async fn call<T>(
         &self,
         route: Route<'_>,
@@ -246,9 +243,40 @@ impl Transport {
         decode: impl FnOnce(&[u8]) -> std::result::Result<T, DecodeError>,
     ) -> Result<T> {
         let endpoint = route.endpoint();
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(HeaderName::from_static(wire::TENANT_ID), header_value("tenant_id", scope.tenant_id)?);
+        headers.insert(
+            HeaderName::from_static(wire::CONNECTION_ID),
+            header_value("connection_id", scope.connection_id)?,
+        );
         let url = self.url(route)?;
-        let tenant = header_value("tenant_id", scope.tenant_id)?;
-        let connection = header_value("connection_id", scope.connection_id)?;
+        let outgoing = Outgoing {
+            endpoint,
+            url,
+            scope,
+            headers,
+            body: None,
+            resend: Resend::OnTransient,
+            max_body: MAX_BODY_BYTES,
+        };
+        self.send(outgoing, budget, decode).await
+    }
+
+    /// Sends `outgoing` with the space's headers (its own replace those of the same name),
+    /// retries as `budget` and `outgoing.resend` allow, and decodes the 2xx body with
+    /// `decode`.
+    ///
+    /// The whole call — waiting for an in-flight slot, every attempt and every pause, each
+    /// answer's body — ends by the call timeout or `budget.deadline`, whichever is first.
+    /// At most `1 + budget.retries` attempts are made, plus one on a fresh connection when
+    /// a request that may be resent failed on a pooled connection before any answer.
+    pub(crate) async fn send<T>(
+        &self,
+        outgoing: Outgoing<'_>,
+        budget: Budget,
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, DecodeError>,
+    ) -> Result<T> {
+        let Outgoing { endpoint, url, scope, headers: own, body, resend, max_body } = outgoing;
         // The request's description is built only for an error: most calls need none.
         let ctx = Ctx { endpoint, url: &url, scope, host: &self.host };
         let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
@@ -262,29 +290,31 @@ impl Transport {
                     let mut request = reqwest::Request::new(endpoint_method(endpoint), url.clone());
                     let headers = request.headers_mut();
                     headers.clone_from(&self.headers);
-                    headers.insert(HeaderName::from_static(wire::TENANT_ID), tenant.clone());
-                    headers.insert(HeaderName::from_static(wire::CONNECTION_ID), connection.clone());
+                    for (name, value) in &own {
+                        headers.insert(name, value.clone());
+                    }
+                    *request.body_mut() = body.clone().map(reqwest::Body::from);
                     request
                 };
                 let outcome = {
                     // The semaphore is never closed, so acquiring only waits.
                     let _permit = self.in_flight.acquire().await;
-                    Box::pin(self.exchange(&self.http, request(), &ctx)).await
+                    Box::pin(self.exchange(&self.http, request(), &ctx, max_body)).await
                 };
                 let outcome = match outcome {
                     Err(Failure { stale: true, .. }) if fresh_retry => {
                         fresh_retry = false;
                         tracing::debug!("a pooled connection failed before answering; retrying on a new one");
                         let _permit = self.in_flight.acquire().await;
-                        Box::pin(self.exchange(self.fresh_client(), request(), &ctx)).await
+                        Box::pin(self.exchange(self.fresh_client(), request(), &ctx, max_body)).await
                     }
                     outcome => outcome,
                 };
-                let err = match outcome {
+                let (err, unsent) = match outcome {
                     Ok(body) => return Ok(body),
-                    Err(failure) => failure.error,
+                    Err(failure) => (failure.error, failure.unsent),
                 };
-                if !err.is_transient() || attempt >= budget.retries {
+                if !err.is_transient() || attempt >= budget.retries || !resend.allows(&err, unsent) {
                     return Err(err);
                 }
                 let Some(delay) = RetryPolicy::pause(attempt, err.retry_after(), deadline) else {
@@ -364,21 +394,27 @@ impl Transport {
         {
             return Err(refused(name, value, &problem));
         }
+        let verb = ["connect", route.endpoint().verb()];
+        self.url_of(verb.into_iter().chain(route.params().map(|(_, value)| value)))
+    }
+
+    /// `base_url` + `segments`, each one percent-encoded segment.
+    pub(crate) fn url_of<'s>(&self, segments: impl IntoIterator<Item = &'s str>) -> Result<Url> {
         let mut url = self.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| Error::config("base_url cannot carry a path"))?
             .pop_if_empty()
-            .extend(["connect", route.endpoint().verb()])
-            .extend(route.params().map(|(_, value)| value));
+            .extend(segments);
         Ok(url)
     }
 
-    /// One request under the request timeout.
+    /// One request under the request timeout, its 2xx body read up to `max_body` bytes.
     async fn exchange(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
         ctx: &Ctx<'_>,
+        max_body: usize,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let sent_url = request.url().clone();
         let exchange = async {
@@ -388,9 +424,13 @@ impl Transport {
                     let what = format!("{}: the request could not be built: {e}", ctx.info());
                     return Failure::of(Error::config(what));
                 }
-                let stale = !e.is_connect();
+                let (stale, unsent) = (!e.is_connect(), e.is_connect());
                 let what = if e.is_connect() { "cannot connect" } else { "the request failed" };
-                Failure { error: Error::network(&ctx.info(), what).with_source(e.without_url()), stale }
+                Failure {
+                    error: Error::network(&ctx.info(), what).with_source(e.without_url()),
+                    stale,
+                    unsent,
+                }
             })?;
             if response.url() != &sent_url {
                 return Err(Failure::of(Error::network(
@@ -419,7 +459,7 @@ impl Transport {
                     source: None,
                 }));
             }
-            read_body(response, MAX_BODY_BYTES, ctx).await.map_err(Failure::of)
+            read_body(response, max_body, ctx).await.map_err(Failure::of)
         };
         let started = Instant::now();
         let outcome = match tokio::time::timeout(self.request_timeout, exchange).await {
@@ -463,21 +503,56 @@ fn deadline_passed(info: &RequestInfo, waited: Duration) -> Error {
 }
 
 /// A failed attempt; `stale` when it may have failed on a pooled connection the server had
-/// closed, before any answer.
+/// closed, before any answer; `unsent` when no connection was made, so the server cannot
+/// have seen the request.
 struct Failure {
     error: Error,
     stale: bool,
+    unsent: bool,
 }
 
 impl Failure {
     fn of(error: Error) -> Self {
-        Failure { error, stale: false }
+        Failure { error, stale: false, unsent: false }
+    }
+}
+
+/// One call for [`Transport::send`].
+pub(crate) struct Outgoing<'a> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) url: Url,
+    /// The tenant and connection, for errors.
+    pub(crate) scope: Scope<'a>,
+    /// Headers of this call; they replace the space's of the same name.
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<bytes::Bytes>,
+    pub(crate) resend: Resend,
+    /// The largest 2xx body read.
+    pub(crate) max_body: usize,
+}
+
+/// Which transient failures a call may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Any: the connect API's calls, which change nothing when repeated or are harmless to.
+    OnTransient,
+    /// Only those the server cannot have acted on: no connection made, or a 429 with
+    /// `Retry-After` (the server refused it). For actions, which must not run twice.
+    OnlyUnacted,
+}
+
+impl Resend {
+    fn allows(self, err: &Error, unsent: bool) -> bool {
+        match self {
+            Resend::OnTransient => true,
+            Resend::OnlyUnacted => unsent || (err.status_code() == Some(429) && err.retry_after().is_some()),
+        }
     }
 }
 
 fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
     match endpoint {
-        Endpoint::Init => reqwest::Method::POST,
+        Endpoint::Init | Endpoint::ExecuteTool | Endpoint::Registry => reqwest::Method::POST,
         Endpoint::Status | Endpoint::Credentials | Endpoint::Api => reqwest::Method::GET,
     }
 }

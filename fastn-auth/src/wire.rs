@@ -69,6 +69,12 @@ pub enum Endpoint {
     /// method, under the connector's API base URL. Not a Fastn endpoint, so not in
     /// [`Endpoint::ALL`].
     Api,
+    /// `POST {base}/ucl/executeTool`: run a tool with a tenant's connection (an action:
+    /// never sent twice unless the call says it is idempotent). Not in [`Endpoint::ALL`].
+    ExecuteTool,
+    /// `POST {base}/graphql`: the registry's queries (`tools sync`). Not in
+    /// [`Endpoint::ALL`].
+    Registry,
 }
 
 impl Endpoint {
@@ -82,31 +88,35 @@ impl Endpoint {
             Endpoint::Status => "GET /connect/status/{state}",
             Endpoint::Credentials => "GET /connect/credentials/{org}/{connector}",
             Endpoint::Api => "{METHOD} {api base URL}/{path}",
+            Endpoint::ExecuteTool => "POST /ucl/executeTool",
+            Endpoint::Registry => "POST /graphql",
         }
     }
 
     /// `POST` for init, `GET` for status and credentials, `*` for API calls (any method).
     pub const fn method(self) -> &'static str {
         match self {
-            Endpoint::Init => "POST",
+            Endpoint::Init | Endpoint::ExecuteTool | Endpoint::Registry => "POST",
             Endpoint::Status | Endpoint::Credentials => "GET",
             Endpoint::Api => "*",
         }
     }
 
-    /// The path segment after `connect/`.
+    /// The path segment after `connect/`, or the last one (`executeTool`, `graphql`).
     pub const fn verb(self) -> &'static str {
         match self {
             Endpoint::Init => "init",
             Endpoint::Status => "status",
             Endpoint::Credentials => "credentials",
             Endpoint::Api => "api",
+            Endpoint::ExecuteTool => "executeTool",
+            Endpoint::Registry => "graphql",
         }
     }
 
     /// Whether sending the request twice has the effect of sending it once.
     pub(crate) const fn is_idempotent(self) -> bool {
-        matches!(self, Endpoint::Status | Endpoint::Credentials)
+        matches!(self, Endpoint::Status | Endpoint::Credentials | Endpoint::Registry)
     }
 }
 

@@ -1,0 +1,326 @@
+//! Fastn tools: actions a connector offers (Slack "send message", Gmail "create draft"),
+//! run by Fastn with the tenant's connection, so the service never holds a provider token.
+//!
+//! - Typed: a manifest connector with `tools:` generates `Slack::tools(&client)` with one
+//!   method per tool and an input type per tool, checked by the compiler.
+//! - Untyped: [`FastnAuth::tools`](crate::FastnAuth::tools) gives a [`ToolClient`]; its
+//!   [`call`](ToolClient::call) checks the arguments against the registry given to the
+//!   client ([`FastnAuthBuilder::registry`](crate::FastnAuthBuilder::registry)),
+//!   [`call_id`](ToolClient::call_id) sends a tool id and parameters as they are.
+//! - For language models: [`ToolSet`], the tool lists of OpenAI, Anthropic, Gemini and
+//!   Bedrock, and [`BoundTools::call`], which checks a model's arguments before sending.
+//!
+//! Every call is `POST {base}/ucl/executeTool` and is **never sent twice once it may have
+//! reached Fastn** (a message must not be posted twice), unless it says
+//! [`idempotent`](ToolCall::idempotent); a connection that could not be made and a 429
+//! with `Retry-After` are retried within the client's retries and the call's deadline,
+//! which covers the answer's body too.
+
+mod check;
+mod output;
+mod set;
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::calls::Calls;
+use crate::error::{Error, Result};
+use crate::target::Scope;
+use crate::transport::{self, Budget, Outgoing, Resend};
+use crate::wire::{self, Endpoint};
+
+pub use fastn_auth_rules::registry::{
+    Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,
+};
+pub use output::ToolOutput;
+pub use set::{BoundTools, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet};
+pub use sync::{RegistrySync, ScopeFailure};
+
+/// The largest answer of `executeTool` read, unless a call sets its own
+/// ([`ToolCall::max_body`]): 16 MiB.
+pub const DEFAULT_MAX_TOOL_ANSWER: usize = 16 * 1024 * 1024;
+/// The deployment stage sent as `stage` unless the client sets another
+/// ([`FastnAuthBuilder::stage`](crate::FastnAuthBuilder::stage)).
+pub const DEFAULT_STAGE: &str = "LIVE";
+
+/// A tool as generated code names it: which registry entry a typed input type belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolSpec {
+    /// Fastn's id of the connector (`connectorId`).
+    pub connector_id: &'static str,
+    /// Fastn's id of the tool (`toolId`).
+    pub tool_id: &'static str,
+    /// The registry's key of the tool (`send_message`), for errors and tracing.
+    pub key: &'static str,
+    /// The parameter group the input's fields go in, when the schema has exactly one.
+    pub group: Option<&'static str>,
+}
+
+/// A generated tool input: its fields serialize to the tool's parameters (inside
+/// [`ToolSpec::group`] when there is one).
+pub trait ToolInput: serde::Serialize {
+    /// The tool this is the input of.
+    const SPEC: ToolSpec;
+}
+
+/// Runs one connector's tools for one tenant: made by
+/// [`FastnAuth::tools`](crate::FastnAuth::tools) (and wrapped by a generated
+/// `SlackTools`).
+///
+/// Owned, cheap to clone, `Send + Sync + 'static`.
+#[derive(Debug, Clone)]
+pub struct ToolClient {
+    calls: Arc<Calls>,
+    connector: Arc<str>,
+    tenant_id: Option<String>,
+    connection_id: Option<String>,
+    agent_id: Option<String>,
+}
+
+impl ToolClient {
+    pub(crate) fn new(calls: Arc<Calls>, connector: &str) -> Self {
+        ToolClient {
+            calls,
+            connector: connector.into(),
+            tenant_id: None,
+            connection_id: None,
+            agent_id: None,
+        }
+    }
+
+    /// The tenant the tools run for (sent as `x-fastn-space-tenantid`).
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// A specific connection of the tenant (`connectionId` in the body).
+    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.connection_id = Some(connection_id.into());
+        self
+    }
+
+    /// The agent the calls are made as (`agentId`); default the client's
+    /// ([`FastnAuthBuilder::agent_id`](crate::FastnAuthBuilder::agent_id)), else the
+    /// space id.
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// The connector, as given.
+    pub fn connector(&self) -> &str {
+        &self.connector
+    }
+
+    /// Runs the tool `tool` (its registry key, `send_message`) with `arguments` in the
+    /// form of [`RegistryTool::arguments_schema`]: the group's fields when the schema has
+    /// one group, the schema's structure otherwise. The arguments are checked against the
+    /// schema of the registry given to the client before anything is sent.
+    ///
+    /// The errors of `.send()`: [`Error::Config`] without a registry or for a tool it does
+    /// not have (with the nearest names), [`Error::InvalidArguments`] naming the field.
+    pub fn call(&self, tool: &str, arguments: Value) -> ToolCall {
+        let prepared = self.checked(tool, arguments);
+        self.prepared(prepared)
+    }
+
+    /// Runs the tool of Fastn id `tool_id` with `parameters` sent as they are: no registry
+    /// needed, nothing checked. The connector id sent is the registry's for this connector
+    /// when the client has a registry naming it, else the connector as given.
+    pub fn call_id(&self, tool_id: &str, parameters: Value) -> ToolCall {
+        let connector_id = self
+            .registry_connector()
+            .map_or_else(|| self.connector.to_string(), |connector| connector.id.clone());
+        self.prepared(Ok(Prepared {
+            label: tool_id.to_owned(),
+            connector_id,
+            tool_id: tool_id.to_owned(),
+            parameters,
+        }))
+    }
+
+    /// Runs a generated tool input (what a generated `SlackTools::send_message` calls).
+    pub fn run<I: ToolInput>(&self, input: &I) -> ToolCall {
+        let spec = I::SPEC;
+        let prepared = serde_json::to_value(input)
+            .map_err(|err| {
+                Error::config(format!("the input of tool `{}` cannot be serialized: {err}", spec.key))
+            })
+            .map(|fields| Prepared {
+                label: spec.key.to_owned(),
+                connector_id: spec.connector_id.to_owned(),
+                tool_id: spec.tool_id.to_owned(),
+                parameters: match spec.group {
+                    Some(group) => Value::Object(Map::from_iter([(group.to_owned(), fields)])),
+                    None => fields,
+                },
+            });
+        self.prepared(prepared)
+    }
+
+    fn registry_connector(&self) -> Option<&RegistryConnector> {
+        let registry = self.calls.tools.registry.as_deref()?;
+        registry.connector(&fastn_auth_rules::registry::registry_key(&self.connector))
+    }
+
+    fn checked(&self, tool: &str, arguments: Value) -> Result<Prepared> {
+        let Some(set) = &self.calls.tools.set else {
+            return Err(Error::config(format!(
+                "tool `{}` of `{}` cannot be checked: the client has no registry (FastnAuthBuilder::registry), \
+                 or call it by id with call_id",
+                transport::shown(tool),
+                transport::shown(&self.connector)
+            )));
+        };
+        let entry = set.entry_of(&self.connector, tool)?;
+        entry.arguments.check(&entry.name, &arguments)?;
+        Ok(entry.prepared(arguments))
+    }
+
+    fn prepared(&self, prepared: Result<Prepared>) -> ToolCall {
+        ToolCall {
+            calls: self.calls.clone(),
+            prepared,
+            tenant_id: self.tenant_id.clone(),
+            connection_id: self.connection_id.clone(),
+            agent_id: self.agent_id.clone(),
+            idempotent: false,
+            timeout: None,
+            max_body: DEFAULT_MAX_TOOL_ANSWER,
+        }
+    }
+}
+
+/// What a call sends, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// How errors name the tool.
+    pub(crate) label: String,
+    pub(crate) connector_id: String,
+    pub(crate) tool_id: String,
+    pub(crate) parameters: Value,
+}
+
+/// One tool call; `.send().await` it.
+#[derive(Debug)]
+#[must_use = "a tool call does nothing until .send().await"]
+pub struct ToolCall {
+    calls: Arc<Calls>,
+    prepared: Result<Prepared>,
+    tenant_id: Option<String>,
+    connection_id: Option<String>,
+    agent_id: Option<String>,
+    idempotent: bool,
+    timeout: Option<Duration>,
+    max_body: usize,
+}
+
+impl ToolCall {
+    /// The tenant of this call, replacing the client's.
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The connection of this call, replacing the client's.
+    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.connection_id = Some(connection_id.into());
+        self
+    }
+
+    /// Says that running the tool twice has the effect of running it once (a read), so a
+    /// call that may have reached Fastn is retried after a transient failure too.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// The deadline of the whole call, retries and the answer's body included; at most the
+    /// client's call timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest answer read, in bytes; default [`DEFAULT_MAX_TOOL_ANSWER`].
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Runs the tool.
+    ///
+    /// # Errors
+    /// What the call could not do: [`Error::Config`] or [`Error::InvalidArguments`]
+    /// before sending; [`Error::ToolRefused`] when Fastn refused (`is_tool_not_found`,
+    /// `is_tool_not_enabled`, `is_not_found` for a tenant without a connection); a 401 of
+    /// Fastn for the space's key (`is_unauthorized`); network failures and deadlines. A
+    /// provider's own error status is an `Ok` [`ToolOutput`].
+    pub async fn send(self) -> Result<ToolOutput> {
+        transport::in_runtime()?;
+        let prepared = self.prepared?;
+        let settings = &self.calls.tools;
+        let agent = self.agent_id.as_deref().unwrap_or(&settings.agent_id);
+        let scope =
+            Scope { tenant_id: self.tenant_id.as_deref(), connection_id: self.connection_id.as_deref() };
+        let mut input = Map::with_capacity(5);
+        input.insert("toolId".into(), prepared.tool_id.into());
+        input.insert("connectorId".into(), prepared.connector_id.into());
+        input.insert("agentId".into(), agent.into());
+        input.insert("parameters".into(), prepared.parameters);
+        if let Some(connection) = &self.connection_id {
+            input.insert("connectionId".into(), connection.as_str().into());
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "input": input }))
+            .map_err(|err| Error::config(format!("the call cannot be serialized: {err}")))?;
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(
+            HeaderName::from_static(wire::TENANT_ID),
+            transport::header_value("tenant_id", scope.tenant_id)?,
+        );
+        headers.insert(HeaderName::from_static(wire::CUSTOM_AUTH), HeaderValue::from_static("false"));
+        headers.insert(HeaderName::from_static("realm"), HeaderValue::from_static("fastn"));
+        headers.insert(HeaderName::from_static("stage"), settings.stage.clone());
+        let transport = &self.calls.transport;
+        let outgoing = Outgoing {
+            endpoint: Endpoint::ExecuteTool,
+            url: transport.url_of(["ucl", "executeTool"])?,
+            scope,
+            headers,
+            body: Some(body.into()),
+            resend: if self.idempotent { Resend::OnTransient } else { Resend::OnlyUnacted },
+            max_body: self.max_body,
+        };
+        let deadline = self.timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let budget = Budget { retries: transport.retry.max_retries, deadline };
+        let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
+        let sent =
+            tracing::Instrument::instrument(transport.send(outgoing, budget, output::decode), span).await;
+        sent.map_err(|err| output::refusal(&err).unwrap_or(err))
+    }
+}
+
+/// The client's settings for tools.
+#[derive(Debug)]
+pub(crate) struct ToolSettings {
+    pub(crate) agent_id: String,
+    pub(crate) stage: HeaderValue,
+    pub(crate) registry: Option<Arc<Registry>>,
+    /// The registry's tools, for checked untyped calls.
+    pub(crate) set: Option<ToolSet>,
+}
+
+impl ToolSettings {
+    pub(crate) fn new(agent_id: String, stage: &str, registry: Option<Registry>) -> Result<Self> {
+        let stage = transport::header_value("stage", Some(stage))?;
+        let registry = registry.map(Arc::new);
+        let set = registry.as_deref().map(ToolSet::from_registry);
+        Ok(ToolSettings { agent_id, stage, registry, set })
+    }
+}

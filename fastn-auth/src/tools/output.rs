@@ -1,0 +1,160 @@
+//! What `executeTool` answers: [`ToolOutput`], read from Fastn's envelope, and Fastn's
+//! refusals ([`refusal`]).
+
+use serde_json::Value;
+
+use crate::error::{Error, RequestInfo, Result, ToolRefusal};
+use crate::wire::{DecodeError, Endpoint};
+
+/// The answer of a tool Fastn ran: the provider's status and body, as Fastn's envelope
+/// (`{"statusCode", "body", "rawBody"}`) carries them.
+///
+/// A provider's 4xx or 5xx is here, not an `Err`: check [`is_success`](Self::is_success)
+/// or [`status`](Self::status), as with an API call's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    status: Option<u16>,
+    body: Value,
+    raw_body: Option<String>,
+}
+
+impl ToolOutput {
+    /// The provider's HTTP status (`statusCode`); `None` when Fastn's envelope had none.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether the provider's status is below 400. An envelope without a status counts as
+    /// success: Fastn ran the tool and answered 200 without saying more.
+    pub fn is_success(&self) -> bool {
+        self.status.is_none_or(|status| status < 400)
+    }
+
+    /// The provider's answer (`body`), `null` when the envelope had none.
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    /// The provider's answer as `T`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidResponse`] when the body is not a `T`, saying what serde expected.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        T::deserialize(&self.body).map_err(|err| {
+            Error::invalid(Endpoint::ExecuteTool, format!("the tool's body is not the type asked for: {err}"))
+        })
+    }
+
+    /// The provider's answer as Fastn received it (`rawBody`), when the envelope has it.
+    pub fn raw_body(&self) -> Option<&str> {
+        self.raw_body.as_deref()
+    }
+
+    /// The body, owned.
+    pub fn into_body(self) -> Value {
+        self.body
+    }
+}
+
+/// Reads Fastn's envelope. Every key is optional; what is there must have its type, and the
+/// status must be an HTTP status.
+pub(crate) fn decode(body: &[u8]) -> std::result::Result<ToolOutput, DecodeError> {
+    let envelope: Value = serde_json::from_slice(body)
+        .map_err(|err| DecodeError::new(format!("the answer is not JSON: {err}")))?;
+    let Value::Object(mut envelope) = envelope else {
+        return Err(DecodeError::new("expected a JSON object (statusCode, body, rawBody)"));
+    };
+    let status = match envelope.get("statusCode") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64().filter(|code| (100..=599).contains(code)) {
+            Some(code) => Some(code as u16),
+            None => {
+                return Err(DecodeError::new(format!("`statusCode` is {n}, not an HTTP status (100 to 599)")));
+            }
+        },
+        Some(_) => return Err(DecodeError::new("`statusCode` is not a number")),
+    };
+    let raw_body = match envelope.remove("rawBody") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => Some(raw),
+        Some(_) => return Err(DecodeError::new("`rawBody` is not a string")),
+    };
+    let body = envelope.remove("body").unwrap_or(Value::Null);
+    Ok(ToolOutput { status, body, raw_body })
+}
+
+/// Fastn's refusal of a tool call, from its status and message; `None` for answers that
+/// are no refusal (a 401 for the space's key, a 5xx), which stay as they are.
+pub(crate) fn refusal(err: &Error) -> Option<Error> {
+    let Error::Network { request, status_code: Some(status), server_message, message, .. } = err else {
+        return None;
+    };
+    let said = server_message.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let refusal = match status {
+        401 | 403 if !said.contains("connection") && !mentions_disabled(&said) => return None,
+        _ if said.contains("connection")
+            && (said.contains("no ") || said.contains("not found") || said.contains("missing")) =>
+        {
+            ToolRefusal::NotConnected
+        }
+        _ if mentions_disabled(&said) => ToolRefusal::NotEnabled,
+        404 => ToolRefusal::ToolNotFound,
+        400 | 422 if said.contains("not found") => ToolRefusal::ToolNotFound,
+        _ => return None,
+    };
+    Some(refused(request, refusal, message, *status, server_message.clone()))
+}
+
+fn mentions_disabled(said: &str) -> bool {
+    said.contains("not enabled") || said.contains("disabled") || said.contains("not authorized")
+}
+
+fn refused(
+    request: &RequestInfo,
+    refusal: ToolRefusal,
+    message: &str,
+    status_code: u16,
+    server_message: Option<String>,
+) -> Error {
+    Error::ToolRefused {
+        request: Box::new(request.clone()),
+        refusal,
+        message: message.to_owned(),
+        status_code,
+        server_message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_keeps_the_providers_status_and_body() {
+        let output =
+            decode(br#"{"statusCode": 404, "body": {"error": "channel_not_found"}, "rawBody": "{}"}"#)
+                .unwrap();
+        assert_eq!(output.status(), Some(404));
+        assert!(!output.is_success());
+        assert_eq!(output.body()["error"], "channel_not_found");
+        assert_eq!(output.raw_body(), Some("{}"));
+        let bare = decode(b"{}").unwrap();
+        assert!(bare.is_success() && bare.body().is_null() && bare.status().is_none());
+    }
+
+    #[test]
+    fn declared_values_are_checked() {
+        for (body, expected) in [
+            (&br#"{"statusCode": 99}"#[..], "not an HTTP status"),
+            (br#"{"statusCode": 70000}"#, "not an HTTP status"),
+            (br#"{"statusCode": -1}"#, "not an HTTP status"),
+            (br#"{"statusCode": "200"}"#, "not a number"),
+            (br#"{"rawBody": 5}"#, "`rawBody` is not a string"),
+            (b"[1]", "expected a JSON object"),
+            (b"<html>", "not JSON"),
+        ] {
+            let err = decode(body).unwrap_err();
+            assert!(err.message().contains(expected), "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! Tools for language models: [`ToolSet`] (the tool lists a model provider takes) and
+//! [`BoundTools`] (a model's call checked, mapped back to its tool and run for a tenant).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::check::Checked;
+use super::{Prepared, ToolCall, ToolOutput};
+use crate::client::FastnAuth;
+use crate::error::{Error, Result};
+use crate::transport::shown;
+use fastn_auth_rules::registry::{Registry, RegistryTool, model_name, registry_key};
+
+/// The most characters of a tool's answer handed back to a model unless
+/// [`BoundTools::max_output`] says otherwise.
+pub const DEFAULT_MAX_MODEL_OUTPUT: usize = 20_000;
+
+/// The most tool names listed in an error about an unknown one.
+const MAX_NAMES_LISTED: usize = 20;
+
+/// A model provider's tool-list format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ModelFormat {
+    /// `[{"type": "function", "function": {"name", "description", "parameters"}}]`
+    OpenAi,
+    /// `[{"name", "description", "input_schema"}]`
+    Anthropic,
+    /// `{"function_declarations": [{"name", "description", "parameters"}]}`
+    Gemini,
+    /// `[{"toolSpec": {"name", "description", "inputSchema": {"json": …}}}]`
+    Bedrock,
+}
+
+impl ModelFormat {
+    /// Every format.
+    pub const ALL: [ModelFormat; 4] =
+        [ModelFormat::OpenAi, ModelFormat::Anthropic, ModelFormat::Gemini, ModelFormat::Bedrock];
+
+    /// The format's name on the command line: `openai`, `anthropic`, `gemini`, `bedrock`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ModelFormat::OpenAi => "openai",
+            ModelFormat::Anthropic => "anthropic",
+            ModelFormat::Gemini => "gemini",
+            ModelFormat::Bedrock => "bedrock",
+        }
+    }
+}
+
+impl std::str::FromStr for ModelFormat {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        ModelFormat::ALL.into_iter().find(|format| format.as_str() == text).ok_or_else(|| {
+            Error::config(format!(
+                "unknown format `{}`, expected openai, anthropic, gemini or bedrock",
+                shown(text)
+            ))
+        })
+    }
+}
+
+/// Tools handed to a language model: from a registry ([`from_registry`](Self::from_registry))
+/// or the manifest's selection (a generated `tool_set()`).
+///
+/// Each tool has a name unique across connectors and stable ([`model_name`]: `slack_send_message`),
+/// the model's arguments schema (a single parameter group unwrapped), and its tool id, so a
+/// model's call maps back to exactly one tool. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ToolSet {
+    entries: Arc<[Entry]>,
+}
+
+/// One tool of a set.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) connector_key: String,
+    pub(crate) connector_id: String,
+    pub(crate) tool: RegistryTool,
+    pub(crate) arguments: Checked,
+}
+
+impl Entry {
+    pub(crate) fn prepared(&self, arguments: Value) -> Prepared {
+        Prepared {
+            label: self.name.clone(),
+            connector_id: self.connector_id.clone(),
+            tool_id: self.tool.id.clone(),
+            parameters: self.tool.parameters(arguments),
+        }
+    }
+
+    fn description(&self) -> String {
+        self.tool
+            .description
+            .clone()
+            .or_else(|| self.tool.name.clone())
+            .unwrap_or_else(|| self.tool.key.clone())
+    }
+}
+
+impl ToolSet {
+    /// Every tool of `registry`.
+    pub fn from_registry(registry: &Registry) -> ToolSet {
+        let entries = registry.connectors.iter().flat_map(|connector| {
+            connector.tools.iter().map(|tool| Entry {
+                name: model_name(&connector.key, &tool.key),
+                connector_key: connector.key.clone(),
+                connector_id: connector.id.clone(),
+                arguments: Checked::new(tool.arguments_schema()),
+                tool: tool.clone(),
+            })
+        });
+        let mut entries: Vec<Entry> = entries.collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        ToolSet { entries: entries.into() }
+    }
+
+    /// Every tool of the registry in `json` (Fastn's `.fastn/registry.json` format).
+    ///
+    /// # Errors
+    /// [`Error::Config`] saying where the registry is wrong.
+    pub fn from_json(json: &str) -> Result<ToolSet> {
+        let registry =
+            Registry::parse(json).map_err(|err| Error::config(format!("the tool registry: {err}")))?;
+        Ok(ToolSet::from_registry(&registry))
+    }
+
+    /// The tools of this set named in `names` (an allow-list of model names).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a name the set does not have, with the nearest one.
+    pub fn only<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) -> Result<ToolSet> {
+        let mut kept = Vec::new();
+        for name in names {
+            kept.push(self.entry(name.as_ref()).map_err(Error::config)?.clone());
+        }
+        kept.sort_by(|a, b| a.name.cmp(&b.name));
+        kept.dedup_by(|a, b| a.name == b.name);
+        Ok(ToolSet { entries: kept.into() })
+    }
+
+    /// How many tools.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The model names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|entry| entry.name.as_str())
+    }
+
+    /// The registry entry of the tool a model knows as `name`.
+    pub fn tool(&self, name: &str) -> Option<&RegistryTool> {
+        self.find(name).map(|entry| &entry.tool)
+    }
+
+    /// The registry key of the connector of the tool a model knows as `name`.
+    pub fn connector_of(&self, name: &str) -> Option<&str> {
+        self.find(name).map(|entry| entry.connector_key.as_str())
+    }
+
+    /// The schema a model is given for `name`'s arguments.
+    pub fn arguments_schema(&self, name: &str) -> Option<&Value> {
+        self.find(name).map(|entry| entry.arguments.schema())
+    }
+
+    /// The description a model is given for `name`.
+    pub fn description(&self, name: &str) -> Option<String> {
+        self.find(name).map(Entry::description)
+    }
+
+    /// The tool list in `format`.
+    pub fn format(&self, format: ModelFormat) -> Value {
+        let tools = self.entries.iter().map(|entry| {
+            let (name, description, schema) = (&entry.name, entry.description(), entry.arguments.schema());
+            match format {
+                ModelFormat::OpenAi => json!({"type": "function", "function":
+                    {"name": name, "description": description, "parameters": schema}}),
+                ModelFormat::Anthropic => {
+                    json!({"name": name, "description": description, "input_schema": schema})
+                }
+                ModelFormat::Gemini => {
+                    json!({"name": name, "description": description, "parameters": schema})
+                }
+                ModelFormat::Bedrock => json!({"toolSpec":
+                    {"name": name, "description": description, "inputSchema": {"json": schema}}}),
+            }
+        });
+        let tools = Value::Array(tools.collect());
+        match format {
+            ModelFormat::Gemini => json!({ "function_declarations": tools }),
+            _ => tools,
+        }
+    }
+
+    /// [`format`](Self::format) for OpenAI's Chat Completions and Responses `tools`.
+    pub fn openai(&self) -> Value {
+        self.format(ModelFormat::OpenAi)
+    }
+
+    /// [`format`](Self::format) for Anthropic's Messages `tools`.
+    pub fn anthropic(&self) -> Value {
+        self.format(ModelFormat::Anthropic)
+    }
+
+    /// [`format`](Self::format) for one Gemini `Tool` (its `function_declarations`).
+    pub fn gemini(&self) -> Value {
+        self.format(ModelFormat::Gemini)
+    }
+
+    /// [`format`](Self::format) for Bedrock's Converse `toolConfig.tools`.
+    pub fn bedrock(&self) -> Value {
+        self.format(ModelFormat::Bedrock)
+    }
+
+    /// These tools run through `client`: set the tenant, then [`BoundTools::call`] each call
+    /// the model makes.
+    pub fn bind(&self, client: &FastnAuth) -> BoundTools {
+        BoundTools {
+            set: self.clone(),
+            client: client.clone(),
+            tenant_id: None,
+            connection_id: None,
+            max_output: DEFAULT_MAX_MODEL_OUTPUT,
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<&Entry> {
+        self.entries.binary_search_by(|entry| entry.name.as_str().cmp(name)).ok().map(|at| &self.entries[at])
+    }
+
+    /// The entry of `name`, or what to say about a name the set does not have.
+    fn entry(&self, name: &str) -> std::result::Result<&Entry, String> {
+        self.find(name).ok_or_else(|| {
+            let names: Vec<&str> = self.names().collect();
+            let hint = fastn_auth_rules::did_you_mean(name, &names)
+                .map(|near| format!(" (did you mean `{near}`?)"))
+                .unwrap_or_default();
+            let listed = names.iter().take(MAX_NAMES_LISTED).copied().collect::<Vec<_>>().join(", ");
+            let more = names.len().saturating_sub(MAX_NAMES_LISTED);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            format!("no tool `{}`{hint}; the tools are: {listed}{more}", shown(name))
+        })
+    }
+
+    /// The entry of tool key `tool` of `connector` (a manifest id or registry key).
+    pub(crate) fn entry_of(&self, connector: &str, tool: &str) -> Result<&Entry> {
+        let key = registry_key(connector);
+        let of_connector: Vec<&Entry> =
+            self.entries.iter().filter(|entry| entry.connector_key == key).collect();
+        if of_connector.is_empty() {
+            return Err(Error::config(format!(
+                "the client's registry has no connector `{}`",
+                shown(connector)
+            )));
+        }
+        if let Some(entry) = of_connector.iter().find(|entry| entry.tool.key == tool) {
+            return Ok(entry);
+        }
+        let keys: Vec<&str> = of_connector.iter().map(|entry| entry.tool.key.as_str()).collect();
+        let hint = fastn_auth_rules::did_you_mean(tool, &keys)
+            .map(|near| format!(" (did you mean `{near}`?)"))
+            .unwrap_or_default();
+        Err(Error::config(format!(
+            "connector `{}` has no tool `{}` in the client's registry{hint}",
+            shown(connector),
+            shown(tool)
+        )))
+    }
+}
+
+/// A [`ToolSet`] bound to a client and a tenant: runs the calls a model makes.
+#[derive(Debug, Clone)]
+pub struct BoundTools {
+    set: ToolSet,
+    client: FastnAuth,
+    tenant_id: Option<String>,
+    connection_id: Option<String>,
+    max_output: usize,
+}
+
+/// What to hand back to the model for one of its calls.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ModelReply {
+    /// The text for the model: the provider's answer as JSON, or what was wrong with the
+    /// call, cut to [`BoundTools::max_output`] characters.
+    pub text: String,
+    /// Whether the call failed in a way the model can act on: arguments that do not match
+    /// the schema, an unknown tool, a provider status of 400 or more.
+    pub is_error: bool,
+    /// Whether `text` was cut.
+    pub truncated: bool,
+    /// The tool's whole answer, when it ran.
+    pub output: Option<ToolOutput>,
+}
+
+impl ModelReply {
+    fn rejected(text: String, max: usize) -> Self {
+        let (text, truncated) = bounded(text, max);
+        ModelReply { text, is_error: true, truncated, output: None }
+    }
+}
+
+impl BoundTools {
+    /// The tenant the calls run for.
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// A specific connection of the tenant.
+    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        self.connection_id = Some(connection_id.into());
+        self
+    }
+
+    /// The most characters of a reply's text; default [`DEFAULT_MAX_MODEL_OUTPUT`].
+    pub fn max_output(mut self, chars: usize) -> Self {
+        self.max_output = chars;
+        self
+    }
+
+    /// The tools.
+    pub fn tool_set(&self) -> &ToolSet {
+        &self.set
+    }
+
+    /// Runs the model's call of `name` with `arguments` as the model wrote them (JSON
+    /// text; empty means `{}`).
+    ///
+    /// A name the set does not have, arguments that are not JSON or do not match the schema
+    /// are answered with an error reply naming the problem and the field, and nothing is
+    /// sent; a provider status of 400 or more is an error reply with the provider's answer.
+    ///
+    /// # Errors
+    /// What the model cannot fix: Fastn refusing the tool or the space's key, a tenant
+    /// without a connection (`is_not_found`: connect it, then call again), network failures
+    /// and deadlines.
+    pub async fn call(&self, name: &str, arguments: &str) -> Result<ModelReply> {
+        let arguments = match arguments.trim() {
+            "" => Value::Object(Map::new()),
+            text => match serde_json::from_str(text) {
+                Ok(value) => value,
+                Err(err) => {
+                    let text = format!(
+                        "the arguments of `{}` are not JSON ({err}): send a JSON object",
+                        shown(name)
+                    );
+                    return Ok(ModelReply::rejected(text, self.max_output));
+                }
+            },
+        };
+        self.call_value(name, arguments).await
+    }
+
+    /// [`call`](Self::call) with arguments already parsed (Anthropic's and Bedrock's
+    /// `input`).
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub async fn call_value(&self, name: &str, arguments: Value) -> Result<ModelReply> {
+        let call = match self.prepare(name, arguments) {
+            Ok(call) => call,
+            Err(rejected) => return Ok(rejected),
+        };
+        let output = call.send().await?;
+        let (text, truncated) = bounded(output_text(&output), self.max_output);
+        Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output) })
+    }
+
+    /// The checked call of `name`, not yet sent, or the error reply for the model.
+    ///
+    /// # Errors
+    /// The reply for a name the set does not have or arguments that do not match.
+    pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
+        let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
+        if let Err(err) = entry.arguments.check(&entry.name, &arguments) {
+            let text = match &err {
+                Error::InvalidArguments { message, .. } => {
+                    format!("invalid arguments for `{}`: {message}. Fix them and call again.", entry.name)
+                }
+                other => other.to_string(),
+            };
+            return Err(ModelReply::rejected(text, self.max_output));
+        }
+        let mut tools = self.client.tools(&entry.connector_key);
+        if let Some(tenant) = &self.tenant_id {
+            tools = tools.tenant_id(tenant);
+        }
+        if let Some(connection) = &self.connection_id {
+            tools = tools.connection_id(connection);
+        }
+        Ok(tools.prepared(Ok(entry.prepared(arguments))))
+    }
+}
+
+/// What a model reads of an answer: the body as JSON, or the raw body, with the status when
+/// it is an error.
+fn output_text(output: &ToolOutput) -> String {
+    let body = match (output.body(), output.raw_body()) {
+        (Value::Null, Some(raw)) => raw.to_owned(),
+        (body, _) => body.to_string(),
+    };
+    match output.status() {
+        Some(status) if status >= 400 => format!("the provider answered {status}: {body}"),
+        _ => body,
+    }
+}
+
+/// `text` cut to `max` characters, with a note saying so.
+fn bounded(text: String, max: usize) -> (String, bool) {
+    match text.char_indices().nth(max) {
+        None => (text, false),
+        Some((at, _)) => {
+            let total = text.len();
+            let mut cut = text[..at].to_owned();
+            cut.push_str(&format!(" … [cut: the answer has {total} bytes]"));
+            (cut, true)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> ToolSet {
+        ToolSet::from_json(
+            r#"{"connectors": {
+                "slack": {"id": "c-slack", "tools": {"send_message": {"toolId": "t-send", "description": "Send a message.",
+                    "inputSchema": {"type": "object", "properties": {"body": {"type": "object",
+                        "properties": {"channel": {"type": "string"}, "text": {"type": "string"}},
+                        "required": ["channel", "text"]}}}}}},
+                "hubspot": {"id": "c-hub", "tools": {"send_message": {"toolId": "t-hub"}}}}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn names_are_unique_across_connectors_and_formats_carry_the_models_schema() {
+        let set = set();
+        assert_eq!(set.names().collect::<Vec<_>>(), ["hubspot_send_message", "slack_send_message"]);
+        let openai = set.openai();
+        assert_eq!(openai[1]["function"]["name"], "slack_send_message");
+        assert_eq!(openai[1]["function"]["parameters"]["required"], json!(["channel", "text"]));
+        assert_eq!(set.anthropic()[1]["input_schema"]["properties"]["text"]["type"], "string");
+        assert_eq!(set.gemini()["function_declarations"][0]["name"], "hubspot_send_message");
+        assert_eq!(set.bedrock()[1]["toolSpec"]["inputSchema"]["json"]["type"], "object");
+        assert_eq!(set.connector_of("slack_send_message"), Some("slack"));
+        assert_eq!(set.tool("hubspot_send_message").unwrap().id, "t-hub");
+    }
+
+    #[test]
+    fn an_allow_list_keeps_only_its_names_and_refuses_unknown_ones() {
+        let set = set();
+        assert_eq!(set.only(["slack_send_message"]).unwrap().len(), 1);
+        let err = set.only(["slack_send_mesage"]).unwrap_err();
+        assert!(err.to_string().contains("did you mean `slack_send_message`"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_models_bad_call_is_a_reply_it_can_act_on() {
+        let client = FastnAuth::builder("s").api_key("k").base_url("http://127.0.0.1:9").build().unwrap();
+        let bound = set().bind(&client).tenant_id("acme");
+        let reply = bound.call("slack_send_message", r#"{"channel": 5}"#).await.unwrap();
+        assert!(reply.is_error && reply.output.is_none(), "{reply:?}");
+        assert!(reply.text.contains("/channel") && reply.text.contains("text"), "{}", reply.text);
+        let reply = bound.call("slack_send", "{}").await.unwrap();
+        assert!(reply.is_error && reply.text.contains("slack_send_message"), "{}", reply.text);
+        let reply = bound.call("slack_send_message", "{not json").await.unwrap();
+        assert!(reply.is_error && reply.text.contains("not JSON"), "{}", reply.text);
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_and_says_so() {
+        let (text, cut) = bounded("é".repeat(10), 4);
+        assert!(cut && text.starts_with("éééé …") && text.contains("20 bytes"), "{text}");
+        assert_eq!(bounded("abc".into(), 3), ("abc".to_owned(), false));
+    }
+}

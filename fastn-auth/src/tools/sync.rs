@@ -1,0 +1,270 @@
+//! The registry read from Fastn's GraphQL API, as Fastn's CLI builds `.fastn/registry.json`
+//! (`fastn-auth tools sync`): the connectors of every scope, paged to the end, then the
+//! tools of each. A scope or connector that fails is reported, never dropped in silence.
+
+use reqwest::header::{HeaderMap, HeaderName};
+use serde_json::{Map, Value, json};
+
+use crate::client::FastnAuth;
+use crate::error::{Error, Result};
+use crate::target::Scope;
+use crate::transport::{self, Budget, Outgoing, Resend};
+use crate::wire::{self, DecodeError, Endpoint};
+use fastn_auth_rules::registry::{MAX_REGISTRY_CONNECTORS, Registry, registry_key};
+
+/// Connectors asked for per page.
+const PAGE: usize = 500;
+/// The most pages of one scope, whatever `totalCount` says.
+const MAX_PAGES: usize = MAX_REGISTRY_CONNECTORS.div_ceil(PAGE);
+
+/// What a sync read: the registry and what could not be read.
+#[derive(Debug, Clone)]
+pub struct RegistrySync {
+    /// The connectors and tools read.
+    pub registry: Registry,
+    /// Scopes and connectors that failed, in the order met.
+    pub failures: Vec<ScopeFailure>,
+}
+
+/// A scope, or one connector of it, that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeFailure {
+    /// `workspace`, `org` or `community`.
+    pub scope: &'static str,
+    /// The connector (registry key), when only it failed.
+    pub connector: Option<String>,
+    /// Why.
+    pub error: String,
+}
+
+/// One scope: its name, the `x-fastn-space-id` and `orgId` it is asked with.
+struct ScopeOf {
+    name: &'static str,
+    space: String,
+    community: bool,
+}
+
+/// A connector found in a scope.
+struct Found {
+    key: String,
+    id: String,
+    name: String,
+    scope: usize,
+}
+
+impl FastnAuth {
+    /// Reads the registry of the client's space from Fastn: the workspace's connectors,
+    /// then those of `org_id` when given, then the community's (the first scope naming a
+    /// connector wins), every page up to `totalCount`, and the tools of each.
+    /// `progress(done, total)` is called after each connector's tools.
+    ///
+    /// # Errors
+    /// Only when nothing could be read at all (every scope failed); else the failures
+    /// are in [`RegistrySync::failures`].
+    pub async fn sync_registry(
+        &self,
+        org_id: Option<&str>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<RegistrySync> {
+        let space = self.calls.space_id.clone();
+        let mut scopes = vec![ScopeOf { name: "workspace", space: space.clone(), community: false }];
+        if let Some(org) = org_id {
+            scopes.push(ScopeOf { name: "org", space: org.to_owned(), community: false });
+        }
+        scopes.push(ScopeOf { name: "community", space: "community".to_owned(), community: true });
+        let mut failures = Vec::new();
+        let mut found: Vec<Found> = Vec::new();
+        let mut failed_scopes = 0;
+        for (index, scope) in scopes.iter().enumerate() {
+            match self.connectors_of(scope).await {
+                Ok(connectors) => {
+                    for (id, name) in connectors {
+                        let key = registry_key(&name);
+                        if !found.iter().any(|f| f.key == key) {
+                            found.push(Found { key, id, name, scope: index });
+                        }
+                    }
+                }
+                Err(err) => {
+                    failed_scopes += 1;
+                    failures.push(ScopeFailure {
+                        scope: scope.name,
+                        connector: None,
+                        error: err.to_string(),
+                    });
+                }
+            }
+        }
+        if failed_scopes == scopes.len() {
+            let first = failures.first().map(|f| f.error.clone()).unwrap_or_default();
+            return Err(Error::config(format!("no scope of the registry could be read: {first}")));
+        }
+        let mut connectors = Map::new();
+        let total = found.len();
+        for (done, connector) in found.iter().enumerate() {
+            let scope = &scopes[connector.scope];
+            match self
+                .tools_of(&connector.id, scope, &space)
+                .await
+                .and_then(|tools| checked(connector, scope, tools))
+            {
+                Ok(entry) => {
+                    connectors.insert(connector.key.clone(), entry);
+                }
+                Err(err) => failures.push(ScopeFailure {
+                    scope: scope.name,
+                    connector: Some(connector.key.clone()),
+                    error: err.to_string(),
+                }),
+            }
+            progress(done + 1, total);
+        }
+        let registry = Registry::from_value(&json!({"version": "1.0.0", "connectors": connectors}))
+            .map_err(|err| Error::invalid(Endpoint::Registry, err.to_string()))?;
+        Ok(RegistrySync { registry, failures })
+    }
+
+    /// `(id, name)` of every connector of `scope`, page by page.
+    async fn connectors_of(&self, scope: &ScopeOf) -> Result<Vec<(String, String)>> {
+        const QUERY: &str = "query searchDataSourceGroups($input: SearchDataModelInput!) { \
+            searchDataSourceGroups(input: $input) { pageInfo { totalCount } \
+            edges { node { id clientId name connectorType } } } }";
+        let mut connectors = Vec::new();
+        for page in 0..MAX_PAGES {
+            let offset = page * PAGE;
+            let search =
+                json!({"input": {"limit": PAGE, "offset": offset, "sort": "asc", "query": "", "filter": {}}});
+            let variables = json!({"input": {"clientId": scope.space, "connectorId": scope.space, "first": PAGE,
+                "offset": offset, "isCommunity": scope.community, "query": search.to_string()}});
+            let data = self.graphql(QUERY, variables, &scope.space).await?;
+            let groups = &data["searchDataSourceGroups"];
+            let total = groups["pageInfo"]["totalCount"].as_u64().ok_or_else(|| {
+                Error::invalid(
+                    Endpoint::Registry,
+                    "searchDataSourceGroups: `pageInfo.totalCount` is not a count",
+                )
+            })?;
+            let edges = groups["edges"].as_array().ok_or_else(|| {
+                Error::invalid(Endpoint::Registry, "searchDataSourceGroups: `edges` is not a list")
+            })?;
+            for (at, edge) in edges.iter().enumerate() {
+                let node = &edge["node"];
+                let text = |key: &str| node[key].as_str().map(str::to_owned);
+                let (Some(id), Some(name)) = (text("id"), text("name")) else {
+                    return Err(Error::invalid(
+                        Endpoint::Registry,
+                        format!("searchDataSourceGroups: edge {} has no string `id` and `name`", offset + at),
+                    ));
+                };
+                connectors.push((id, name));
+            }
+            if edges.is_empty() || (offset + edges.len()) as u64 >= total {
+                return Ok(connectors);
+            }
+        }
+        Err(Error::invalid(
+            Endpoint::Registry,
+            format!("searchDataSourceGroups: more than {MAX_REGISTRY_CONNECTORS} connectors in one scope"),
+        ))
+    }
+
+    /// The tools of connector `id` as `getConnectorRegisteredTools_v1` lists them.
+    async fn tools_of(&self, id: &str, scope: &ScopeOf, space: &str) -> Result<Vec<Value>> {
+        const QUERY: &str = "query callCoreProjectFlow($input: CoreProjectFlowProxyInput!) { \
+            callCoreProjectFlow(input: $input) { data statusCode message } }";
+        let variables = json!({"input": {"operationName": "getConnectorRegisteredTools_v1",
+            "input": {"connectorId": id, "orgId": scope.space, "workspaceId": space, "gatewayId": space}}});
+        let data = self.graphql(QUERY, variables, &scope.space).await?;
+        let flow = &data["callCoreProjectFlow"];
+        match flow["statusCode"].as_u64() {
+            Some(200..=299) | None => {}
+            Some(status) => {
+                let said = flow["message"].as_str().map(wire::sanitize).unwrap_or_default();
+                return Err(Error::invalid(
+                    Endpoint::Registry,
+                    format!("the tools query answered {status}: {said}"),
+                ));
+            }
+        }
+        match &flow["data"] {
+            Value::Array(tools) => Ok(tools.clone()),
+            Value::Null => Ok(Vec::new()),
+            _ => {
+                Err(Error::invalid(Endpoint::Registry, "callCoreProjectFlow: `data` is not a list of tools"))
+            }
+        }
+    }
+
+    /// One GraphQL query asked as `space`; its `data`, or the first of its `errors`.
+    async fn graphql(&self, query: &str, variables: Value, space: &str) -> Result<Value> {
+        let transport = &self.calls.transport;
+        let mut headers = HeaderMap::with_capacity(1);
+        headers
+            .insert(HeaderName::from_static(wire::SPACE_ID), transport::header_value("space", Some(space))?);
+        let body = serde_json::to_vec(&json!({"query": query, "variables": variables}))
+            .map_err(|err| Error::config(format!("the query cannot be serialized: {err}")))?;
+        let outgoing = Outgoing {
+            endpoint: Endpoint::Registry,
+            url: transport.url_of(["graphql"])?,
+            scope: Scope::default(),
+            headers,
+            body: Some(body.into()),
+            resend: Resend::OnTransient,
+            max_body: super::DEFAULT_MAX_TOOL_ANSWER,
+        };
+        let budget = Budget { retries: transport.retry.max_retries, deadline: None };
+        transport.send(outgoing, budget, decode_graphql).await
+    }
+}
+
+fn decode_graphql(body: &[u8]) -> std::result::Result<Value, DecodeError> {
+    let answer: Value =
+        serde_json::from_slice(body).map_err(|err| DecodeError::new(format!("not JSON: {err}")))?;
+    if let Some(first) = answer.get("errors").and_then(Value::as_array).and_then(|errors| errors.first()) {
+        let said = first["message"].as_str().map_or_else(|| "no message".to_owned(), wire::sanitize);
+        return Err(DecodeError::new(format!("the query failed: {said}")));
+    }
+    match answer.get("data") {
+        Some(data @ Value::Object(_)) => Ok(data.clone()),
+        _ => Err(DecodeError::new("no `data` object in the answer")),
+    }
+}
+
+/// The registry entry of `connector`, its tools keyed by their names in snake_case, checked
+/// as a registry file is.
+fn checked(connector: &Found, scope: &ScopeOf, tools: Vec<Value>) -> Result<Value> {
+    let mut entries = Map::new();
+    for (at, tool) in tools.into_iter().enumerate() {
+        let name = tool["name"].as_str().unwrap_or_default();
+        let key = fastn_auth_rules::snake_case(name);
+        let schema = |field: &str| match &tool[field] {
+            // Some answers carry a schema as JSON text.
+            Value::String(text) => serde_json::from_str(text).map_err(|err| {
+                let name = transport::shown(name);
+                Error::invalid(
+                    Endpoint::Registry,
+                    format!("tool `{name}`: `{field}` is text that is not JSON: {err}"),
+                )
+            }),
+            other => Ok(other.clone()),
+        };
+        let entry = json!({"toolId": tool["id"], "name": name, "description": tool["description"],
+            "inputSchema": schema("inputSchema")?, "outputSchema": schema("outputSchema")?});
+        if key.is_empty() || entries.insert(key.clone(), entry).is_some() {
+            return Err(Error::invalid(
+                Endpoint::Registry,
+                format!(
+                    "tool {at} is named `{}`, which gives no key or one another tool has",
+                    transport::shown(name)
+                ),
+            ));
+        }
+    }
+    let count = entries.len();
+    let entry = json!({"id": connector.id, "display_name": connector.name, "source": scope.name,
+        "connector_type": "connector", "tools": entries, "tool_count": count});
+    // The same checks as a registry file's: ids, schemas, limits.
+    Registry::from_value(&json!({"connectors": {connector.key.clone(): entry.clone()}}))
+        .map_err(|err| Error::invalid(Endpoint::Registry, err.to_string()))?;
+    Ok(entry)
+}
