@@ -26,6 +26,8 @@ mod proxy;
 mod redis;
 #[path = "redis_production.rs"]
 mod redis_production;
+#[path = "tools.rs"]
+mod tools;
 #[path = "typed_connectors.rs"]
 mod typed_connectors;
 #[path = "web_app.rs"]

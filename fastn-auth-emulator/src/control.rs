@@ -165,15 +165,14 @@ fn one() -> usize {
 }
 
 async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
-    let expected =
-        r#"{"endpoint": "init" | "status" | "credentials" | "api", "fault": {"kind": …}, "times"?: N}"#;
+    let expected = r#"{"endpoint": "init" | "status" | "credentials" | "api" | "executeTool" | "graphql", "fault": {"kind": …}, "times"?: N}"#;
     let inject: Inject = match parse(&body, expected) {
         Ok(inject) => inject,
         Err(message) => return bad_request(&message),
     };
     let Some(endpoint) = crate::store::ENDPOINTS.into_iter().find(|e| e.verb() == inject.endpoint) else {
         let message = format!(
-            "unknown endpoint \"{}\", expected init, status, credentials or api",
+            "unknown endpoint \"{}\", expected init, status, credentials, api, executeTool or graphql",
             fastn_auth::wire::sanitize(&inject.endpoint)
         );
         return bad_request(&message);

@@ -49,6 +49,7 @@ mod provider;
 mod requests;
 mod server;
 mod store;
+mod tools;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,6 +84,7 @@ pub struct MockServerBuilder {
     limits: store::Limits,
     header_read_timeout: Duration,
     manifest: Option<String>,
+    registry: Option<String>,
     log_requests: bool,
 }
 
@@ -188,6 +190,17 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves Fastn's tools from this registry (the `.fastn/registry.json` format, or the
+    /// `REGISTRY` that `connectors!` generates for a manifest with `tools:`):
+    /// `executeTool` checks the parameters against each tool's input schema (400 with the
+    /// JSON pointer of the first error), requires the tenant's connection (404
+    /// `CONNECTION_NOT_FOUND` without one) and answers an echo envelope; `getTools` and the
+    /// registry's GraphQL queries answer from the same file.
+    pub fn registry(mut self, registry: impl Into<String>) -> Self {
+        self.registry = Some(registry.into());
+        self
+    }
+
     /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -205,6 +218,14 @@ impl MockServerBuilder {
                 })?;
                 generate::declared(&manifest)
             }
+        };
+        let tools = match &self.registry {
+            None => None,
+            Some(text) => Some(Arc::new(tools::Tools::new(
+                fastn_auth::tools::Registry::parse(text).map_err(|err| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the tool registry: {err}"))
+                })?,
+            ))),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
@@ -228,6 +249,7 @@ impl MockServerBuilder {
             auth_tokens,
             shutdown: shutdown.clone(),
             log_requests: self.log_requests,
+            tools,
         });
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
@@ -291,6 +313,7 @@ impl MockServer {
             limits: store::Limits { flow_ttl: Duration::from_secs(600), request_log: DEFAULT_REQUEST_LOG },
             header_read_timeout: Duration::from_secs(15),
             manifest: None,
+            registry: None,
             log_requests: false,
         }
     }

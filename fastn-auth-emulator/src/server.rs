@@ -54,6 +54,8 @@ pub(crate) struct App {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Print a line per request (method, path, status, time) on stderr.
     pub(crate) log_requests: bool,
+    /// The registry tools are served from, when given one.
+    pub(crate) tools: Option<Arc<crate::tools::Tools>>,
 }
 
 type Shared = State<Arc<App>>;
@@ -185,6 +187,9 @@ fn api(app: Arc<App>) -> Router {
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
+        .route("/api/ucl/executeTool", post(crate::tools::execute))
+        .route("/api/ucl/getTools", post(crate::tools::get_tools))
+        .route("/api/graphql", post(crate::tools::graphql))
         .route("/_provider/{connector}", any(crate::provider::provider))
         .route("/_provider/{connector}/{*rest}", any(crate::provider::provider))
         .route(
@@ -232,7 +237,7 @@ pub(crate) fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
 impl App {
     /// Applies a scripted fault, then the header checks of the real service, then
     /// `answer` with the caller's space id.
-    async fn serve(
+    pub(crate) async fn serve(
         &self,
         endpoint: Endpoint,
         headers: &HeaderMap,

@@ -61,12 +61,19 @@ pub(crate) struct Store {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) requests_served: AtomicU64,
     /// Requests per endpoint, in [`ENDPOINTS`] order.
-    served: [AtomicU64; 4],
+    served: [AtomicU64; 6],
 }
 
-/// The endpoints counted apart: Fastn's three, and the provider API.
-pub(crate) const ENDPOINTS: [Endpoint; 4] =
-    [Endpoint::Init, Endpoint::Status, Endpoint::Credentials, Endpoint::Api];
+/// The endpoints counted apart: Fastn's connect API, the provider API, tool calls and the
+/// registry's queries.
+pub(crate) const ENDPOINTS: [Endpoint; 6] = [
+    Endpoint::Init,
+    Endpoint::Status,
+    Endpoint::Credentials,
+    Endpoint::Api,
+    Endpoint::ExecuteTool,
+    Endpoint::Registry,
+];
 
 /// A completed connection: its credentials, and their answer body rendered once.
 struct Connection {
@@ -262,6 +269,16 @@ impl Store {
             }
         }
         rotated
+    }
+
+    /// Whether `tenant_id` has a connection of the connector whose registry key is
+    /// `registry_key` (`connection_id` that one, when not empty).
+    pub(crate) fn has_connection(&self, key: &str, tenant_id: &str, connection_id: &str) -> bool {
+        lock(&self.connections).keys().any(|held| {
+            fastn_auth_rules::registry::registry_key(&held.connector_id) == key
+                && held.tenant_id == tenant_id
+                && (connection_id.is_empty() || held.connection_id == connection_id)
+        })
     }
 
     /// Removes every connection of `connector_id` and `tenant_id`: their tokens are refused

@@ -69,7 +69,9 @@ pub(crate) fn decode(body: &[u8]) -> std::result::Result<ToolOutput, DecodeError
         Some(Value::Number(n)) => match n.as_u64().filter(|code| (100..=599).contains(code)) {
             Some(code) => Some(code as u16),
             None => {
-                return Err(DecodeError::new(format!("`statusCode` is {n}, not an HTTP status (100 to 599)")));
+                return Err(DecodeError::new(format!(
+                    "`statusCode` is {n}, not an HTTP status (100 to 599)"
+                )));
             }
         },
         Some(_) => return Err(DecodeError::new("`statusCode` is not a number")),

@@ -1,0 +1,178 @@
+//! Fastn tools through the SDK against the emulator: what is sent, what is retried (never an
+//! action that may have reached Fastn), what is refused before sending, and the registry
+//! synced from the emulator's GraphQL. Counts come from the emulator.
+
+use std::time::Duration;
+
+use fastn_auth::tools::{Registry, ToolSet};
+use fastn_auth::wire::Endpoint;
+use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
+use serde_json::json;
+
+/// The workspace's sample registry (`.fastn/registry.json`).
+pub(crate) const REGISTRY: &str = include_str!("../.fastn/registry.json");
+
+pub(crate) async fn emulator() -> MockServer {
+    let mock = MockServer::builder().registry(REGISTRY).start().await.unwrap();
+    for connector in ["slack", "google-sheets", "hubspot"] {
+        mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id("acme"), None);
+    }
+    mock
+}
+
+fn client(mock: &MockServer) -> fastn_auth::FastnAuth {
+    let registry = Registry::parse(REGISTRY).unwrap();
+    fastn_auth::FastnAuth::builder(MockServer::SPACE_ID)
+        .api_key(MockServer::API_KEY)
+        .base_url(mock.base_url())
+        .registry(registry)
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_untyped_call_sends_the_schemas_structure_and_keeps_the_envelope() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = client.tools("slack").tenant_id("acme");
+    let output = slack.call("send_message", json!({"channel": "C1", "text": "hi"})).send().await.unwrap();
+    assert_eq!(output.status(), Some(200));
+    let echo = output.body();
+    assert_eq!(echo["parameters"], json!({"body": {"channel": "C1", "text": "hi"}}));
+    assert_eq!(
+        (echo["tenant"].as_str(), echo["agentId"].as_str()),
+        (Some("acme"), Some(MockServer::SPACE_ID))
+    );
+    assert!(output.raw_body().is_some_and(|raw| raw.contains("send_message")));
+    // Several groups are the caller's structure as it is.
+    let sheets = client.tools("google-sheets").tenant_id("acme");
+    let arguments = json!({"url": {"spreadsheetId": "s1", "range": "A1:B1"}, "query": {"valueInputOption": "RAW"},
+        "body": {"values": [["a", "b"]]}});
+    let output = sheets.call("append_values", arguments.clone()).send().await.unwrap();
+    assert_eq!(output.body()["parameters"], arguments);
+    let request = mock.requests().into_iter().find(|r| r.path.ends_with("/ucl/executeTool")).unwrap();
+    for (name, value) in [("realm", "fastn"), ("stage", "LIVE"), ("x-fastn-custom-auth", "false")] {
+        assert_eq!(request.header(name), Some(value), "{name}");
+    }
+    assert_eq!(request.header("x-fastn-space-connection-id"), None, "the connection travels in the body");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
+}
+
+#[tokio::test]
+async fn a_read_timeout_is_not_retried_unless_the_call_is_idempotent() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = client.tools("slack").tenant_id("acme");
+    mock.inject_times(Endpoint::ExecuteTool, Fault::Hang, 10);
+    let err = slack.call("send_message", json!({"channel": "C1", "text": "hi"})).send().await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1, "an action that may have run is never sent again");
+    let list = slack.call("list_channels", json!({"query": {"limit": 5}})).idempotent(true);
+    assert!(list.send().await.unwrap_err().is_timeout());
+    // The client's two retries: three attempts in all.
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1 + 3);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_once() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    mock.inject(Endpoint::ExecuteTool, Fault::status_retry_after(429, 0));
+    let output =
+        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    assert_eq!(output.send().await.unwrap().status(), Some(200));
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
+    // A 503 may have run the action: returned, not retried.
+    mock.inject(Endpoint::ExecuteTool, Fault::status(503));
+    let call =
+        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    assert_eq!(call.send().await.unwrap_err().status_code(), Some(503));
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 3);
+}
+
+#[tokio::test]
+async fn bad_arguments_and_unknown_tools_send_nothing() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = client.tools("slack").tenant_id("acme");
+    let err = slack.call("send_message", json!({"channel": 7})).send().await.unwrap_err();
+    assert!(err.is_invalid_arguments(), "{err}");
+    assert!(err.to_string().contains("/channel") && err.to_string().contains("text"), "{err}");
+    let err = slack.call("send_mesage", json!({})).send().await.unwrap_err();
+    assert!(err.to_string().contains("did you mean `send_message`"), "{err}");
+    let bound = ToolSet::from_json(REGISTRY).unwrap().bind(&client).tenant_id("acme");
+    let reply = bound.call("slack_send_message", r#"{"channel": "C1"}"#).await.unwrap();
+    assert!(reply.is_error && reply.text.contains("text"), "{reply:?}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
+}
+
+#[tokio::test]
+async fn fastns_refusals_have_their_own_checks_and_a_providers_status_is_an_answer() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let err =
+        client.tools("slack").tenant_id("nobody").call("send_message", json!({"channel": "C", "text": "t"}));
+    let err = err.send().await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_tool_not_found(), "{err}");
+    assert!(err.server_message().unwrap().contains("connect it first"), "{err}");
+    let err =
+        client.tools("slack").tenant_id("acme").call_id("no-such-tool", json!({})).send().await.unwrap_err();
+    assert!(err.is_tool_not_found() && !err.is_not_found(), "{err}");
+    let disabled = r#"{"error": "FORBIDDEN", "message": "this tool is not enabled for the space"}"#;
+    mock.inject(Endpoint::ExecuteTool, Fault::Body { code: 403, body: disabled.into() });
+    let err = client.tools("slack").tenant_id("acme").call_id("x", json!({})).send().await.unwrap_err();
+    assert!(err.is_tool_not_enabled(), "{err}");
+    mock.inject(Endpoint::ExecuteTool, Fault::status(401));
+    let err = client.tools("slack").tenant_id("acme").call_id("x", json!({})).send().await.unwrap_err();
+    assert!(err.is_unauthorized() && !err.is_tool_not_found(), "{err}");
+    let provider_error = r#"{"statusCode": 404, "body": {"ok": false, "error": "channel_not_found"}}"#;
+    mock.inject(Endpoint::ExecuteTool, Fault::body(provider_error));
+    let call =
+        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    let output = call.send().await.unwrap();
+    assert_eq!((output.status(), output.is_success()), (Some(404), false));
+    assert_eq!(output.body()["error"], "channel_not_found");
+}
+
+#[tokio::test]
+async fn a_model_call_runs_the_tool_it_names_and_hands_back_a_bounded_answer() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let set = ToolSet::from_json(REGISTRY).unwrap();
+    let bound = set.bind(&client).tenant_id("acme").max_output(60);
+    let reply =
+        bound.call("hubspot_create_contact", r#"{"properties": {"email": "a@example.com"}}"#).await.unwrap();
+    assert!(!reply.is_error && reply.truncated, "{reply:?}");
+    assert!(reply.text.chars().count() < 120, "{}", reply.text);
+    let output = reply.output.unwrap();
+    assert_eq!(output.body()["parameters"], json!({"body": {"properties": {"email": "a@example.com"}}}));
+    assert_eq!(output.body()["tool"], "create_contact");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
+}
+
+#[tokio::test]
+async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let mut seen = Vec::new();
+    let synced =
+        client.sync_registry(Some("acme-org"), |done, total| seen.push((done, total))).await.unwrap();
+    assert!(synced.failures.is_empty(), "{:?}", synced.failures);
+    let expected = Registry::parse(REGISTRY).unwrap();
+    let keys = |r: &Registry| {
+        r.connectors.iter().map(|c| (c.key.clone(), c.id.clone(), c.tools.len())).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&synced.registry), keys(&expected));
+    let slack = synced.registry.connector("slack").unwrap().tool("send_message").unwrap();
+    assert_eq!(
+        slack.input_schema,
+        expected.connector("slack").unwrap().tool("send_message").unwrap().input_schema
+    );
+    assert_eq!(seen.last(), Some(&(5, 5)));
+    // A failing scope is reported, not dropped.
+    mock.inject_times(Endpoint::Registry, Fault::status(500), 3);
+    let synced = client.sync_registry(None, |_, _| {}).await.unwrap();
+    assert_eq!(synced.failures.len(), 1, "{:?}", synced.failures);
+    assert_eq!(synced.failures[0].scope, "workspace");
+}
