@@ -176,3 +176,96 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     assert_eq!(synced.failures.len(), 1, "{:?}", synced.failures);
     assert_eq!(synced.failures[0].scope, "workspace");
 }
+
+/// The tools of a registry of names Fastn's own client cannot generate: keywords, digits,
+/// empty and clashing names, a tool named like a client method, two connectors' `send`.
+mod edge {
+    fastn_auth::connectors!("fastn-auth-codegen/tests/manifests/tools_edge.yaml");
+}
+
+#[tokio::test]
+async fn a_typed_call_sends_exactly_the_schemas_structure() {
+    use fastn_auth_tests::{GoogleSheets, GoogleSheetsAppendValues, Slack, SlackSendMessage};
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = Slack::tools(&client).tenant_id("acme");
+    let input = SlackSendMessage {
+        channel: "C1".into(),
+        text: "hi".into(),
+        thread_ts: None,
+        unfurl_links: Some(true),
+    };
+    let output = slack.send_message(input).send().await.unwrap();
+    assert_eq!(
+        output.body()["parameters"],
+        json!({"body": {"channel": "C1", "text": "hi", "unfurl_links": true}})
+    );
+    let sheets = GoogleSheets::tools(&client).tenant_id("acme");
+    let input = GoogleSheetsAppendValues {
+        url: fastn_auth_tests::GoogleSheetsAppendValuesUrl {
+            spreadsheet_id: "s1".into(),
+            range: "A1".into(),
+        },
+        query: fastn_auth_tests::GoogleSheetsAppendValuesQuery {
+            value_input_option: fastn_auth_tests::GoogleSheetsAppendValuesQueryValueInputOption::UserEntered,
+        },
+        body: fastn_auth_tests::GoogleSheetsAppendValuesBody { values: vec![vec!["a".into(), "b".into()]] },
+    };
+    let output = sheets.append_values(input).send().await.unwrap();
+    let expected = json!({"url": {"spreadsheetId": "s1", "range": "A1"}, "query": {"valueInputOption": "USER_ENTERED"},
+        "body": {"values": [["a", "b"]]}});
+    assert_eq!(output.body()["parameters"], expected);
+    assert_eq!(
+        output.body()["toolId"],
+        Registry::parse(REGISTRY)
+            .unwrap()
+            .connector("google_sheets")
+            .unwrap()
+            .tool("append_values")
+            .unwrap()
+            .id
+    );
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
+}
+
+#[tokio::test]
+async fn keyword_and_clashing_names_compile_and_round_trip() {
+    use edge::{EdgeSend, EdgeSendContact, EdgeSendKind, OtherSend};
+    let mock = MockServer::builder().registry(edge::REGISTRY).start().await.unwrap();
+    for connector in ["edge", "other"] {
+        mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id("acme"), None);
+    }
+    let client = mock.client();
+    let input = EdgeSend {
+        from: "me".into(),
+        r#async: 3,
+        r#type: Some("t".into()),
+        _1st: Some(true),
+        field: Some("empty".into()),
+        a_b: Some("dash".into()),
+        a_b_2: Some("underscore".into()),
+        self_: Some("self".into()),
+        tenant_id: "a parameter, not the tenant".into(),
+        connection_id: None,
+        contact: Some(EdgeSendContact { email: "a@example.com".into(), tags: None }),
+        kind: Some(EdgeSendKind::V2),
+        either: Some(json!(5)),
+        rows: Some(vec![edge::EdgeSendRowsItem { cell: Some("c".into()) }]),
+        free: None,
+        maybe: Some(1.5),
+    };
+    let output = edge::Edge::tools(&client).tenant_id("acme").send(input).send().await.unwrap();
+    let expected = json!({"body": {"from": "me", "async": 3, "type": "t", "1st": true, "": "empty", "a-b": "dash",
+        "a_b": "underscore", "self": "self", "tenant_id": "a parameter, not the tenant",
+        "contact": {"email": "a@example.com"}, "kind": "", "either": 5, "rows": [{"cell": "c"}], "maybe": 1.5}});
+    assert_eq!(output.body()["parameters"], expected);
+    assert_eq!(output.body()["tenant"], "acme", "the tenant parameter does not hide the tenant");
+    // Two connectors' `send` stay two tools.
+    let other = edge::Other::tools(&client).tenant_id("acme").send(OtherSend { text: "x".into() });
+    assert_eq!(other.send().await.unwrap().body()["connector"], "other");
+    let tenant_tool =
+        edge::Edge::tools(&client).tenant_id("acme").tenant_id_tool(edge::EdgeTenantId { x: None });
+    assert_eq!(tenant_tool.send().await.unwrap().body()["tool"], "tenant_id");
+    let names: Vec<String> = edge::tool_set().names().map(str::to_owned).collect();
+    assert!(names.contains(&"edge_send".to_owned()) && names.contains(&"other_send".to_owned()), "{names:?}");
+}

@@ -14,6 +14,7 @@ pub mod codegen;
 pub mod manifest;
 pub mod naming;
 pub mod recover;
+pub mod tools;
 
 pub use manifest::{Manifest, ManifestError};
 
@@ -45,8 +46,12 @@ impl std::error::Error for LoadError {}
 /// [`manifest::MAX_BYTES`] or is not UTF-8; [`LoadError::Invalid`] when it is not a valid
 /// manifest.
 pub fn load(path: &Path, written: &str) -> Result<Manifest, LoadError> {
-    let text = read_text(path, written)?;
-    manifest::parse(&text).map_err(|err| {
+    parse_at(&read_text(path, written)?, written)
+}
+
+/// [`manifest::parse`] with errors as [`load`] words them.
+fn parse_at(text: &str, written: &str) -> Result<Manifest, LoadError> {
+    manifest::parse(text).map_err(|err| {
         LoadError::Invalid(match err.position {
             Some((line, column)) => format!("{written}:{line}:{column}: {}", err.message),
             None => format!("{written}: {}", err.message),
@@ -71,8 +76,13 @@ pub fn read_text(path: &Path, written: &str) -> Result<String, LoadError> {
 /// # Errors
 /// As [`load`].
 pub fn expand_file(path: &Path, written: &str) -> Result<TokenStream, LoadError> {
-    let manifest = load(path, written)?;
-    Ok(codegen::generate(&manifest, path.to_str()))
+    let text = read_text(path, written)?;
+    let manifest = parse_at(&text, written)?;
+    let items = codegen::generate(&manifest, path.to_str());
+    let Some(loaded) = tools::load_registry(&manifest, path, &text, written)? else { return Ok(items) };
+    let selected = tools::select(&manifest, &loaded.registry, &text, written)?;
+    let tools = tools::emit::tools(&manifest, &selected, loaded.path.to_str());
+    Ok(quote::quote! { #items #tools })
 }
 
 /// The items that can still be generated for the manifest at `path` when [`expand_file`]
@@ -82,7 +92,14 @@ pub fn expand_file(path: &Path, written: &str) -> Result<TokenStream, LoadError>
 pub fn recover_file(path: &Path, written: &str) -> Option<TokenStream> {
     let text = read_text(path, written).ok()?;
     let manifest = recover::recover(&text)?;
-    Some(codegen::generate(&manifest, path.to_str()))
+    let items = codegen::generate(&manifest, path.to_str());
+    // The tools found in a registry that reads, the others left out.
+    let loaded = tools::load_registry(&manifest, path, &text, written).ok().flatten();
+    let tools = loaded.map(|loaded| {
+        let selected = tools::select_found(&manifest, &loaded.registry);
+        tools::emit::tools(&manifest, &selected, loaded.path.to_str())
+    });
+    Some(quote::quote! { #items #tools })
 }
 
 /// Generated items as formatted Rust source, for reading (feature `pretty`).
@@ -216,5 +233,23 @@ mod tests {
         insta::assert_snapshot!(formatted(codegen::generate(&workspace, None)));
         let edge = load(&manifest("naming.yaml"), "naming.yaml").unwrap();
         insta::assert_snapshot!("naming_edge_cases", formatted(codegen::generate(&edge, None)));
+    }
+
+    /// The tools' items (no tracked paths, so the snapshot is the same on every machine).
+    fn tools_of(path: &Path) -> String {
+        let text = read_text(path, "m.yaml").unwrap();
+        let manifest = parse_at(&text, "m.yaml").unwrap();
+        let loaded = tools::load_registry(&manifest, path, &text, "m.yaml").unwrap().unwrap();
+        let selected = tools::select(&manifest, &loaded.registry, &text, "m.yaml").unwrap();
+        formatted(tools::emit::tools(&manifest, &selected, None))
+    }
+
+    /// The tools the workspace's manifest selects from the sample registry, and a registry
+    /// of the names and schemas Fastn's own client fails on (keywords, clashes, no schema).
+    #[test]
+    fn the_generated_tools() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connectors.yaml");
+        insta::assert_snapshot!("workspace_tools", tools_of(&path));
+        insta::assert_snapshot!("tool_edge_cases", tools_of(&manifest("tools_edge.yaml")));
     }
 }

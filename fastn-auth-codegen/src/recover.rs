@@ -21,21 +21,24 @@ pub fn recover(text: &str) -> Option<Manifest> {
     }
     let root: Value = serde_yaml::from_str(text).ok()?;
     let connectors = root.get("connectors")?.as_mapping()?;
+    // `registry:` is kept when it checks: connectors' `tools:` need it.
+    let registry =
+        root.get("registry").filter(|path| manifest::parse(&document(Mapping::new(), Some(path))).is_ok());
     let mut kept = Mapping::new();
     for (id, spec) in connectors {
-        if let Some(spec) = recover_connector(id, spec) {
+        if let Some(spec) = recover_connector(id, spec, registry) {
             kept.insert(id.clone(), spec);
         }
     }
-    manifest::parse(&document(kept)).ok()
+    manifest::parse(&document(kept, registry)).ok()
 }
 
 /// `spec` as it is when it checks, else rebuilt from its parts that do.
-fn recover_connector(id: &Value, spec: &Value) -> Option<Value> {
+fn recover_connector(id: &Value, spec: &Value, registry: Option<&Value>) -> Option<Value> {
     let checks = |spec: &Mapping| {
         let mut one = Mapping::new();
         one.insert(id.clone(), Value::Mapping(spec.clone()));
-        manifest::parse(&document(one)).is_ok()
+        manifest::parse(&document(one, registry)).is_ok()
     };
     let Some(map) = spec.as_mapping() else {
         return checks(&Mapping::new()).then(|| Value::Mapping(Mapping::new()));
@@ -71,10 +74,13 @@ fn recover_connector(id: &Value, spec: &Value) -> Option<Value> {
     checks(&rebuilt).then_some(Value::Mapping(rebuilt))
 }
 
-/// A whole manifest of these connectors, as YAML text.
-fn document(connectors: Mapping) -> String {
+/// A whole manifest of these connectors (and this `registry:`), as YAML text.
+fn document(connectors: Mapping, registry: Option<&Value>) -> String {
     let mut root = Mapping::new();
     root.insert(Value::String("version".to_owned()), Value::Number(1.into()));
+    if let Some(path) = registry {
+        root.insert(Value::String("registry".to_owned()), path.clone());
+    }
     root.insert(Value::String("connectors".to_owned()), Value::Mapping(connectors));
     serde_yaml::to_string(&Value::Mapping(root)).unwrap_or_default()
 }

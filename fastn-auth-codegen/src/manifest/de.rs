@@ -31,7 +31,7 @@ pub(super) fn key_path_error<E: de::Error>(path: &[&str], message: String) -> E 
 
 /// The line and column of the last key of `path`, each key searched from where the one
 /// before it is, the first from line `from`.
-pub(super) fn locate_path(text: &str, from: usize, path: &[String]) -> Option<(usize, usize)> {
+pub(crate) fn locate_path(text: &str, from: usize, path: &[String]) -> Option<(usize, usize)> {
     path.iter().try_fold((from, 1), |(line, _), key| locate_key(text, line, key))
 }
 
@@ -48,11 +48,80 @@ pub(super) fn locate_key(text: &str, from: usize, key: &str) -> Option<(usize, u
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a manifest: a map of version and connectors")]
+#[serde(deny_unknown_fields, expecting = "a manifest: a map of version, registry and connectors")]
 pub(super) struct RawManifest {
     #[allow(dead_code, reason = "read only to be checked")]
     version: Version,
+    #[serde(default)]
+    pub(super) registry: Option<RegistryPath>,
     pub(super) connectors: Connectors,
+}
+
+/// `registry:`: a relative path to the registry file.
+pub(super) struct RegistryPath(pub(super) String);
+
+impl<'de> Deserialize<'de> for RegistryPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = String::deserialize(deserializer)?;
+        let absolute = path.starts_with('/') || path.starts_with('\\') || path.get(1..2) == Some(":");
+        if path.trim().is_empty() || absolute || path.chars().any(char::is_control) {
+            return Err(key_error(
+                "registry",
+                format!(
+                    "registry: \"{}\" is not a relative file path, expected e.g. `.fastn/registry.json` \
+                     (relative to the manifest's directory)",
+                    fastn_auth_rules::shown_id(&path)
+                ),
+            ));
+        }
+        Ok(RegistryPath(path))
+    }
+}
+
+/// `tools:` of a connector: `all`, or a list of distinct tool keys.
+pub(super) struct RawTools(pub(super) ToolSelection);
+
+impl<'de> Deserialize<'de> for RawTools {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ToolsVisitor)
+    }
+}
+
+struct ToolsVisitor;
+
+impl<'de> Visitor<'de> for ToolsVisitor {
+    type Value = RawTools;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`all` or a list of the registry's tool names (`[send_message, list_channels]`)")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<RawTools, E> {
+        match text {
+            "all" => Ok(RawTools(ToolSelection::All)),
+            other => Err(E::custom(format!(
+                "tools: `{}`: expected `all` or a list of the registry's tool names",
+                fastn_auth_rules::shown_id(other)
+            ))),
+        }
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawTools, A::Error> {
+        let mut names: Vec<String> = Vec::new();
+        while let Some(name) = seq.next_element::<String>()? {
+            if names.contains(&name) {
+                return Err(de::Error::custom(format!(
+                    "tools: `{}` is listed twice",
+                    fastn_auth_rules::shown_id(&name)
+                )));
+            }
+            if names.len() == fastn_auth_rules::registry::MAX_TOOLS_PER_CONNECTOR {
+                return Err(de::Error::custom("tools: more tools than a registry connector may have"));
+            }
+            names.push(name);
+        }
+        Ok(RawTools(ToolSelection::Named(names)))
+    }
 }
 
 pub(super) struct Version;
@@ -113,6 +182,7 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
                 org_id: raw.org_id.map(|org| org.0),
                 extra: raw.extra.0,
                 api,
+                tools: raw.tools.map(|tools| tools.0),
             });
         }
         Ok(Connectors(connectors))
@@ -182,7 +252,10 @@ impl<'de> DeserializeSeed<'de> for IdSeed {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a connector: a map of description, auth, org_id, name, extra, api")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a connector: a map of description, auth, org_id, name, extra, api, tools"
+)]
 pub(super) struct RawConnector {
     #[serde(default)]
     description: Option<String>,
@@ -196,6 +269,8 @@ pub(super) struct RawConnector {
     extra: Fields,
     #[serde(default)]
     api: Option<RawApi>,
+    #[serde(default)]
+    tools: Option<RawTools>,
 }
 
 /// An `org_id:`, by the rules the runtime applies before sending it.

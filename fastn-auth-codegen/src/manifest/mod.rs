@@ -18,7 +18,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use de::{BAD_KEY, RawManifest, locate_path};
+pub(crate) use de::locate_path;
+use de::{BAD_KEY, RawManifest};
 pub use hints::did_you_mean;
 use hints::teach;
 use prescan::{prescan, tab_in_indentation};
@@ -53,6 +54,18 @@ pub const MAX_MESSAGE_CHARS: usize = 600;
 pub struct Manifest {
     /// The connectors, in manifest order.
     pub connectors: Vec<ConnectorSpec>,
+    /// `registry:`, the path of the tool registry (relative to the manifest's directory),
+    /// as written.
+    pub registry: Option<String>,
+}
+
+/// `tools:` of a connector: which of the registry's tools to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolSelection {
+    /// `tools: all`.
+    All,
+    /// `tools: [send_message, …]`: registry keys, in manifest order, each once.
+    Named(Vec<String>),
 }
 
 /// One connector of the manifest.
@@ -72,6 +85,8 @@ pub struct ConnectorSpec {
     pub extra: Vec<FieldSpec>,
     /// The connector's API (`api:`), when declared.
     pub api: Option<ApiSpec>,
+    /// The tools to generate (`tools:`), when declared.
+    pub tools: Option<ToolSelection>,
 }
 
 /// `api:` of a connector, and its `token:`: the types the runtime takes, so that what the
@@ -238,5 +253,17 @@ fn parse_unbounded(text: &str) -> Result<Manifest, ManifestError> {
         }
         ManifestError { message: teach(message), position }
     })?;
-    Ok(Manifest { connectors: raw.connectors.0 })
+    if raw.registry.is_none()
+        && let Some(spec) = raw.connectors.0.iter().find(|spec| spec.tools.is_some())
+    {
+        let id = &spec.id;
+        return Err(ManifestError {
+            message: format!(
+                "connectors.{id}.tools: tools come from a registry: add `registry: .fastn/registry.json` (the file \
+                 `fastn-auth tools sync` writes) at the top level"
+            ),
+            position: locate_path(text, 1, &[id.clone(), "tools".to_owned()]),
+        });
+    }
+    Ok(Manifest { connectors: raw.connectors.0, registry: raw.registry.map(|path| path.0) })
 }

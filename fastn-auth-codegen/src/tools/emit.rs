@@ -1,0 +1,270 @@
+//! The items of the selected tools: per tool an input type (and the types nested in it)
+//! implementing `fastn_auth::tools::ToolInput`; per connector a `…Tools` client with one
+//! method per tool; once, `REGISTRY` (the selected part of the registry) and `tool_set()`.
+//! Each method is one line into `fastn_auth::tools::ToolClient::run`.
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::Selected;
+use super::schema::{Def, EnumDef, FieldDef, StructDef, Ty, Types, doc_text};
+use crate::manifest::Manifest;
+use crate::naming;
+use fastn_auth_rules::registry::{Grouping, RegistryTool};
+
+/// Methods of a generated `…Tools` that a tool's method may not take.
+const RESERVED_METHODS: [&str; 5] = ["tenant_id", "connection_id", "agent_id", "client", "tools"];
+
+/// The tools' items; `registry_path` is the registry's absolute path, tracked so that cargo
+/// rebuilds when it changes.
+pub(crate) fn tools(
+    manifest: &Manifest,
+    selected: &[Selected<'_>],
+    registry_path: Option<&str>,
+) -> TokenStream {
+    let mut names: HashSet<String> =
+        ["ConnectorId".to_owned(), "MANIFEST".to_owned(), "REGISTRY".to_owned()].into();
+    for spec in &manifest.connectors {
+        names.extend([spec.name.clone(), format!("{}Extra", spec.name), format!("{}Tools", spec.name)]);
+    }
+    let mut types = Types::new(&mut names);
+    let mut impls = Vec::new();
+    let clients: Vec<TokenStream> =
+        selected.iter().map(|s| connector_tools(manifest, s, &mut types, &mut impls)).collect();
+    let defs = types.defs.iter().map(def);
+    let track = registry_path.map(|path| quote! { const _: &[u8] = ::core::include_bytes!(#path); });
+    let registry = super::selected_registry(selected).to_json().to_string();
+    quote! {
+        #track
+        /// The tools the manifest selects, as a registry (Fastn's `.fastn/registry.json`
+        /// format): give it to the emulator (`MockServer::builder().registry(REGISTRY)`).
+        pub const REGISTRY: &str = #registry;
+
+        /// The tools the manifest selects, for a language model: `.openai()`, `.anthropic()`,
+        /// …, then `.bind(&client).tenant_id(t).call(name, arguments)`.
+        pub fn tool_set() -> ::fastn_auth::ToolSet {
+            static SET: ::std::sync::OnceLock<::fastn_auth::ToolSet> = ::std::sync::OnceLock::new();
+            SET.get_or_init(|| ::fastn_auth::__private::tool_set(REGISTRY)).clone()
+        }
+
+        #(#clients)*
+        #(#defs)*
+        #(#impls)*
+    }
+}
+
+/// `SlackTools` and `Slack::tools`, the input types of its tools added to `types`.
+fn connector_tools(
+    manifest: &Manifest,
+    selected: &Selected<'_>,
+    types: &mut Types<'_>,
+    impls: &mut Vec<TokenStream>,
+) -> TokenStream {
+    let spec = &manifest.connectors[selected.connector];
+    let connector = naming::ident(&spec.name);
+    let client = format_ident!("{}Tools", spec.name);
+    let doc = format!(
+        "The Fastn tools of `{}` the manifest selects, for one tenant: one method per tool, each \
+         `.send().await` giving a `fastn_auth::ToolOutput`.",
+        spec.id
+    );
+    let mut methods_taken: HashSet<String> = RESERVED_METHODS.iter().map(|name| (*name).to_owned()).collect();
+    let methods = selected.tools.iter().map(|tool| {
+        let (input, spec_impl) = input_type(&spec.name, selected, tool, types);
+        impls.push(spec_impl);
+        let wanted = naming::field_name(&tool.key).unwrap_or_else(|| "tool".to_owned());
+        let base =
+            if RESERVED_METHODS.contains(&wanted.as_str()) { format!("{wanted}_tool") } else { wanted };
+        let mut method = base.clone();
+        let mut n = 2;
+        while !methods_taken.insert(method.clone()) {
+            method = format!("{base}_{n}");
+            n += 1;
+        }
+        let method = naming::ident(&method);
+        let input = format_ident!("{input}");
+        let doc = tool_doc(&spec.id, tool);
+        quote! {
+            #[doc = #doc]
+            pub fn #method(&self, input: #input) -> ::fastn_auth::tools::ToolCall {
+                self.0.run(&input)
+            }
+        }
+    });
+    let methods: Vec<TokenStream> = methods.collect();
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone)]
+        pub struct #client(::fastn_auth::ToolClient);
+
+        impl #client {
+            /// The tenant the tools run for.
+            pub fn tenant_id(self, tenant_id: impl ::core::convert::Into<::std::string::String>) -> Self {
+                Self(self.0.tenant_id(tenant_id))
+            }
+
+            /// A specific connection of the tenant.
+            pub fn connection_id(self, connection_id: impl ::core::convert::Into<::std::string::String>) -> Self {
+                Self(self.0.connection_id(connection_id))
+            }
+
+            /// The agent the calls are made as (default: the client's).
+            pub fn agent_id(self, agent_id: impl ::core::convert::Into<::std::string::String>) -> Self {
+                Self(self.0.agent_id(agent_id))
+            }
+
+            /// The untyped client underneath.
+            pub fn client(&self) -> &::fastn_auth::ToolClient {
+                &self.0
+            }
+
+            #(#methods)*
+        }
+
+        impl #connector {
+            /// The Fastn tools of this connector the manifest selects (`tools:`); set the
+            /// tenant, then call one.
+            pub fn tools(client: &::fastn_auth::FastnAuth) -> #client {
+                #client(client.tools(Self::ID))
+            }
+        }
+    }
+}
+
+/// Adds the input type of `tool` (and its nested types) to `types`: its name, and its
+/// `ToolInput` impl.
+fn input_type(
+    connector: &str,
+    selected: &Selected<'_>,
+    tool: &RegistryTool,
+    types: &mut Types<'_>,
+) -> (String, TokenStream) {
+    let tool_name = naming::type_name(&tool.key).unwrap_or_else(|| "Tool".to_owned());
+    let name = types.claim(&format!("{connector}{tool_name}"));
+    let doc = format!("The input of {}.", tool_doc(&selected.registry.key, tool));
+    let none = quote! { ::core::option::Option::None };
+    let group = match (tool.grouping(), &tool.input_schema) {
+        (Grouping::Unwrapped(group), Some(schema)) => {
+            types.object(name.clone(), doc, &schema["properties"][group]);
+            quote! { ::core::option::Option::Some(#group) }
+        }
+        (Grouping::AsIs, Some(schema)) => {
+            types.object(name.clone(), doc, schema);
+            none
+        }
+        _ => {
+            let body = FieldDef {
+                ident: "body".into(),
+                wire: "body".into(),
+                ty: Ty::Object,
+                required: true,
+                doc:
+                    "`body` on the wire (required). Any JSON object: the registry gives this tool no schema."
+                        .into(),
+            };
+            types.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields: vec![body] }));
+            none
+        }
+    };
+    let ident = format_ident!("{name}");
+    let (connector_id, tool_id, key) = (&selected.registry.id, &tool.id, &tool.key);
+    let spec = quote! {
+        impl ::fastn_auth::tools::ToolInput for #ident {
+            const SPEC: ::fastn_auth::tools::ToolSpec = ::fastn_auth::tools::ToolSpec {
+                connector_id: #connector_id,
+                tool_id: #tool_id,
+                key: #key,
+                group: #group,
+            };
+        }
+    };
+    (name, spec)
+}
+
+fn tool_doc(connector: &str, tool: &RegistryTool) -> String {
+    let what = tool.description.as_deref().map(doc_text).unwrap_or_default();
+    let which = format!(
+        "the Fastn tool `{}` of `{connector}` (tool id `{}`)",
+        tool.key,
+        fastn_auth_rules::shown_id(&tool.id)
+    );
+    if what.is_empty() { which } else { format!("{which}: {what}") }
+}
+
+fn def(def: &Def) -> TokenStream {
+    match def {
+        Def::Struct(def) => struct_def(def),
+        Def::Enum(def) => enum_def(def),
+    }
+}
+
+fn struct_def(def: &StructDef) -> TokenStream {
+    let name = format_ident!("{}", def.name);
+    let doc = &def.doc;
+    let all_optional = def.fields.iter().all(|field| !field.required);
+    let default = all_optional.then(|| quote! { ::core::default::Default, });
+    let fields = def.fields.iter().map(|field| {
+        let ident = naming::ident(&field.ident);
+        let ty = ty(&field.ty);
+        let doc = &field.doc;
+        let wire = &field.wire;
+        let rename = (field.ident != *wire).then(|| quote! { #[serde(rename = #wire)] });
+        if field.required {
+            quote! { #[doc = #doc] #rename pub #ident: #ty }
+        } else {
+            quote! {
+                #[doc = #doc]
+                #rename
+                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
+                pub #ident: ::core::option::Option<#ty>
+            }
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #default ::fastn_auth::__private::serde::Serialize)]
+        #[serde(crate = "::fastn_auth::__private::serde")]
+        pub struct #name { #(#fields,)* }
+    }
+}
+
+fn enum_def(def: &EnumDef) -> TokenStream {
+    let name = format_ident!("{}", def.name);
+    let doc =
+        if def.doc.is_empty() { "One of the values the schema allows.".to_owned() } else { def.doc.clone() };
+    let variants = def.variants.iter().map(|(variant, wire)| {
+        let variant = naming::ident(variant);
+        let doc = format!("`{}`", fastn_auth_rules::escape(wire, 200));
+        quote! { #[doc = #doc] #[serde(rename = #wire)] #variant }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq,
+            ::core::cmp::Eq, ::core::hash::Hash, ::fastn_auth::__private::serde::Serialize)]
+        #[serde(crate = "::fastn_auth::__private::serde")]
+        pub enum #name { #(#variants,)* }
+    }
+}
+
+fn ty(ty: &Ty) -> TokenStream {
+    match ty {
+        Ty::String => quote! { ::std::string::String },
+        Ty::Integer => quote! { i64 },
+        Ty::Number => quote! { f64 },
+        Ty::Boolean => quote! { bool },
+        Ty::Json(_) => quote! { ::fastn_auth::serde_json::Value },
+        Ty::Object => {
+            quote! { ::fastn_auth::serde_json::Map<::std::string::String, ::fastn_auth::serde_json::Value> }
+        }
+        Ty::Array(item) => {
+            let item = self::ty(item);
+            quote! { ::std::vec::Vec<#item> }
+        }
+        Ty::Named(name) => {
+            let name = format_ident!("{name}");
+            quote! { #name }
+        }
+    }
+}
