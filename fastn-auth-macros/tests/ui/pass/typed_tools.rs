@@ -1,0 +1,34 @@
+// The generated input types, read and built as a user would; the tools' client and the
+// model tool set.
+mod fastn {
+    fastn_auth::connectors!("tests/ui/manifests/tools.yaml");
+}
+
+use fastn::{GoogleSheetsAppendValuesQueryValueInputOption as Input, HubspotCreateContactProperties, SlackSendMessage};
+
+fn channel(message: &SlackSendMessage) -> &str {
+    &message.channel
+}
+
+fn main() {
+    let message = SlackSendMessage { channel: "C1".into(), text: "hi".into(), thread_ts: None, unfurl_links: Some(false) };
+    assert_eq!(channel(&message), "C1");
+    let _: Option<bool> = message.unfurl_links;
+    let _ = [Input::Raw, Input::UserEntered];
+    let contact = HubspotCreateContactProperties {
+        email: "a@example.com".into(),
+        firstname: None,
+        lastname: None,
+        lifecyclestage: Some(fastn::HubspotCreateContactPropertiesLifecyclestage::Lead),
+    };
+    let _ = fastn::HubspotCreateContact { properties: contact };
+    // Only optional fields: Default fills them.
+    let _ = fastn::SlackListChannels { limit: Some(10), ..Default::default() };
+    let client = fastn_auth::FastnAuth::builder("space").api_key("key").build().unwrap();
+    let tools: fastn::SlackTools = fastn::Slack::tools(&client).tenant_id("acme");
+    let _call: fastn_auth::tools::ToolCall = tools.send_message(message);
+    let set = fastn::tool_set();
+    assert_eq!(set.len(), 2 + 2 + 1);
+    assert!(set.names().any(|name| name == "slack_send_message"));
+    assert!(fastn::REGISTRY.contains("append_values"));
+}
