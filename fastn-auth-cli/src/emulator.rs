@@ -13,6 +13,7 @@ pub(crate) async fn run(
     port: u16,
     auto_approve: Option<Duration>,
     manifest: Option<&PathBuf>,
+    registry: Option<&PathBuf>,
     quiet: bool,
 ) -> Result<(), Failure> {
     let mut builder = MockServer::builder().port(port).log_requests(!quiet);
@@ -23,6 +24,18 @@ pub(crate) async fn run(
         let written = path.display().to_string();
         let text = fastn_auth_codegen::read_text(path, &written).map_err(|err| usage(err.to_string()))?;
         builder = builder.connectors(text);
+    }
+    // The tools of the registry given, else of the manifest's `registry:`.
+    let registry = match (registry, manifest) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(manifest)) => crate::tools::manifest_registry(manifest)?,
+        (None, None) => None,
+    };
+    if let Some(path) = registry {
+        // Checked when the emulator starts, which names what is wrong.
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| usage(format!("cannot read {}: {err}", path.display())))?;
+        builder = builder.registry(text);
     }
     // It accepts the key or token the clients use (--api-key, FASTN_API_KEY, …)
     // instead of the public defaults.

@@ -1,10 +1,11 @@
 //! `fastn-auth`: connect a test tenant, look at its credentials, call the connected app's
-//! API, check a connectors manifest in CI, see what `connectors!` generates, run the Fastn
-//! API emulator.
+//! API, run Fastn tools and sync their registry, check a connectors manifest in CI, see
+//! what `connectors!` generates, run the Fastn API emulator.
 //!
 //! Exit codes: 0 done; 1 usage or configuration (a missing variable, a broken manifest);
 //! 2 the flow failed or timed out; 3 Fastn (or the app's API) could not be reached or
-//! answered with an error; 4 the app's API answered with a status that is not 2xx.
+//! answered with an error; 4 the app's API (or a tool's provider) answered with a status
+//! that is not 2xx.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,10 @@ enum Command {
     /// Checks or expands a connectors manifest.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Fastn tools: list them, print them for a model, run one for a tenant, sync the
+    /// registry from Fastn.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// Runs the Fastn API emulator on loopback until Ctrl-C.
     Emulator {
         /// Port on 127.0.0.1 (0: any free one).
@@ -101,9 +106,13 @@ enum Command {
         /// Approve each flow by itself this long after init, e.g. 2s (0s: at once).
         #[arg(long, value_parser = humantime::parse_duration)]
         auto_approve: Option<Duration>,
-        /// Give each extra field this manifest declares a value of its type.
+        /// Give each extra field this manifest declares a value of its type, and serve the
+        /// tools of its `registry:`.
         #[arg(long)]
         manifest: Option<PathBuf>,
+        /// Serve the tools of this registry file (instead of the manifest's).
+        #[arg(long)]
+        registry: Option<PathBuf>,
         /// Print no line per request.
         #[arg(long)]
         quiet: bool,
@@ -128,6 +137,47 @@ enum ManifestCommand {
         /// The manifest.
         #[arg(default_value = "connectors.yaml")]
         path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// A line per tool: the name a model calls it by, connector, tool, description.
+    List {
+        /// Only this connector's tools.
+        connector: Option<String>,
+        #[command(flatten)]
+        source: tools::Source,
+    },
+    /// The tools as a model provider's tool list (JSON).
+    Schema {
+        /// Only this connector's tools.
+        connector: Option<String>,
+        /// openai, anthropic, gemini or bedrock.
+        #[arg(long, default_value = "openai")]
+        format: String,
+        #[command(flatten)]
+        source: tools::Source,
+    },
+    /// Runs a tool for a tenant: `fastn-auth tools run slack send_message --tenant acme
+    /// '{"channel": "C1", "text": "hi"}'`. The provider's status on stderr, the body on
+    /// stdout; exit code 4 for a status of 400 or more.
+    Run(tools::RunArgs),
+    /// Writes the registry (the manifest's `registry:`, else .fastn/registry.json) from
+    /// Fastn: every scope and page; nothing is written when a part fails.
+    Sync {
+        /// The file to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also read this org's connectors (between the workspace's and the community's).
+        #[arg(long)]
+        org: Option<String>,
+        /// Write what could be read even when a scope or connector failed.
+        #[arg(long)]
+        partial: bool,
+        /// The manifest whose `registry:` names the file.
+        #[arg(long, default_value = "connectors.yaml")]
+        manifest: PathBuf,
     },
 }
 
@@ -253,6 +303,7 @@ mod emulator;
 mod flows;
 mod manifest;
 mod output;
+mod tools;
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
@@ -266,8 +317,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Api(args) => api::run(&cli, args).await,
         Command::Manifest(ManifestCommand::Check { path }) => manifest::check(&cli, path),
         Command::Manifest(ManifestCommand::Expand { path }) => manifest::expand(path),
-        Command::Emulator { port, auto_approve, manifest, quiet } => {
-            emulator::run(&cli, *port, *auto_approve, manifest.as_ref(), *quiet).await
+        Command::Tools(ToolsCommand::List { connector, source }) => {
+            tools::list(&cli, source, connector.as_deref())
+        }
+        Command::Tools(ToolsCommand::Schema { connector, format, source }) => {
+            tools::schema(source, format, connector.as_deref())
+        }
+        Command::Tools(ToolsCommand::Run(args)) => tools::run(&cli, args).await,
+        Command::Tools(ToolsCommand::Sync { out, org, partial, manifest }) => {
+            tools::sync(&cli, out.as_deref(), org.as_deref(), *partial, manifest).await
+        }
+        Command::Emulator { port, auto_approve, manifest, registry, quiet } => {
+            emulator::run(&cli, *port, *auto_approve, manifest.as_ref(), registry.as_ref(), *quiet).await
         }
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fastn-auth", &mut std::io::stdout());
@@ -278,6 +339,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The client from the flags and `FASTN_*` variables.
 fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
+    client_with(cli, |builder| builder)
+}
+
+/// [`client`] with more settings.
+fn client_with(
+    cli: &Cli,
+    more: impl FnOnce(FastnAuthBuilder) -> FastnAuthBuilder,
+) -> Result<FastnAuth, Failure> {
     let space = cli.space_id.clone().ok_or_else(|| usage("set FASTN_SPACE_ID or --space-id"))?;
     let mut builder: FastnAuthBuilder = FastnAuth::builder(space);
     // Which of the two may be set is the builder's rule; this only names the variables.
@@ -296,5 +365,5 @@ fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
     if let Some(gateway) = &cli.api_gateway {
         builder = builder.api_gateway(gateway.clone());
     }
-    Ok(builder.build()?)
+    Ok(more(builder).build()?)
 }

@@ -462,3 +462,66 @@ async fn api_needs_no_manifest_with_a_gateway_and_names_what_it_does_not_know() 
         assert!(!emulator.contains(foreign), "emulator --help lists {foreign}: {emulator}");
     }
 }
+
+/// An emulator serving the workspace's sample registry, `acme` connected to Slack.
+async fn emulator_with_tools() -> MockServer {
+    let registry = std::fs::read_to_string(root().join(".fastn/registry.json")).unwrap();
+    let mock = MockServer::builder().registry(registry).start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    mock
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_sync_writes_a_registry_that_list_schema_and_run_read() {
+    let mock = emulator_with_tools().await;
+    let dir = std::env::temp_dir().join(format!("fastn-auth-cli-tools-{}", std::process::id()));
+    let path = dir.join(".fastn/registry.json");
+    let written = path.to_str().unwrap();
+    let out = run(cli(Some(&mock), &["tools", "sync", "--out", written, "--org", "acme-org"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("wrote 5 connectors, 8 tools"), "{}", stdout(&out));
+    let list = run(cli(None, &["tools", "list", "--registry", written, "slack"])).await;
+    assert_eq!(code(&list), 0, "{}", stderr(&list));
+    let lines: Vec<String> = stdout(&list).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|line| line.starts_with("slack_")), "{lines:?}");
+    for format in ["openai", "anthropic", "gemini", "bedrock"] {
+        let schema = run(cli(None, &["tools", "schema", "--registry", written, "--format", format])).await;
+        assert_eq!(code(&schema), 0, "{format}: {}", stderr(&schema));
+        let tools: Value = serde_json::from_str(&stdout(&schema)).unwrap();
+        let listed = if format == "gemini" { &tools["function_declarations"] } else { &tools };
+        assert_eq!(listed.as_array().unwrap().len(), 8, "{format}");
+    }
+    let run_args = ["tools", "run", "slack", "send_message", "--tenant", "acme", "--registry", written];
+    let ran = run(cli(Some(&mock), &[&run_args[..], &[r#"{"channel": "C1", "text": "hi"}"#]].concat())).await;
+    assert_eq!(code(&ran), 0, "{}", stderr(&ran));
+    assert!(stderr(&ran).contains("provider status: 200"), "{}", stderr(&ran));
+    let body: Value = serde_json::from_str(&stdout(&ran)).unwrap();
+    assert_eq!(body["parameters"]["body"]["text"], "hi");
+    // A provider status of 400 or more is exit code 4, its body still printed.
+    let failing = r#"{"statusCode": 404, "body": {"error": "channel_not_found"}}"#;
+    mock.inject(fastn_auth::wire::Endpoint::ExecuteTool, fastn_auth_emulator::Fault::body(failing));
+    let ran =
+        run(cli(Some(&mock), &[&run_args[..], &["--data", r#"{"channel": "C9", "text": "x"}"#]].concat()))
+            .await;
+    assert_eq!(code(&ran), 4, "{}", stderr(&ran));
+    assert!(stdout(&ran).contains("channel_not_found") && stderr(&ran).contains("404"), "{}", stderr(&ran));
+    // Bad arguments: exit code 1 naming the field, nothing sent.
+    let before = mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool);
+    let ran = run(cli(Some(&mock), &[&run_args[..], &[r#"{"channel": 1, "text": "x"}"#]].concat())).await;
+    assert_eq!(code(&ran), 1, "{}", stderr(&ran));
+    assert!(stderr(&ran).contains("/channel"), "{}", stderr(&ran));
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_sync_reports_a_failing_scope_and_writes_nothing() {
+    let mock = emulator_with_tools().await;
+    mock.inject_times(fastn_auth::wire::Endpoint::Registry, fastn_auth_emulator::Fault::status(500), 3);
+    let path = std::env::temp_dir().join(format!("fastn-auth-cli-partial-{}.json", std::process::id()));
+    let out = run(cli(Some(&mock), &["tools", "sync", "--out", path.to_str().unwrap()])).await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("failed: scope workspace"), "{}", stderr(&out));
+    assert!(!path.exists(), "nothing is written when a part failed");
+}
