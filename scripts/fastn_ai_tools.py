@@ -1,0 +1,52 @@
+"""Fastn's own Python client `fastn-ai` runs tools against a base URL (the emulator).
+
+Usage: fastn_ai_tools.py BASE_URL API_KEY REGISTRY_JSON
+`fastn-ai` hard-codes its hosts: the constants are pointed at BASE_URL here. The registry is
+the one `fastn-auth tools sync` wrote. Prints one `key=value` line per fact the check reads.
+"""
+
+import json
+import pathlib
+import shutil
+import sys
+import tempfile
+
+import httpx
+import fastn
+import fastn.client
+
+
+def main(base_url: str, api_key: str, registry: str) -> None:
+    origin = base_url.removesuffix("/api")
+    fastn.client.API_BASE_URL = f"{base_url}/ucl"
+    headers = {"x-fastn-api-key": api_key, "x-fastn-space-id": "mock-space"}
+    connection = {"space_id": "mock-space", "connector_id": "slack", "tenant_id": "acme"}
+    httpx.post(f"{origin}/_emulator/connections", json=connection, headers=headers).raise_for_status()
+
+    home = pathlib.Path(tempfile.mkdtemp()) / ".fastn"
+    home.mkdir()
+    shutil.copy(registry, home / "registry.json")
+    (home / "config.json").write_text(json.dumps({"api_key": api_key, "project_id": "mock-space"}))
+    client = fastn.FastnClient(api_key=api_key, project_id="mock-space", config_path=str(home / "config.json"),
+                               tenant_id="acme", max_retries=0)
+
+    # Through the registry: fastn-ai groups the keyword arguments itself.
+    answer = client.slack.send_message(channel="C1", text="from fastn-ai")
+    print(f"proxy_tool={answer['tool']}")
+    print(f"proxy_tenant={answer['tenant']}")
+    print(f"proxy_parameters={json.dumps(answer['parameters'], sort_keys=True)}")
+
+    # By tool id, with the parameters structured as the schema says.
+    tool_id = json.loads(pathlib.Path(registry).read_text())["connectors"]["slack"]["tools"]["list_channels"]["toolId"]
+    answer = client.execute(tool=tool_id, params={"query": {"limit": 2}}, tenant_id="acme")
+    print(f"execute_tool={answer['tool']}")
+
+    # The emulator checks parameters against the schema, as fastn-ai does not.
+    try:
+        client.execute(tool=tool_id, params={"query": {"limit": "two"}}, tenant_id="acme")
+        print("invalid=accepted")
+    except Exception as err:  # fastn-ai raises APIError with the status and body
+        print(f"invalid_status={getattr(err, 'status_code', None)}")
+
+
+main(sys.argv[1], sys.argv[2], sys.argv[3])
