@@ -2,6 +2,10 @@
 //! (`cargo test -p fastn-auth-tests --test cross api::` runs one of them): the SDK against
 //! the emulator, Redis, a real browser, proxies, property tests, the leak test.
 
+/// The agent_loop example, which `tools` runs.
+#[path = "../examples/agent_loop.rs"]
+mod example_agent_loop;
+
 /// The web_app example, which `browser` and `web_app` drive.
 #[path = "../examples/web_app.rs"]
 mod example_web_app;

@@ -269,3 +269,20 @@ async fn keyword_and_clashing_names_compile_and_round_trip() {
     let names: Vec<String> = edge::tool_set().names().map(str::to_owned).collect();
     assert!(names.contains(&"edge_send".to_owned()) && names.contains(&"other_send".to_owned()), "{names:?}");
 }
+
+#[tokio::test]
+async fn the_agent_loop_example_fixes_a_malformed_call_and_connects_on_demand() {
+    let emulator = MockServer::builder()
+        .connectors(fastn_auth_tests::MANIFEST)
+        .registry(fastn_auth_tests::REGISTRY)
+        .auto_approve_after(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let transcript = crate::example_agent_loop::run(&emulator).await.unwrap();
+    assert_eq!((transcript.rejected, transcript.connected), (1, 1), "{:#?}", transcript.lines);
+    // The malformed call sent nothing; HubSpot's first call found no connection.
+    assert_eq!(emulator.requests_to(Endpoint::ExecuteTool), 3);
+    assert_eq!(emulator.requests_to(Endpoint::Init), 1);
+    assert!(transcript.lines.last().unwrap().starts_with("model: "), "{:#?}", transcript.lines);
+}

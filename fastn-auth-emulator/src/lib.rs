@@ -227,6 +227,7 @@ impl MockServerBuilder {
                 })?,
             ))),
         };
+        let registry = tools.as_ref().map(|tools| tools.registry.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));
@@ -254,7 +255,7 @@ impl MockServerBuilder {
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
         tokio::spawn(serve);
-        Ok(MockServer { addr, store, stop, credential })
+        Ok(MockServer { addr, store, stop, credential, registry })
     }
 }
 
@@ -265,6 +266,8 @@ pub struct MockServer {
     stop: watch::Sender<bool>,
     /// What [`client`](MockServer::client) authenticates with.
     credential: ClientCredential,
+    /// The registry tools are served from, for its clients.
+    registry: Option<fastn_auth::tools::Registry>,
 }
 
 /// The first key or token an emulator accepts, for its own clients.
@@ -334,10 +337,15 @@ impl MockServer {
     }
 
     /// A builder of such a client, to change settings before `build()`. Its API calls
-    /// ([`FastnAuth::api`]) go to the emulator's provider API ([`provider_url`](Self::provider_url)).
+    /// ([`FastnAuth::api`]) go to the emulator's provider API ([`provider_url`](Self::provider_url)),
+    /// and its untyped tool calls are checked against the emulator's registry, when it was
+    /// given one ([`MockServerBuilder::registry`]).
     pub fn client_builder(&self) -> FastnAuthBuilder {
-        let builder =
+        let mut builder =
             FastnAuth::builder(Self::SPACE_ID).base_url(self.base_url()).api_gateway(self.provider_url());
+        if let Some(registry) = &self.registry {
+            builder = builder.registry(registry.clone());
+        }
         match &self.credential {
             ClientCredential::ApiKey(key) => builder.api_key(key.clone()),
             ClientCredential::Token(token) => builder.auth_token(token.clone()),

@@ -36,6 +36,7 @@ use crate::wire::{self, Endpoint};
 
 pub use fastn_auth_rules::registry::{
     Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,
+    registry_key,
 };
 pub use output::ToolOutput;
 pub use set::{BoundTools, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet};
