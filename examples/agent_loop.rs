@@ -43,7 +43,7 @@ pub struct ScriptedModel {
 impl ScriptedModel {
     /// The steps of a model asked to post to Slack and add a HubSpot contact: its first
     /// Slack call forgets `text`.
-    pub fn new() -> Self {
+    pub fn slack_then_hubspot() -> Self {
         let steps = [
             Step::Call { name: "slack_send_message", arguments: r#"{"channel": "C0123456789"}"# },
             Step::Call {
@@ -83,7 +83,7 @@ pub async fn run(emulator: &MockServer) -> Result<Transcript, Box<dyn std::error
     let client = emulator.client();
     let tools = fastn::tool_set().bind(&client).tenant_id("acme").max_output(2_000);
     let offered = fastn::tool_set().openai();
-    let mut model = ScriptedModel::new();
+    let mut model = ScriptedModel::slack_then_hubspot();
     let mut transcript = Transcript::default();
     loop {
         let (name, arguments) = match model.next(&offered) {
