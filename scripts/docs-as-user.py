@@ -123,6 +123,13 @@ def manifest(name, features):
     ])
 
 
+def copy_manifest(directory):
+    """The workspace's manifest and the tool registry it names, into `directory`."""
+    shutil.copy(ROOT / "connectors.yaml", directory / "connectors.yaml")
+    (directory / ".fastn").mkdir(exist_ok=True)
+    shutil.copy(ROOT / ".fastn" / "registry.json", directory / ".fastn" / "registry.json")
+
+
 def main():
     keep = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "--keep" else None
     scratch = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="fastn-auth-docs-as-user-"))
@@ -140,7 +147,7 @@ def main():
         package = scratch / name
         (package / "src" / "bin").mkdir(parents=True)
         (package / "Cargo.toml").write_text(manifest(name, features))
-        shutil.copy(ROOT / "connectors.yaml", package / "connectors.yaml")
+        copy_manifest(package)
         for source, line, code in found:
             stem = re.sub(r"[^a-z0-9]+", "_", f"{source.stem}_{line}".lower())
             (package / "src" / "bin" / f"{stem}.rs").write_text(
@@ -148,7 +155,7 @@ def main():
             )
         members.append((name, features, len(found)))
     # Examples inside a crate name the manifest beside the crate (`../connectors.yaml`).
-    shutil.copy(ROOT / "connectors.yaml", scratch / "connectors.yaml")
+    copy_manifest(scratch)
     (scratch / "Cargo.toml").write_text(
         "[workspace]\nresolver = \"3\"\nmembers = [" + ", ".join(f'"{m}"' for m, _, _ in members) + "]\n"
     )

@@ -29,6 +29,7 @@ guides! {
     ApiCallsDoctests = "../docs/api-calls.md";
     CachingDoctests = "../docs/caching.md";
     EmulatorDoctests = "../docs/emulator.md";
+    ToolsDoctests = "../docs/tools.md";
     WebDoctests = "../docs/web.md";
 }
 

@@ -34,6 +34,7 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 ///
 /// ```yaml
 /// version: 1
+/// registry: .fastn/registry.json   # optional: Fastn's tool registry (`fastn-auth tools sync`)
 /// connectors:
 ///   google-sheets:                 # Fastn connector id, used on the wire
 ///     description: Google Sheets   # optional: doc comment of the generated type
@@ -52,6 +53,7 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 ///       base_url: "https://sheets.googleapis.com/v4"   # `{field}` placeholders from extra
 ///       headers: { Accept: application/json }          # optional static headers
 ///       token: bearer              # or { header: NAME, prefix?, from? } | { query: NAME, from? }
+///     tools: [append_values]       # optional, with `registry:`: the tools to generate, or `all`
 /// ```
 ///
 /// Types: `string` (`String`), `secret` (`SecretString`, redacted in `Debug`), `integer`
@@ -77,6 +79,13 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// `enum ConnectorId` with a variant per connector, `ALL`, `as_str()`, `Display` and
 /// `FromStr`, and `MANIFEST`, the manifest's text as the macro read it (give it to the
 /// emulator: `MockServer::builder().connectors(MANIFEST)`).
+///
+/// With `tools:`, per tool an input type generated from its schema
+/// (`GoogleSheetsAppendValues`) and per connector `GoogleSheets::tools(&client)`, a
+/// `GoogleSheetsTools` with one method per tool; once, `REGISTRY` (the selected tools, for
+/// the emulator) and `tool_set()` (a `fastn_auth::ToolSet` for language models). An unknown
+/// tool or connector, or a registry that is missing or malformed, is a compile error at
+/// its manifest position (`docs/tools.md` of the repository).
 ///
 /// # Errors
 ///
