@@ -1,7 +1,7 @@
 //! The manifest's `registry:` and its connectors' `tools:`: the registry file read as a lock
 //! file (the generated types change only when it is synced again), each selected tool
 //! found in it, with the manifest position and the nearest name when it is not; the types
-//! generated from the selected tools' schemas ([`schema`]) and their items ([`emit`]).
+//! generated from the selected tools' schemas (`schema`) and their items (`emit`).
 
 pub(crate) mod emit;
 pub(crate) mod schema;
