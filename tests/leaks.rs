@@ -37,6 +37,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         .api_key(API_KEY)
         .auth_token(AUTH_TOKEN)
         .auto_approve_after_polls(2)
+        .registry(fastn_auth_tests::REGISTRY)
         .start()
         .await
         .unwrap();
@@ -131,6 +132,34 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         let err = unreachable.api_with(QueryToken).tenant_id("acme").get("/x").send().await.unwrap_err();
         shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
 
+        // Tool calls: typed, untyped, a model's, refused by Fastn, refused before sending,
+        // the space's key refused, a call that times out.
+        let slack_tools = fastn_auth_tests::Slack::tools(&client).tenant_id("acme");
+        let message = fastn_auth_tests::SlackSendMessage {
+            channel: "C1".into(),
+            text: "hi".into(),
+            thread_ts: None,
+            unfurl_links: None,
+        };
+        let call = slack_tools.send_message(message);
+        shown.push(format!("{slack_tools:?} {call:?}"));
+        shown.push(format!("{:?}", call.send().await));
+        let untyped = client.tools("slack").tenant_id("nobody").call_id("x", serde_json::json!({}));
+        shown.push(format!("{:?}", untyped.send().await));
+        mock.inject(Endpoint::ExecuteTool, Fault::status(401));
+        let refused =
+            client.tools("slack").tenant_id("acme").call_id("x", serde_json::json!({})).send().await;
+        shown.push(format!("{refused:?} {}", refused.as_ref().unwrap_err()));
+        mock.inject(Endpoint::ExecuteTool, Fault::Hang);
+        let hung = client.tools("slack").tenant_id("acme").call_id("x", serde_json::json!({}));
+        shown.push(format!("{:?}", hung.timeout(Duration::from_millis(100)).send().await));
+        let bound = fastn_auth_tests::tool_set().bind(&client).tenant_id("acme");
+        let replies = (
+            bound.call("slack_send_message", "{}").await,
+            bound.call("slack_send_message", r#"{"channel": "C", "text": "t"}"#).await,
+        );
+        shown.push(format!("{bound:?} {replies:?}"));
+
         // Every error the fault matrix can produce, plus refused input.
         for (endpoint, fault, times) in [
             (Endpoint::Init, Fault::status(401), 1),
@@ -172,7 +201,10 @@ async fn no_secret_in_logs_debug_output_or_errors() {
 
     let logs = logs.text();
     assert!(
-        logs.contains("fastn_auth.request") && logs.contains("fastn_auth.api") && logs.contains("TRACE"),
+        logs.contains("fastn_auth.request")
+            && logs.contains("fastn_auth.api")
+            && logs.contains("fastn_auth.tool")
+            && logs.contains("TRACE"),
         "TRACE logging was captured:\n{logs}"
     );
     let everything = format!("{}\n{logs}", shown.join("\n"));
