@@ -9,6 +9,9 @@
 //! cargo run --release -p fastn-auth-bench -- api               # ApiClient GET vs bare reqwest GET
 //! cargo run --release -p fastn-auth-bench -- redis --redis-url redis://127.0.0.1:6379/
 //! cargo run --release -p fastn-auth-bench -- macro-scale       # compile time vs manifest size
+//! cargo run --release -p fastn-auth-bench -- tools             # typed tool call vs bare reqwest POST
+//! cargo run --release -p fastn-auth-bench -- tool-validation   # checking a model's call
+//! cargo run --release -p fastn-auth-bench -- macro-tools       # the macro on 250 x 15 tools
 //! bash bench/compare-python.sh                             # SDK vs the official Python client
 //! ```
 //!
@@ -31,6 +34,8 @@ use serde_json::Value;
 mod fastn {
     fastn_auth::connectors!("../connectors.yaml");
 }
+
+mod tools;
 
 #[derive(Parser)]
 struct Cli {
@@ -143,6 +148,30 @@ enum Part {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Typed tool calls against bare reqwest POSTs of the same envelope, same endpoint.
+    Tools {
+        /// Timed calls of each client per round.
+        #[arg(long, default_value_t = 5_000)]
+        calls: usize,
+        /// Rounds.
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
+    /// What checking a model's tool call costs.
+    ToolValidation {
+        /// Calls per timed run.
+        #[arg(long, default_value_t = 100_000)]
+        calls: usize,
+    },
+    /// `cargo check` and generated code size of `tools: all` on large registries.
+    MacroTools {
+        /// Registry sizes, in connectors of 15 tools.
+        #[arg(long, value_delimiter = ',', default_value = "50,250")]
+        sizes: Vec<usize>,
+        /// Timed incremental runs per size (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Runs the emulator in this process and prints its base URL (used by the other parts).
     #[command(hide = true)]
     ServeEmulator {
@@ -188,6 +217,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Part::Api { calls, rounds } => client()?.block_on(api_part(calls, rounds)),
         Part::MacroScale { sizes, runs } => macro_scale(&sizes, runs),
+        Part::Tools { calls, rounds } => client()?.block_on(tools::tools_part(calls, rounds)),
+        Part::ToolValidation { calls } => tools::validation_part(calls),
+        Part::MacroTools { sizes, runs } => tools::macro_tools(&sizes, runs),
         Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
             .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),
     }
@@ -201,7 +233,8 @@ async fn serve_emulator(
     approve_after: Option<Duration>,
     flow_ttl: Option<Duration>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = MockServer::builder().connectors(fastn::MANIFEST).record_requests(false);
+    let mut builder =
+        MockServer::builder().connectors(fastn::MANIFEST).registry(fastn::REGISTRY).record_requests(false);
     if let Some(ttl) = flow_ttl {
         builder = builder.flow_ttl(ttl);
     }
@@ -648,55 +681,72 @@ async fn api_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error:
             Err(_) => false,
         }
     };
-    // Warm both pools and the cache.
-    time_calls(200, sdk_call).await;
-    time_calls(200, bare_call).await;
     println!(
         "api: {rounds} rounds of {calls} sequential GETs per client, in blocks of {API_BLOCK} taking turns \
          (the order alternating), emulator in a child process, the token from a cache hit"
     );
-    println!("  {:<28} {:>10} {:>10} {:>10} {:>10}", "call", "mean", "p50", "p99", "p99.9");
-    let (mut all_sdk, mut all_bare) = (Vec::new(), Vec::new());
-    let mut ratios = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        let (mut sdk, mut bare) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
-        for block in 0..calls.div_ceil(API_BLOCK) {
-            let size = API_BLOCK.min(calls - block * API_BLOCK);
-            // Blocks, not single calls in turn: each client keeps its connection and its
-            // code warm, as in a service that makes such calls all day.
-            if (round + block) % 2 == 0 {
-                sdk.extend(time_calls(size, sdk_call).await);
-                bare.extend(time_calls(size, bare_call).await);
-            } else {
-                bare.extend(time_calls(size, bare_call).await);
-                sdk.extend(time_calls(size, sdk_call).await);
-            }
-        }
-        sdk.sort_unstable();
-        bare.sort_unstable();
-        report_api(&format!("round {round}: ApiClient"), &sdk);
-        report_api(&format!("round {round}: bare reqwest"), &bare);
-        ratios.push(mean(&sdk) / mean(&bare));
-        all_sdk.extend(sdk);
-        all_bare.extend(bare);
-    }
-    all_sdk.sort_unstable();
-    all_bare.sort_unstable();
-    report_api("all: ApiClient", &all_sdk);
-    report_api("all: bare reqwest", &all_bare);
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "  mean-time ratio ApiClient / bare reqwest: {:.3} over all calls (target <= 1.05); per round: {}",
-        mean(&all_sdk) / mean(&all_bare),
-        ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "),
-    );
+    compare_in_rounds(("ApiClient", sdk_call), ("bare reqwest", bare_call), calls, rounds).await;
     let stats = stats_of(&control, &origin).await?;
     println!("  requests the emulator served, by endpoint: {}", stats["requests_to"]);
     Ok(())
 }
 
-/// Calls of one client in a row, in the `api` part.
+/// Calls of one client in a row, in the `api` and `tools` parts.
 const API_BLOCK: usize = 500;
+
+/// Times two clients' calls in `rounds` rounds of `calls` each, in blocks of [`API_BLOCK`]
+/// taking turns (the order alternating), after warming both; prints each round and the
+/// ratio of the mean times, first ÷ second (target <= 1.05).
+async fn compare_in_rounds<A, AF, B, BF>(
+    (first_name, first): (&str, A),
+    (second_name, second): (&str, B),
+    calls: usize,
+    rounds: usize,
+) where
+    A: Fn() -> AF,
+    AF: std::future::Future<Output = bool>,
+    B: Fn() -> BF,
+    BF: std::future::Future<Output = bool>,
+{
+    // Warm both pools (and the cache).
+    time_calls(200, &first).await;
+    time_calls(200, &second).await;
+    println!("  {:<28} {:>10} {:>10} {:>10} {:>10}", "call", "mean", "p50", "p99", "p99.9");
+    let (mut all_first, mut all_second) = (Vec::new(), Vec::new());
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (mut a, mut b) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+        for block in 0..calls.div_ceil(API_BLOCK) {
+            let size = API_BLOCK.min(calls - block * API_BLOCK);
+            // Blocks, not single calls in turn: each client keeps its connection and its
+            // code warm, as in a service that makes such calls all day.
+            if (round + block) % 2 == 0 {
+                a.extend(time_calls(size, &first).await);
+                b.extend(time_calls(size, &second).await);
+            } else {
+                b.extend(time_calls(size, &second).await);
+                a.extend(time_calls(size, &first).await);
+            }
+        }
+        a.sort_unstable();
+        b.sort_unstable();
+        report_api(&format!("round {round}: {first_name}"), &a);
+        report_api(&format!("round {round}: {second_name}"), &b);
+        ratios.push(mean(&a) / mean(&b));
+        all_first.extend(a);
+        all_second.extend(b);
+    }
+    all_first.sort_unstable();
+    all_second.sort_unstable();
+    report_api(&format!("all: {first_name}"), &all_first);
+    report_api(&format!("all: {second_name}"), &all_second);
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "  mean-time ratio {first_name} / {second_name}: {:.3} over all calls (target <= 1.05); per round: {}",
+        mean(&all_first) / mean(&all_second),
+        ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "),
+    );
+}
 
 fn mean(durations: &[Duration]) -> f64 {
     durations.iter().map(Duration::as_secs_f64).sum::<f64>() / durations.len().max(1) as f64
@@ -894,24 +944,31 @@ async fn emulator_part(seconds: u64, concurrency: usize) -> Result<(), Box<dyn s
 // ---------------------------------------------------------------------------------------
 // Macro scale: incremental `cargo check` of a crate whose manifest grows.
 
-fn macro_scale(sizes: &[usize], runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+/// A crate `name` under the target directory whose lib is `connectors!("connectors.yaml")`
+/// on the workspace's fastn-auth; its directory.
+fn macro_crate(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
     // The workspace root: this package is its `bench/`.
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let dir = target.join("bench-macro");
+    let dir = target.join(format!("bench-{name}"));
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"macro-scale\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
              [dependencies]\nfastn-auth = {{ path = {:?} }}\n\n[workspace]\n",
             root.join("fastn-auth")
         ),
     )?;
     std::fs::write(
         dir.join("src/lib.rs"),
-        "//! Macro scale benchmark.\n#![allow(missing_docs)]\nfastn_auth::connectors!(\"connectors.yaml\");\n",
+        "//! A benchmark of the macro.\n#![allow(missing_docs)]\nfastn_auth::connectors!(\"connectors.yaml\");\n",
     )?;
+    Ok(dir)
+}
+
+fn macro_scale(sizes: &[usize], runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = macro_crate("macro-scale")?;
     let manifest = dir.join("connectors.yaml");
     println!("macro scale: incremental `cargo check` after touching a manifest, median of {runs} runs");
     let mut medians: Vec<(usize, Duration, usize)> = Vec::new();

@@ -148,8 +148,6 @@ pub mod __fuzz {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::connector::parse_connector_id;
-    /// The derive of generated tool inputs.
-    pub use serde;
 
     /// The tool set of a `REGISTRY` that `connectors!` generated from a registry it read and
     /// checked, so it reads back: a failure is a bug of the generator, and says so.

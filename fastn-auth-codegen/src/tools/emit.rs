@@ -209,24 +209,28 @@ fn struct_def(def: &StructDef) -> TokenStream {
         let ident = naming::ident(&field.ident);
         let ty = ty(&field.ty);
         let doc = &field.doc;
-        let wire = &field.wire;
-        let rename = (field.ident != *wire).then(|| quote! { #[serde(rename = #wire)] });
-        if field.required {
-            quote! { #[doc = #doc] #rename pub #ident: #ty }
+        let ty = if field.required {
+            ty
         } else {
-            quote! {
-                #[doc = #doc]
-                #rename
-                #[serde(skip_serializing_if = "::core::option::Option::is_none")]
-                pub #ident: ::core::option::Option<#ty>
-            }
-        }
+            quote! { ::core::option::Option<#ty> }
+        };
+        quote! { #[doc = #doc] pub #ident: #ty }
+    });
+    let values = def.fields.iter().map(|field| {
+        let ident = naming::ident(&field.ident);
+        let wire = &field.wire;
+        quote! { (#wire, &self.#ident) }
     });
     quote! {
         #[doc = #doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #default ::fastn_auth::__private::serde::Serialize)]
-        #[serde(crate = "::fastn_auth::__private::serde")]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, #default)]
         pub struct #name { #(#fields,)* }
+
+        impl ::fastn_auth::tools::ToolValue for #name {
+            fn to_value(&self) -> ::fastn_auth::serde_json::Value {
+                ::fastn_auth::tools::object(&[#(#values),*])
+            }
+        }
     }
 }
 
@@ -234,17 +238,26 @@ fn enum_def(def: &EnumDef) -> TokenStream {
     let name = format_ident!("{}", def.name);
     let doc =
         if def.doc.is_empty() { "One of the values the schema allows.".to_owned() } else { def.doc.clone() };
-    let variants = def.variants.iter().map(|(variant, wire)| {
-        let variant = naming::ident(variant);
-        let doc = format!("`{}`", fastn_auth_rules::escape(wire, 200));
-        quote! { #[doc = #doc] #[serde(rename = #wire)] #variant }
-    });
+    let variants: Vec<_> = def.variants.iter().map(|(variant, _)| naming::ident(variant)).collect();
+    let docs = def.variants.iter().map(|(_, wire)| format!("`{}`", fastn_auth_rules::escape(wire, 200)));
+    let wires = def.variants.iter().map(|(_, wire)| wire);
     quote! {
         #[doc = #doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq,
-            ::core::cmp::Eq, ::core::hash::Hash, ::fastn_auth::__private::serde::Serialize)]
-        #[serde(crate = "::fastn_auth::__private::serde")]
-        pub enum #name { #(#variants,)* }
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+        pub enum #name { #(#[doc = #docs] #variants,)* }
+
+        impl #name {
+            /// The value as the schema writes it.
+            pub const fn as_str(self) -> &'static str {
+                match self { #(Self::#variants => #wires,)* }
+            }
+        }
+
+        impl ::fastn_auth::tools::ToolValue for #name {
+            fn to_value(&self) -> ::fastn_auth::serde_json::Value {
+                ::fastn_auth::serde_json::Value::from(self.as_str())
+            }
+        }
     }
 }
 

@@ -62,11 +62,86 @@ pub struct ToolSpec {
     pub group: Option<&'static str>,
 }
 
-/// A generated tool input: its fields serialize to the tool's parameters (inside
+/// A generated tool input: its fields are the tool's parameters (inside
 /// [`ToolSpec::group`] when there is one).
-pub trait ToolInput: serde::Serialize {
+pub trait ToolInput: ToolValue {
     /// The tool this is the input of.
     const SPEC: ToolSpec;
+}
+
+/// A value of a generated tool input as the JSON its schema declares. Generated types
+/// implement it (instead of a serde derive: far less code to compile per tool); so do the
+/// types their fields have.
+pub trait ToolValue {
+    /// The JSON of this value.
+    fn to_value(&self) -> Value;
+
+    /// The JSON of this value as an object's field: `None` leaves the field out (an
+    /// optional field that is `None`).
+    fn to_field(&self) -> Option<Value> {
+        Some(self.to_value())
+    }
+}
+
+impl ToolValue for String {
+    fn to_value(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl ToolValue for i64 {
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+/// A number that is not finite is `null`, as JSON has no such number.
+impl ToolValue for f64 {
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToolValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl ToolValue for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl ToolValue for Map<String, Value> {
+    fn to_value(&self) -> Value {
+        Value::Object(self.clone())
+    }
+}
+
+impl<T: ToolValue> ToolValue for Vec<T> {
+    fn to_value(&self) -> Value {
+        Value::Array(self.iter().map(ToolValue::to_value).collect())
+    }
+}
+
+/// `None` is `null` as a value, and left out as a field.
+impl<T: ToolValue> ToolValue for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, ToolValue::to_value)
+    }
+
+    fn to_field(&self) -> Option<Value> {
+        self.as_ref().map(ToolValue::to_value)
+    }
+}
+
+/// The JSON object of `fields` (wire name, value), those whose [`ToolValue::to_field`] is
+/// `None` left out: what a generated struct's `to_value` is.
+pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
+    let fields = fields.iter().filter_map(|(name, value)| Some(((*name).to_owned(), value.to_field()?)));
+    Value::Object(fields.collect())
 }
 
 /// Runs one connector's tools for one tenant: made by
@@ -149,20 +224,16 @@ impl ToolClient {
     /// Runs a generated tool input (what a generated `SlackTools::send_message` calls).
     pub fn run<I: ToolInput>(&self, input: &I) -> ToolCall {
         let spec = I::SPEC;
-        let prepared = serde_json::to_value(input)
-            .map_err(|err| {
-                Error::config(format!("the input of tool `{}` cannot be serialized: {err}", spec.key))
-            })
-            .map(|fields| Prepared {
-                label: spec.key.to_owned(),
-                connector_id: spec.connector_id.to_owned(),
-                tool_id: spec.tool_id.to_owned(),
-                parameters: match spec.group {
-                    Some(group) => Value::Object(Map::from_iter([(group.to_owned(), fields)])),
-                    None => fields,
-                },
-            });
-        self.prepared(prepared)
+        let fields = input.to_value();
+        self.prepared(Ok(Prepared {
+            label: spec.key.to_owned(),
+            connector_id: spec.connector_id.to_owned(),
+            tool_id: spec.tool_id.to_owned(),
+            parameters: match spec.group {
+                Some(group) => Value::Object(Map::from_iter([(group.to_owned(), fields)])),
+                None => fields,
+            },
+        }))
     }
 
     fn registry_connector(&self) -> Option<&RegistryConnector> {
@@ -323,5 +394,26 @@ impl ToolSettings {
         let registry = registry.map(Arc::new);
         let set = registry.as_deref().map(ToolSet::from_registry);
         Ok(ToolSettings { agent_id, stage, registry, set })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_are_the_json_the_schema_declares() {
+        let none: Option<String> = None;
+        let fields: [(&str, &dyn ToolValue); 5] = [
+            ("text", &"hi".to_owned()),
+            ("count", &3_i64),
+            ("ratio", &f64::NAN),
+            ("tags", &vec![Some(true), None]),
+            ("absent", &none),
+        ];
+        assert_eq!(
+            object(&fields),
+            serde_json::json!({"text": "hi", "count": 3, "ratio": null, "tags": [true, null]})
+        );
     }
 }
