@@ -81,7 +81,7 @@ pub fn expand_file(path: &Path, written: &str) -> Result<TokenStream, LoadError>
     let items = codegen::generate(&manifest, path.to_str());
     let Some(loaded) = tools::load_registry(&manifest, path, &text, written)? else { return Ok(items) };
     let selected = tools::select(&manifest, &loaded.registry, &text, written)?;
-    let tools = tools::emit::tools(&manifest, &selected, loaded.path.to_str());
+    let tools = tools::generate(&manifest, &selected, loaded.path.to_str());
     Ok(quote::quote! { #items #tools })
 }
 
@@ -97,7 +97,7 @@ pub fn recover_file(path: &Path, written: &str) -> Option<TokenStream> {
     let loaded = tools::load_registry(&manifest, path, &text, written).ok().flatten();
     let tools = loaded.map(|loaded| {
         let selected = tools::select_found(&manifest, &loaded.registry);
-        tools::emit::tools(&manifest, &selected, loaded.path.to_str())
+        tools::generate(&manifest, &selected, loaded.path.to_str())
     });
     Some(quote::quote! { #items #tools })
 }
@@ -241,7 +241,7 @@ mod tests {
         let manifest = parse_at(&text, "m.yaml").unwrap();
         let loaded = tools::load_registry(&manifest, path, &text, "m.yaml").unwrap().unwrap();
         let selected = tools::select(&manifest, &loaded.registry, &text, "m.yaml").unwrap();
-        formatted(tools::emit::tools(&manifest, &selected, None))
+        formatted(tools::generate(&manifest, &selected, None))
     }
 
     /// The tools the workspace's manifest selects from the sample registry, and a registry

@@ -450,7 +450,7 @@ impl FastnAuthBuilder {
         let providers = Providers { http, routes };
         let agent_id = self.agent_id.unwrap_or_else(|| self.space_id.clone());
         transport::header_value("agent_id", Some(&agent_id))?;
-        let tools = ToolSettings::new(agent_id, &self.stage, self.registry)?;
+        let tools = ToolSettings::new(&transport, agent_id, &self.stage, self.registry)?;
         let space_id = self.space_id;
         Ok(FastnAuth {
             calls: Arc::new(Calls { transport, cache, caches_credentials, providers, space_id, tools }),

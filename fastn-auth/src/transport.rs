@@ -297,16 +297,18 @@ impl Transport {
                     request
                 };
                 let outcome = {
-                    // The semaphore is never closed, so acquiring only waits.
-                    let _permit = self.in_flight.acquire().await;
-                    Box::pin(self.exchange(&self.http, request(), &ctx, max_body)).await
+                    let _permit = self.slot(deadline, &ctx, started).await?;
+                    let end = attempt_end(self.request_timeout, deadline);
+                    Box::pin(self.exchange(&self.http, request(), &ctx, max_body, end, started)).await
                 };
                 let outcome = match outcome {
                     Err(Failure { stale: true, .. }) if fresh_retry => {
                         fresh_retry = false;
                         tracing::debug!("a pooled connection failed before answering; retrying on a new one");
-                        let _permit = self.in_flight.acquire().await;
-                        Box::pin(self.exchange(self.fresh_client(), request(), &ctx, max_body)).await
+                        let _permit = self.slot(deadline, &ctx, started).await?;
+                        let end = attempt_end(self.request_timeout, deadline);
+                        Box::pin(self.exchange(self.fresh_client(), request(), &ctx, max_body, end, started))
+                            .await
                     }
                     outcome => outcome,
                 };
@@ -327,16 +329,31 @@ impl Transport {
                 Box::pin(tokio::time::sleep(delay)).await;
             }
         };
-        let bounded = async {
-            match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, attempts)
-                    .await
-                    .unwrap_or_else(|_| Err(deadline_passed(&ctx.info(), deadline - started))),
-                None => attempts.await,
-            }
-        };
-        let body = bounded.instrument(span).await?;
+        // Every wait inside ends by the deadline: a slot's, each attempt's (one timer for its
+        // own timeout and the deadline), each pause's.
+        let body = attempts.instrument(span).await?;
         decode(&body).map_err(|err| Error::decode(endpoint, Some(&ctx.info()), err))
+    }
+
+    /// A slot of the in-flight cap, waited for until `deadline`.
+    async fn slot(
+        &self,
+        deadline: Option<Instant>,
+        ctx: &Ctx<'_>,
+        started: Instant,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so acquiring only waits.
+        if let Ok(permit) = self.in_flight.try_acquire() {
+            return Ok(permit);
+        }
+        let waited = self.in_flight.acquire();
+        let permit = match deadline {
+            Some(at) => tokio::time::timeout_at(at, waited)
+                .await
+                .map_err(|_| deadline_passed(&ctx.info(), at - started))?,
+            None => waited.await,
+        };
+        permit.map_err(|_| Error::config("the client's request slots are closed"))
     }
 
     /// The client for a retry on a new connection: ours without pooling, or the caller's
@@ -408,13 +425,16 @@ impl Transport {
         Ok(url)
     }
 
-    /// One request under the request timeout, its 2xx body read up to `max_body` bytes.
+    /// One request ending by `end` ([`attempt_end`]: the request timeout, or the call's
+    /// deadline of a call that `started` then), its 2xx body read up to `max_body` bytes.
     async fn exchange(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
         ctx: &Ctx<'_>,
         max_body: usize,
+        (end, end_is_deadline): (Option<Instant>, bool),
+        started_call: Instant,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let sent_url = request.url().clone();
         let exchange = async {
@@ -462,12 +482,18 @@ impl Transport {
             read_body(response, max_body, ctx).await.map_err(Failure::of)
         };
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.request_timeout, exchange).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                let message = format!("no complete answer within {:?}", self.request_timeout);
-                Err(Failure::of(Error::network(&ctx.info(), message).timed_out()))
-            }
+        let outcome = match end {
+            Some(end) => match tokio::time::timeout_at(end, exchange).await {
+                Ok(outcome) => outcome,
+                Err(_) if end_is_deadline => {
+                    Err(Failure::of(deadline_passed(&ctx.info(), end - started_call)))
+                }
+                Err(_) => {
+                    let message = format!("no complete answer within {:?}", self.request_timeout);
+                    Err(Failure::of(Error::network(&ctx.info(), message).timed_out()))
+                }
+            },
+            None => exchange.await,
         };
         let counted = outcome.as_ref().map_or_else(|failure| Outcome::of(&failure.error), |_| Outcome::Ok);
         telemetry::upstream(ctx.endpoint, counted, started.elapsed());

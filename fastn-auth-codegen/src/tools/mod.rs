@@ -132,6 +132,17 @@ pub fn select<'r>(
     Ok(selected)
 }
 
+/// The items of the `selected` tools: input types, `…Tools` clients, `REGISTRY` and
+/// `tool_set()`; `registry_path` (absolute) is tracked so that cargo rebuilds when the
+/// registry changes.
+pub fn generate(
+    manifest: &Manifest,
+    selected: &[Selected<'_>],
+    registry_path: Option<&str>,
+) -> proc_macro2::TokenStream {
+    emit::tools(manifest, selected, registry_path)
+}
+
 /// [`select`] keeping what is found and leaving the rest out, for the items generated
 /// beside an error (one mistake, one error).
 pub fn select_found<'r>(manifest: &Manifest, registry: &'r Registry) -> Vec<Selected<'r>> {

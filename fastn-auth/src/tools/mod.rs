@@ -362,7 +362,7 @@ impl ToolCall {
         let transport = &self.calls.transport;
         let outgoing = Outgoing {
             endpoint: Endpoint::ExecuteTool,
-            url: transport.url_of(["ucl", "executeTool"])?,
+            url: settings.execute_url.clone(),
             scope,
             headers,
             body: Some(body.into()),
@@ -381,6 +381,8 @@ impl ToolCall {
 /// The client's settings for tools.
 #[derive(Debug)]
 pub(crate) struct ToolSettings {
+    /// `{base}/ucl/executeTool`, made once.
+    pub(crate) execute_url: url::Url,
     pub(crate) agent_id: String,
     pub(crate) stage: HeaderValue,
     pub(crate) registry: Option<Arc<Registry>>,
@@ -389,11 +391,17 @@ pub(crate) struct ToolSettings {
 }
 
 impl ToolSettings {
-    pub(crate) fn new(agent_id: String, stage: &str, registry: Option<Registry>) -> Result<Self> {
+    pub(crate) fn new(
+        transport: &transport::Transport,
+        agent_id: String,
+        stage: &str,
+        registry: Option<Registry>,
+    ) -> Result<Self> {
+        let execute_url = transport.url_of(["ucl", "executeTool"])?;
         let stage = transport::header_value("stage", Some(stage))?;
         let registry = registry.map(Arc::new);
         let set = registry.as_deref().map(ToolSet::from_registry);
-        Ok(ToolSettings { agent_id, stage, registry, set })
+        Ok(ToolSettings { execute_url, agent_id, stage, registry, set })
     }
 }
 
