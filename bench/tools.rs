@@ -8,7 +8,9 @@ use fastn_auth::FastnAuth;
 use fastn_auth_emulator::MockServer;
 use serde_json::{Value, json};
 
-use crate::{Emulator, cargo_check, compare_in_rounds, fastn, macro_crate, stats_of};
+use crate::cache::compare_in_rounds;
+use crate::macros::{cargo_check, macro_crate};
+use crate::{Emulator, fastn, stats_of};
 
 /// Typed `send_message` calls against bare reqwest POSTs of the same envelope to the same
 /// emulator endpoint, in alternating rounds; both read and parse the whole answer.
