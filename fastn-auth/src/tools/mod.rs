@@ -153,39 +153,24 @@ pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
 pub struct ToolClient {
     calls: Arc<Calls>,
     connector: Arc<str>,
-    tenant_id: Option<String>,
-    connection_id: Option<String>,
-    agent_id: Option<String>,
+    scope: ToolScope,
 }
 
 impl ToolClient {
     pub(crate) fn new(calls: Arc<Calls>, connector: &str) -> Self {
-        ToolClient {
-            calls,
-            connector: connector.into(),
-            tenant_id: None,
-            connection_id: None,
-            agent_id: None,
-        }
+        ToolClient { calls, connector: connector.into(), scope: ToolScope::default() }
     }
 
-    /// The tenant the tools run for (sent as `x-fastn-space-tenantid`).
-    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-        self.tenant_id = Some(tenant_id.into());
-        self
-    }
-
-    /// A specific connection of the tenant (`connectionId` in the body).
-    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-        self.connection_id = Some(connection_id.into());
-        self
-    }
+    scope_setters!(
+        "The tenant the tools run for (sent as `x-fastn-space-tenantid`).",
+        "A specific connection of the tenant (`connectionId` in the body)."
+    );
 
     /// The agent the calls are made as (`agentId`); default the client's
     /// ([`FastnAuthBuilder::agent_id`](crate::FastnAuthBuilder::agent_id)), else the
     /// space id.
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
-        self.agent_id = Some(agent_id.into());
+        self.scope.agent_id = Some(agent_id.into());
         self
     }
 
@@ -259,15 +244,41 @@ impl ToolClient {
         ToolCall {
             calls: self.calls.clone(),
             prepared,
-            tenant_id: self.tenant_id.clone(),
-            connection_id: self.connection_id.clone(),
-            agent_id: self.agent_id.clone(),
+            scope: self.scope.clone(),
             idempotent: false,
             timeout: None,
             max_body: DEFAULT_MAX_TOOL_ANSWER,
         }
     }
 }
+
+/// Who a tool call runs for: what the `tenant_id`, `connection_id` and `agent_id` setters of
+/// [`ToolClient`], [`ToolCall`] and [`BoundTools`] set, handed from one to the next.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ToolScope {
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) connection_id: Option<String>,
+    pub(crate) agent_id: Option<String>,
+}
+
+/// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,
+/// with their docs.
+macro_rules! scope_setters {
+    ($tenant_doc:literal, $connection_doc:literal) => {
+        #[doc = $tenant_doc]
+        pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+            self.scope.tenant_id = Some(tenant_id.into());
+            self
+        }
+
+        #[doc = $connection_doc]
+        pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+            self.scope.connection_id = Some(connection_id.into());
+            self
+        }
+    };
+}
+pub(crate) use scope_setters;
 
 /// What a call sends, checked.
 #[derive(Debug, Clone)]
@@ -285,26 +296,17 @@ pub(crate) struct Prepared {
 pub struct ToolCall {
     calls: Arc<Calls>,
     prepared: Result<Prepared>,
-    tenant_id: Option<String>,
-    connection_id: Option<String>,
-    agent_id: Option<String>,
+    scope: ToolScope,
     idempotent: bool,
     timeout: Option<Duration>,
     max_body: usize,
 }
 
 impl ToolCall {
-    /// The tenant of this call, replacing the client's.
-    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-        self.tenant_id = Some(tenant_id.into());
-        self
-    }
-
-    /// The connection of this call, replacing the client's.
-    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-        self.connection_id = Some(connection_id.into());
-        self
-    }
+    scope_setters!(
+        "The tenant of this call, replacing the client's.",
+        "The connection of this call, replacing the client's."
+    );
 
     /// Says that running the tool twice has the effect of running it once (a read), so a
     /// call that may have reached Fastn is retried after a transient failure too.
@@ -338,15 +340,17 @@ impl ToolCall {
         transport::in_runtime()?;
         let prepared = self.prepared?;
         let settings = &self.calls.tools;
-        let agent = self.agent_id.as_deref().unwrap_or(&settings.agent_id);
-        let scope =
-            Scope { tenant_id: self.tenant_id.as_deref(), connection_id: self.connection_id.as_deref() };
+        let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
+        let scope = Scope {
+            tenant_id: self.scope.tenant_id.as_deref(),
+            connection_id: self.scope.connection_id.as_deref(),
+        };
         let mut input = Map::with_capacity(5);
         input.insert("toolId".into(), prepared.tool_id.into());
         input.insert("connectorId".into(), prepared.connector_id.into());
         input.insert("agentId".into(), agent.into());
         input.insert("parameters".into(), prepared.parameters);
-        if let Some(connection) = &self.connection_id {
+        if let Some(connection) = &self.scope.connection_id {
             input.insert("connectionId".into(), connection.as_str().into());
         }
         let body = serde_json::to_vec(&serde_json::json!({ "input": input }))

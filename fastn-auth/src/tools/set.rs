@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::check::Checked;
-use super::{Prepared, ToolCall, ToolOutput};
+use super::{Prepared, ToolCall, ToolOutput, ToolScope, scope_setters};
 use crate::client::FastnAuth;
 use crate::error::{Error, Result};
 use crate::transport::shown;
@@ -228,8 +228,7 @@ impl ToolSet {
         BoundTools {
             set: self.clone(),
             client: client.clone(),
-            tenant_id: None,
-            connection_id: None,
+            scope: ToolScope::default(),
             max_output: DEFAULT_MAX_MODEL_OUTPUT,
         }
     }
@@ -283,8 +282,7 @@ impl ToolSet {
 pub struct BoundTools {
     set: ToolSet,
     client: FastnAuth,
-    tenant_id: Option<String>,
-    connection_id: Option<String>,
+    scope: ToolScope,
     max_output: usize,
 }
 
@@ -312,17 +310,7 @@ impl ModelReply {
 }
 
 impl BoundTools {
-    /// The tenant the calls run for.
-    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-        self.tenant_id = Some(tenant_id.into());
-        self
-    }
-
-    /// A specific connection of the tenant.
-    pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-        self.connection_id = Some(connection_id.into());
-        self
-    }
+    scope_setters!("The tenant the calls run for.", "A specific connection of the tenant.");
 
     /// The most characters of a reply's text; default [`DEFAULT_MAX_MODEL_OUTPUT`].
     pub fn max_output(mut self, chars: usize) -> Self {
@@ -394,12 +382,7 @@ impl BoundTools {
             return Err(ModelReply::rejected(text, self.max_output));
         }
         let mut tools = self.client.tools(&entry.connector_key);
-        if let Some(tenant) = &self.tenant_id {
-            tools = tools.tenant_id(tenant);
-        }
-        if let Some(connection) = &self.connection_id {
-            tools = tools.connection_id(connection);
-        }
+        tools.scope = self.scope.clone();
         Ok(tools.prepared(Ok(entry.prepared(arguments))))
     }
 }
