@@ -7,7 +7,6 @@
 //! cargo run --example call_api
 //! ```
 
-use fastn_auth::FastnAuth;
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 
 mod fastn {
@@ -16,19 +15,16 @@ mod fastn {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        (FastnAuth::from_env()?, None)
-    } else {
-        let emulator = MockServer::builder().connectors(fastn::MANIFEST).start().await?;
-        for connector in ["salesforce", "notion"] {
+    // On the emulator, API calls go to its provider API: a JSON echo of each request.
+    let (client, emulator) = MockServer::builder().connectors(fastn::MANIFEST).start_unless_live().await?;
+    for connector in ["salesforce", "notion"] {
+        if let Some(emulator) = &emulator {
             emulator.insert_connection(
                 ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id("acme"),
                 None,
             );
         }
-        // API calls go to the emulator's provider API: a JSON echo of each request.
-        (emulator.client(), Some(emulator))
-    };
+    }
 
     // One client per tenant, kept as long as you like: it holds no token.
     let salesforce = fastn::Salesforce::api(&client).tenant_id("acme");

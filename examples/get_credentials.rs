@@ -6,7 +6,7 @@
 //! cargo run --example get_credentials
 //! ```
 
-use fastn_auth::{ExposeSecret, FastnAuth};
+use fastn_auth::ExposeSecret;
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 
 mod fastn {
@@ -15,14 +15,11 @@ mod fastn {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        (FastnAuth::from_env()?, None)
-    } else {
-        let emulator = MockServer::builder().connectors(fastn::MANIFEST).start().await?;
+    let (client, emulator) = MockServer::builder().connectors(fastn::MANIFEST).start_unless_live().await?;
+    if let Some(emulator) = &emulator {
         // On the emulator, make the connection a user would have made last week.
         emulator.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
-        (emulator.client(), Some(emulator))
-    };
+    }
 
     let untyped = client.credentials("slack").tenant_id("acme").send().await?;
     let team = untyped.extra.get("team_id").and_then(|value| value.as_str()).unwrap_or("?");

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fastn_auth::{FastnAuth, PollOptions};
+use fastn_auth::PollOptions;
 use fastn_auth_emulator::MockServer;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -31,23 +31,24 @@ async fn main() -> ExitCode {
 }
 
 async fn run(manual: bool) -> Result<(), Box<dyn std::error::Error>> {
-    // The live API when FASTN_SPACE_ID is set; otherwise a local emulator, kept alive by
-    // `_emulator` for as long as the flow runs.
-    let (client, _emulator, interval) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        let client = FastnAuth::from_env()?;
-        println!("Using the Fastn API at {}", client.base_url());
-        (client, None, Duration::from_secs(2))
-    } else {
-        let emulator = MockServer::builder().connectors(fastn::MANIFEST);
-        let emulator = if manual {
+    // The live API when FASTN_SPACE_ID is set; otherwise a local emulator.
+    let emulator = MockServer::builder().connectors(fastn::MANIFEST);
+    let emulator = if manual { emulator } else { emulator.auto_approve_after(Duration::from_secs(2)) };
+    // `emulator` keeps the local emulator alive for as long as the flow runs.
+    let (client, emulator) = emulator.start_unless_live().await?;
+    let interval = match (&emulator, manual) {
+        (None, _) => {
+            println!("Using the Fastn API at {}", client.base_url());
+            Duration::from_secs(2)
+        }
+        (Some(_), true) => {
             println!("Using the local Fastn emulator: open the URL below and click Approve");
-            emulator
-        } else {
+            Duration::from_millis(500)
+        }
+        (Some(_), false) => {
             println!("Using the local Fastn emulator (it approves by itself in 2 s)");
-            emulator.auto_approve_after(Duration::from_secs(2))
-        };
-        let emulator = emulator.start().await?;
-        (emulator.client(), Some(emulator), Duration::from_millis(500))
+            Duration::from_millis(500)
+        }
     };
 
     let session = fastn::GoogleSheets::connect(&client).tenant_id("acme").send().await?;

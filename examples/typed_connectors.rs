@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use fastn_auth::{ExposeSecret, FastnAuth, PollOptions, Url};
+use fastn_auth::{ExposeSecret, PollOptions, Url};
 use fastn_auth_emulator::MockServer;
 
 mod fastn {
@@ -18,13 +18,11 @@ use fastn::{ConnectorId, GoogleSheets, Salesforce, Stripe};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        (FastnAuth::from_env()?, None)
-    } else {
-        let emulator =
-            MockServer::builder().connectors(fastn::MANIFEST).auto_approve_after_polls(2).start().await?;
-        (emulator.client(), Some(emulator))
-    };
+    let (client, _emulator) = MockServer::builder()
+        .connectors(fastn::MANIFEST)
+        .auto_approve_after_polls(2)
+        .start_unless_live()
+        .await?;
     let poll = PollOptions::new(Duration::from_millis(200), Duration::from_secs(300));
 
     // A connector chosen at run time, checked against the manifest.

@@ -46,12 +46,7 @@ const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Acme CRM</titl
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The live API when FASTN_SPACE_ID is set; otherwise a local emulator.
-    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        (FastnAuth::from_env()?, None)
-    } else {
-        let emulator = MockServer::start().await?;
-        (emulator.client(), Some(emulator))
-    };
+    let (client, _emulator) = MockServer::builder().start_unless_live().await?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("Acme CRM on http://{}", listener.local_addr()?);

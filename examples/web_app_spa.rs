@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{Html, Response};
 use axum::routing::get;
-use fastn_auth::FastnAuth;
 use fastn_auth_axum::{ConnectRouter, Tenant};
 use fastn_auth_emulator::MockServer;
 
@@ -45,12 +44,8 @@ const PAGE: &str = r#"<!doctype html><meta charset="utf-8"><title>Acme CRM</titl
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (client, _emulator) = if std::env::var_os("FASTN_SPACE_ID").is_some() {
-        (FastnAuth::from_env()?, None)
-    } else {
-        let emulator = MockServer::start().await?;
-        (emulator.client(), Some(emulator))
-    };
+    // The live API when FASTN_SPACE_ID is set; otherwise a local emulator.
+    let (client, _emulator) = MockServer::builder().start_unless_live().await?;
     let app = axum::Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .nest("/integrations", ConnectRouter::new(client).into_router())

@@ -45,6 +45,7 @@ mod faults;
 mod generate;
 mod json;
 mod key;
+mod live;
 mod provider;
 mod requests;
 mod server;
@@ -62,6 +63,7 @@ use tokio::sync::watch;
 pub use config::{AutoApprove, CredentialsShape, KeyCase, Wrapping};
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
 pub use key::ConnectionKey;
+pub use live::StartError;
 pub use requests::RecordedRequest;
 
 use fastn_auth::wire::Endpoint;
