@@ -68,7 +68,8 @@ impl Calls {
         freshness: Freshness,
     ) -> Result<Credentials<E>> {
         if !self.caches_credentials {
-            return self.fetch(target, deadline).await;
+            // Boxed, like the cache's slow path: a request's future is not moved in kilobytes.
+            return Box::pin(self.fetch(target, deadline)).await;
         }
         self.cached(target, deadline, freshness).await.map(|(credentials, _)| credentials)
     }
@@ -84,6 +85,23 @@ impl Calls {
         // An id Fastn would refuse is refused before any lookup: a cache never answers
         // what a request could not have asked.
         Transport::check_ids(credentials_route(target), target.scope())?;
+        // A hit needs no deadline: nothing is awaited.
+        if let Some(settled) = self.cache.settled(target, freshness) {
+            return settled;
+        }
+        // The wait and the fetch make a future of kilobytes (the whole fetch path), boxed so
+        // that a hit's future, which every caller moves, stays small.
+        Box::pin(self.waited(target, deadline, freshness)).await
+    }
+
+    /// [`cached`](Self::cached) past a hit: wait for another caller's fetch or lead one,
+    /// within the deadline.
+    async fn waited<E: Extra>(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        freshness: Freshness,
+    ) -> Result<(Credentials<E>, u64)> {
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);

@@ -101,6 +101,20 @@ impl Cache {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The answer of a call the cache settles at once (a hit, a remembered not-found),
+    /// without a timer, a fetch or a wait; `None` when [`get`](Self::get) must run.
+    pub(crate) fn settled<E: Extra>(
+        &self,
+        target: &Target,
+        freshness: Freshness,
+    ) -> Option<Result<(Credentials<E>, u64)>> {
+        match self.lock().settled::<E>(Call { target, freshness })? {
+            Step::Serve(credentials, generation) => Some(Ok((credentials, generation))),
+            Step::Fail(err) => Some(Err(err)),
+            Step::Lead { .. } | Step::Wait(_) => None,
+        }
+    }
+
     /// The credentials of `target`, from the cache or from `fetch`, by the rules of the
     /// module docs. The caller bounds the whole call with its deadline; dropping this
     /// future while it fetches lets a waiting caller fetch instead.

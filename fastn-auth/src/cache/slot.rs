@@ -157,16 +157,16 @@ impl Slot {
         tx
     }
 
-    /// What a caller does: be served, fail, wait for a fetch, or lead one. `seen` is the
-    /// generation it saw at its first look (set then); a new fetch takes its id from `ids`.
-    pub(super) fn decide<E: Extra>(
+    /// What `call` gets at once, without a fetch or a wait: the cached credentials when they
+    /// serve it and no refresh is due or one is already running, or the remembered
+    /// not-found. `None`: the caller waits or leads (see [`decide`](Self::decide)).
+    pub(super) fn settled<E: Extra>(
         &mut self,
         call: Call<'_>,
         seen: &mut Option<u64>,
         stats: &mut CacheStats,
-        ids: &mut Ids,
         now: Instant,
-    ) -> Step<E> {
+    ) -> Option<Step<E>> {
         self.last_used = now;
         let wants_newer = call.freshness.wants_newer();
         let seen = *seen.get_or_insert(match call.freshness {
@@ -177,19 +177,38 @@ impl Slot {
             && let Some(err) = self.not_found(now)
         {
             stats.not_found_hits += 1;
-            return Step::Fail(err.for_waiter());
+            return Some(Step::Fail(err.for_waiter()));
         }
         let serves = self.serves(wants_newer, seen, now);
         let refresh_due = !wants_newer && self.refresh_due(now);
-        if serves && (!refresh_due || self.inflight.is_some()) {
-            stats.hits += 1;
-            telemetry::cache_hit();
-            let generation = self.cached.as_ref().map_or(0, |cached| cached.generation);
-            return match view::<E>(self, call.target) {
-                Ok(credentials) => Step::Serve(credentials, generation),
-                Err(err) => Step::Fail(err),
-            };
+        if !serves || (refresh_due && self.inflight.is_none()) {
+            return None;
         }
+        stats.hits += 1;
+        telemetry::cache_hit();
+        let generation = self.cached.as_ref().map_or(0, |cached| cached.generation);
+        Some(match view::<E>(self, call.target) {
+            Ok(credentials) => Step::Serve(credentials, generation),
+            Err(err) => Step::Fail(err),
+        })
+    }
+
+    /// What a caller does: be served, fail, wait for a fetch, or lead one. `seen` is the
+    /// generation it saw at its first look (set then); a new fetch takes its id from `ids`.
+    pub(super) fn decide<E: Extra>(
+        &mut self,
+        call: Call<'_>,
+        seen: &mut Option<u64>,
+        stats: &mut CacheStats,
+        ids: &mut Ids,
+        now: Instant,
+    ) -> Step<E> {
+        if let Some(settled) = self.settled(call, seen, stats, now) {
+            return settled;
+        }
+        let wants_newer = call.freshness.wants_newer();
+        let serves = self.serves(wants_newer, seen.unwrap_or_default(), now);
+        let refresh_due = !wants_newer && self.refresh_due(now);
         if let Some((_, rx)) = &self.inflight {
             stats.coalesced += 1;
             telemetry::cache_coalesced();
@@ -232,6 +251,13 @@ impl State {
         self.make_room(options.max_entries);
         let slot = self.slots.entry(call.target.clone()).or_insert_with(|| Slot::new(now));
         slot.decide(call, seen, &mut self.stats, &mut self.ids, now)
+    }
+
+    /// [`Slot::settled`] for `call`'s slot: `None` also when it has none yet.
+    pub(super) fn settled<E: Extra>(&mut self, call: Call<'_>) -> Option<Step<E>> {
+        let now = Instant::now();
+        let slot = self.slots.get_mut(call.target)?;
+        slot.settled(call, &mut None, &mut self.stats, now)
     }
 
     /// Keeps the map within `max_entries` before a new key goes in: drops the least
