@@ -22,6 +22,8 @@ const NESTED: [&str; 6] = [
     "sid=LEAK-CANARY-11",
 ];
 
+// Long on purpose: one transcript. Every path that touches a secret runs under the one
+// captured TRACE subscriber, so the final check sees all of them together.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_in_logs_debug_output_or_errors() {
     let logs = CapturedLogs::default();

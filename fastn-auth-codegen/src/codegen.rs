@@ -1,7 +1,7 @@
 //! Rust items for a validated manifest: per connector a unit type, its `Extra` struct and
 //! one-line forwards into `fastn_auth`'s generic code; once, the `ConnectorId` enum.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::manifest::{ApiSpec, Auth, ConnectorSpec, FieldSpec, FieldType, Manifest, TokenPlacement};
@@ -28,7 +28,6 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
     let extra = format_ident!("{}Extra", spec.name);
     let id = &spec.id;
     let doc = spec.description.clone().unwrap_or_else(|| format!("The Fastn connector `{id}`."));
-    let extra_doc = format!("The credential fields specific to `{id}`.");
     let auth = format_ident!(
         "{}",
         match spec.auth {
@@ -45,44 +44,8 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             }
         }
     });
-    let declarations = spec.extra.iter().map(|field| {
-        let ident = naming::ident(&field.field);
-        let ty = rust_type(&field.ty);
-        let ty = if field.optional {
-            quote! { ::core::option::Option<#ty> }
-        } else {
-            ty
-        };
-        let doc = field_doc(field);
-        quote! { #[doc = #doc] pub #ident: #ty }
-    });
-    let reads = spec.extra.iter().map(|field| {
-        let ident = naming::ident(&field.field);
-        let key = &field.key;
-        let take = if field.optional { quote!(optional) } else { quote!(required) };
-        quote! { #ident: fields.#take(#key)? }
-    });
-    let fields = if spec.extra.is_empty() { format_ident!("_fields") } else { format_ident!("fields") };
-    let (api_spec, api_fn) = match &spec.api {
-        Some(api) => {
-            let built = api_spec(api);
-            (
-                quote! {
-                    fn api_spec(&self) -> ::core::option::Option<::fastn_auth::connector::ApiSpec> {
-                        ::core::option::Option::Some(#built)
-                    }
-                },
-                quote! {
-                    /// A client of this connector's API (`api:` in the manifest); set the
-                    /// tenant, then `.get(path).send().await`.
-                    pub fn api(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::ApiClient {
-                        client.api_with(Self)
-                    }
-                },
-            )
-        }
-        None => (TokenStream::new(), TokenStream::new()),
-    };
+    let (api_spec, api_fn) = api_items(spec);
+    let extra_items = extra_type(spec, &extra);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -132,6 +95,57 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             #api_fn
         }
 
+        #extra_items
+    }
+}
+
+/// A connector's `api_spec` (for its `Connector` impl) and `api()` (for its inherent impl),
+/// when the manifest gives it an `api:` block; else nothing.
+fn api_items(spec: &ConnectorSpec) -> (TokenStream, TokenStream) {
+    match &spec.api {
+        Some(api) => {
+            let built = api_spec(api);
+            (
+                quote! {
+                    fn api_spec(&self) -> ::core::option::Option<::fastn_auth::connector::ApiSpec> {
+                        ::core::option::Option::Some(#built)
+                    }
+                },
+                quote! {
+                    /// A client of this connector's API (`api:` in the manifest); set the
+                    /// tenant, then `.get(path).send().await`.
+                    pub fn api(client: &::fastn_auth::FastnAuth) -> ::fastn_auth::ApiClient {
+                        client.api_with(Self)
+                    }
+                },
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    }
+}
+
+/// A connector's `<Name>Extra`: its typed credential fields and how they are read.
+fn extra_type(spec: &ConnectorSpec, extra: &Ident) -> TokenStream {
+    let extra_doc = format!("The credential fields specific to `{}`.", spec.id);
+    let declarations = spec.extra.iter().map(|field| {
+        let ident = naming::ident(&field.field);
+        let ty = rust_type(&field.ty);
+        let ty = if field.optional {
+            quote! { ::core::option::Option<#ty> }
+        } else {
+            ty
+        };
+        let doc = field_doc(field);
+        quote! { #[doc = #doc] pub #ident: #ty }
+    });
+    let reads = spec.extra.iter().map(|field| {
+        let ident = naming::ident(&field.field);
+        let key = &field.key;
+        let take = if field.optional { quote!(optional) } else { quote!(required) };
+        quote! { #ident: fields.#take(#key)? }
+    });
+    let fields = if spec.extra.is_empty() { format_ident!("_fields") } else { format_ident!("fields") };
+    quote! {
         #[doc = #extra_doc]
         #[derive(Debug, Clone)]
         pub struct #extra { #(#declarations,)* }

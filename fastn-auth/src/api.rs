@@ -208,6 +208,24 @@ impl ApiClient {
         }
     }
 
+    /// The base URL template of the calls: `None` when a route (a gateway, the emulator)
+    /// says where they go instead.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a bad base or none at all.
+    fn template(&self) -> Result<Option<&Template>> {
+        match (&self.problem, &self.base, &self.routed) {
+            (Some(problem), _, _) | (None, Some(Err(problem)), _) => Err(Error::config(problem.to_string())),
+            (None, Some(Ok(template)), _) => Ok(Some(template)),
+            (None, None, Some(_)) => Ok(None),
+            (None, None, None) => Err(Error::config(format!(
+                "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` in the \
+                 manifest, or call .base_url(…)",
+                fastn_auth_rules::shown_id(&self.target.connector_id)
+            ))),
+        }
+    }
+
     /// The base URL of this connection's calls: the route the client was given (an
     /// emulator, a staging provider), else the template filled in. A template is filled in
     /// even when routed, so credentials that would make a hostile base fail alike.
@@ -413,6 +431,8 @@ impl ApiRequest<'_> {
     /// did not answer in time. [`Error::InvalidResponse`] when the credentials make an
     /// unusable base URL (a hostile `instance_url`, a `{field}` value that is not one
     /// segment) or hold no token.
+    // Over 80 lines for a reason: the refresh-on-401 and busy-retry loop shares the body,
+    // the credentials and their generation; split, each part would take all of them.
     pub async fn send(mut self) -> Result<ApiResponse> {
         crate::transport::in_runtime()?;
         if let Some(err) = self.problem.take() {
@@ -422,21 +442,7 @@ impl ApiRequest<'_> {
         let mut body = std::mem::replace(&mut self.body, Payload::Empty);
         let this = &self;
         let client = self.client;
-        let template = match (&client.problem, &client.base, &client.routed) {
-            (Some(problem), _, _) | (None, Some(Err(problem)), _) => {
-                return Err(Error::config(problem.to_string()));
-            }
-            (None, Some(Ok(template)), _) => Some(template),
-            // No base of its own, but a route (a gateway, the emulator) says where calls go.
-            (None, None, Some(_)) => None,
-            (None, None, None) => {
-                return Err(Error::config(format!(
-                    "no API base URL for connector `{}`: declare `api: {{ base_url: … }}` in the \
-                     manifest, or call .base_url(…)",
-                    fastn_auth_rules::shown_id(&client.target.connector_id)
-                )));
-            }
-        };
+        let template = client.template()?;
         let path = CheckedPath::new(&self.path)?;
         let calls = &client.calls;
         let deadline = calls.transport.call_deadline(None);
@@ -503,14 +509,7 @@ impl ApiRequest<'_> {
                             && body.replayable()
                             && busy_retries < calls.transport.retry.max_retries =>
                     {
-                        // Only a provider that says when to come back is asked again.
-                        let retry_after = response
-                            .headers()
-                            .get(header::RETRY_AFTER)
-                            .and_then(crate::transport::parse_retry_after);
-                        let Some(wait) = retry_after
-                            .and_then(|after| RetryPolicy::pause(busy_retries, Some(after), deadline))
-                        else {
+                        let Some(wait) = busy_pause(&response, busy_retries, deadline) else {
                             return Ok(response);
                         };
                         busy_retries += 1;
@@ -635,4 +634,11 @@ impl ApiRequest<'_> {
             connection_id: target.connection_id.clone(),
         }
     }
+}
+
+/// How long to wait before asking a busy provider (429, 503) again: only one that says when
+/// to come back (`Retry-After`) is asked again, within the call's `deadline`.
+fn busy_pause(response: &ApiResponse, busy_retries: u32, deadline: Option<Instant>) -> Option<Duration> {
+    let after = response.headers().get(header::RETRY_AFTER).and_then(crate::transport::parse_retry_after)?;
+    RetryPolicy::pause(busy_retries, Some(after), deadline)
 }

@@ -273,19 +273,26 @@ pub(super) struct RawConnector {
     tools: Option<RawTools>,
 }
 
+/// A string value checked by `check`, whose message becomes the error at the value's
+/// position: the one shape of every checked scalar of the manifest.
+fn checked_string<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    check: impl FnOnce(String) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    check(String::deserialize(deserializer)?).map_err(de::Error::custom)
+}
+
 /// An `org_id:`, by the rules the runtime applies before sending it.
 pub(super) struct OrgId(String);
 
 impl<'de> Deserialize<'de> for OrgId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let org = String::deserialize(deserializer)?;
-        match fastn_auth_rules::id_problem(&org, true) {
+        checked_string(deserializer, |org| match fastn_auth_rules::id_problem(&org, true) {
             None => Ok(OrgId(org)),
-            Some(problem) => Err(de::Error::custom(format!(
-                "`org_id: \"{}\"` cannot be sent: {problem}",
-                fastn_auth_rules::shown_id(&org)
-            ))),
-        }
+            Some(problem) => {
+                Err(format!("`org_id: \"{}\"` cannot be sent: {problem}", fastn_auth_rules::shown_id(&org)))
+            }
+        })
     }
 }
 
@@ -294,14 +301,16 @@ pub(super) struct TypeName(String);
 
 impl<'de> Deserialize<'de> for TypeName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        if !naming::is_identifier(&name) || naming::is_unrawable_keyword(&name) || name.starts_with("r#") {
-            return Err(de::Error::custom(format!(
-                "`name: {}` is not a Rust identifier, expected e.g. `GoogleSheets`",
-                fastn_auth_rules::shown_id(&name)
-            )));
-        }
-        Ok(TypeName(name))
+        checked_string(deserializer, |name| {
+            if !naming::is_identifier(&name) || naming::is_unrawable_keyword(&name) || name.starts_with("r#")
+            {
+                return Err(format!(
+                    "`name: {}` is not a Rust identifier, expected e.g. `GoogleSheets`",
+                    fastn_auth_rules::shown_id(&name)
+                ));
+            }
+            Ok(TypeName(name))
+        })
     }
 }
 
@@ -445,12 +454,13 @@ pub(super) struct StrictType(FieldType);
 
 impl<'de> Deserialize<'de> for StrictType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if text.trim().ends_with('?') {
-            return Err(de::Error::custom(format!(
-                "`type: {text}`: in the long form write `optional: true` instead of `?`"
-            )));
-        }
-        FieldType::parse(&text).map(StrictType).map_err(de::Error::custom)
+        checked_string(deserializer, |text| {
+            if text.trim().ends_with('?') {
+                return Err(format!(
+                    "`type: {text}`: in the long form write `optional: true` instead of `?`"
+                ));
+            }
+            FieldType::parse(&text).map(StrictType).map_err(|err| err.to_string())
+        })
     }
 }

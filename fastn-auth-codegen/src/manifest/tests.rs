@@ -190,6 +190,7 @@ fn near_misses_are_named() {
 
 /// What a manifest from an untrusted source cannot do: hang the parser, overflow the
 /// stack, grow without bound, or print text a terminal would obey.
+// Long as a table is long: one case per hostile manifest, each with its expected error.
 #[test]
 fn hostile_manifests_get_positioned_bounded_errors() {
     type Case = (String, &'static str, Option<(usize, usize)>);
