@@ -261,6 +261,14 @@ pub(crate) struct ToolScope {
     pub(crate) agent_id: Option<String>,
 }
 
+impl ToolScope {
+    /// The tenant and connection as the transport sends them (as `Target::scope` gives a
+    /// credentials call's).
+    pub(crate) fn wire(&self) -> Scope<'_> {
+        Scope { tenant_id: self.tenant_id.as_deref(), connection_id: self.connection_id.as_deref() }
+    }
+}
+
 /// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,
 /// with their docs.
 macro_rules! scope_setters {
@@ -341,10 +349,7 @@ impl ToolCall {
         let prepared = self.prepared?;
         let settings = &self.calls.tools;
         let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
-        let scope = Scope {
-            tenant_id: self.scope.tenant_id.as_deref(),
-            connection_id: self.scope.connection_id.as_deref(),
-        };
+        let scope = self.scope.wire();
         let mut input = Map::with_capacity(5);
         input.insert("toolId".into(), prepared.tool_id.into());
         input.insert("connectorId".into(), prepared.connector_id.into());

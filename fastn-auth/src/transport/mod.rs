@@ -30,6 +30,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// timeouts of common load balancers (60 s and more), so the pool rarely hands out a
 /// connection the other side has already dropped.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Which proxy requests go through.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum ProxyChoice {
