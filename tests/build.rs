@@ -15,6 +15,7 @@ const NEEDS: &[(&str, &[&str])] = &[
     ("missing_redis_cluster", &["redis-server", "redis-cli"]),
     ("missing_openssl", &["redis-server", "openssl"]),
     ("missing_chromium", &["/usr/bin/chromium", "/usr/bin/chromedriver"]),
+    ("missing_python", &["python3"]),
 ];
 
 fn main() {

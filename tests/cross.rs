@@ -22,6 +22,8 @@ mod fault_matrix;
 mod hardening;
 #[path = "leaks.rs"]
 mod leaks;
+#[path = "mcp.rs"]
+mod mcp;
 #[path = "properties.rs"]
 mod properties;
 #[path = "proxy.rs"]

@@ -1,6 +1,7 @@
 //! `fastn-auth`: connect a test tenant, look at its credentials, call the connected app's
 //! API, run Fastn tools and sync their registry, check a connectors manifest in CI, see
-//! what `connectors!` generates, run the Fastn API emulator.
+//! what `connectors!` generates, serve a tenant's tools to agents over MCP, run the Fastn
+//! API emulator.
 //!
 //! Exit codes: 0 done; 1 usage or configuration (a missing variable, a broken manifest);
 //! 2 the flow failed or timed out; 3 Fastn (or the app's API) could not be reached or
@@ -98,6 +99,10 @@ enum Command {
     /// registry from Fastn.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Serves a tenant's tools to an AI agent as an MCP server: on stdio (an IDE or a
+    /// desktop assistant starts it), or streamable HTTP with --http. A call for an app the
+    /// tenant has not connected answers with the link to connect it.
+    Mcp(mcp::McpArgs),
     /// Runs the Fastn API emulator on loopback until Ctrl-C.
     Emulator {
         /// Port on 127.0.0.1 (0: any free one).
@@ -302,6 +307,7 @@ mod api;
 mod emulator;
 mod flows;
 mod manifest;
+mod mcp;
 mod output;
 mod tools;
 
@@ -327,6 +333,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tools(ToolsCommand::Sync { out, org, partial, manifest }) => {
             tools::sync(&cli, out.as_deref(), org.as_deref(), *partial, manifest).await
         }
+        Command::Mcp(args) => mcp::run(&cli, args).await,
         Command::Emulator { port, auto_approve, manifest, registry, quiet } => {
             emulator::run(&cli, *port, *auto_approve, manifest.as_ref(), registry.as_ref(), *quiet).await
         }

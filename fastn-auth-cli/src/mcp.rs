@@ -1,0 +1,100 @@
+//! `mcp`: a tenant's Fastn tools as an MCP server, on stdio (for an IDE or a desktop
+//! assistant) or streamable HTTP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use fastn_auth::ToolSet;
+use fastn_auth_mcp::McpServer;
+
+use crate::tools::read_registry;
+use crate::{Cli, Failure, usage};
+
+/// The arguments of `mcp`.
+#[derive(clap::Args)]
+pub(crate) struct McpArgs {
+    /// The tenant every call runs for.
+    #[arg(long)]
+    tenant: String,
+    /// The manifest: its connectors' `tools:` are served, from its `registry:`.
+    #[arg(long, default_value = "connectors.yaml")]
+    manifest: PathBuf,
+    /// Serve every tool of this registry file instead of the manifest's selection.
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// Only these tools (model names, comma-separated: slack_send_message,…).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
+    /// Serve streamable HTTP on this address (`127.0.0.1:8790`) instead of stdio; the
+    /// endpoint's URL is printed on stdout.
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// A `Host` the HTTP server answers besides loopback; repeat for more.
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
+}
+
+/// The tools served and the manifest's connector ids (which flows are started with).
+fn tools(args: &McpArgs) -> Result<(ToolSet, Vec<String>), Failure> {
+    let manifest = load_manifest(&args.manifest)?;
+    let ids: Vec<String> = manifest.iter().flat_map(|(m, _)| m.connectors.iter().map(|c| c.id.clone())).collect();
+    let set = match (&args.registry, manifest) {
+        (Some(path), _) => ToolSet::from_registry(&read_registry(path)?),
+        (None, Some((manifest, text))) => {
+            let written = args.manifest.display().to_string();
+            let loaded = fastn_auth_codegen::tools::load_registry(&manifest, &args.manifest, &text, &written)
+                .map_err(|err| usage(err.to_string()))?
+                .ok_or_else(|| {
+                    usage(format!("{written} names no `registry:`; sync one or give --registry"))
+                })?;
+            let selected = fastn_auth_codegen::tools::select(&manifest, &loaded.registry, &text, &written)
+                .map_err(|err| usage(err.to_string()))?;
+            ToolSet::from_registry(&fastn_auth_codegen::tools::selected_registry(&selected))
+        }
+        (None, None) => {
+            return Err(usage(format!(
+                "no manifest at {}: give --manifest or --registry",
+                args.manifest.display()
+            )));
+        }
+    };
+    let set = if args.tools.is_empty() { set } else { set.only(&args.tools)? };
+    if set.is_empty() {
+        return Err(usage("no tools to serve: the manifest selects none (`tools:` under a connector)"));
+    }
+    Ok((set, ids))
+}
+
+fn load_manifest(path: &Path) -> Result<Option<(fastn_auth_codegen::Manifest, String)>, Failure> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let written = path.display().to_string();
+    let text = fastn_auth_codegen::read_text(path, &written).map_err(|err| usage(err.to_string()))?;
+    let manifest = fastn_auth_codegen::load(path, &written).map_err(|err| usage(err.to_string()))?;
+    Ok(Some((manifest, text)))
+}
+
+/// `mcp`: serves until the client closes stdin (stdio) or Ctrl-C (HTTP).
+pub(crate) async fn run(cli: &Cli, args: &McpArgs) -> Result<(), Failure> {
+    let (set, ids) = tools(args)?;
+    let client = crate::client(cli)?;
+    let server = McpServer::builder(&client, set).tenant(args.tenant.clone()).connectors(ids).build();
+    let Some(addr) = args.http else {
+        return server.serve_stdio().await.map_err(|err| Failure { code: 3, message: err.to_string() });
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| usage(format!("cannot listen on {addr}: {err}")))?;
+    let local = listener.local_addr().map_err(|err| usage(err.to_string()))?;
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    hosts.extend(args.allowed_hosts.iter().cloned());
+    let router: axum::Router = server.http().allowed_hosts(hosts).router();
+    println!("http://{local}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|err| Failure { code: 3, message: format!("the HTTP server failed: {err}") })
+}

@@ -1,0 +1,155 @@
+//! Connect on demand: the one pending flow of each tenant and connector, started when a
+//! call finds the tenant not connected and reused while the user has not answered it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fastn_auth::{AuthSession, AuthStatus, Error, FastnAuth, PollOptions, Url};
+
+/// A tenant and a connector (its connect id).
+type Key = (String, String);
+
+/// The pending flows of a server, shared by every session and request it serves.
+#[derive(Debug)]
+pub(crate) struct Flows {
+    slots: Mutex<HashMap<Key, Arc<Slot>>>,
+    /// The most flows held at once, over every tenant.
+    max: usize,
+}
+
+/// One tenant's flow for one connector; the async lock makes its start single-flight.
+#[derive(Debug, Default)]
+struct Slot {
+    session: tokio::sync::Mutex<Option<AuthSession>>,
+}
+
+/// Why no consent URL could be given.
+#[derive(Debug)]
+pub(crate) enum ConsentError {
+    /// The process holds [`Flows::max`] flows already.
+    Full(usize),
+    /// Fastn did not start the flow.
+    Fastn(Error),
+    /// Fastn started a flow with no URL for the user (not a connector the user connects).
+    NoUrl,
+}
+
+impl std::fmt::Display for ConsentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsentError::Full(max) => {
+                write!(f, "{max} connect flows are already waiting for their users; try again later")
+            }
+            ConsentError::Fastn(err) => write!(f, "Fastn did not start the connect flow: {err}"),
+            ConsentError::NoUrl => f.write_str("Fastn gave no link for the user to connect it with"),
+        }
+    }
+}
+
+impl Flows {
+    pub(crate) fn new(max: usize) -> Self {
+        Flows { slots: Mutex::new(HashMap::new()), max }
+    }
+
+    fn held(&self, key: &Key) -> Option<Arc<Slot>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    /// The slot of `key`, made when there is none and the process has room.
+    fn held_or_new(&self, key: &Key) -> Result<Arc<Slot>, ConsentError> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(key) {
+            return Ok(slot.clone());
+        }
+        if slots.len() >= self.max {
+            return Err(ConsentError::Full(self.max));
+        }
+        let slot = Arc::new(Slot::default());
+        slots.insert(key.clone(), slot.clone());
+        Ok(slot)
+    }
+
+    fn forget(&self, key: &Key) {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+
+    /// The consent URL of the tenant's pending flow for `connector`: the flow already
+    /// started when Fastn still has it pending, else a new one.
+    pub(crate) async fn consent(
+        &self,
+        client: &FastnAuth,
+        tenant: &str,
+        connector: &str,
+    ) -> Result<Url, ConsentError> {
+        let key = (tenant.to_owned(), connector.to_owned());
+        let slot = self.held_or_new(&key)?;
+        let mut held = slot.session.lock().await;
+        if let Some(session) = held.as_ref() {
+            // One status request says whether the user can still answer it: a flow that
+            // failed, expired or was connected meanwhile is not handed out again.
+            match session.get_status().await {
+                Ok(status) if status.status == AuthStatus::Inactive => {
+                    if let Some(url) = session.redirect_url() {
+                        return Ok(url.clone());
+                    }
+                }
+                _ => {}
+            }
+            *held = None;
+        }
+        let started = client.connect(connector).tenant_id(tenant).send().await;
+        let session = match started {
+            Ok(session) => session,
+            Err(err) => {
+                drop(held);
+                self.forget(&key);
+                return Err(ConsentError::Fastn(err));
+            }
+        };
+        let Some(url) = session.redirect_url().cloned() else {
+            drop(held);
+            self.forget(&key);
+            return Err(ConsentError::NoUrl);
+        };
+        tracing::info!(connector, tenant, "connect flow started for a tool call");
+        *held = Some(session);
+        Ok(url)
+    }
+
+    /// Waits up to `wait` for the tenant's pending flow of `connector` to be connected;
+    /// whether it was. A flow that failed is forgotten, so the next call starts another.
+    pub(crate) async fn wait(
+        &self,
+        tenant: &str,
+        connector: &str,
+        interval: Duration,
+        wait: Duration,
+    ) -> bool {
+        let key = (tenant.to_owned(), connector.to_owned());
+        let Some(slot) = self.held(&key) else { return false };
+        let Some(session) = slot.session.lock().await.clone() else { return false };
+        match session.wait_for_completion(PollOptions::new(interval, wait)).await {
+            Ok(_) => {
+                self.forget(&key);
+                true
+            }
+            Err(err) => {
+                if !err.is_timeout() {
+                    self.forget(&key);
+                }
+                false
+            }
+        }
+    }
+
+    /// Forgets the tenant's flow of `connector`: its call succeeded.
+    pub(crate) fn connected(&self, tenant: &str, connector: &str) {
+        self.forget(&(tenant.to_owned(), connector.to_owned()));
+    }
+
+    /// How many flows are held.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}

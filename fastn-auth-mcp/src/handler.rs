@@ -1,0 +1,240 @@
+//! The MCP side of [`McpServer`]: `tools/list` from the [`ToolSet`], `tools/call` through
+//! [`BoundTools`], and a call for a connector the tenant has not connected answered with
+//! its consent URL (a URL-mode elicitation where the client can take one).
+
+use std::sync::Arc;
+
+use fastn_auth::tools::{BoundTools, ModelReply};
+use fastn_auth::{ToolSet, Url};
+use fastn_auth_axum::Tenant;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams,
+    ElicitationAction, InputRequest, InputRequiredResult, InputRequests, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{ElicitationMode, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::McpServer;
+
+/// The key of the consent elicitation in an `InputRequiredResult` (and of its answer).
+const CONNECT: &str = "connect";
+
+/// The most tools in one `tools/list` page.
+const PAGE: usize = 500;
+
+/// The MCP tools of `set`: name, description and the unwrapped arguments schema.
+pub(crate) fn listed(set: &ToolSet) -> Arc<[Tool]> {
+    set.names()
+        .map(|name| {
+            let schema = match set.arguments_schema(name) {
+                Some(Value::Object(schema)) => schema.clone(),
+                _ => JsonObject::from_iter([("type".to_owned(), Value::from("object"))]),
+            };
+            Tool::new(name.to_owned(), set.description(name).unwrap_or_default(), Arc::new(schema))
+        })
+        .collect()
+}
+
+/// A reply as MCP content: its text, an error when the model can act on it.
+fn result(reply: &ModelReply) -> CallToolResult {
+    let content = vec![ContentBlock::text(reply.text.clone())];
+    if reply.is_error { CallToolResult::error(content) } else { CallToolResult::success(content) }
+}
+
+fn error_text(text: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(text)]).into()
+}
+
+/// How the client can be shown a consent URL.
+enum Ask {
+    /// In an `InputRequiredResult` (protocol 2026-07-28 and later).
+    InputRequired,
+    /// With an `elicitation/create` request of the server's own (earlier protocols, on a
+    /// transport that carries requests to the client).
+    Elicit,
+    /// In the text of a tool error.
+    Text,
+}
+
+impl McpServer {
+    fn tenant(&self, context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        if let Some(tenant) = &self.inner.tenant {
+            return Ok(tenant.clone());
+        }
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        match parts.and_then(|parts| parts.extensions.get::<Tenant>()) {
+            Some(Tenant(tenant)) => Ok(tenant.clone()),
+            None => Err(ErrorData::invalid_request("the request has no tenant", None)),
+        }
+    }
+
+    fn ask(&self, context: &RequestContext<RoleServer>) -> Ask {
+        let url_mode = context
+            .client_capabilities()
+            .and_then(|capabilities| capabilities.elicitation)
+            .is_some_and(|elicitation| elicitation.url.is_some());
+        let modern = context.protocol_version().is_some_and(|version| !version.has_initialize());
+        match (url_mode, modern) {
+            (true, true) => Ask::InputRequired,
+            (true, false)
+                // Stateless HTTP has no channel for the client's answer to a request of ours.
+                if context.extensions.get::<axum::http::request::Parts>().is_none()
+                    && context.peer.supported_elicitation_modes().contains(&ElicitationMode::Url) =>
+            {
+                Ask::Elicit
+            }
+            _ => Ask::Text,
+        }
+    }
+
+    fn bound(&self, tenant: &str) -> BoundTools {
+        self.inner.tools.bind(&self.inner.client).tenant_id(tenant).max_output(self.inner.max_output)
+    }
+
+    /// The connect id of the connector of tool `name`.
+    fn connector_of(&self, name: &str) -> Option<&str> {
+        let key = self.inner.tools.connector_of(name)?;
+        Some(self.inner.connect_ids.get(key).map_or(key, String::as_str))
+    }
+
+    /// Runs the call; `None` when the tenant has not connected the tool's connector.
+    async fn run(&self, tenant: &str, name: &str, arguments: Value) -> Option<CallToolResult> {
+        match self.bound(tenant).call_value(name, arguments).await {
+            Ok(reply) => {
+                if let Some(connector) = self.connector_of(name) {
+                    self.inner.flows.connected(tenant, connector);
+                }
+                Some(result(&reply))
+            }
+            Err(err) if err.is_not_found() => None,
+            Err(err) => Some(CallToolResult::error(vec![ContentBlock::text(format!(
+                "Fastn could not run `{name}`: {err}"
+            ))])),
+        }
+    }
+
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tenant = self.tenant(&context)?;
+        let name = request.name.as_ref();
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let connector = self.connector_of(name).map(str::to_owned);
+        if let (Some(connector), Some(answers)) = (&connector, &request.input_responses) {
+            // The retry of a call answered with an InputRequiredResult: the user saw the URL.
+            if !accepted(answers.get(CONNECT)) {
+                return Ok(error_text(format!(
+                    "The user did not connect {connector}, so `{name}` was not run."
+                )));
+            }
+            self.inner.flows.wait(&tenant, connector, self.inner.poll_interval, self.inner.connect_wait).await;
+        }
+        if let Some(done) = self.run(&tenant, name, arguments.clone()).await {
+            return Ok(done.into());
+        }
+        let Some(connector) = connector else {
+            return Ok(error_text(format!("`{name}` is not one of this server's tools")));
+        };
+        let url = match self.inner.flows.consent(&self.inner.client, &tenant, &connector).await {
+            Ok(url) => url,
+            Err(err) => return Ok(error_text(format!("{connector} is not connected, and {err}"))),
+        };
+        let message = format!("Connect {connector} so that `{name}` can run: open the link and approve.");
+        match self.ask(&context) {
+            Ask::InputRequired => {
+                let params = ElicitRequestParams::UrlElicitationParams {
+                    meta: None,
+                    message,
+                    url: url.to_string(),
+                    elicitation_id: String::new(),
+                };
+                let asks = InputRequests::from([(
+                    CONNECT.to_owned(),
+                    InputRequest::Elicitation(ElicitRequest::new(params)),
+                )]);
+                Ok(InputRequiredResult::new(Some(asks), Some(format!("connect:{connector}"))).into())
+            }
+            Ask::Elicit => {
+                let answer = context.peer.elicit_url(message, url.clone(), elicitation_id(&url)).await;
+                match answer {
+                    Ok(ElicitationAction::Accept) => {
+                        let inner = &self.inner;
+                        if inner.flows.wait(&tenant, &connector, inner.poll_interval, inner.connect_wait).await
+                            && let Some(done) = self.run(&tenant, name, arguments).await
+                        {
+                            return Ok(done.into());
+                        }
+                        Ok(not_connected(&connector, name, &url))
+                    }
+                    Ok(_) => Ok(error_text(format!(
+                        "The user did not connect {connector}, so `{name}` was not run."
+                    ))),
+                    Err(err) => {
+                        tracing::debug!(error = %err, "the client did not take the consent elicitation");
+                        Ok(not_connected(&connector, name, &url))
+                    }
+                }
+            }
+            Ask::Text => Ok(not_connected(&connector, name, &url)),
+        }
+    }
+}
+
+/// The tool error for a call whose connector is not connected yet.
+fn not_connected(connector: &str, name: &str, url: &Url) -> CallToolResponse {
+    error_text(format!(
+        "{connector} is not connected for this user yet. Ask the user to open {url} and approve \
+         the connection, then call `{name}` again."
+    ))
+}
+
+/// The elicitation's id: the flow's state, which the URL carries already.
+fn elicitation_id(url: &Url) -> String {
+    url.query_pairs().find(|(name, _)| name == "state").map_or_else(|| url.to_string(), |(_, value)| value.into())
+}
+
+/// Whether the client's answer to the consent elicitation is `accept`.
+fn accepted(answer: Option<&Value>) -> bool {
+    answer.and_then(|answer| answer.get("action")).and_then(Value::as_str) == Some("accept")
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
+            "Tools that act in the user's connected apps through Fastn. A tool whose app the user \
+             has not connected answers with a link for the user to approve; call it again after.",
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.tenant(&context)?;
+        let listed = &self.inner.listed;
+        let start = match request.and_then(|request| request.cursor) {
+            None => 0,
+            Some(cursor) => match cursor.parse::<usize>() {
+                Ok(start) if start <= listed.len() => start,
+                _ => return Err(ErrorData::invalid_params("the cursor is not one this server gave", None)),
+            },
+        };
+        let end = listed.len().min(start + PAGE);
+        let mut page = ListToolsResult::with_all_items(listed[start..end].to_vec());
+        page.next_cursor = (end < listed.len()).then(|| end.to_string());
+        Ok(page)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.call(request, context).await
+    }
+}

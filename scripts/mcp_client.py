@@ -1,0 +1,215 @@
+"""Drives a fastn-auth MCP server with the official MCP SDK for Python (`mcp`), against the
+Fastn emulator, and prints one JSON object per step with what the client saw and the
+emulator's own request counts around it. The Rust tests (tests/mcp.rs, fastn-auth-cli's
+tests) start the server and the emulator, run this and judge the output.
+
+    mcp_client.py EMULATOR_ORIGIN stdio  TENANT COMMAND ARG...
+    mcp_client.py EMULATOR_ORIGIN http   TENANT URL BEARER
+    mcp_client.py EMULATOR_ORIGIN tenants URL BEARER_A BEARER_B
+
+`stdio` and `http` run, and judge, the whole scenario for one tenant: list, a valid call, a malformed
+call, three calls for an app the tenant has not connected (the consent URL as a tool
+error, approved by a user on the emulator's page, then the call again), and a call
+answered by a URL elicitation that the user approves (legacy handshake on stdio, the
+2026-07-28 protocol over HTTP). `tenants` checks two tenants on one HTTP server.
+"""
+
+import asyncio
+import html.parser
+import json
+import os
+import sys
+import urllib.parse
+import urllib.request
+
+import httpx2
+import mcp.types as types
+from mcp import Client, StdioServerParameters
+
+
+def counts(origin):
+    # The emulator's control API takes the space's key, which the server's environment has.
+    headers = {"x-fastn-api-key": os.environ["FASTN_API_KEY"], "x-fastn-space-id": os.environ["FASTN_SPACE_ID"]}
+    request = urllib.request.Request(f"{origin}/_emulator/stats", headers=headers)
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)["requests_to"]
+
+
+class Form(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.fields = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("type") == "hidden":
+            self.fields[attrs["name"]] = attrs["value"]
+
+
+def approve(url):
+    """What a user does with the consent URL: opens the page and presses Approve."""
+    with urllib.request.urlopen(url) as page:
+        form = Form()
+        form.feed(page.read().decode())
+    body = urllib.parse.urlencode({**form.fields, "decision": "approve"}).encode()
+    target = urllib.parse.urljoin(url, "/authorize")
+    with urllib.request.urlopen(urllib.request.Request(target, data=body, method="POST")) as answer:
+        return answer.status
+
+
+def consent_page(url):
+    with urllib.request.urlopen(url) as page:
+        return page.read().decode()
+
+
+def text_of(result):
+    return "".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+def url_in(text):
+    words = [word.rstrip(".,") for word in text.split() if word.startswith("http")]
+    return words[0] if words else None
+
+
+steps = {}
+
+
+def emit(step, **fields):
+    steps[step] = fields
+    print(json.dumps({"step": step, **fields}), flush=True)
+
+
+def judge(kind):
+    """What a user of the server would notice, from what the client saw and the emulator
+    counted; a failure exits 1 naming it."""
+    failures = []
+
+    def expect(ok, what):
+        if not ok:
+            failures.append(what)
+
+    listed = steps["list"]
+    expect("slack_send_message" in listed["names"] and "hubspot_create_contact" in listed["names"],
+           f"the manifest's tools are listed: {listed['names']}")
+    expect(listed["send_required"] == ["channel", "text"], "the schema is the unwrapped one models get")
+    valid = steps["valid"]
+    expect(not valid["is_error"] and '"tenant":"acme"' in valid["text"], f"a valid call runs: {valid}")
+    expect(valid["delta"] == {"executeTool": 1}, f"a valid call is exactly 1 execution: {valid['delta']}")
+    malformed = steps["malformed"]
+    expect(malformed["is_error"] and "/channel" in malformed["text"] and "text" in malformed["text"],
+           f"a malformed call is an error naming the fields: {malformed}")
+    expect(malformed["delta"] == {}, f"a malformed call sends nothing: {malformed['delta']}")
+    unconnected = steps["unconnected"]
+    urls = unconnected["urls"]
+    expect(unconnected["is_error"] and urls[0] and len(set(urls)) == 1,
+           f"3 calls for an app not connected give one consent URL: {urls}")
+    expect(unconnected["inits"] == 1, f"exactly 1 flow for 3 calls: {unconnected['inits']}")
+    expect("call `hubspot_create_contact` again" in unconnected["text"], "the error says to call again")
+    expect("Tenant <strong>acme</strong>" in (unconnected["page"] or ""), "the flow is the tenant's")
+    after = steps["after_approval"]
+    expect(after["approved"] == 200 and not after["is_error"], f"approved, the call succeeds: {after}")
+    expect(after["delta"] == {"executeTool": 1}, f"and starts no flow: {after['delta']}")
+    elicited = steps["elicited"]
+    expect([ask["mode"] for ask in elicited["asked"]] == ["url"], f"one URL elicitation: {elicited['asked']}")
+    expect(not elicited["is_error"] and '"connector":"google_sheets"' in elicited["text"],
+           f"the elicited call runs once the user approved: {elicited}")
+    expect(elicited["delta"].get("init") == 1, f"one flow for the elicited call: {elicited['delta']}")
+    expected = "2025-11-25" if kind == "stdio" else "2026-07-28"
+    expect(elicited["protocol"] == expected, f"the elicitation ran on {elicited['protocol']}, not {expected}")
+    if failures:
+        sys.exit("the MCP scenario failed:\n- " + "\n- ".join(failures))
+
+
+async def measured(origin, call):
+    before = counts(origin)
+    result = await call()
+    after = counts(origin)
+    delta = {name: after[name] - before[name] for name in after if after[name] != before[name]}
+    return result, delta
+
+
+def server_of(kind, target):
+    if kind == "stdio":
+        # The server's configuration (FASTN_*) is this process's environment.
+        return StdioServerParameters(command=target[0], args=target[1:], env=dict(os.environ))
+    return target
+
+
+def client(kind, target, bearer=None, **options):
+    if kind == "stdio":
+        return Client(server_of(kind, target), **options)
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {bearer}"})
+    return Client(streamable_http_client(target, http_client=http), **options)
+
+
+async def one_tenant(origin, kind, target, bearer=None):
+    async with client(kind, target, bearer, mode="legacy" if kind == "stdio" else "auto") as plain:
+        listed = await plain.list_tools()
+        tools = {tool.name: tool for tool in listed.tools}
+        send = tools["slack_send_message"]
+        emit("list", names=sorted(tools), send_required=send.input_schema.get("required"),
+             send_description=send.description)
+
+        result, delta = await measured(origin, lambda: plain.call_tool(
+            "slack_send_message", {"channel": "C1", "text": "from the MCP client"}))
+        emit("valid", is_error=result.is_error, text=text_of(result), delta=delta)
+
+        result, delta = await measured(origin, lambda: plain.call_tool("slack_send_message", {"channel": 5}))
+        emit("malformed", is_error=result.is_error, text=text_of(result), delta=delta)
+
+        urls = []
+        before = counts(origin)
+        for _ in range(3):
+            result = await plain.call_tool("hubspot_create_contact", {"properties": {"email": "ada@example.com"}})
+            urls.append(url_in(text_of(result)))
+            last = result
+        after = counts(origin)
+        emit("unconnected", is_error=last.is_error, text=text_of(last), urls=urls,
+             inits=after["init"] - before["init"], executions=after["executeTool"] - before["executeTool"],
+             page=consent_page(urls[0]) if urls[0] else None)
+        status = approve(urls[0])
+        result, delta = await measured(origin, lambda: plain.call_tool(
+            "hubspot_create_contact", {"properties": {"email": "ada@example.com"}}))
+        emit("after_approval", approved=status, is_error=result.is_error, text=text_of(result), delta=delta)
+
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append({"mode": params.mode, "url": params.url, "message": params.message})
+        approve(params.url)
+        return types.ElicitResult(action="accept")
+
+    async with client(kind, target, bearer, mode="legacy" if kind == "stdio" else "auto",
+                      elicitation_callback=on_elicit) as eliciting:
+        result, delta = await measured(origin, lambda: eliciting.call_tool(
+            "google_sheets__get_values", {"spreadsheetId": "S1", "range": "A1:B2"}))
+        emit("elicited", asked=asked, is_error=result.is_error, text=text_of(result), delta=delta,
+             protocol=str(getattr(eliciting, "protocol_version", "")))
+
+
+async def two_tenants(origin, url, bearer_a, bearer_b):
+    async with client("http", url, bearer_a) as a, client("http", url, bearer_b) as b:
+        result_a = await a.call_tool("slack_send_message", {"channel": "C1", "text": "a"})
+        result_b = await b.call_tool("slack_send_message", {"channel": "C1", "text": "b"})
+        url_b = url_in(text_of(result_b))
+        again_a = await a.call_tool("slack_send_message", {"channel": "C1", "text": "a2"})
+        emit("tenants", a_error=result_a.is_error, a_text=text_of(result_a), b_error=result_b.is_error,
+             b_text=text_of(result_b), b_page=consent_page(url_b) if url_b else None,
+             a_again=text_of(again_a))
+
+
+async def main():
+    origin, kind, *rest = sys.argv[1:]
+    if kind == "stdio":
+        await one_tenant(origin, "stdio", rest[1:])
+        judge("stdio")
+    elif kind == "http":
+        await one_tenant(origin, "http", rest[1], rest[2])
+        judge("http")
+    else:
+        await two_tenants(origin, *rest)
+
+
+asyncio.run(main())

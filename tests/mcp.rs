@@ -1,0 +1,132 @@
+//! The MCP server (`fastn-auth-mcp`) over streamable HTTP, driven by the official MCP SDK
+//! for Python (`scripts/mcp_client.py`) against the emulator: list, a valid call, a
+//! malformed one, connect on demand (a tool error with the URL, and a URL elicitation on the
+//! 2026-07-28 protocol), two tenants on one server; and the checks a server reachable from
+//! a browser needs. Counts come from the emulator.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use fastn_auth::wire::Endpoint;
+use fastn_auth_axum::Tenant;
+use fastn_auth_emulator::{ConnectionKey, MockServer};
+use fastn_auth_mcp::McpServer;
+use serde_json::Value;
+
+/// The app's own auth: a bearer token per tenant.
+async fn bearer_auth(mut request: Request, next: Next) -> Response {
+    let tenant = match request.headers().get("authorization").and_then(|value| value.to_str().ok()) {
+        Some("Bearer token-of-acme") => "acme",
+        Some("Bearer token-of-globex") => "globex",
+        _ => return axum::http::StatusCode::UNAUTHORIZED.into_response(),
+    };
+    request.extensions_mut().insert(Tenant(tenant.to_owned()));
+    next.run(request).await
+}
+
+/// The emulator (acme has Slack connected), and an MCP server for every tenant of the app
+/// on a loopback port; its endpoint URL.
+async fn served() -> (MockServer, McpServer, String) {
+    let mock = MockServer::builder()
+        .connectors(fastn_auth_tests::MANIFEST)
+        .registry(fastn_auth_tests::REGISTRY)
+        .start()
+        .await
+        .unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let ids = fastn_auth_tests::ConnectorId::ALL.iter().map(|id| id.as_str());
+    let server = McpServer::builder(&mock.client(), fastn_auth_tests::tool_set())
+        .connectors(ids)
+        .poll_interval(std::time::Duration::from_millis(50))
+        .build();
+    let app: axum::Router = server.clone().http().router().layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (mock, server, format!("http://{addr}/mcp"))
+}
+
+/// Runs `scripts/mcp_client.py` (in the project's venv) with `args` after the emulator's
+/// origin: it fails when the scenario does not hold. Its steps by name.
+async fn client_steps(mock: &MockServer, args: &[&str]) -> HashMap<String, Value> {
+    let origin = mock.base_url().trim_end_matches("/api").to_owned();
+    let output = tokio::process::Command::new("bash")
+        .arg(concat!(env!("FASTN_AUTH_MANIFEST_DIR"), "/scripts/mcp-client.sh"))
+        .arg(&origin)
+        .args(args)
+        .env("FASTN_SPACE_ID", MockServer::SPACE_ID)
+        .env("FASTN_API_KEY", MockServer::API_KEY)
+        .env("FASTN_BASE_URL", mock.base_url())
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the MCP client failed:\n{stdout}\n{stderr}");
+    let steps = stdout.lines().map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"));
+    steps.map(|step| (step["step"].as_str().expect("a step name").to_owned(), step)).collect()
+}
+
+#[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_lists_calls_and_connects_on_demand_over_http() {
+    let (mock, server, url) = served().await;
+    let steps = client_steps(&mock, &["http", "acme", &url, "token-of-acme"]).await;
+    // The script judged the scenario; the elicitation went as the 2026-07-28 protocol asks
+    // (an InputRequiredResult, then the call again with the user's answer).
+    assert_eq!(steps["elicited"]["protocol"], "2026-07-28", "{}", steps["elicited"]);
+    assert_eq!(server.pending_flows(), 0, "every flow the user approved is forgotten");
+    assert_eq!(mock.requests_to(Endpoint::Init), 2, "hubspot once, google-sheets once");
+}
+
+#[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_on_one_server_never_reach_each_others_connections_or_flows() {
+    let (mock, server, url) = served().await;
+    let steps = client_steps(&mock, &["tenants", &url, "token-of-acme", "token-of-globex"]).await;
+    let step = &steps["tenants"];
+    assert_eq!(step["a_error"], false, "{step}");
+    assert!(step["a_text"].as_str().unwrap().contains(r#""tenant":"acme""#), "{step}");
+    // globex has no Slack of its own, and is not handed acme's: its own consent URL.
+    assert_eq!(step["b_error"], true, "{step}");
+    let page = step["b_page"].as_str().unwrap();
+    assert!(page.contains("Tenant <strong>globex</strong>"), "{page}");
+    assert!(step["a_again"].as_str().unwrap().contains(r#""tenant":"acme""#), "{step}");
+    assert_eq!(server.pending_flows(), 1, "globex's flow only");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 3);
+}
+
+#[tokio::test]
+async fn browsers_unknown_hosts_and_anonymous_requests_are_refused_before_any_call() {
+    let (mock, _server, url) = served().await;
+    let http = reqwest::Client::new();
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let post = |origin: Option<&str>, host: Option<&str>, bearer: Option<&str>| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(list);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    let status = |response: reqwest::Response| response.status().as_u16();
+    assert_eq!(status(post(None, None, None).await.unwrap()), 401, "no tenant");
+    assert_eq!(status(post(Some("https://evil.example"), None, Some("token-of-acme")).await.unwrap()), 403);
+    assert_eq!(status(post(None, Some("evil.example"), Some("token-of-acme")).await.unwrap()), 403, "rebinding");
+    let served = post(None, None, Some("token-of-acme")).await.unwrap();
+    assert_eq!(status(served), 200);
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
+}
