@@ -525,3 +525,36 @@ async fn tools_sync_reports_a_failing_scope_and_writes_nothing() {
     assert!(stderr(&out).contains("failed: scope workspace"), "{}", stderr(&out));
     assert!(!path.exists(), "nothing is written when a part failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_serves_the_manifests_tools_on_stdio_to_the_official_mcp_client() {
+    let mock = MockServer::builder()
+        .connectors(include_str!("../../connectors.yaml"))
+        .registry(include_str!("../../.fastn/registry.json"))
+        .start()
+        .await
+        .unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    // The official MCP SDK for Python starts `fastn-auth mcp --tenant acme` and runs the
+    // scenario scripts/mcp_client.py judges (list, valid, malformed, connect on demand by
+    // a tool error and by elicitation), with the emulator's counts.
+    let mut command = cli(Some(&mock), &[]);
+    command.env_remove("FASTN_API_GATEWAY");
+    let origin = mock.base_url().trim_end_matches("/api").to_owned();
+    let mut script = Command::new("bash");
+    script.arg(root().join("scripts/mcp-client.sh")).args([&origin, "stdio", "acme", BIN, "mcp", "--tenant", "acme"]);
+    script.current_dir(root()).envs(command.get_envs().filter_map(|(name, value)| Some((name, value?))));
+    let output = run(script).await;
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains(r#""step": "elicited""#), "{}", stdout(&output));
+}
+
+#[test]
+fn mcp_without_a_tenant_or_tools_says_what_is_missing() {
+    let output = cli(None, &["mcp"]).output().unwrap();
+    assert_eq!(code(&output), 1, "a usage error");
+    assert!(stderr(&output).contains("--tenant"), "{}", stderr(&output));
+    let output = cli(None, &["mcp", "--tenant", "acme", "--tools", "slack_send_mesage"]).output().unwrap();
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("did you mean `slack_send_message`"), "{}", stderr(&output));
+}
