@@ -162,6 +162,12 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         );
         shown.push(format!("{bound:?} {replies:?}"));
 
+        // What an agent's MCP client receives: list, a call, a malformed one, one whose
+        // connector the tenant has not connected (a consent URL).
+        let server = fastn_auth_mcp::McpServer::builder(&client, fastn_auth_tests::tool_set()).tenant("acme").build();
+        shown.push(format!("{server:?}"));
+        shown.extend(mcp_transcript(server).await);
+
         // Every error the fault matrix can produce, plus refused input.
         for (endpoint, fault, times) in [
             (Endpoint::Init, Fault::status(401), 1),
@@ -216,6 +222,40 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     {
         assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
     }
+}
+
+/// The bodies an MCP client gets from `server` over HTTP for a session's requests.
+async fn mcp_transcript(server: fastn_auth_mcp::McpServer) -> Vec<String> {
+    let app: axum::Router = server.http().router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let calls = [
+        r#"{"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"method":"tools/list","params":{}}"#,
+        r#"{"method":"tools/call","params":{"name":"slack_send_message","arguments":{"channel":"C1","text":"hi"}}}"#,
+        r#"{"method":"tools/call","params":{"name":"slack_send_message","arguments":{"channel":5}}}"#,
+        r#"{"method":"tools/call","params":{"name":"google_sheets__get_values","arguments":{"spreadsheetId":"S","range":"A1"}}}"#,
+    ];
+    let http = reqwest::Client::new();
+    let mut bodies = Vec::new();
+    for (id, call) in calls.iter().enumerate() {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},{}"#, &call[1..]);
+        let answer = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let head = format!("{answer:?}");
+        bodies.push(format!("{head} {}", answer.text().await.unwrap()));
+    }
+    assert!(bodies[2].contains(r#"\"tenant\":\"acme\""#), "the MCP call ran: {}", bodies[2]);
+    assert!(bodies[4].contains("/authorize?state="), "a consent URL: {}", bodies[4]);
+    bodies
 }
 
 /// Slack with its token in the query string (`?key=…`), as some APIs want it.
