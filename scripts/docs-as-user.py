@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 # Rustdoc examples of the crates a user depends on, from their doc comments.
-CRATES = ["fastn-auth", "fastn-auth-axum", "fastn-auth-emulator"]
+CRATES = ["fastn-auth", "fastn-auth-axum", "fastn-auth-emulator", "fastn-auth-mcp"]
 
 # What a user adds next to fastn-auth, as the README's Install section says.
 BASE_DEPS = {
@@ -37,7 +37,11 @@ FEATURES = [
     ("redis", re.compile(r"\bRedis(Store|Handles)\b")),
     ("blocking", re.compile(r"fastn_auth::blocking\b")),
     ("metrics", re.compile(r"\bmetrics_exporter_prometheus\b")),
+    # Not a feature of fastn-auth: the block's crate needs fastn-auth-mcp beside it.
+    ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
 ]
+# What each feature turns on in fastn-auth itself.
+SDK_FEATURES = {"redis", "blocking", "metrics"}
 
 
 def documents(path):
@@ -108,12 +112,15 @@ def features_of(code):
 
 def manifest(name, features):
     path = lambda crate: f'{{ path = "{ROOT / crate}"'  # noqa: E731
-    wanted = lambda crate: (", features = [" + ", ".join(f'"{f}"' for f in features if f != "metrics" or crate == "fastn-auth") + "]") if features else ""  # noqa: E731
+    sdk = [f for f in features if f in SDK_FEATURES]
+    wanted = lambda crate: (", features = [" + ", ".join(f'"{f}"' for f in sdk if f != "metrics" or crate == "fastn-auth") + "]") if sdk else ""  # noqa: E731
     deps = [
         f"fastn-auth = {path('fastn-auth')}{wanted('fastn-auth')} }}",
         f"fastn-auth-emulator = {path('fastn-auth-emulator')} }}",
         f"fastn-auth-axum = {path('fastn-auth-axum')}{AXUM_REDIS if 'redis' in features else ''} }}",
     ]
+    if "mcp" in features:
+        deps.append(f"fastn-auth-mcp = {path('fastn-auth-mcp')} }}")
     deps += [f"{crate} = {spec}" for crate, spec in BASE_DEPS.items()]
     if "metrics" in features:
         deps.append('metrics-exporter-prometheus = { version = "0.17", default-features = false, features = ["http-listener"] }')

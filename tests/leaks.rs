@@ -164,7 +164,8 @@ async fn no_secret_in_logs_debug_output_or_errors() {
 
         // What an agent's MCP client receives: list, a call, a malformed one, one whose
         // connector the tenant has not connected (a consent URL).
-        let server = fastn_auth_mcp::McpServer::builder(&client, fastn_auth_tests::tool_set()).tenant("acme").build();
+        let server =
+            fastn_auth_mcp::McpServer::builder(&client, fastn_auth_tests::tool_set()).tenant("acme").build();
         shown.push(format!("{server:?}"));
         shown.extend(mcp_transcript(server).await);
 

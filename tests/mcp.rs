@@ -125,7 +125,11 @@ async fn browsers_unknown_hosts_and_anonymous_requests_are_refused_before_any_ca
     let status = |response: reqwest::Response| response.status().as_u16();
     assert_eq!(status(post(None, None, None).await.unwrap()), 401, "no tenant");
     assert_eq!(status(post(Some("https://evil.example"), None, Some("token-of-acme")).await.unwrap()), 403);
-    assert_eq!(status(post(None, Some("evil.example"), Some("token-of-acme")).await.unwrap()), 403, "rebinding");
+    assert_eq!(
+        status(post(None, Some("evil.example"), Some("token-of-acme")).await.unwrap()),
+        403,
+        "rebinding"
+    );
     let served = post(None, None, Some("token-of-acme")).await.unwrap();
     assert_eq!(status(served), 200);
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);

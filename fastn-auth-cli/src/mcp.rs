@@ -37,7 +37,8 @@ pub(crate) struct McpArgs {
 /// The tools served and the manifest's connector ids (which flows are started with).
 fn tools(args: &McpArgs) -> Result<(ToolSet, Vec<String>), Failure> {
     let manifest = load_manifest(&args.manifest)?;
-    let ids: Vec<String> = manifest.iter().flat_map(|(m, _)| m.connectors.iter().map(|c| c.id.clone())).collect();
+    let ids: Vec<String> =
+        manifest.iter().flat_map(|(m, _)| m.connectors.iter().map(|c| c.id.clone())).collect();
     let set = match (&args.registry, manifest) {
         (Some(path), _) => ToolSet::from_registry(&read_registry(path)?),
         (None, Some((manifest, text))) => {

@@ -542,7 +542,9 @@ async fn mcp_serves_the_manifests_tools_on_stdio_to_the_official_mcp_client() {
     command.env_remove("FASTN_API_GATEWAY");
     let origin = mock.base_url().trim_end_matches("/api").to_owned();
     let mut script = Command::new("bash");
-    script.arg(root().join("scripts/mcp-client.sh")).args([&origin, "stdio", "acme", BIN, "mcp", "--tenant", "acme"]);
+    script
+        .arg(root().join("scripts/mcp-client.sh"))
+        .args([&origin, "stdio", "acme", BIN, "mcp", "--tenant", "acme"]);
     script.current_dir(root()).envs(command.get_envs().filter_map(|(name, value)| Some((name, value?))));
     let output = run(script).await;
     assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));

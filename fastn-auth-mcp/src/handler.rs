@@ -8,9 +8,9 @@ use fastn_auth::tools::{BoundTools, ModelReply};
 use fastn_auth::{ToolSet, Url};
 use fastn_auth_axum::Tenant;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams,
-    ElicitationAction, InputRequest, InputRequiredResult, InputRequests, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,
+    ElicitRequestParams, ElicitationAction, InputRequest, InputRequests, InputRequiredResult, JsonObject,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{ElicitationMode, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -131,7 +131,10 @@ impl McpServer {
                     "The user did not connect {connector}, so `{name}` was not run."
                 )));
             }
-            self.inner.flows.wait(&tenant, connector, self.inner.poll_interval, self.inner.connect_wait).await;
+            self.inner
+                .flows
+                .wait(&tenant, connector, self.inner.poll_interval, self.inner.connect_wait)
+                .await;
         }
         if let Some(done) = self.run(&tenant, name, arguments.clone()).await {
             return Ok(done.into());
@@ -163,7 +166,10 @@ impl McpServer {
                 match answer {
                     Ok(ElicitationAction::Accept) => {
                         let inner = &self.inner;
-                        if inner.flows.wait(&tenant, &connector, inner.poll_interval, inner.connect_wait).await
+                        if inner
+                            .flows
+                            .wait(&tenant, &connector, inner.poll_interval, inner.connect_wait)
+                            .await
                             && let Some(done) = self.run(&tenant, name, arguments).await
                         {
                             return Ok(done.into());
@@ -194,7 +200,9 @@ fn not_connected(connector: &str, name: &str, url: &Url) -> CallToolResponse {
 
 /// The elicitation's id: the flow's state, which the URL carries already.
 fn elicitation_id(url: &Url) -> String {
-    url.query_pairs().find(|(name, _)| name == "state").map_or_else(|| url.to_string(), |(_, value)| value.into())
+    url.query_pairs()
+        .find(|(name, _)| name == "state")
+        .map_or_else(|| url.to_string(), |(_, value)| value.into())
 }
 
 /// Whether the client's answer to the consent elicitation is `accept`.

@@ -120,8 +120,11 @@ impl McpHttp {
             counts: Mutex::new(Counts::default()),
         });
         let server = self.server;
-        let service =
-            StreamableHttpService::new(move || Ok(server.clone()), Arc::new(NeverSessionManager::default()), config);
+        let service = StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(NeverSessionManager::default()),
+            config,
+        );
         axum::Router::new()
             .route_service("/mcp", service)
             .layer(axum::middleware::from_fn_with_state(admission, admit))

@@ -29,6 +29,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod connect;
 mod handler;
 mod http;
@@ -41,7 +43,7 @@ use fastn_auth::tools::DEFAULT_MAX_MODEL_OUTPUT;
 use fastn_auth::{FastnAuth, ToolSet};
 use rmcp::ServiceExt as _;
 
-pub use http::McpHttp;
+pub use http::{DEFAULT_MAX_BODY, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_REQUESTS_PER_TENANT, McpHttp};
 
 /// The most connect flows a server holds at once (over every tenant) unless
 /// [`McpServerBuilder::max_pending_flows`] says otherwise.
