@@ -172,7 +172,9 @@ def main():
     env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
     failed = []
     for name, features, count in members:
-        print(f"== {name}: {count} blocks, fastn-auth features: {', '.join(features) or 'default only'}", flush=True)
+        sdk = [f for f in features if f in SDK_FEATURES]
+        beside = " (with fastn-auth-mcp)" if "mcp" in features else ""
+        print(f"== {name}: {count} blocks, fastn-auth features: {', '.join(sdk) or 'default only'}{beside}", flush=True)
         # `check`, not `build`: a block is compiled (types, borrows, the macro's expansion)
         # without linking one 45 MB binary per block, which filled a CI machine's disk.
         status = subprocess.run(["cargo", "check", "--quiet", "-p", name, "--bins"], cwd=scratch, env=env)
