@@ -109,11 +109,20 @@ def judge(kind):
     after = steps["after_approval"]
     expect(after["approved"] == 200 and not after["is_error"], f"approved, the call succeeds: {after}")
     expect(after["delta"] == {"executeTool": 1}, f"and starts no flow: {after['delta']}")
+    declined = steps["declined"]
+    expect(declined["asked"] == ["url"] and declined["is_error"] and "did not connect" in declined["text"],
+           f"a declined elicitation is a tool error saying the tool did not run: {declined}")
+    expect(declined["delta"].get("init") == 1 and declined["delta"].get("executeTool") == 1,
+           f"declined: one flow started, the refused call only: {declined['delta']}")
     elicited = steps["elicited"]
     expect([ask["mode"] for ask in elicited["asked"]] == ["url"], f"one URL elicitation: {elicited['asked']}")
     expect(not elicited["is_error"] and '"connector":"google_sheets"' in elicited["text"],
            f"the elicited call runs once the user approved: {elicited}")
-    expect(elicited["delta"].get("init") == 1, f"one flow for the elicited call: {elicited['delta']}")
+    if kind == "stdio":
+        # Each stdio client starts a server process of its own, with flows of its own.
+        expect(elicited["delta"].get("init") == 1, f"one flow for the elicited call: {elicited['delta']}")
+    else:
+        expect("init" not in elicited["delta"], f"the declined call's flow is reused: {elicited['delta']}")
     expected = "2025-11-25" if kind == "stdio" else "2026-07-28"
     expect(elicited["protocol"] == expected, f"the elicitation ran on {elicited['protocol']}, not {expected}")
     if failures:
@@ -145,7 +154,9 @@ def client(kind, target, bearer=None, **options):
 
 
 async def one_tenant(origin, kind, target, bearer=None):
-    async with client(kind, target, bearer, mode="legacy" if kind == "stdio" else "auto") as plain:
+    # stdio on the legacy handshake (the server's own elicitation/create), HTTP on 2026-07-28.
+    mode = "legacy" if kind == "stdio" else "auto"
+    async with client(kind, target, bearer, mode=mode) as plain:
         listed = await plain.list_tools()
         tools = {tool.name: tool for tool in listed.tools}
         send = tools["slack_send_message"]
@@ -174,6 +185,17 @@ async def one_tenant(origin, kind, target, bearer=None):
             "hubspot_create_contact", {"properties": {"email": "ada@example.com"}}))
         emit("after_approval", approved=status, is_error=result.is_error, text=text_of(result), delta=delta)
 
+    declined = []
+
+    async def on_decline(context, params):
+        declined.append(params.mode)
+        return types.ElicitResult(action="decline")
+
+    async with client(kind, target, bearer, mode=mode, elicitation_callback=on_decline) as declining:
+        result, delta = await measured(origin, lambda: declining.call_tool(
+            "google_sheets__get_values", {"spreadsheetId": "S1", "range": "A1:B2"}))
+        emit("declined", asked=declined, is_error=result.is_error, text=text_of(result), delta=delta)
+
     asked = []
 
     async def on_elicit(context, params):
@@ -181,8 +203,7 @@ async def one_tenant(origin, kind, target, bearer=None):
         approve(params.url)
         return types.ElicitResult(action="accept")
 
-    async with client(kind, target, bearer, mode="legacy" if kind == "stdio" else "auto",
-                      elicitation_callback=on_elicit) as eliciting:
+    async with client(kind, target, bearer, mode=mode, elicitation_callback=on_elicit) as eliciting:
         result, delta = await measured(origin, lambda: eliciting.call_tool(
             "google_sheets__get_values", {"spreadsheetId": "S1", "range": "A1:B2"}))
         emit("elicited", asked=asked, is_error=result.is_error, text=text_of(result), delta=delta,

@@ -79,7 +79,11 @@ async fn the_official_client_lists_calls_and_connects_on_demand_over_http() {
     // (an InputRequiredResult, then the call again with the user's answer).
     assert_eq!(steps["elicited"]["protocol"], "2026-07-28", "{}", steps["elicited"]);
     assert_eq!(server.pending_flows(), 0, "every flow the user approved is forgotten");
-    assert_eq!(mock.requests_to(Endpoint::Init), 2, "hubspot once, google-sheets once");
+    assert_eq!(
+        mock.requests_to(Endpoint::Init),
+        2,
+        "hubspot once, google-sheets once (declined, then approved)"
+    );
 }
 
 #[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]

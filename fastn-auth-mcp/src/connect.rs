@@ -143,6 +143,13 @@ impl Flows {
         }
     }
 
+    /// The consent URL of the tenant's flow for `connector`, when one is held.
+    pub(crate) async fn pending_url(&self, tenant: &str, connector: &str) -> Option<Url> {
+        let slot = self.held(&(tenant.to_owned(), connector.to_owned()))?;
+        let held = slot.session.lock().await;
+        held.as_ref()?.redirect_url().cloned()
+    }
+
     /// Forgets the tenant's flow of `connector`: its call succeeded.
     pub(crate) fn connected(&self, tenant: &str, connector: &str) {
         self.forget(&(tenant.to_owned(), connector.to_owned()));

@@ -124,17 +124,26 @@ impl McpServer {
         let name = request.name.as_ref();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let connector = self.connector_of(name).map(str::to_owned);
-        if let (Some(connector), Some(answers)) = (&connector, &request.input_responses) {
+        let retried = request.input_responses.as_ref();
+        if let (Some(connector), Some(answers)) = (&connector, retried) {
             // The retry of a call answered with an InputRequiredResult: the user saw the URL.
             if !accepted(answers.get(CONNECT)) {
                 return Ok(error_text(format!(
                     "The user did not connect {connector}, so `{name}` was not run."
                 )));
             }
-            self.inner
-                .flows
-                .wait(&tenant, connector, self.inner.poll_interval, self.inner.connect_wait)
-                .await;
+            let inner = &self.inner;
+            let connected =
+                inner.flows.wait(&tenant, connector, inner.poll_interval, inner.connect_wait).await;
+            if let Some(done) = self.run(&tenant, name, arguments).await {
+                return Ok(done.into());
+            }
+            // Not asked again: the client would retry, and wait, round after round.
+            let url = if connected { None } else { inner.flows.pending_url(&tenant, connector).await };
+            return Ok(match url {
+                Some(url) => not_connected(connector, name, &url),
+                None => error_text(format!("{connector} is still not connected, so `{name}` was not run.")),
+            });
         }
         if let Some(done) = self.run(&tenant, name, arguments.clone()).await {
             return Ok(done.into());
