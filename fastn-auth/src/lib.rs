@@ -38,6 +38,8 @@ mod api;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+#[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
+pub mod bridge;
 mod cache;
 mod calls;
 mod client;

@@ -57,6 +57,12 @@ impl Template {
     }
 
     /// The template as written.
+    /// The URL itself, when the template has no placeholder.
+    #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
+    pub(crate) fn fixed(&self) -> Option<&Url> {
+        self.fixed.as_ref()
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
@@ -281,8 +287,27 @@ impl Placement {
         credentials: &Credentials<crate::credentials::ExtraMap>,
         request: &mut reqwest::Request,
     ) -> Result<()> {
+        match self.placed(credentials)? {
+            Placed::Header(name, value) => {
+                request.headers_mut().insert(name, value);
+            }
+            Placed::Query(name, token) => {
+                request.url_mut().query_pairs_mut().append_pair(name, token);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the token of `credentials` goes, ready to be set.
+    ///
+    /// # Errors
+    /// As [`attach`](Self::attach).
+    pub(crate) fn placed<'c>(
+        &'c self,
+        credentials: &'c Credentials<crate::credentials::ExtraMap>,
+    ) -> Result<Placed<'c>> {
         let token = self.token(credentials)?;
-        match self {
+        Ok(match self {
             Placement::Header { name, prefix, from } => {
                 let mut value = HeaderValue::from_str(&format!("{prefix}{token}")).map_err(|_| {
                     Error::invalid(
@@ -291,14 +316,17 @@ impl Placement {
                     )
                 })?;
                 value.set_sensitive(true);
-                request.headers_mut().insert(name.clone(), value);
+                Placed::Header(name.clone(), value)
             }
-            Placement::Query { name, .. } => {
-                request.url_mut().query_pairs_mut().append_pair(name, token);
-            }
-        }
-        Ok(())
+            Placement::Query { name, .. } => Placed::Query(name, token),
+        })
     }
+}
+
+/// A token placed: a header (marked sensitive), or a query parameter's name and value.
+pub(crate) enum Placed<'c> {
+    Header(HeaderName, HeaderValue),
+    Query(&'c str, &'c str),
 }
 
 impl Placement {

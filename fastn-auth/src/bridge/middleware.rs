@@ -1,0 +1,78 @@
+//! [`TokenMiddleware`]: the token in a `reqwest-middleware` stack (progenitor clients, and
+//! any `ClientWithMiddleware`).
+
+use std::sync::Arc;
+
+use http::Extensions;
+use reqwest::{Request, Response, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+
+use super::{TokenError, covers};
+use crate::api::ApiClient;
+use crate::cache::Freshness;
+
+/// A `reqwest_middleware::Middleware` that sends the tenant's token with every request
+/// under the [`ApiClient`]'s base URL, refreshing it on a 401 (the rules of
+/// [`bridge`](super)). Any other request goes on untouched.
+///
+/// A request whose body is a stream cannot be sent twice: its 401 is returned as it is.
+/// Redirects are the inner `reqwest::Client`'s to follow: it drops `Authorization` on a
+/// redirect to another origin, not other headers; for a connector whose token travels in
+/// another header, build that client with `redirect(reqwest::redirect::Policy::none())`.
+#[derive(Debug, Clone)]
+pub struct TokenMiddleware {
+    api: Arc<ApiClient>,
+}
+
+impl TokenMiddleware {
+    /// The middleware of `api`'s connector and tenant.
+    pub fn new(api: ApiClient) -> Self {
+        TokenMiddleware { api: Arc::new(api) }
+    }
+}
+
+fn failed(err: crate::Error) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(TokenError(err))
+}
+
+#[async_trait::async_trait]
+impl Middleware for TokenMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let api = &self.api;
+        // Outside a base known without credentials: nothing to fetch, nothing to add.
+        if api.known_base().map_err(failed)?.is_some_and(|base| !covers(base, request.url())) {
+            return next.run(request, extensions).await;
+        }
+        let lease = api.lease(Freshness::Any).await.map_err(failed)?;
+        if !covers(&lease.base, request.url()) {
+            return next.run(request, extensions).await;
+        }
+        let again = request.try_clone();
+        api.attach(&lease, &mut request).map_err(failed)?;
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let Some(mut again) = again else {
+            tracing::warn!(
+                connector = api.connector_id(),
+                "the provider answered 401 to a request whose body cannot be sent again; \
+                 returning the 401 without refreshing"
+            );
+            return Ok(response);
+        };
+        let Some(fresh) = api.refreshed(&lease).await.map_err(failed)? else { return Ok(response) };
+        drop(response);
+        api.attach(&fresh, &mut again).map_err(failed)?;
+        let response = next.run(again, extensions).await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            api.refused_again(&fresh);
+        }
+        Ok(response)
+    }
+}
