@@ -14,6 +14,8 @@ mod example_web_app;
 mod api;
 #[path = "blocking.rs"]
 mod blocking;
+#[path = "bridges.rs"]
+mod bridges;
 #[path = "browser.rs"]
 mod browser;
 #[path = "fault_matrix.rs"]

@@ -134,6 +134,10 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         let err = unreachable.api_with(QueryToken).tenant_id("acme").get("/x").send().await.unwrap_err();
         shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
 
+        // The bridges: their Debug, a call through each, the token in a query, and the error
+        // of a tenant with no connection.
+        shown.extend(bridge_transcript(&client, &mock).await);
+
         // Tool calls: typed, untyped, a model's, refused by Fastn, refused before sending,
         // the space's key refused, a call that times out.
         let slack_tools = fastn_auth_tests::Slack::tools(&client).tenant_id("acme");
@@ -223,6 +227,36 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     {
         assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
     }
+}
+
+/// What the bridges show: `Debug`, answers, errors (a tenant with no connection).
+async fn bridge_transcript(client: &FastnAuth, mock: &MockServer) -> Vec<String> {
+    use fastn_auth::bridge::{GoogleToken, TokenLayer, TokenMiddleware};
+    use google_sheets4::common::GetToken as _;
+    let mut shown = Vec::new();
+    let slack = |tenant: &str| fastn_auth_tests::Slack::api(client).tenant_id(tenant);
+    let middleware = TokenMiddleware::new(slack("acme"));
+    let http =
+        reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(middleware.clone()).build();
+    let url = format!("{}/slack/auth.test", mock.provider_url());
+    let answered = http.get(&url).send().await;
+    assert_eq!(answered.as_ref().map(|answer| answer.status().as_u16()).ok(), Some(200), "{answered:?}");
+    shown.push(format!("{middleware:?} {http:?} {answered:?}"));
+    let nobody = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(TokenMiddleware::new(slack("nobody")))
+        .build();
+    let err = nobody.get(&url).send().await.unwrap_err();
+    shown.push(format!("{err:?} {err} {:?}", std::error::Error::source(&err)));
+    let layer = TokenLayer::<String>::cloned(slack("acme"));
+    shown.push(format!("{layer:?}"));
+    let query = TokenLayer::<String>::cloned(client.api_with(QueryToken).tenant_id("acme"));
+    shown.push(format!("{query:?}"));
+    let google = GoogleToken::new(slack("acme"));
+    shown.push(format!("{google:?} {:?}", google.delegate()));
+    let missing = GoogleToken::new(slack("nobody")).get_token(&[]).await.unwrap_err();
+    assert!(missing.downcast_ref::<fastn_auth::Error>().is_some_and(fastn_auth::Error::is_not_found));
+    shown.push(format!("{missing:?} {missing}"));
+    shown
 }
 
 /// The bodies an MCP client gets from `server` over HTTP for a session's requests.
