@@ -37,11 +37,24 @@ FEATURES = [
     ("redis", re.compile(r"\bRedis(Store|Handles)\b")),
     ("blocking", re.compile(r"fastn_auth::blocking\b")),
     ("metrics", re.compile(r"\bmetrics_exporter_prometheus\b")),
-    # Not a feature of fastn-auth: the block's crate needs fastn-auth-mcp beside it.
+    ("reqwest-middleware", re.compile(r"\bTokenMiddleware\b")),
+    ("tower", re.compile(r"\bTokenLayer\b")),
+    ("google-apis", re.compile(r"\bGoogleToken\b")),
+    # Not features of fastn-auth: crates the block's crate needs beside it.
     ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
+    ("octocrab", re.compile(r"\boctocrab\b")),
 ]
-# What each feature turns on in fastn-auth itself.
-SDK_FEATURES = {"redis", "blocking", "metrics"}
+# Which of those are features of fastn-auth itself.
+SDK_FEATURES = {"redis", "blocking", "metrics", "reqwest-middleware", "tower", "google-apis"}
+HYPER = 'hyper-util = { version = "0.1", features = ["client-legacy", "tokio", "http1"] }'
+# The crates a user adds for a feature's block: the provider-SDK crates a bridge goes into.
+EXTRA_DEPS = {
+    "reqwest-middleware": ['reqwest-middleware = "0.5"', 'reqwest = { version = "0.13", default-features = false }'],
+    "tower": ['tower = { version = "0.5", default-features = false, features = ["util"] }', HYPER,
+              'http = "1"', 'http-body = "1"', 'http-body-util = "0.1"', 'bytes = "1"'],
+    "google-apis": ['google-sheets4 = { version = "7", default-features = false }', HYPER],
+    "octocrab": ['octocrab = { version = "0.54", default-features = false }'],
+}
 
 
 def documents(path):
@@ -121,6 +134,8 @@ def manifest(name, features):
     ]
     if "mcp" in features:
         deps.append(f"fastn-auth-mcp = {path('fastn-auth-mcp')} }}")
+    extra = [dep for feature in features for dep in EXTRA_DEPS.get(feature, [])]
+    deps += sorted(set(extra), key=extra.index)
     deps += [f"{crate} = {spec}" for crate, spec in BASE_DEPS.items()]
     if "metrics" in features:
         deps.append('metrics-exporter-prometheus = { version = "0.17", default-features = false, features = ["http-listener"] }')
@@ -173,7 +188,8 @@ def main():
     failed = []
     for name, features, count in members:
         sdk = [f for f in features if f in SDK_FEATURES]
-        beside = " (with fastn-auth-mcp)" if "mcp" in features else ""
+        others = [f for f in features if f not in SDK_FEATURES]
+        beside = f" (with {', '.join(others)})" if others else ""
         print(f"== {name}: {count} blocks, fastn-auth features: {', '.join(sdk) or 'default only'}{beside}", flush=True)
         # `check`, not `build`: a block is compiled (types, borrows, the macro's expansion)
         # without linking one 45 MB binary per block, which filled a CI machine's disk.

@@ -27,6 +27,7 @@ macro_rules! guides {
 
 guides! {
     ApiCallsDoctests = "../docs/api-calls.md";
+    BridgesDoctests = "../docs/bridges.md";
     CachingDoctests = "../docs/caching.md";
     EmulatorDoctests = "../docs/emulator.md";
     ToolsDoctests = "../docs/tools.md";
