@@ -4,7 +4,7 @@
 //! `ApiClient`. Offline, against the emulator's provider API.
 //!
 //! ```text
-//! cargo run --example bridges
+//! cargo run --example bridges --features bridges
 //! ```
 
 use fastn_auth::bridge::{GoogleToken, TokenLayer, TokenMiddleware};
@@ -22,7 +22,8 @@ mod fastn {
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let emulator = MockServer::builder().connectors(fastn::MANIFEST).start().await?;
     for connector in ["slack", "google-sheets"] {
-        emulator.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id("acme"), None);
+        emulator
+            .insert_connection(ConnectionKey::new(MockServer::SPACE_ID, connector).tenant_id("acme"), None);
     }
     let client = emulator.client(); // its API calls go to the emulator's provider API
     let slack_api = format!("{}/slack", emulator.provider_url());
@@ -46,10 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // A google-apis-rs hub: GoogleToken gives each call the current token; the delegate
     // turns a 401 into one shared refresh and the hub's retry.
     let token = GoogleToken::new(fastn::GoogleSheets::api(&client).tenant_id("acme"));
-    let mut hub = google_sheets4::Sheets::new(Client::builder(TokioExecutor::new()).build_http(), token.clone());
+    let mut hub =
+        google_sheets4::Sheets::new(Client::builder(TokioExecutor::new()).build_http(), token.clone());
     hub.base_url(format!("{}/google-sheets/", emulator.provider_url()));
     let mut refresh = token.delegate();
-    let (answer, _values) = hub.spreadsheets().values_get("S1", "A1:B2").delegate(&mut refresh).doit().await?;
+    let (answer, _values) =
+        hub.spreadsheets().values_get("S1", "A1:B2").delegate(&mut refresh).doit().await?;
     println!("google-sheets4: {}", answer.status());
     Ok(())
 }

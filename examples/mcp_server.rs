@@ -4,7 +4,7 @@
 //! answered with the link to connect it.
 //!
 //! ```text
-//! cargo run --example mcp_server     # then point an MCP client at http://127.0.0.1:3001/mcp
+//! cargo run --example mcp_server --features mcp   # then point an MCP client at http://127.0.0.1:3001/mcp
 //! ```
 //!
 //! Offline it runs against the emulator, where tenant `acme` (token `acme-secret`) has

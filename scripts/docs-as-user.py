@@ -42,7 +42,7 @@ FEATURES = [
     ("google-apis", re.compile(r"\bGoogleToken\b")),
     # Not features of fastn-auth: crates the block's crate needs beside it.
     ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
-    ("octocrab", re.compile(r"\boctocrab\b")),
+    ("octocrab", re.compile(r"\boctocrab::")),
 ]
 # Which of those are features of fastn-auth itself.
 SDK_FEATURES = {"redis", "blocking", "metrics", "reqwest-middleware", "tower", "google-apis"}
