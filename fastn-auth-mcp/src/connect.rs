@@ -117,37 +117,17 @@ impl Flows {
         Ok(url)
     }
 
-    /// Waits up to `wait` for the tenant's pending flow of `connector` to be connected;
-    /// whether it was. A flow that failed is forgotten, so the next call starts another.
-    pub(crate) async fn wait(
-        &self,
-        tenant: &str,
-        connector: &str,
-        interval: Duration,
-        wait: Duration,
-    ) -> bool {
+    /// Waits up to `wait` for the tenant's pending flow of `connector` to be connected. A
+    /// flow connected or failed is forgotten (the next call runs, or starts another); one
+    /// still pending is kept.
+    pub(crate) async fn wait(&self, tenant: &str, connector: &str, interval: Duration, wait: Duration) {
         let key = (tenant.to_owned(), connector.to_owned());
-        let Some(slot) = self.held(&key) else { return false };
-        let Some(session) = slot.session.lock().await.clone() else { return false };
-        match session.wait_for_completion(PollOptions::new(interval, wait)).await {
-            Ok(_) => {
-                self.forget(&key);
-                true
-            }
-            Err(err) => {
-                if !err.is_timeout() {
-                    self.forget(&key);
-                }
-                false
-            }
+        let Some(slot) = self.held(&key) else { return };
+        let Some(session) = slot.session.lock().await.clone() else { return };
+        let waited = session.wait_for_completion(PollOptions::new(interval, wait)).await;
+        if !waited.is_err_and(|err| err.is_timeout()) {
+            self.forget(&key);
         }
-    }
-
-    /// The consent URL of the tenant's flow for `connector`, when one is held.
-    pub(crate) async fn pending_url(&self, tenant: &str, connector: &str) -> Option<Url> {
-        let slot = self.held(&(tenant.to_owned(), connector.to_owned()))?;
-        let held = slot.session.lock().await;
-        held.as_ref()?.redirect_url().cloned()
     }
 
     /// Forgets the tenant's flow of `connector`: its call succeeded.

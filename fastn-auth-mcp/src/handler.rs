@@ -124,26 +124,10 @@ impl McpServer {
         let name = request.name.as_ref();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let connector = self.connector_of(name).map(str::to_owned);
-        let retried = request.input_responses.as_ref();
-        if let (Some(connector), Some(answers)) = (&connector, retried) {
+        if let (Some(connector), Some(answers)) = (&connector, &request.input_responses) {
             // The retry of a call answered with an InputRequiredResult: the user saw the URL.
-            if !accepted(answers.get(CONNECT)) {
-                return Ok(error_text(format!(
-                    "The user did not connect {connector}, so `{name}` was not run."
-                )));
-            }
-            let inner = &self.inner;
-            let connected =
-                inner.flows.wait(&tenant, connector, inner.poll_interval, inner.connect_wait).await;
-            if let Some(done) = self.run(&tenant, name, arguments).await {
-                return Ok(done.into());
-            }
-            // Not asked again: the client would retry, and wait, round after round.
-            let url = if connected { None } else { inner.flows.pending_url(&tenant, connector).await };
-            return Ok(match url {
-                Some(url) => not_connected(connector, name, &url),
-                None => error_text(format!("{connector} is still not connected, so `{name}` was not run.")),
-            });
+            let answer = answers.get(CONNECT).cloned().unwrap_or(Value::Null);
+            return Ok(self.after_consent(&tenant, connector, name, arguments, &answer).await);
         }
         if let Some(done) = self.run(&tenant, name, arguments.clone()).await {
             return Ok(done.into());
@@ -170,32 +154,58 @@ impl McpServer {
                 )]);
                 Ok(InputRequiredResult::new(Some(asks), Some(format!("connect:{connector}"))).into())
             }
-            Ask::Elicit => {
-                let answer = context.peer.elicit_url(message, url.clone(), elicitation_id(&url)).await;
-                match answer {
-                    Ok(ElicitationAction::Accept) => {
-                        let inner = &self.inner;
-                        if inner
-                            .flows
-                            .wait(&tenant, &connector, inner.poll_interval, inner.connect_wait)
-                            .await
-                            && let Some(done) = self.run(&tenant, name, arguments).await
-                        {
-                            return Ok(done.into());
-                        }
-                        Ok(not_connected(&connector, name, &url))
-                    }
-                    Ok(_) => Ok(error_text(format!(
-                        "The user did not connect {connector}, so `{name}` was not run."
-                    ))),
-                    Err(err) => {
-                        tracing::debug!(error = %err, "the client did not take the consent elicitation");
-                        Ok(not_connected(&connector, name, &url))
-                    }
+            Ask::Elicit => match context.peer.elicit_url(message, url.clone(), elicitation_id(&url)).await {
+                Ok(answer) => Ok(self.after_consent(&tenant, &connector, name, arguments, &answer).await),
+                Err(err) => {
+                    tracing::debug!(error = %err, "the client did not take the consent elicitation");
+                    Ok(not_connected(&connector, name, &url))
                 }
-            }
+            },
             Ask::Text => Ok(not_connected(&connector, name, &url)),
         }
+    }
+
+    /// The call once the user answered the consent elicitation: on `accept`, run when the
+    /// flow is connected within the wait; otherwise a tool error — with the URL, never
+    /// another elicitation, which a client would answer and retry round after round.
+    async fn after_consent(
+        &self,
+        tenant: &str,
+        connector: &str,
+        name: &str,
+        arguments: Value,
+        answer: &impl Accepted,
+    ) -> CallToolResponse {
+        let inner = &self.inner;
+        if !answer.accepted() {
+            return error_text(format!("The user did not connect {connector}, so `{name}` was not run."));
+        }
+        inner.flows.wait(tenant, connector, inner.poll_interval, inner.connect_wait).await;
+        if let Some(done) = self.run(tenant, name, arguments).await {
+            return done.into();
+        }
+        match inner.flows.consent(&inner.client, tenant, connector).await {
+            Ok(url) => not_connected(connector, name, &url),
+            Err(err) => error_text(format!("{connector} is not connected, and {err}")),
+        }
+    }
+}
+
+/// A client's answer to the consent elicitation: the `elicitation/create` result's action,
+/// or the JSON of an `InputRequiredResult`'s answer.
+trait Accepted {
+    fn accepted(&self) -> bool;
+}
+
+impl Accepted for ElicitationAction {
+    fn accepted(&self) -> bool {
+        *self == ElicitationAction::Accept
+    }
+}
+
+impl Accepted for Value {
+    fn accepted(&self) -> bool {
+        self.get("action").and_then(Value::as_str) == Some("accept")
     }
 }
 
@@ -212,11 +222,6 @@ fn elicitation_id(url: &Url) -> String {
     url.query_pairs()
         .find(|(name, _)| name == "state")
         .map_or_else(|| url.to_string(), |(_, value)| value.into())
-}
-
-/// Whether the client's answer to the consent elicitation is `accept`.
-fn accepted(answer: Option<&Value>) -> bool {
-    answer.and_then(|answer| answer.get("action")).and_then(Value::as_str) == Some("accept")
 }
 
 impl ServerHandler for McpServer {
