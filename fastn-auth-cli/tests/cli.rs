@@ -560,3 +560,48 @@ fn mcp_without_a_tenant_or_tools_says_what_is_missing() {
     assert_eq!(code(&output), 1);
     assert!(stderr(&output).contains("did you mean `slack_send_message`"), "{}", stderr(&output));
 }
+
+/// `request` (an HTTP/1.1 request, `Connection: close`) sent to `addr`; the whole answer.
+async fn http_exchange(addr: &str, request: String) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_serves_streamable_http_and_refuses_a_cross_site_page() {
+    let mock = MockServer::builder()
+        .connectors(include_str!("../../connectors.yaml"))
+        .registry(include_str!("../../.fastn/registry.json"))
+        .start()
+        .await
+        .unwrap();
+    let mut server = cli(Some(&mock), &["mcp", "--tenant", "acme", "--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let url = first_line.trim().to_owned();
+    let addr = url.strip_prefix("http://").and_then(|rest| rest.strip_suffix("/mcp")).expect(&url).to_owned();
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let request = |origin: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{origin}\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{list}",
+            list.len()
+        )
+    };
+    let listed = http_exchange(&addr, request("")).await;
+    let refused = http_exchange(&addr, request("Origin: https://evil.example\r\n")).await;
+    server.kill().unwrap();
+    drop(server.wait());
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    assert!(listed.contains("slack_send_message") && listed.contains("hubspot_create_contact"), "{listed}");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+}
