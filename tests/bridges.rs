@@ -208,7 +208,11 @@ async fn octocrab_through_its_layer_hook_carries_a_refreshing_token() {
     assert_eq!(via_octocrab(octocrab.clone(), url.clone()).await.unwrap(), 200);
     let (origin, seen) = recorder().await;
     assert_eq!(via_octocrab(octocrab.clone(), format!("{origin}/outside")).await.unwrap(), 200);
-    assert!(seen.lock().unwrap().iter().all(|value| !value.contains(&token)));
+    // A redirect out of the base is returned, not followed (octocrab on a service of ours).
+    mock.inject(Endpoint::Api, Fault::Redirect(format!("{origin}/stolen")));
+    assert_eq!(via_octocrab(octocrab.clone(), url.clone()).await.unwrap(), 307);
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|value| !value.contains(&token) && value != "/stolen"), "{seen:?}");
     rotation_costs_one_refresh(&mock, "github", || via_octocrab(octocrab.clone(), url.clone())).await;
     let found = |outcome: &Outcome| outcome.as_ref().is_err_and(|err| not_found_in(err.as_ref()));
     revoked_is_not_found(&mock, "github", || via_octocrab(octocrab.clone(), url.clone()), found).await;
@@ -231,18 +235,25 @@ async fn via_sheets(hub: Arc<Sheets>, token: GoogleToken) -> Outcome {
     let call = hub.spreadsheets().values_get("S1", "A1:B2").delegate(&mut refresh).doit().await;
     match call {
         Ok((response, _values)) => Ok(response.status().as_u16()),
-        Err(google_sheets4::common::Error::BadRequest(_) | google_sheets4::common::Error::Failure(_)) => {
-            Ok(401)
-        }
+        Err(google_sheets4::common::Error::Failure(response)) => Ok(response.status().as_u16()),
+        // A non-2xx answer with a JSON body: the hub keeps the body, not the status.
+        Err(google_sheets4::common::Error::BadRequest(_)) => Ok(400),
         Err(err) => Err(Box::new(err)),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_google_sheets_hub_reads_through_google_token() {
-    let (mock, _token) = emulator("google-sheets").await;
+    let (mock, secret) = emulator("google-sheets").await;
     let (hub, token) = sheets_of(&mock);
     let hub = Arc::new(hub);
+    // A redirect out of the hub's base URL: not followed, so the token stays home.
+    assert_eq!(via_sheets(hub.clone(), token.clone()).await.unwrap(), 200);
+    let (origin, seen) = recorder().await;
+    mock.inject(Endpoint::Api, Fault::Redirect(format!("{origin}/stolen")));
+    assert_eq!(via_sheets(hub.clone(), token.clone()).await.unwrap(), 307, "returned, not followed");
+    assert!(seen.lock().unwrap().iter().all(|value| !value.contains(&secret)));
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the other server");
     rotation_costs_one_refresh(&mock, "google-sheets", || via_sheets(hub.clone(), token.clone())).await;
     // A missing connection: the hub's MissingToken holding the SDK's not-found.
     let found = |outcome: &Outcome| match outcome {
