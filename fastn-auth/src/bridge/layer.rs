@@ -10,7 +10,8 @@ use http::{Request, Response, StatusCode};
 use url::Url;
 
 use super::{TokenError, covers};
-use crate::api::{ApiClient, Lease};
+use crate::api::ApiClient;
+use crate::api::lease::Lease;
 use crate::cache::Freshness;
 use crate::provider::Placed;
 
