@@ -30,7 +30,8 @@
 //! Typed connectors come from a manifest with `connectors!` (feature `macros`, on by
 //! default). The emulator of the Fastn
 //! API, for your tests and local runs, is the crate `fastn-auth-emulator` (a
-//! dev-dependency).
+//! dev-dependency). The tenant's token inside other crates' clients (reqwest-middleware,
+//! tower and octocrab, google-apis-rs hubs) is `bridge`, behind features of those names.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -39,6 +40,7 @@ mod api;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 #[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))))]
 pub mod bridge;
 mod cache;
 mod calls;

@@ -1,6 +1,6 @@
 //! The tenant's refreshing token inside other crates' HTTP clients: a
 //! [`reqwest_middleware`] middleware ([`TokenMiddleware`], feature `reqwest-middleware`), a
-//! [`tower`] layer ([`TokenLayer`], feature `tower`: hyper clients, octocrab), and
+//! `tower` layer ([`TokenLayer`], feature `tower`: hyper clients, octocrab), and
 //! google-apis-rs's `GetToken` ([`GoogleToken`], feature `google-apis`).
 //!
 //! Each is built from an [`ApiClient`](crate::ApiClient) (connector, tenant, base URL,
