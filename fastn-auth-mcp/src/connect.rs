@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use fastn_auth::{AuthSession, AuthStatus, Error, FastnAuth, PollOptions, Url};
+use tokio::time::Instant;
 
 /// A tenant and a connector (its connect id).
 type Key = (String, String);
@@ -16,12 +17,30 @@ pub(crate) struct Flows {
     slots: Mutex<HashMap<Key, Arc<Slot>>>,
     /// The most flows held at once, over every tenant.
     max: usize,
+    /// How long a flow is handed out: older, it is replaced, and its place may be taken.
+    ttl: Duration,
 }
 
 /// One tenant's flow for one connector; the async lock makes its start single-flight.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
     session: tokio::sync::Mutex<Option<AuthSession>>,
+    /// When its flow (or the slot, before one) was started.
+    started: Mutex<Instant>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot { session: tokio::sync::Mutex::new(None), started: Mutex::new(Instant::now()) }
+    }
+
+    fn age(&self) -> Duration {
+        self.started.lock().unwrap_or_else(PoisonError::into_inner).elapsed()
+    }
+
+    fn restart(&self) {
+        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
 }
 
 /// Why no consent URL could be given.
@@ -48,8 +67,8 @@ impl std::fmt::Display for ConsentError {
 }
 
 impl Flows {
-    pub(crate) fn new(max: usize) -> Self {
-        Flows { slots: Mutex::new(HashMap::new()), max }
+    pub(crate) fn new(max: usize, ttl: Duration) -> Self {
+        Flows { slots: Mutex::new(HashMap::new()), max, ttl }
     }
 
     fn held(&self, key: &Key) -> Option<Arc<Slot>> {
@@ -63,9 +82,13 @@ impl Flows {
             return Ok(slot.clone());
         }
         if slots.len() >= self.max {
+            // Flows past their time are not handed out again: their places are free.
+            slots.retain(|_, slot| slot.age() < self.ttl);
+        }
+        if slots.len() >= self.max {
             return Err(ConsentError::Full(self.max));
         }
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(Slot::new());
         slots.insert(key.clone(), slot.clone());
         Ok(slot)
     }
@@ -85,7 +108,7 @@ impl Flows {
         let key = (tenant.to_owned(), connector.to_owned());
         let slot = self.held_or_new(&key)?;
         let mut held = slot.session.lock().await;
-        if let Some(session) = held.as_ref() {
+        if let Some(session) = held.as_ref().filter(|_| slot.age() < self.ttl) {
             // One status request says whether the user can still answer it: a flow that
             // failed, expired or was connected meanwhile is not handed out again.
             match session.get_status().await {
@@ -114,6 +137,7 @@ impl Flows {
         };
         tracing::info!(connector, tenant, "connect flow started for a tool call");
         *held = Some(session);
+        slot.restart();
         Ok(url)
     }
 
@@ -138,5 +162,32 @@ impl Flows {
     /// How many flows are held.
     pub(crate) fn len(&self) -> usize {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastn_auth::Endpoint;
+    use fastn_auth_emulator::MockServer;
+
+    #[tokio::test]
+    async fn a_full_process_takes_new_flows_again_once_one_is_past_its_time() {
+        let mock = MockServer::start().await.unwrap();
+        let client = mock.client();
+        let ttl = Duration::from_secs(600);
+        let flows = Flows::new(1, ttl);
+        let first = flows.consent(&client, "acme", "slack").await.unwrap();
+        assert_eq!(flows.consent(&client, "acme", "slack").await.unwrap(), first, "reused while pending");
+        let full = flows.consent(&client, "globex", "slack").await;
+        assert!(matches!(full, Err(ConsentError::Full(1))), "{full:?}");
+        // The flow's time passes (the clock moved, no wait).
+        tokio::time::pause();
+        tokio::time::advance(ttl).await;
+        tokio::time::resume();
+        let globex = flows.consent(&client, "globex", "slack").await.unwrap();
+        assert_ne!(globex, first);
+        assert_eq!(flows.len(), 1, "acme's old flow gave its place");
+        assert_eq!(mock.requests_to(Endpoint::Init), 2);
     }
 }

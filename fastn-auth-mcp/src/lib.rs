@@ -49,6 +49,10 @@ pub use http::{DEFAULT_MAX_BODY, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_REQUESTS_PER_
 /// [`McpServerBuilder::max_pending_flows`] says otherwise.
 pub const DEFAULT_MAX_PENDING_FLOWS: usize = 10_000;
 
+/// How long a connect flow is handed out to the tenant's calls, unless
+/// [`McpServerBuilder::flow_ttl`] says otherwise (as `fastn-auth-axum`'s router keeps one).
+pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(10 * 60);
+
 /// How long a call answered by a URL elicitation waits for the user to connect, unless
 /// [`McpServerBuilder::connect_wait`] says otherwise.
 pub const DEFAULT_CONNECT_WAIT: Duration = Duration::from_secs(120);
@@ -87,6 +91,7 @@ pub struct McpServerBuilder {
     connect_ids: HashMap<String, String>,
     max_output: usize,
     max_pending_flows: usize,
+    flow_ttl: Duration,
     connect_wait: Duration,
     poll_interval: Duration,
 }
@@ -102,6 +107,7 @@ impl McpServer {
             connect_ids: HashMap::new(),
             max_output: DEFAULT_MAX_MODEL_OUTPUT,
             max_pending_flows: DEFAULT_MAX_PENDING_FLOWS,
+            flow_ttl: DEFAULT_FLOW_TTL,
             connect_wait: DEFAULT_CONNECT_WAIT,
             poll_interval: Duration::from_secs(1),
         }
@@ -176,6 +182,15 @@ impl McpServerBuilder {
         self
     }
 
+    /// How long a connect flow is handed out to the tenant's calls; default
+    /// [`DEFAULT_FLOW_TTL`]. Older, the next call starts another, and its place counts as
+    /// free against [`max_pending_flows`](Self::max_pending_flows): a flow its user
+    /// abandoned does not hold a place for ever.
+    pub fn flow_ttl(mut self, ttl: Duration) -> Self {
+        self.flow_ttl = ttl;
+        self
+    }
+
     /// How long a call answered with a URL elicitation waits for the user to connect;
     /// default [`DEFAULT_CONNECT_WAIT`]. After it, the call is a tool error with the URL.
     pub fn connect_wait(mut self, wait: Duration) -> Self {
@@ -199,7 +214,7 @@ impl McpServerBuilder {
                 listed,
                 tenant: self.tenant,
                 connect_ids: self.connect_ids,
-                flows: connect::Flows::new(self.max_pending_flows),
+                flows: connect::Flows::new(self.max_pending_flows, self.flow_ttl),
                 max_output: self.max_output,
                 connect_wait: self.connect_wait,
                 poll_interval: self.poll_interval,
