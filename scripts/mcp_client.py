@@ -137,16 +137,11 @@ async def measured(origin, call):
     return result, delta
 
 
-def server_of(kind, target):
-    if kind == "stdio":
-        # The server's configuration (FASTN_*) is this process's environment.
-        return StdioServerParameters(command=target[0], args=target[1:], env=dict(os.environ))
-    return target
-
-
 def client(kind, target, bearer=None, **options):
     if kind == "stdio":
-        return Client(server_of(kind, target), **options)
+        # The server's configuration (FASTN_*) is this process's environment.
+        stdio = StdioServerParameters(command=target[0], args=target[1:], env=dict(os.environ))
+        return Client(stdio, **options)
     from mcp.client.streamable_http import streamable_http_client
 
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {bearer}"})

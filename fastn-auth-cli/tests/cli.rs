@@ -463,10 +463,12 @@ async fn api_needs_no_manifest_with_a_gateway_and_names_what_it_does_not_know() 
     }
 }
 
-/// An emulator serving the workspace's sample registry, `acme` connected to Slack.
+/// An emulator of the workspace's manifest serving its sample registry, `acme` connected to
+/// Slack.
 async fn emulator_with_tools() -> MockServer {
     let registry = std::fs::read_to_string(root().join(".fastn/registry.json")).unwrap();
-    let mock = MockServer::builder().registry(registry).start().await.unwrap();
+    let manifest = std::fs::read_to_string(root().join("connectors.yaml")).unwrap();
+    let mock = MockServer::builder().connectors(manifest).registry(registry).start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     mock
 }
@@ -528,13 +530,7 @@ async fn tools_sync_reports_a_failing_scope_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_serves_the_manifests_tools_on_stdio_to_the_official_mcp_client() {
-    let mock = MockServer::builder()
-        .connectors(include_str!("../../connectors.yaml"))
-        .registry(include_str!("../../.fastn/registry.json"))
-        .start()
-        .await
-        .unwrap();
-    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let mock = emulator_with_tools().await;
     // The official MCP SDK for Python starts `fastn-auth mcp --tenant acme` and runs the
     // scenario scripts/mcp_client.py judges (list, valid, malformed, connect on demand by
     // a tool error and by elicitation), with the emulator's counts.
@@ -573,12 +569,7 @@ async fn http_exchange(addr: &str, request: String) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_serves_streamable_http_and_refuses_a_cross_site_page() {
-    let mock = MockServer::builder()
-        .connectors(include_str!("../../connectors.yaml"))
-        .registry(include_str!("../../.fastn/registry.json"))
-        .start()
-        .await
-        .unwrap();
+    let mock = emulator_with_tools().await;
     let mut server = cli(Some(&mock), &["mcp", "--tenant", "acme", "--http", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -101,6 +101,7 @@ impl McpServer {
 
     /// Runs the call; `None` when the tenant has not connected the tool's connector.
     async fn run(&self, tenant: &str, name: &str, arguments: Value) -> Option<CallToolResult> {
+        // `name` is the client's (a model's): shown escaped and cut, never as written.
         match self.bound(tenant).call_value(name, arguments).await {
             Ok(reply) => {
                 if let Some(connector) = self.connector_of(name) {
@@ -110,7 +111,8 @@ impl McpServer {
             }
             Err(err) if err.is_not_found() => None,
             Err(err) => Some(CallToolResult::error(vec![ContentBlock::text(format!(
-                "Fastn could not run `{name}`: {err}"
+                "Fastn could not run `{}`: {err}",
+                shown(name)
             ))])),
         }
     }
@@ -133,7 +135,7 @@ impl McpServer {
             return Ok(done.into());
         }
         let Some(connector) = connector else {
-            return Ok(error_text(format!("`{name}` is not one of this server's tools")));
+            return Ok(error_text(format!("`{}` is not one of this server's tools", shown(name))));
         };
         let url = match self.inner.flows.consent(&self.inner.client, &tenant, &connector).await {
             Ok(url) => url,
@@ -207,6 +209,11 @@ impl Accepted for Value {
     fn accepted(&self) -> bool {
         self.get("action").and_then(Value::as_str) == Some("accept")
     }
+}
+
+/// A client's text (a tool name) as an answer may hold it: escaped, at most 100 characters.
+fn shown(text: &str) -> String {
+    fastn_auth_rules::escape(text, 100)
 }
 
 /// The tool error for a call whose connector is not connected yet.

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response, StatusCode};
 use url::Url;
 
-use super::{TokenError, covers};
+use super::{TokenError, covers, retry_after_401};
 use crate::api::ApiClient;
 use crate::api::lease::Lease;
 use crate::cache::Freshness;
@@ -165,15 +165,8 @@ where
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
-            let Some(mut again) = again else {
-                tracing::warn!(
-                    connector = api.connector_id(),
-                    "the provider answered 401 to a request whose body cannot be sent again; \
-                     returning the 401 without refreshing"
-                );
-                return Ok(response);
-            };
-            let Some(fresh) = api.refreshed(&lease).await.map_err(TokenError)? else { return Ok(response) };
+            let retry = retry_after_401(&api, &lease, again).await.map_err(TokenError)?;
+            let Some((mut again, fresh)) = retry else { return Ok(response) };
             drop(response);
             attach(&api, &fresh, &mut again)?;
             std::future::poll_fn(|cx| inner.poll_ready(cx)).await.map_err(Into::into)?;

@@ -7,7 +7,7 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 
-use super::{TokenError, covers};
+use super::{TokenError, covers, retry_after_401};
 use crate::api::ApiClient;
 use crate::cache::Freshness;
 
@@ -58,15 +58,9 @@ impl Middleware for TokenMiddleware {
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let Some(mut again) = again else {
-            tracing::warn!(
-                connector = api.connector_id(),
-                "the provider answered 401 to a request whose body cannot be sent again; \
-                 returning the 401 without refreshing"
-            );
+        let Some((mut again, fresh)) = retry_after_401(api, &lease, again).await.map_err(failed)? else {
             return Ok(response);
         };
-        let Some(fresh) = api.refreshed(&lease).await.map_err(failed)? else { return Ok(response) };
         drop(response);
         api.attach(&fresh, &mut again).map_err(failed)?;
         let response = next.run(again, extensions).await?;

@@ -59,6 +59,27 @@ impl std::error::Error for TokenError {
     }
 }
 
+/// After the provider answered 401 to a request sent with `lease`'s token: the copy to send
+/// again (`again`, made before the token was set) with the newer credentials, or `None` to
+/// hand the 401 back — there is no copy (warned), the refusals are final for a while, or
+/// Fastn gave the same token back.
+#[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
+pub(crate) async fn retry_after_401<R>(
+    api: &crate::api::ApiClient,
+    lease: &crate::api::lease::Lease,
+    again: Option<R>,
+) -> crate::Result<Option<(R, crate::api::lease::Lease)>> {
+    let Some(again) = again else {
+        tracing::warn!(
+            connector = api.connector_id(),
+            "the provider answered 401 to a request whose body cannot be sent again; \
+             returning the 401 without refreshing"
+        );
+        return Ok(None);
+    };
+    Ok(api.refreshed(lease).await?.map(|fresh| (again, fresh)))
+}
+
 /// Whether `url` is under `base`: the same scheme, host and port, and a path equal to the
 /// base's or below it (segment by segment: `/v4` covers `/v4/x`, not `/v4x`).
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
