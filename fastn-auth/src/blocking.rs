@@ -179,11 +179,11 @@ macro_rules! selector {
     () => {
         forward! {
             /// The org; see [`crate::ConnectRequest::org_id`].
-            fn org_id(org_id: impl Into<String>);
+            fn org_id(org_id: impl Into<std::borrow::Cow<'a, str>>);
             /// The tenant (your customer).
-            fn tenant_id(tenant_id: impl Into<String>);
+            fn tenant_id(tenant_id: impl Into<std::borrow::Cow<'a, str>>);
             /// The connection instance.
-            fn connection_id(connection_id: impl Into<String>);
+            fn connection_id(connection_id: impl Into<std::borrow::Cow<'a, str>>);
         }
     };
 }
@@ -196,7 +196,7 @@ pub struct ConnectRequest<'a, C: Connector = Dynamic> {
     runtime: &'a Arc<Runtime>,
 }
 
-impl<C: Connector> ConnectRequest<'_, C> {
+impl<'a, C: Connector> ConnectRequest<'a, C> {
     selector!();
 
     /// Starts the flow; see [`crate::ConnectRequest::send`].
@@ -217,7 +217,7 @@ pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
     runtime: &'a Arc<Runtime>,
 }
 
-impl<C: Connector> CredentialsRequest<'_, C> {
+impl<'a, C: Connector> CredentialsRequest<'a, C> {
     selector!();
 
     forward! {

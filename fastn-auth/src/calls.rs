@@ -9,7 +9,7 @@ use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
 use crate::provider::Providers;
-use crate::target::Target;
+use crate::target::{Key, Target};
 use crate::tools::ToolSettings;
 use crate::transport::{Budget, Transport};
 use crate::wire::{self, InitAnswer, Route, StatusAnswer};
@@ -63,67 +63,65 @@ impl Calls {
     /// `GET /connect/credentials/{org}/{connector}`, through the cache when there is one.
     pub(crate) async fn credentials<E: Extra>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         deadline: Option<Instant>,
         freshness: Freshness,
     ) -> Result<Credentials<E>> {
         if !self.caches_credentials {
             // Boxed, like the cache's slow path: a request's future is not moved in kilobytes.
-            return Box::pin(self.fetch(target, deadline)).await;
+            return Box::pin(self.fetch(key, deadline)).await;
         }
-        self.cached(target, deadline, freshness).await.map(|(credentials, _)| credentials)
+        self.cached(key, deadline, freshness).await.map(|(credentials, _)| credentials)
     }
 
-    /// The credentials of `target` through the cache, with their generation; what API calls
+    /// The credentials of `key` through the cache, with their generation; what API calls
     /// use whether or not the client caches its credentials requests.
     pub(crate) async fn cached<E: Extra>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         deadline: Option<Instant>,
         freshness: Freshness,
     ) -> Result<(Credentials<E>, u64)> {
-        // An id Fastn would refuse is refused before any lookup: a cache never answers
-        // what a request could not have asked.
-        Transport::check_ids(credentials_route(target), target.scope())?;
-        // A hit needs no deadline: nothing is awaited.
-        if let Some(settled) = self.cache.settled(target, freshness) {
+        // A hit needs no deadline (nothing is awaited) and no check of the ids: the cache
+        // holds only connections whose ids passed the check below, so it never answers what
+        // a request could not have asked.
+        if let Some(settled) = self.cache.settled(key, freshness) {
             return settled;
         }
+        Transport::check_ids(credentials_route(key), key.scope())?;
         // The wait and the fetch make a future of kilobytes (the whole fetch path), boxed so
         // that a hit's future, which every caller moves, stays small.
-        Box::pin(self.waited(target, deadline, freshness)).await
+        Box::pin(self.waited(key, deadline, freshness)).await
     }
 
     /// [`cached`](Self::cached) past a hit: wait for another caller's fetch or lead one,
     /// within the deadline.
     async fn waited<E: Extra>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         deadline: Option<Instant>,
         freshness: Freshness,
     ) -> Result<(Credentials<E>, u64)> {
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);
-        let cached = self
-            .cache
-            .get(target, freshness, deadline, || self.fetch::<Map<String, Value>>(target, deadline));
+        let cached =
+            self.cache.get(key, freshness, deadline, || self.fetch::<Map<String, Value>>(key, deadline));
         match deadline {
             None => cached.await,
             Some(at) => tokio::time::timeout_at(at, cached).await.unwrap_or_else(|_| {
-                Err(self.transport.deadline_error(credentials_route(target), target.scope(), at - started))
+                Err(self.transport.deadline_error(credentials_route(key), key.scope(), at - started))
             }),
         }
     }
 
     /// `GET /connect/credentials/{org}/{connector}` itself.
-    async fn fetch<E: Extra>(&self, target: &Target, deadline: Option<Instant>) -> Result<Credentials<E>> {
-        let connector = &target.connector_id;
-        let decode = |body: &[u8]| Credentials::from_answer(connector, body);
-        self.transport.call(credentials_route(target), target.scope(), self.budget(deadline), decode).await
+    async fn fetch<E: Extra>(&self, key: Key<'_>, deadline: Option<Instant>) -> Result<Credentials<E>> {
+        let decode = |body: &[u8]| Credentials::from_answer(key.connector_id, body);
+        self.transport.call(credentials_route(key), key.scope(), self.budget(deadline), decode).await
     }
 }
 
-fn credentials_route(target: &Target) -> Route<'_> {
-    Route::Credentials { org: &target.org_id, connector: &target.connector_id }
+fn credentials_route(key: Key<'_>) -> Route<'_> {
+    Route::Credentials { org: key.org_id, connector: key.connector_id }
 }

@@ -2,6 +2,7 @@
 //! client (`client.connect("slack")`) or a generated connector (`Slack::connect(&client)`)
 //! and end in `.send().await`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::cache::Freshness;
@@ -10,32 +11,30 @@ use crate::connector::{Connector, Dynamic};
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::session::{AuthSession, SessionHandle};
-use crate::target::Target;
+use crate::target::Key;
 
-/// The connection a request is about, before the org default is applied.
+/// The connection a request is about, before the org default is applied. Its ids are
+/// borrowed where the caller lends them: a credentials call the cache answers copies none.
 #[derive(Debug, Clone)]
-struct Selector<C> {
+struct Selector<'a, C> {
     connector: C,
-    org_id: Option<String>,
-    tenant_id: Option<String>,
-    connection_id: Option<String>,
+    org_id: Option<Cow<'a, str>>,
+    tenant_id: Option<Cow<'a, str>>,
+    connection_id: Option<Cow<'a, str>>,
 }
 
-impl<C: Connector> Selector<C> {
+impl<C: Connector> Selector<'_, C> {
     fn new(connector: C) -> Self {
         Selector { connector, org_id: None, tenant_id: None, connection_id: None }
     }
 
-    fn target(self) -> Target {
-        let org_id = self
-            .org_id
-            .or_else(|| self.connector.default_org().map(str::to_owned))
-            .unwrap_or_else(|| crate::wire::DEFAULT_ORG_ID.to_owned());
-        Target {
-            connector_id: self.connector.id().to_owned(),
-            org_id,
-            tenant_id: self.tenant_id,
-            connection_id: self.connection_id,
+    fn key(&self) -> Key<'_> {
+        let org_id = self.org_id.as_deref().or_else(|| self.connector.default_org());
+        Key {
+            connector_id: self.connector.id(),
+            org_id: org_id.unwrap_or(crate::wire::DEFAULT_ORG_ID),
+            tenant_id: self.tenant_id.as_deref(),
+            connection_id: self.connection_id.as_deref(),
         }
     }
 }
@@ -44,20 +43,21 @@ impl<C: Connector> Selector<C> {
 macro_rules! selector_setters {
     () => {
         /// The org; the connector's manifest default, else
-        /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID).
-        pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+        /// [`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID). Borrowed or owned, as the
+        /// caller has it.
+        pub fn org_id(mut self, org_id: impl Into<Cow<'a, str>>) -> Self {
             self.selector.org_id = Some(org_id.into());
             self
         }
 
         /// The tenant (your customer), sent as `x-fastn-space-tenantid`.
-        pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        pub fn tenant_id(mut self, tenant_id: impl Into<Cow<'a, str>>) -> Self {
             self.selector.tenant_id = Some(tenant_id.into());
             self
         }
 
         /// The connection instance, sent as `x-fastn-space-connection-id`.
-        pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+        pub fn connection_id(mut self, connection_id: impl Into<Cow<'a, str>>) -> Self {
             self.selector.connection_id = Some(connection_id.into());
             self
         }
@@ -70,7 +70,7 @@ macro_rules! selector_setters {
 #[must_use = "call .send().await"]
 pub struct ConnectRequest<'a, C: Connector = Dynamic> {
     calls: &'a Arc<Calls>,
-    selector: Selector<C>,
+    selector: Selector<'a, C>,
 }
 
 impl<'a, C: Connector> ConnectRequest<'a, C> {
@@ -91,7 +91,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
     /// returns that there; `fastn_auth::blocking` is for such code).
     pub async fn send(self) -> Result<AuthSession<C>> {
         crate::transport::in_runtime()?;
-        let target = self.selector.target();
+        let target = self.selector.key().to_target();
         let span =
             tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
         let init = tracing::Instrument::instrument(self.calls.init(&target), span).await?;
@@ -108,7 +108,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
 #[must_use = "call .send().await"]
 pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
     calls: &'a Arc<Calls>,
-    selector: Selector<C>,
+    selector: Selector<'a, C>,
     freshness: Freshness,
 }
 
@@ -137,8 +137,9 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
     /// this connector; otherwise as [`ConnectRequest::send`].
     pub async fn send(self) -> Result<Credentials<C::Extra>> {
         crate::transport::in_runtime()?;
-        let target = self.selector.target();
-        let span = tracing::info_span!("fastn_auth.credentials", connector = %target.connector_id, org = %target.org_id);
-        tracing::Instrument::instrument(self.calls.credentials(&target, None, self.freshness), span).await
+        let key = self.selector.key();
+        let span =
+            tracing::info_span!("fastn_auth.credentials", connector = %key.connector_id, org = %key.org_id);
+        tracing::Instrument::instrument(self.calls.credentials(key, None, self.freshness), span).await
     }
 }

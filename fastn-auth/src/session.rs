@@ -211,7 +211,7 @@ impl<C: Connector> AuthSession<C> {
     /// client's cache when it has one and holds them.
     pub async fn get_credentials(&self) -> Result<Credentials<C::Extra>> {
         crate::transport::in_runtime()?;
-        self.calls.credentials(&self.handle.target, None, Freshness::Any).await
+        self.calls.credentials(self.handle.target.key(), None, Freshness::Any).await
     }
 
     /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials (seeding
@@ -274,7 +274,7 @@ impl<C: Connector> AuthSession<C> {
                             // A new connection: never an answer cached before it (this seeds
                             // the cache, when there is one).
                             let newer = Freshness::Newer;
-                            return self.calls.credentials(&self.handle.target, deadline, newer).await;
+                            return self.calls.credentials(self.handle.target.key(), deadline, newer).await;
                         }
                         AuthStatus::Failed => {
                             return Err(Error::Authentication {

@@ -41,7 +41,7 @@ impl ApiClient {
         let template = self.template()?;
         let deadline = self.calls.transport.call_deadline(None);
         let (credentials, generation) =
-            self.calls.cached::<ExtraMap>(&self.target, deadline, freshness).await?;
+            self.calls.cached::<ExtraMap>(self.target.key(), deadline, freshness).await?;
         let base = self.resolve_base(template, &credentials)?.into_owned();
         Ok(Lease { credentials, generation, base })
     }

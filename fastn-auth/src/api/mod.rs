@@ -466,7 +466,7 @@ impl ApiRequest<'_> {
         let work = async {
             let target = &client.target;
             let (mut credentials, mut generation) =
-                calls.cached::<ExtraMap>(target, deadline, Freshness::Any).await?;
+                calls.cached::<ExtraMap>(target.key(), deadline, Freshness::Any).await?;
             let mut refreshed = false;
             let mut busy_retries = 0;
             loop {
@@ -497,7 +497,7 @@ impl ApiRequest<'_> {
                         tracing::debug!(connector = %target.connector_id, "the provider refused the token; refreshing it");
                         let rejected = credentials;
                         (credentials, generation) =
-                            calls.cached(target, deadline, Freshness::NewerThan(generation)).await?;
+                            calls.cached(target.key(), deadline, Freshness::NewerThan(generation)).await?;
                         let token = |credentials| client.placement.token(credentials).ok();
                         if token(&rejected).is_some() && token(&rejected) == token(&credentials) {
                             // Fastn gave back the token just refused: sending it again is

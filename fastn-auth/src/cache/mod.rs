@@ -23,7 +23,6 @@ mod slot;
 mod tests;
 mod views;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -35,7 +34,7 @@ use tokio::time::Instant;
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
 use crate::store::{self, Credential, SharedLevel};
-use crate::target::Target;
+use crate::target::{Key, Target};
 use crate::telemetry;
 pub use options::{CacheOptions, CacheStats};
 use shared::encode;
@@ -70,7 +69,8 @@ impl Cache {
         space: &str,
         credential: Credential<'_>,
     ) -> Self {
-        let state = State { slots: HashMap::default(), stats: CacheStats::default(), ids: Ids::default() };
+        let state =
+            State { slots: hashbrown::HashMap::default(), stats: CacheStats::default(), ids: Ids::default() };
         let identity =
             options.store.as_ref().map(|store| store::credential_id(store.identity_key(), credential));
         let shared = options.store.clone().map(|store| SharedLevel::new(store, options.store_timeout));
@@ -105,17 +105,17 @@ impl Cache {
     /// without a timer, a fetch or a wait; `None` when [`get`](Self::get) must run.
     pub(crate) fn settled<E: Extra>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         freshness: Freshness,
     ) -> Option<Result<(Credentials<E>, u64)>> {
-        match self.lock().settled::<E>(Call { target, freshness })? {
+        match self.lock().settled::<E>(Call { key, freshness })? {
             Step::Serve(credentials, generation) => Some(Ok((credentials, generation))),
             Step::Fail(err) => Some(Err(err)),
             Step::Lead { .. } | Step::Wait(_) => None,
         }
     }
 
-    /// The credentials of `target`, from the cache or from `fetch`, by the rules of the
+    /// The credentials of `key`, from the cache or from `fetch`, by the rules of the
     /// module docs. The caller bounds the whole call with its deadline; dropping this
     /// future while it fetches lets a waiting caller fetch instead.
     ///
@@ -123,7 +123,7 @@ impl Cache {
     /// the cache takes, for [`Freshness::NewerThan`].
     pub(crate) async fn get<E: Extra, F>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         freshness: Freshness,
         deadline: Option<Instant>,
         fetch: impl FnOnce() -> F,
@@ -136,7 +136,7 @@ impl Cache {
         let started = SystemTime::now();
         let (fetch_id, tx, ahead, fetched_before) = loop {
             // The guard must be gone before any `.await` below.
-            let step = self.lock().step::<E>(&self.options, Call { target, freshness }, &mut seen);
+            let step = self.lock().step::<E>(&self.options, Call { key, freshness }, &mut seen);
             match step {
                 Step::Serve(credentials, generation) => return Ok((credentials, generation)),
                 Step::Fail(err) => return Err(err),
@@ -146,7 +146,7 @@ impl Cache {
                 Step::Wait(mut rx) => {
                     let outcome = rx.wait_for(Option::is_some).await.map(|outcome| outcome.clone());
                     if let Ok(Some(Err(err))) = outcome
-                        && !self.serves_valid(target, freshness)
+                        && !self.serves_valid(key, freshness)
                     {
                         return Err(err.for_waiter());
                     }
@@ -161,10 +161,10 @@ impl Cache {
             Freshness::Newer => Some(fetched_before.map_or(started, |at| at.max(started))),
             Freshness::Any | Freshness::NewerThan(_) => fetched_before,
         };
-        let mut guard = InflightGuard { cache: self, target, fetch_id, armed: true };
-        let outcome = self.fetch_shared(target, newer_than, deadline, fetch).await;
+        let mut guard = InflightGuard { cache: self, key, fetch_id, armed: true };
+        let outcome = self.fetch_shared(key, newer_than, deadline, fetch).await;
         guard.armed = false;
-        self.finish::<E>(target, fetch_id, tx, outcome, ahead)
+        self.finish::<E>(key, fetch_id, tx, outcome, ahead)
     }
 
     /// Whether a provider `401` to the token of `generation` is to be returned as it is,
@@ -213,16 +213,16 @@ impl Cache {
     }
 
     /// Whether a still-valid answer can be served to a caller of `freshness`.
-    fn serves_valid(&self, target: &Target, freshness: Freshness) -> bool {
+    fn serves_valid(&self, key: Key<'_>, freshness: Freshness) -> bool {
         let state = self.lock();
-        let cached = state.slots.get(target).and_then(|slot| slot.cached.as_ref());
+        let cached = state.slots.get(&key).and_then(|slot| slot.cached.as_ref());
         !freshness.wants_newer() && cached.is_some_and(|cached| Instant::now() < cached.valid_until)
     }
 
     /// Stores the leader's outcome, wakes the waiters and answers the leader.
     fn finish<E: Extra>(
         &self,
-        target: &Target,
+        key: Key<'_>,
         fetch_id: u64,
         tx: watch::Sender<Outcome>,
         outcome: Result<(Credentials<Map<String, Value>>, SystemTime)>,
@@ -232,7 +232,7 @@ impl Cache {
         let mut guard = self.lock();
         let state = &mut *guard;
         let generation = state.ids.next();
-        let slot = state.slots.entry(target.clone()).or_insert_with(|| Slot::new(now));
+        let slot = state.slots.entry(key.to_target()).or_insert_with(|| Slot::new(now));
         if slot.inflight.as_ref().is_some_and(|(id, _)| *id == fetch_id) {
             slot.inflight = None;
         }
@@ -242,7 +242,7 @@ impl Cache {
                 slot.high_water = slot.high_water.max(Some(fetched_at));
                 slot.cached = Some(Cached { raw, views: Vec::new(), generation, refresh_at, valid_until });
                 slot.not_found = None;
-                (view::<E>(slot, target).map(|view| (view, generation)), Ok(()))
+                (view::<E>(slot, key.connector_id).map(|view| (view, generation)), Ok(()))
             }
             Err(err) if err.is_not_found() && !self.options.not_found_ttl.is_zero() => {
                 // The connection is gone: its token is no longer wanted either.
@@ -259,12 +259,12 @@ impl Cache {
                     state.stats.stale_served_on_error += 1;
                     telemetry::refresh_failure();
                     tracing::warn!(
-                        connector = %target.connector_id,
+                        connector = %key.connector_id,
                         error = %err,
                         "refreshing credentials failed; serving the still-valid token"
                     );
                     let generation = cached.generation;
-                    (view::<E>(slot, target).map(|view| (view, generation)), Err(Arc::new(err)))
+                    (view::<E>(slot, key.connector_id).map(|view| (view, generation)), Err(Arc::new(err)))
                 }
                 None => (Err(err.for_waiter()), Err(Arc::new(err))),
             },
@@ -279,7 +279,7 @@ impl Cache {
 /// waiter takes over instead of waiting forever.
 struct InflightGuard<'a> {
     cache: &'a Cache,
-    target: &'a Target,
+    key: Key<'a>,
     fetch_id: u64,
     armed: bool,
 }
@@ -290,7 +290,7 @@ impl Drop for InflightGuard<'_> {
             return;
         }
         let mut state = self.cache.lock();
-        if let Some(slot) = state.slots.get_mut(self.target)
+        if let Some(slot) = state.slots.get_mut(&self.key)
             && slot.inflight.as_ref().is_some_and(|(id, _)| *id == self.fetch_id)
         {
             // Dropping the receiver here and the leader's sender closes the channel: the

@@ -10,7 +10,7 @@ use super::Cache;
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::store::{self, Lease, SharedLevel, Stored};
-use crate::target::Target;
+use crate::target::Key;
 
 /// How often a replica waiting for another's fetch looks for its answer (plus jitter).
 pub(super) const LEASE_POLL: Duration = Duration::from_millis(50);
@@ -19,17 +19,15 @@ impl Cache {
     /// The shared-store key of `target`: every part percent-encoded, so no id can pass
     /// for another's, and an absent tenant or connection is `!`, which no encoded id is
     /// (not even an empty one, which the calls refuse before they get here anyway).
-    pub(super) fn store_key(&self, target: &Target) -> String {
-        let optional = |id: &Option<String>| {
-            id.as_deref().map_or_else(|| "!".to_owned(), |id| format!("={}", encode(id)))
-        };
+    pub(super) fn store_key(&self, target: Key<'_>) -> String {
+        let optional = |id: Option<&str>| id.map_or_else(|| "!".to_owned(), |id| format!("={}", encode(id)));
         format!(
             "{}/{}/{}/{}/{}",
             self.scope,
-            encode(&target.org_id),
-            encode(&target.connector_id),
-            optional(&target.tenant_id),
-            optional(&target.connection_id)
+            encode(target.org_id),
+            encode(target.connector_id),
+            optional(target.tenant_id),
+            optional(target.connection_id)
         )
     }
 
@@ -43,7 +41,7 @@ impl Cache {
     /// costs a wait, never a failed call nor a cold store.
     pub(super) async fn fetch_shared<F>(
         &self,
-        target: &Target,
+        target: Key<'_>,
         newer_than: Option<SystemTime>,
         deadline: Option<Instant>,
         fetch: impl FnOnce() -> F,

@@ -5,7 +5,6 @@
 
 use std::any::Any;
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +16,7 @@ use super::options::{CacheOptions, CacheStats};
 use super::views::view;
 use crate::credentials::{Credentials, Extra};
 use crate::error::Error;
-use crate::target::Target;
+use crate::target::{Key, Target};
 use crate::telemetry;
 
 /// How long after a failed refresh, with the token still valid, the next one is tried.
@@ -86,7 +85,8 @@ pub(super) struct Slot {
 /// plain additions keep atomics off the hit path.
 pub(super) struct State {
     /// foldhash: fast, and seeded per process, so tenant ids cannot be chosen to collide.
-    pub(super) slots: HashMap<Target, Slot, foldhash::fast::RandomState>,
+    /// hashbrown's, for lookups by a borrowed [`Key`].
+    pub(super) slots: hashbrown::HashMap<Target, Slot, foldhash::fast::RandomState>,
     pub(super) stats: CacheStats,
     pub(super) ids: Ids,
 }
@@ -187,7 +187,7 @@ impl Slot {
         stats.hits += 1;
         telemetry::cache_hit();
         let generation = self.cached.as_ref().map_or(0, |cached| cached.generation);
-        Some(match view::<E>(self, call.target) {
+        Some(match view::<E>(self, call.key.connector_id) {
             Ok(credentials) => Step::Serve(credentials, generation),
             Err(err) => Step::Fail(err),
         })
@@ -219,7 +219,7 @@ impl Slot {
         let ahead = serves && refresh_due;
         if ahead {
             stats.refreshes_ahead += 1;
-            tracing::debug!(connector = %call.target.connector_id, "refreshing credentials ahead of expiry");
+            tracing::debug!(connector = %call.key.connector_id, "refreshing credentials ahead of expiry");
         } else {
             stats.misses += 1;
             telemetry::cache_miss();
@@ -231,7 +231,7 @@ impl Slot {
 /// Who is asking, and how fresh they need the answer.
 #[derive(Clone, Copy)]
 pub(super) struct Call<'a> {
-    pub(super) target: &'a Target,
+    pub(super) key: Key<'a>,
     pub(super) freshness: Freshness,
 }
 
@@ -245,18 +245,18 @@ impl State {
     ) -> Step<E> {
         let now = Instant::now();
         // One lookup on the hot path; a new key makes room first.
-        if let Some(slot) = self.slots.get_mut(call.target) {
+        if let Some(slot) = self.slots.get_mut(&call.key) {
             return slot.decide(call, seen, &mut self.stats, &mut self.ids, now);
         }
         self.make_room(options.max_entries);
-        let slot = self.slots.entry(call.target.clone()).or_insert_with(|| Slot::new(now));
+        let slot = self.slots.entry(call.key.to_target()).or_insert_with(|| Slot::new(now));
         slot.decide(call, seen, &mut self.stats, &mut self.ids, now)
     }
 
     /// [`Slot::settled`] for `call`'s slot: `None` also when it has none yet.
     pub(super) fn settled<E: Extra>(&mut self, call: Call<'_>) -> Option<Step<E>> {
         let now = Instant::now();
-        let slot = self.slots.get_mut(call.target)?;
+        let slot = self.slots.get_mut(&call.key)?;
         slot.settled(call, &mut None, &mut self.stats, now)
     }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::error::Error;
 use crate::store::CacheStore;
 use crate::store::{LockToken, StoreFuture};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A store that is never reached: these tests look at keys only.
@@ -38,7 +39,7 @@ fn key(
     target: &Target,
 ) -> String {
     let options = CacheOptions::default().store(Keyed(store_key));
-    Cache::new(options, &url::Url::parse(base).unwrap(), space, credential).store_key(target)
+    Cache::new(options, &url::Url::parse(base).unwrap(), space, credential).store_key(target.key())
 }
 
 fn target(tenant: Option<&str>, connection: Option<&str>) -> Target {
@@ -113,7 +114,7 @@ fn decide(
     let target = target(Some("acme"), None);
     let mut stats = CacheStats::default();
     let step = slot.decide::<Map<String, Value>>(
-        Call { target: &target, freshness },
+        Call { key: target.key(), freshness },
         seen,
         &mut stats,
         &mut Ids(10),
@@ -263,7 +264,7 @@ async fn a_token_rejected_after_a_refresh_backs_off_and_the_back_off_grows() {
     let target = target(Some("acme"), None);
     let fetch = || async { Ok(raw("t", Duration::from_secs(3600))) };
     let (_, generation) =
-        cache.get::<Map<String, Value>, _>(&target, Freshness::Any, None, fetch).await.unwrap();
+        cache.get::<Map<String, Value>, _>(target.key(), Freshness::Any, None, fetch).await.unwrap();
     assert!(!cache.unauthorized_is_final(&target, generation), "a first 401 refreshes");
     cache.reject(&target, generation);
     cache.reject(&target, generation);
@@ -309,7 +310,7 @@ impl Replica {
     }
 
     fn key(&self) -> String {
-        self.cache.store_key(&target(Some("acme"), None))
+        self.cache.store_key(target(Some("acme"), None).key())
     }
 
     async fn get(&self, freshness: Freshness, deadline: Duration) -> Result<String> {
@@ -320,7 +321,7 @@ impl Replica {
             Ok(raw(&format!("fetched-{n}"), Duration::from_secs(3600)))
         };
         let (credentials, _) =
-            self.cache.get::<Map<String, Value>, _>(&target, freshness, deadline, fetch).await?;
+            self.cache.get::<Map<String, Value>, _>(target.key(), freshness, deadline, fetch).await?;
         Ok(credentials
             .access_token
             .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned())
@@ -407,4 +408,32 @@ async fn a_value_older_than_one_held_is_never_accepted() {
     // What the fetch wrote back serves a replica that held nothing.
     let cold = Replica::new(&store);
     assert_eq!(cold.get(Freshness::Any, Duration::from_secs(60)).await.unwrap(), "fetched-2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_borrowed_key_finds_the_slot_of_its_connection_and_no_other() {
+    let base = url::Url::parse("https://live.fastn.ai/api").unwrap();
+    let cache = Cache::new(CacheOptions::default(), &base, "s", Credential::ApiKey("k"));
+    let fetch = || async { Ok(raw("t", Duration::from_secs(3600))) };
+    let acme = target(Some("acme"), None);
+    cache.get::<Map<String, Value>, _>(acme.key(), Freshness::Any, None, fetch).await.unwrap();
+    // The same ids from other strings (as a request borrows them): the same slot, a hit.
+    let (connector, org, tenant) = (String::from("slack"), String::from("community"), String::from("acme"));
+    let borrowed =
+        Key { connector_id: &connector, org_id: &org, tenant_id: Some(&tenant), connection_id: None };
+    assert!(matches!(cache.settled::<Map<String, Value>>(borrowed, Freshness::Any), Some(Ok(_))));
+    // Any id different, or absent where the slot's is present (and the reverse): no slot.
+    let others = [
+        target(None, None),
+        target(Some(""), None),
+        target(Some("acme"), Some("")),
+        target(Some("acme "), None),
+        Target { org_id: "other".into(), ..acme.clone() },
+        Target { connector_id: "slack2".into(), ..acme.clone() },
+    ];
+    for other in &others {
+        assert!(cache.settled::<Map<String, Value>>(other.key(), Freshness::Any).is_none(), "{other:?}");
+    }
+    assert_eq!(cache.stats().entries, 1);
+    assert_eq!(cache.stats().hits, 1);
 }

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use super::slot::Slot;
 use crate::credentials::{Credentials, Extra};
 use crate::error::{Error, Result};
-use crate::target::Target;
 use crate::wire::Endpoint;
 
 /// The cached answer as `Credentials<E>`: a clone of the view made for `E`, made once.
-pub(super) fn view<E: Extra>(slot: &mut Slot, target: &Target) -> Result<Credentials<E>> {
+pub(super) fn view<E: Extra>(slot: &mut Slot, connector_id: &str) -> Result<Credentials<E>> {
     let Some(cached) = slot.cached.as_mut() else {
         return Err(Error::config("the cached credentials went away while being read"));
     };
@@ -23,7 +22,7 @@ pub(super) fn view<E: Extra>(slot: &mut Slot, target: &Target) -> Result<Credent
     }
     let typed = cached
         .raw
-        .to_typed::<E>(&target.connector_id)
+        .to_typed::<E>(connector_id)
         .map_err(|err| Error::decode(Endpoint::Credentials, None, err))?;
     cached.views.push((wanted, Arc::new(typed.clone())));
     Ok(typed)
