@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fastn_auth::{FastnAuth, PollOptions};
+use fastn_auth::{FastnAuth, PollOptions, SessionHandle};
 use fastn_auth_emulator::MockServer;
 use serde_json::Value;
 
@@ -239,6 +239,11 @@ pub(crate) async fn waiting_part(
     println!(
         "waiting: {sessions} sessions, poll every {interval:?}, approval after {approve_after:?}; client RSS before: {before:.1} MiB"
     );
+    // What every waiting session's task holds inline: its wait's future (never polled).
+    let probe = client.resume(SessionHandle::new("slack", "probe"));
+    let wait = probe.wait_for_completion(PollOptions::new(interval, Duration::from_secs(120)));
+    println!("  the future of one wait: {} bytes", std::mem::size_of_val(&wait));
+    drop(wait);
     let started = Instant::now();
     let tasks: Vec<_> = (0..sessions)
         .map(|i| {

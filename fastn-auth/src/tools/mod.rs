@@ -382,7 +382,7 @@ impl ToolCall {
         let budget = Budget { retries: transport.retry.max_retries, deadline };
         let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
         let sent =
-            tracing::Instrument::instrument(transport.send(outgoing, budget, output::decode), span).await;
+            tracing::Instrument::instrument(transport.send(&outgoing, budget, output::decode), span).await;
         sent.map_err(|err| output::refusal(&err).unwrap_or(err))
     }
 }

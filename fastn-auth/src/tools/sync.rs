@@ -213,7 +213,7 @@ impl FastnAuth {
             max_body: super::DEFAULT_MAX_TOOL_ANSWER,
         };
         let budget = Budget { retries: transport.retry.max_retries, deadline: None };
-        transport.send(outgoing, budget, decode_graphql).await
+        transport.send(&outgoing, budget, decode_graphql).await
     }
 }
 

@@ -197,24 +197,16 @@ impl Transport {
         budget: Budget,
         decode: impl FnOnce(&[u8]) -> std::result::Result<T, DecodeError>,
     ) -> Result<T> {
-        let endpoint = route.endpoint();
-        let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(HeaderName::from_static(wire::TENANT_ID), header_value("tenant_id", scope.tenant_id)?);
-        headers.insert(
-            HeaderName::from_static(wire::CONNECTION_ID),
-            header_value("connection_id", scope.connection_id)?,
-        );
-        let url = self.url(route)?;
         let outgoing = Outgoing {
-            endpoint,
-            url,
+            endpoint: route.endpoint(),
+            url: self.url(route)?,
             scope,
-            headers,
+            headers: scope_headers(scope)?,
             body: None,
             resend: Resend::OnTransient,
             max_body: MAX_BODY_BYTES,
         };
-        self.send(outgoing, budget, decode).await
+        self.send(&outgoing, budget, decode).await
     }
 
     /// Sends `outgoing` with the space's headers (its own replace those of the same name),
@@ -225,15 +217,18 @@ impl Transport {
     /// answer's body — ends by the call timeout or `budget.deadline`, whichever is first.
     /// At most `1 + budget.retries` attempts are made, plus one on a fresh connection when
     /// a request that may be resent failed on a pooled connection before any answer.
+    ///
+    /// `outgoing` is lent, not given: an async fn keeps an argument moved into it twice
+    /// (as given and as its own local), and this future is inside every waiting session's.
     pub(crate) async fn send<T>(
         &self,
-        outgoing: Outgoing<'_>,
+        outgoing: &Outgoing<'_>,
         budget: Budget,
         decode: impl FnOnce(&[u8]) -> std::result::Result<T, DecodeError>,
     ) -> Result<T> {
-        let Outgoing { endpoint, url, scope, headers: own, body, resend, max_body } = outgoing;
+        let Outgoing { endpoint, ref url, scope, headers: ref own, ref body, resend, max_body } = *outgoing;
         // The request's description is built only for an error: most calls need none.
-        let ctx = Ctx { endpoint, url: &url, scope, host: &self.host };
+        let ctx = Ctx { endpoint, url, scope, host: &self.host };
         let span = tracing::debug_span!("fastn_auth.request", endpoint = %endpoint, path = url.path());
         let started = Instant::now();
         let deadline = self.call_deadline(budget.deadline);
@@ -245,7 +240,7 @@ impl Transport {
                     let mut request = reqwest::Request::new(endpoint_method(endpoint), url.clone());
                     let headers = request.headers_mut();
                     headers.clone_from(&self.headers);
-                    for (name, value) in &own {
+                    for (name, value) in own {
                         headers.insert(name, value.clone());
                     }
                     *request.body_mut() = body.clone().map(reqwest::Body::from);
@@ -549,6 +544,17 @@ pub(crate) fn in_runtime() -> Result<()> {
         "fastn-auth's async client runs on a tokio runtime, and this call was made outside one: \
          call it from #[tokio::main] or a tokio task, or use fastn_auth::blocking (feature `blocking`)",
     ))
+}
+
+/// The per-connection headers of a Fastn call: empty when unset, as the protocol says.
+fn scope_headers(scope: Scope<'_>) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.insert(HeaderName::from_static(wire::TENANT_ID), header_value("tenant_id", scope.tenant_id)?);
+    headers.insert(
+        HeaderName::from_static(wire::CONNECTION_ID),
+        header_value("connection_id", scope.connection_id)?,
+    );
+    Ok(headers)
 }
 
 /// An id for messages: at most 64 characters, escaped.
