@@ -8,7 +8,7 @@ seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p corpus/manifest corpus/decode_bodies corpus/registry
 cp ../.fastn/registry.json ../fastn-auth-codegen/tests/manifests/tools_edge.json corpus/registry/ 2>/dev/null || true
-cp ../connectors.yaml ../fastn-auth-macros/tests/ui/manifests/*.yaml corpus/manifest/ 2>/dev/null || true
+cp ../connectors.yaml ../tests/macro/tests/ui/manifests/*.yaml corpus/manifest/ 2>/dev/null || true
 printf '%s' '{"success":true,"credentials":{"access_token":"a","expires_in":1,"x":[1]}}' > corpus/decode_bodies/creds.json
 printf '%s' '{"status":"FAILED","errorMessage":"e"}' > corpus/decode_bodies/status.json
 printf '%s' '{"type":"oauth","success":true,"state":"s","redirectUrl":"u"}' > corpus/decode_bodies/init.json

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,9 +194,11 @@ def main():
         print(f"== {name}: {count} blocks, fastn-auth features: {', '.join(sdk) or 'default only'}{beside}", flush=True)
         # `check`, not `build`: a block is compiled (types, borrows, the macro's expansion)
         # without linking one 45 MB binary per block, which filled a CI machine's disk.
+        started = time.monotonic()
         status = subprocess.run(["cargo", "check", "--quiet", "-p", name, "--bins"], cwd=scratch, env=env)
         if status.returncode != 0:
             failed.append(name)
+        print(f"   {time.monotonic() - started:.0f} s", flush=True)
     if failed:
         print(f"blocks that do not compile in a user's crate: {', '.join(failed)} (sources in {scratch})")
         return 1

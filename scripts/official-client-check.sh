@@ -3,17 +3,22 @@
 # directory (scripts/python-requirements.txt): the official Python client (fastn-auth)
 # completes a whole flow against the standalone emulator (`fastn-auth emulator`), and
 # Fastn's tools client (fastn-ai) runs tools with a registry `tools sync` wrote from it.
-# Needs python3 and PyPI; .ci/run runs it as its own step.
+# Needs python3 and PyPI; .ci/run runs it as its own step, with FASTN_AUTH_BIN set to the
+# `fastn-auth` binary its test step built (otherwise this script builds one).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 python="$(bash scripts/python-venv.sh)"
-cargo build --quiet -p fastn-auth-cli
+fastn_auth="${FASTN_AUTH_BIN:-}"
+if [ -z "$fastn_auth" ]; then
+    cargo build --quiet -p fastn-auth-cli
+    fastn_auth="$target/debug/fastn-auth"
+fi
 out="$(mktemp)"
 # Given the workspace manifest, the emulator answers Salesforce with its declared fields.
-"$target/debug/fastn-auth" emulator --port 0 --auto-approve 100ms --quiet --manifest connectors.yaml >"$out" 2>/dev/null &
+"$fastn_auth" emulator --port 0 --auto-approve 100ms --quiet --manifest connectors.yaml >"$out" 2>/dev/null &
 emulator=$!
 trap 'kill "$emulator" 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do
@@ -38,7 +43,7 @@ echo "the official Python client completed a flow against the emulator"
 work="$(mktemp -d)"
 trap 'kill "$emulator" 2>/dev/null || true; rm -rf "$out" "$work"' EXIT
 FASTN_SPACE_ID=mock-space FASTN_API_KEY=mock-api-key FASTN_BASE_URL="$base_url" \
-    "$target/debug/fastn-auth" tools sync --org acme-org --out "$work/.fastn/registry.json"
+    "$fastn_auth" tools sync --org acme-org --out "$work/.fastn/registry.json"
 "$python" - "$work/.fastn/registry.json" .fastn/registry.json <<'PY'
 import json, sys
 synced, sample = (json.load(open(path)) for path in sys.argv[1:])
@@ -50,7 +55,7 @@ if tools(synced) != tools(sample):
 PY
 # The workspace's manifest beside the synced registry: its `registry:` names that one.
 cp connectors.yaml "$work/connectors.yaml"
-"$target/debug/fastn-auth" manifest expand "$work/connectors.yaml" | grep -q "pub struct SlackSendMessage" \
+"$fastn_auth" manifest expand "$work/connectors.yaml" | grep -q "pub struct SlackSendMessage" \
     || { echo "the macro's library did not generate SlackSendMessage from the synced registry"; exit 1; }
 echo "tools sync wrote the registry the emulator serves, and the macro's library reads it"
 

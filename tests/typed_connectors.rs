@@ -139,7 +139,7 @@ async fn a_manifest_driven_emulator_serves_any_declared_connector_with_no_set_up
         client.connect("never-declared").send().await.unwrap().wait_for_completion(fast()).await.unwrap();
     assert!(other.access_token.is_some() && other.expires_at().is_some());
 
-    let broken = include_str!("../fastn-auth-macros/tests/ui/manifests/unknown_type.yaml");
+    let broken = include_str!("macro/tests/ui/manifests/unknown_type.yaml");
     let broken = MockServer::builder().connectors(broken).start().await.unwrap_err();
     assert!(
         broken.to_string().contains("manifest:5:16: connectors.slack.extra.team_id: unknown type `strng`"),

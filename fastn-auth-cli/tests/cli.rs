@@ -182,11 +182,11 @@ async fn manifest_check_gives_the_macros_errors_and_expand_the_generated_code() 
 
     // Where the macro's trybuild cases are, so the path is written as they write it.
     let mut check = cli(None, &["manifest", "check", "tests/ui/manifests/unknown_type.yaml"]);
-    check.current_dir(root().join("fastn-auth-macros"));
+    check.current_dir(root().join("tests/macro"));
     let out = run(check).await;
     assert_eq!(code(&out), 1);
     let expected =
-        std::fs::read_to_string(root().join("fastn-auth-macros/tests/ui/fail/unknown_type.stderr")).unwrap();
+        std::fs::read_to_string(root().join("tests/macro/tests/ui/fail/unknown_type.stderr")).unwrap();
     let macro_message = expected.lines().next().unwrap();
     assert_eq!(stderr(&out).trim(), macro_message, "exactly the macro's message");
 

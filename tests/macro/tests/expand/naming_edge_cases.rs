@@ -6,7 +6,8 @@ use fastn_auth::connector::AuthKind;
 use fastn_auth::credentials::Fields;
 use fastn_auth::{Connector, Extra};
 
-fn main() {
+#[test]
+fn edge_case_ids_and_keys_get_valid_names_and_read_the_wire() {
     assert_eq!(N1password::ID, "1password");
     assert_eq!(N1password.auth(), AuthKind::Custom);
     assert_eq!(N1password.default_org(), Some("vault-org"));

@@ -2,7 +2,8 @@
 
 fastn_auth::connectors!("tests/ui/manifests/clash_resolved.yaml");
 
-fn main() {
+#[test]
+fn a_clash_resolved_by_name_gives_both_types() {
     assert_eq!(GoogleSheets::ID, "google-sheets");
     assert_eq!(SheetsTwo::ID, "google_sheets");
     assert_eq!(ConnectorId::ALL, [ConnectorId::GoogleSheets, ConnectorId::SheetsTwo]);

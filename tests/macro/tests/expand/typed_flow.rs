@@ -1,16 +1,17 @@
 //! The root manifest expands inside a module: its types, `MANIFEST` and `ConnectorId`, and a
-//! typed `url` field read from the wire, the `api:` block. (Whole flows against the emulator are the tests
-//! package's `typed_connectors.rs`; this case keeps trybuild's project small.)
+//! typed `url` field read from the wire, the `api:` block. (Whole flows against the emulator
+//! are the tests package's `typed_connectors.rs`.)
 
 mod fastn {
-    fastn_auth::connectors!("../connectors.yaml");
+    fastn_auth::connectors!("../../connectors.yaml");
 }
 
 use fastn::{ConnectorId, Salesforce, SalesforceExtra};
 use fastn_auth::credentials::Fields;
 use fastn_auth::{Extra, Url};
 
-fn main() {
+#[test]
+fn the_root_manifest_expands_inside_a_module() {
     assert_eq!(fastn::MANIFEST, include_str!("../../../../connectors.yaml"));
     let wire = fastn_auth::serde_json::json!({ "instance_url": "https://acme.my.salesforce.com" });
     let map = wire.as_object().unwrap().clone();

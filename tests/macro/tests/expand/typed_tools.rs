@@ -4,14 +4,22 @@ mod fastn {
     fastn_auth::connectors!("tests/ui/manifests/tools.yaml");
 }
 
-use fastn::{GoogleSheetsAppendValuesQueryValueInputOption as Input, HubspotCreateContactProperties, SlackSendMessage};
+use fastn::{
+    GoogleSheetsAppendValuesQueryValueInputOption as Input, HubspotCreateContactProperties, SlackSendMessage,
+};
 
 fn channel(message: &SlackSendMessage) -> &str {
     &message.channel
 }
 
-fn main() {
-    let message = SlackSendMessage { channel: "C1".into(), text: "hi".into(), thread_ts: None, unfurl_links: Some(false) };
+#[test]
+fn the_tools_input_types_build_as_a_user_writes_them() {
+    let message = SlackSendMessage {
+        channel: "C1".into(),
+        text: "hi".into(),
+        thread_ts: None,
+        unfurl_links: Some(false),
+    };
     assert_eq!(channel(&message), "C1");
     let _: Option<bool> = message.unfurl_links;
     let _ = [Input::Raw, Input::UserEntered];
