@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test binary of the workspace N times (default 30), each from its package's
 # directory as cargo would, and counts failures: the flake check of BENCH.md ("First run").
-# trybuild's suite is left out (a minute a run; it compiles, it does not race). Builds
+# trybuild's suite is left out (it runs cargo itself; it compiles, it does not race). Builds
 # first; honours CARGO_TARGET_DIR (cargo reports where the binaries are). A second argument
 # keeps only the test binaries whose target name matches it (an extended regex).
 #   bash scripts/repeat-tests.sh 30
