@@ -1,5 +1,5 @@
 //! Compile-time errors of `connectors!`: every error it can emit, as the compiler shows it.
-//! (What the macro generates, compiled and used, is `expand.rs`.)
+//! (What the macro generates, compiled and used, is `expand/`.)
 
 #[test]
 fn ui() {
