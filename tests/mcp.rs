@@ -138,3 +138,52 @@ async fn browsers_unknown_hosts_and_anonymous_requests_are_refused_before_any_ca
     assert_eq!(status(served), 200);
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
 }
+
+/// Waits (at most 20 s) until `done` holds; the test fails otherwise.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..4_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_whose_client_hung_up_stop_and_give_their_places_back() {
+    let (mock, server, url) = served().await;
+    // Every tool call hangs at Fastn until its caller gives up on it.
+    mock.inject_times(Endpoint::ExecuteTool, fastn_auth_emulator::Fault::Hang, 1_000);
+    let http = reqwest::Client::new();
+    let call = |id: usize| {
+        http.post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth("token-of-acme")
+            .body(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"slack_send_message","arguments":{{"channel":"C1","text":"hi"}}}}}}"#
+            ))
+            .send()
+    };
+    let rounds = 20;
+    for round in 1..=rounds {
+        let calls: Vec<_> = (0..16).map(|id| tokio::spawn(call(id))).collect();
+        let reached = (16 * round) as u64;
+        until("16 calls reach Fastn", || mock.requests_to(Endpoint::ExecuteTool) == reached).await;
+        assert_eq!(server.calls_in_flight(), 16);
+        // The 17th is over acme's bound while those run.
+        assert_eq!(call(99).await.unwrap().status().as_u16(), 429);
+        for call in &calls {
+            call.abort();
+        }
+        until("the hung-up calls stop", || server.calls_in_flight() == 0).await;
+    }
+    // Each round's calls were admitted, none piled up behind the others.
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 16 * rounds as u64);
+    // With nothing in flight, acme is served again at once (here: refused by the tool, not 429).
+    mock.clear_faults();
+    let answer = call(100).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+}

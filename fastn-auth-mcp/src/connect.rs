@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use fastn_auth::{AuthSession, AuthStatus, Error, FastnAuth, PollOptions, Url};
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared, WeakShared};
 use tokio::time::Instant;
 
 /// A tenant and a connector (its connect id).
@@ -22,16 +24,59 @@ pub(crate) struct Flows {
 }
 
 /// One tenant's flow for one connector; the async lock makes its start single-flight.
-#[derive(Debug)]
 struct Slot {
     session: tokio::sync::Mutex<Option<AuthSession>>,
     /// When its flow (or the slot, before one) was started.
     started: Mutex<Instant>,
+    /// The wait in progress, which every call waiting on this flow shares: one poller
+    /// however many calls wait, and none once the last of them is dropped (a weak handle).
+    waiting: Mutex<Option<WeakShared<Wait>>>,
+}
+
+/// The status wait of one flow.
+type Wait = BoxFuture<'static, Waited>;
+
+/// How a wait for a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    /// Connected, failed or refused: the flow is done with.
+    Ended,
+    /// Still pending when the wait's time ran out.
+    Pending,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").field("started", &self.started).finish_non_exhaustive()
+    }
 }
 
 impl Slot {
     fn new() -> Self {
-        Slot { session: tokio::sync::Mutex::new(None), started: Mutex::new(Instant::now()) }
+        Slot {
+            session: tokio::sync::Mutex::new(None),
+            started: Mutex::new(Instant::now()),
+            waiting: Mutex::new(None),
+        }
+    }
+
+    /// The wait in progress on `session`, or a new one.
+    fn wait(&self, session: AuthSession, options: PollOptions) -> Shared<Wait> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        // A finished wait still held by a late caller is not joined: it would answer at once.
+        if let Some(shared) = waiting.as_ref().and_then(WeakShared::upgrade).filter(|s| s.peek().is_none()) {
+            return shared;
+        }
+        let wait: Wait = async move {
+            match session.wait_until_connected(options).await {
+                Err(err) if err.is_timeout() => Waited::Pending,
+                _ => Waited::Ended,
+            }
+        }
+        .boxed();
+        let shared = wait.shared();
+        *waiting = shared.downgrade();
+        shared
     }
 
     fn age(&self) -> Duration {
@@ -144,12 +189,16 @@ impl Flows {
     /// Waits up to `wait` for the tenant's pending flow of `connector` to be connected. A
     /// flow connected or failed is forgotten (the next call runs, or starts another); one
     /// still pending is kept.
+    ///
+    /// Calls waiting on one flow share one status poll, which ends with the first wait's
+    /// time (a later call joining it waits no longer than that) or when every call waiting
+    /// on it was dropped (its client hung up or cancelled): nobody polls for nobody.
+    /// Only the status is asked: this process never fetches the tenant's credentials.
     pub(crate) async fn wait(&self, tenant: &str, connector: &str, interval: Duration, wait: Duration) {
         let key = (tenant.to_owned(), connector.to_owned());
         let Some(slot) = self.held(&key) else { return };
         let Some(session) = slot.session.lock().await.clone() else { return };
-        let waited = session.wait_for_completion(PollOptions::new(interval, wait)).await;
-        if !waited.is_err_and(|err| err.is_timeout()) {
+        if slot.wait(session, PollOptions::new(interval, wait)).await == Waited::Ended {
             self.forget(&key);
         }
     }
@@ -175,11 +224,13 @@ mod tests {
     use fastn_auth::Endpoint;
     use fastn_auth_emulator::MockServer;
 
+    const DEFAULT_TTL: Duration = crate::DEFAULT_FLOW_TTL;
+
     #[tokio::test]
     async fn a_full_process_takes_new_flows_again_once_one_is_past_its_time() {
         let mock = MockServer::start().await.unwrap();
         let client = mock.client();
-        let ttl = Duration::from_secs(600);
+        let ttl = DEFAULT_TTL;
         let flows = Flows::new(1, ttl);
         let first = flows.consent(&client, "acme", "slack").await.unwrap();
         assert_eq!(flows.consent(&client, "acme", "slack").await.unwrap(), first, "reused while pending");
@@ -193,5 +244,35 @@ mod tests {
         assert_ne!(globex, first);
         assert_eq!(flows.len(), 1, "acme's old flow gave its place");
         assert_eq!(mock.requests_to(Endpoint::Init), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_waiting_on_one_flow_share_one_poll_which_stops_when_they_hang_up() {
+        let mock = MockServer::start().await.unwrap();
+        let client = mock.client();
+        let flows = Arc::new(Flows::new(10, DEFAULT_TTL));
+        flows.consent(&client, "acme", "slack").await.unwrap();
+        let interval = Duration::from_secs(1);
+        let waiters: Vec<_> = (0..16)
+            .map(|_| {
+                let flows = flows.clone();
+                tokio::spawn(async move {
+                    flows.wait("acme", "slack", interval, Duration::from_secs(120)).await;
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let polled = mock.requests_to(Endpoint::Status);
+        assert!((9..=12).contains(&polled), "16 waiting calls, one poll a second: {polled} in 10 s");
+        for waiter in &waiters {
+            waiter.abort();
+        }
+        for waiter in waiters {
+            assert!(waiter.await.unwrap_err().is_cancelled());
+        }
+        let after = mock.requests_to(Endpoint::Status);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(mock.requests_to(Endpoint::Status), after, "no poll for calls that hung up");
+        assert_eq!(flows.len(), 1, "the flow itself is still pending for its user");
     }
 }

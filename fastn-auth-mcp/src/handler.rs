@@ -101,6 +101,7 @@ impl McpServer {
 
     /// Runs the call; `None` when the tenant has not connected the tool's connector.
     async fn run(&self, tenant: &str, name: &str, arguments: Value) -> Option<CallToolResult> {
+        let _turn = self.inner.shares.turn(tenant).await;
         // `name` is the client's (a model's): shown escaped and cut, never as written.
         match self.bound(tenant).call_value(name, arguments).await {
             Ok(reply) => {
@@ -259,11 +260,21 @@ impl ServerHandler for McpServer {
         Ok(page)
     }
 
+    /// The call, stopped (its Fastn request, its wait for the user) as soon as its client
+    /// hangs up or cancels it: rmcp runs it in a task of its own and only says so through
+    /// the request's cancellation token.
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.call(request, context).await
+        let cancelled = context.ct.clone();
+        tokio::select! {
+            biased;
+            () = cancelled.cancelled() => {
+                Err(ErrorData::internal_error("the client cancelled the call", None))
+            }
+            answer = self.call(request, context) => answer,
+        }
     }
 }

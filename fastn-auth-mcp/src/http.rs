@@ -148,6 +148,7 @@ struct Counts {
 }
 
 /// A request being served; counted until dropped.
+#[derive(Debug)]
 struct Admitted {
     admission: Arc<Admission>,
     tenant: String,
@@ -164,6 +165,12 @@ impl Drop for Admitted {
             }
         }
     }
+}
+
+/// An admitted request's place, shared by the response and the handler's request parts.
+#[derive(Debug, Clone)]
+struct Place {
+    _held: Arc<Admitted>,
 }
 
 impl Admission {
@@ -199,10 +206,15 @@ async fn admit(State(admission): State<Arc<Admission>>, mut request: Request, ne
     };
     // The handler reads the tenant from here, whichever way it was decided.
     request.extensions_mut().insert(Tenant(tenant));
+    // rmcp runs the handler in a task of its own, which outlives a response its client
+    // dropped: the handler holds the place too (its request's parts carry this), so it is
+    // free only once both the handler has ended and the answer is sent or dropped.
+    let place = Place { _held: Arc::new(admitted) };
+    request.extensions_mut().insert(place.clone());
     let (parts, body) = next.run(request).await.into_parts();
     // A streamed answer holds its place until its last byte.
     let body = body.into_data_stream().map(move |chunk| {
-        let _held = &admitted;
+        let _held = &place;
         chunk
     });
     Response::from_parts(parts, Body::from_stream(body))

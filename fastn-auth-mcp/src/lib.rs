@@ -34,6 +34,7 @@
 mod connect;
 mod handler;
 mod http;
+mod share;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,6 +77,8 @@ struct Inner {
     /// Registry key → the id a connect flow is started with.
     connect_ids: HashMap<String, String>,
     flows: connect::Flows,
+    /// Each tenant's share of the client's request slots.
+    shares: share::Shares,
     max_output: usize,
     connect_wait: Duration,
     poll_interval: Duration,
@@ -91,6 +94,7 @@ pub struct McpServerBuilder {
     connect_ids: HashMap<String, String>,
     max_output: usize,
     max_pending_flows: usize,
+    max_calls_per_tenant: usize,
     flow_ttl: Duration,
     connect_wait: Duration,
     poll_interval: Duration,
@@ -107,6 +111,7 @@ impl McpServer {
             connect_ids: HashMap::new(),
             max_output: DEFAULT_MAX_MODEL_OUTPUT,
             max_pending_flows: DEFAULT_MAX_PENDING_FLOWS,
+            max_calls_per_tenant: (client.max_in_flight() / 4).max(1),
             flow_ttl: DEFAULT_FLOW_TTL,
             connect_wait: DEFAULT_CONNECT_WAIT,
             poll_interval: Duration::from_secs(1),
@@ -121,6 +126,13 @@ impl McpServer {
     /// How many connect flows the server holds for users who have not answered them.
     pub fn pending_flows(&self) -> usize {
         self.inner.flows.len()
+    }
+
+    /// How many tool calls run now (over every tenant): a gauge for the operator. A call
+    /// whose client hung up or sent `notifications/cancelled` stops at once and is not
+    /// counted.
+    pub fn calls_in_flight(&self) -> usize {
+        self.inner.shares.running()
     }
 
     /// Serves MCP on the process's stdin and stdout until the client closes them: one
@@ -182,6 +194,15 @@ impl McpServerBuilder {
         self
     }
 
+    /// The most tool calls of one tenant run at once, however many it sends; default a
+    /// quarter of the client's [`max_in_flight`](FastnAuth::max_in_flight) (16 of 64).
+    /// Further calls wait for their turn, so a tenant never holds every request slot of
+    /// the client and the others' calls always find some free.
+    pub fn max_calls_per_tenant(mut self, calls: usize) -> Self {
+        self.max_calls_per_tenant = calls.max(1);
+        self
+    }
+
     /// How long a connect flow is handed out to the tenant's calls; default
     /// [`DEFAULT_FLOW_TTL`]. Older, the next call starts another, and its place counts as
     /// free against [`max_pending_flows`](Self::max_pending_flows): a flow its user
@@ -215,6 +236,7 @@ impl McpServerBuilder {
                 tenant: self.tenant,
                 connect_ids: self.connect_ids,
                 flows: connect::Flows::new(self.max_pending_flows, self.flow_ttl),
+                shares: share::Shares::new(self.max_calls_per_tenant),
                 max_output: self.max_output,
                 connect_wait: self.connect_wait,
                 poll_interval: self.poll_interval,

@@ -104,6 +104,13 @@ impl FastnAuth {
         self.calls.transport.base_url()
     }
 
+    /// The most requests this client (and its clones) has on the wire at once
+    /// ([`FastnAuthBuilder::max_in_flight`]): a server sharing it between users gives each a
+    /// share of these.
+    pub fn max_in_flight(&self) -> usize {
+        self.calls.transport.max_in_flight()
+    }
+
     /// What the credentials cache has done so far; `None` when the client has no cache.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.calls.caches_credentials.then(|| self.calls.cache.stats())

@@ -229,6 +229,30 @@ impl<C: Connector> AuthSession<C> {
     /// [`Error::InvalidResponse`] for an answer that cannot be read, [`Error::Config`] for
     /// a zero interval.
     pub async fn wait_for_completion(&self, options: PollOptions) -> Result<Credentials<C::Extra>> {
+        let key = self.handle.target.key();
+        self.wait_then(options, |deadline| self.calls.credentials(key, deadline, Freshness::Newer)).await
+    }
+
+    /// Polls as [`wait_for_completion`](Self::wait_for_completion) does until the flow is
+    /// `ACTIVE`, and fetches nothing: for a process that only needs to know the tenant is
+    /// connected (it never holds the provider's token).
+    ///
+    /// # Errors
+    /// As [`wait_for_completion`](Self::wait_for_completion).
+    pub async fn wait_until_connected(&self, options: PollOptions) -> Result<()> {
+        self.wait_then(options, |_| std::future::ready(Ok(()))).await
+    }
+
+    /// The status wait of both public waits, then `finish` with the wait's deadline, all
+    /// within `options.timeout`.
+    async fn wait_then<'s, T, F>(
+        &'s self,
+        options: PollOptions,
+        finish: impl FnOnce(Option<Instant>) -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + 's,
+    {
         crate::transport::in_runtime()?;
         if options.interval.is_zero() {
             return Err(Error::config("PollOptions::interval must be greater than zero"));
@@ -242,11 +266,14 @@ impl<C: Connector> AuthSession<C> {
         // `None`: the timeout is too far away to be a deadline (`Duration::MAX`).
         let deadline = Instant::now().checked_add(options.timeout);
         let mut last_status = None;
-        let poll =
-            tracing::Instrument::instrument(self.poll(options.interval, deadline, &mut last_status), span);
+        let work = async {
+            self.poll(options.interval, deadline, &mut last_status).await?;
+            finish(deadline).await
+        };
+        let work = tracing::Instrument::instrument(work, span);
         let outcome = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, poll).await.ok(),
-            None => Some(poll.await),
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
+            None => Some(work.await),
         };
         match outcome {
             Some(Err(err)) if err.is_timeout() && deadline.is_some_and(|d| Instant::now() >= d) => {
@@ -258,24 +285,20 @@ impl<C: Connector> AuthSession<C> {
         }
     }
 
+    /// Polls the status until `ACTIVE` (`Ok`) or `FAILED` ([`Error::Authentication`]).
     async fn poll(
         &self,
         interval: Duration,
         deadline: Option<Instant>,
         last_status: &mut Option<AuthStatus>,
-    ) -> Result<Credentials<C::Extra>> {
+    ) -> Result<()> {
         let mut failures = 0u32;
         loop {
             let pause = match self.calls.status(&self.handle.state, &self.handle.target, deadline).await {
                 Ok(answer) => {
                     *last_status = Some(answer.status);
                     match answer.status {
-                        AuthStatus::Active => {
-                            // A new connection: never an answer cached before it (this seeds
-                            // the cache, when there is one).
-                            let newer = Freshness::Newer;
-                            return self.calls.credentials(self.handle.target.key(), deadline, newer).await;
-                        }
+                        AuthStatus::Active => return Ok(()),
                         AuthStatus::Failed => {
                             return Err(Error::Authentication {
                                 connector_id: self.handle.target.connector_id.clone(),

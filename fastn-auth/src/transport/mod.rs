@@ -82,6 +82,7 @@ pub(crate) struct Transport {
     call_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     in_flight: Semaphore,
+    max_in_flight: usize,
 }
 
 impl std::fmt::Debug for Transport {
@@ -173,6 +174,7 @@ impl Transport {
             call_timeout: config.call_timeout,
             retry: config.retry,
             in_flight: Semaphore::new(config.max_in_flight),
+            max_in_flight: config.max_in_flight,
         })
     }
 
@@ -183,6 +185,11 @@ impl Transport {
 
     pub(crate) fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// The most requests on the wire at once.
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.max_in_flight
     }
 
     /// Sends `route`, retries as `budget` allows, and decodes the 2xx body with `decode`.
