@@ -184,14 +184,21 @@ pub fn snake_case(key: &str) -> String {
 
 /// The candidate `word` was probably meant as: the same but for case, or one or two edits
 /// away (one for short words), when exactly one candidate is that near.
+///
+/// Costs O(candidates) whatever `word` is: a candidate whose length differs by more than
+/// the edits allowed is passed over before any comparison, so a word far longer than every
+/// candidate (a client's 200,000-character tool name) is compared with none.
 pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
+    let length = word.chars().count();
+    let allowed = if length <= 4 { 1 } else { 2 };
+    let near_in_length = |c: &&str| c.chars().count().abs_diff(length) <= allowed;
+    let mut near = candidates.iter().copied().filter(near_in_length);
+    if let Some(same) = near.clone().find(|c| c.eq_ignore_ascii_case(word)) {
         return Some(same);
     }
-    let allowed = if word.chars().count() <= 4 { 1 } else { 2 };
-    let near: Vec<&str> = candidates.iter().copied().filter(|c| edit_distance(word, c) <= allowed).collect();
-    match near[..] {
-        [one] => Some(one),
+    let mut near = near.by_ref().filter(|c| edit_distance(word, c) <= allowed);
+    match (near.next(), near.next()) {
+        (Some(one), None) => Some(one),
         _ => None,
     }
 }

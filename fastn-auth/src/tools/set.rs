@@ -10,7 +10,7 @@ use super::{Prepared, ToolCall, ToolOutput, ToolScope, scope_setters};
 use crate::client::FastnAuth;
 use crate::error::{Error, Result};
 use crate::transport::shown;
-use fastn_auth_rules::registry::{Registry, RegistryTool, model_name, registry_key};
+use fastn_auth_rules::registry::{MAX_MODEL_NAME, Registry, RegistryTool, model_name, registry_key};
 
 /// The most characters of a tool's answer handed back to a model unless
 /// [`BoundTools::max_output`] says otherwise.
@@ -237,8 +237,16 @@ impl ToolSet {
         self.entries.binary_search_by(|entry| entry.name.as_str().cmp(name)).ok().map(|at| &self.entries[at])
     }
 
-    /// The entry of `name`, or what to say about a name the set does not have.
+    /// The entry of `name`, or what to say about a name the set does not have. A name longer
+    /// than any model name is refused before it is looked up or compared with anything.
     fn entry(&self, name: &str) -> std::result::Result<&Entry, String> {
+        if name.len() > MAX_MODEL_NAME {
+            return Err(format!(
+                "no tool `{}`: a tool's name has at most {MAX_MODEL_NAME} characters, this one {} bytes",
+                shown(name),
+                name.len()
+            ));
+        }
         self.find(name).ok_or_else(|| {
             let names: Vec<&str> = self.names().collect();
             let hint = fastn_auth_rules::did_you_mean(name, &names)
@@ -462,6 +470,24 @@ mod tests {
         assert!(reply.is_error && reply.text.contains("slack_send_message"), "{}", reply.text);
         let reply = bound.call("slack_send_message", "{not json").await.unwrap();
         assert!(reply.is_error && reply.text.contains("not JSON"), "{}", reply.text);
+    }
+
+    #[test]
+    fn a_name_longer_than_any_tools_is_refused_before_lookup_and_near_names_found_among_many() {
+        let tools: String = (0..2_000)
+            .map(|i| format!(r#""tool_{i:04}": {{"toolId": "t{i}"}}"#))
+            .collect::<Vec<_>>()
+            .join(",");
+        let set = ToolSet::from_json(&format!(r#"{{"connectors": {{"c": {{"id": "c", "tools": {{{tools}}}}}}}}}"#))
+            .unwrap();
+        let long = "x".repeat(200_000);
+        let err = set.entry(&long).unwrap_err();
+        assert!(err.contains("at most 64 characters, this one 200000 bytes"), "{}", &err[..200]);
+        assert!(err.len() < 300, "the name is shown cut: {} bytes", err.len());
+        let err = set.entry("c_tool_01x3").unwrap_err();
+        assert!(!err.contains("did you mean"), "several are as near: {}", &err[..100]);
+        let err = set.entry("C_TOOL_0123").unwrap_err();
+        assert!(err.contains("did you mean `c_tool_0123`"), "{}", &err[..100]);
     }
 
     #[test]
