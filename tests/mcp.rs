@@ -187,3 +187,42 @@ async fn calls_whose_client_hung_up_stop_and_give_their_places_back() {
     let answer = call(100).await.unwrap();
     assert_eq!(answer.status().as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_lists_every_tool_of_a_registry_with_an_untyped_group() {
+    // An untyped single group, untyped groups side by side, and a tool whose schema is not
+    // an object (left out, and said so), beside an ordinary tool.
+    let registry = r#"{"connectors": {"crm": {"id": "c-crm", "tools": {
+        "create_note": {"toolId": "t1", "inputSchema": {"properties": {"body": {"properties": {"text": {"type": "string"}}}}}},
+        "search": {"toolId": "t2", "inputSchema": {"properties": {"query": {"properties": {"q": {"type": "string"}}},
+            "body": {"properties": {"limit": {"type": "integer"}}}}}},
+        "ping": {"toolId": "t3", "inputSchema": {"type": "string"}},
+        "list": {"toolId": "t4", "description": "List.\u001b[2J\u202e", "inputSchema": {"type": "object", "properties": {}}}}}}}"#;
+    let tools = fastn_auth::ToolSet::from_json(registry).unwrap();
+    assert_eq!(tools.refused().len(), 1, "{:?}", tools.refused());
+    assert!(
+        tools.refused()[0].to_string().contains("connectors.crm.tools.ping.inputSchema"),
+        "{:?}",
+        tools.refused()
+    );
+    assert_eq!(tools.description("crm_list").unwrap(), r"List.\u{1b}[2J\u{202e}", "escaped for the model");
+    let mock = MockServer::start().await.unwrap();
+    let app: axum::Router = McpServer::builder(&mock.client(), tools)
+        .build()
+        .http()
+        .router()
+        .layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let output = tokio::process::Command::new("bash")
+        .arg(concat!(env!("FASTN_AUTH_MANIFEST_DIR"), "/scripts/mcp-ts-client.sh"))
+        .args([&url, "token-of-acme"])
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let listed: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(listed["tools"], serde_json::json!(["crm_create_note", "crm_list", "crm_search"]));
+}

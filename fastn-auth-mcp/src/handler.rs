@@ -24,13 +24,14 @@ const CONNECT: &str = "connect";
 /// The most tools in one `tools/list` page.
 const PAGE: usize = 500;
 
-/// The MCP tools of `set`: name, description and the unwrapped arguments schema.
+/// The MCP tools of `set`: name, description (escaped and cut) and the unwrapped arguments
+/// schema, always an object schema (a tool set serves no other).
 pub(crate) fn listed(set: &ToolSet) -> Arc<[Tool]> {
     set.names()
         .map(|name| {
             let schema = match set.arguments_schema(name) {
                 Some(Value::Object(schema)) => schema.clone(),
-                _ => JsonObject::from_iter([("type".to_owned(), Value::from("object"))]),
+                _ => JsonObject::new(),
             };
             Tool::new(name.to_owned(), set.description(name).unwrap_or_default(), Arc::new(schema))
         })

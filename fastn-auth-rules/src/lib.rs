@@ -129,10 +129,28 @@ pub fn terminal_json(json: &str) -> String {
 /// assert_eq!(escape("abcdef", 3), "abc…");
 /// ```
 pub fn escape(text: &str, max_chars: usize) -> String {
+    escape_but(text, max_chars, |_| false)
+}
+
+/// Text handed to a language model or an MCP client (a tool's description, a name): as
+/// [`escape`], but line breaks and tabs are kept, since a description is prose the model
+/// reads; every other control, bidirectional or invisible character is written as an
+/// escape, so what a person reviewing the prompt sees is what the model reads.
+///
+/// ```
+/// use fastn_auth_rules::model_text;
+/// assert_eq!(model_text("Send.\nThen\u{1b}[2J\u{202e}", 100), "Send.\nThen\\u{1b}[2J\\u{202e}");
+/// assert_eq!(model_text("abcdef", 3), "abc…");
+/// ```
+pub fn model_text(text: &str, max_chars: usize) -> String {
+    escape_but(text, max_chars, |c| c == '\n' || c == '\t')
+}
+
+fn escape_but(text: &str, max_chars: usize, keep: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars.saturating_add(8)));
     let mut chars = text.chars();
     for c in chars.by_ref().take(max_chars) {
-        if is_unprintable(c) {
+        if is_unprintable(c) && !keep(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -65,7 +65,7 @@ pub struct RegistryTool {
     pub key: String,
     /// Fastn's id of the tool, sent as `toolId` (older registries: `actionId`).
     pub id: String,
-    /// The tool's name as Fastn writes it (`sendMessage`).
+    /// The tool's name as Fastn writes it (`sendMessage`), cut to [`MAX_KEY_BYTES`] characters.
     pub name: Option<String>,
     /// What the tool does, cut to [`MAX_DESCRIPTION_CHARS`].
     pub description: Option<String>,
@@ -131,12 +131,56 @@ impl RegistryTool {
 
     /// The schema of the arguments a caller (or a model) gives: the group's schema when the
     /// tool has one group, the input schema otherwise, an open object when there is none.
-    pub fn arguments_schema(&self) -> Value {
-        match (self.grouping(), &self.input_schema) {
+    /// Always an object schema: `"type": "object"` is added where a group or the input
+    /// schema leaves it out (MCP clients and model providers refuse a tool list with one
+    /// untyped entry).
+    ///
+    /// # Errors
+    /// [`RegistryError`] naming the tool when its input schema is typed as something other
+    /// than an object (`"type": "string"`): no arguments object could match it.
+    pub fn arguments_schema(&self) -> Result<Value, RegistryError> {
+        if let Some(kind) = self.input_schema.as_ref().and_then(|schema| schema.get("type"))
+            && kind.as_str() != Some("object")
+        {
+            return Err(self.not_an_object(&format!("typed {}", escape(&kind.to_string(), 40))));
+        }
+        let mut schema = match (self.grouping(), &self.input_schema) {
             (Grouping::Unwrapped(group), Some(schema)) => schema["properties"][group].clone(),
             (Grouping::AsIs, Some(schema)) => schema.clone(),
             _ => serde_json::json!({"type": "object", "properties": {}, "additionalProperties": true}),
+        };
+        let Some(map) = schema.as_object_mut() else {
+            return Err(self.not_an_object("not a JSON object"));
+        };
+        match map.get("type") {
+            None => {
+                map.insert("type".to_owned(), Value::from("object"));
+            }
+            Some(Value::String(kind)) if kind == "object" => {}
+            Some(other) => {
+                let other = escape(&other.to_string(), 40);
+                return Err(self.not_an_object(&format!("typed {other}")));
+            }
         }
+        // A group beside others, untyped, is typed too.
+        if let Some(Value::Object(properties)) = map.get_mut("properties") {
+            for group in properties.values_mut() {
+                if let Value::Object(group) = group
+                    && group.get("properties").is_some_and(Value::is_object)
+                    && !group.contains_key("type")
+                {
+                    group.insert("type".to_owned(), Value::from("object"));
+                }
+            }
+        }
+        Ok(schema)
+    }
+
+    fn not_an_object(&self, what: &str) -> RegistryError {
+        error(
+            &format!("tools.{}.inputSchema", shown_key(&self.key)),
+            format!("the tool's arguments schema is {what}, not an object schema: the tool is not served"),
+        )
     }
 
     /// The `parameters` sent for `arguments` given in the form of
@@ -334,7 +378,7 @@ fn read_tool(key: &str, value: &Value, path: &str) -> Result<RegistryTool, Regis
     Ok(RegistryTool {
         key: key.to_owned(),
         id,
-        name: optional_text(map, "name", path)?,
+        name: optional_text(map, "name", path)?.map(|name| name.chars().take(MAX_KEY_BYTES).collect()),
         description: optional_text(map, "description", path)?
             .map(|text| text.chars().take(MAX_DESCRIPTION_CHARS).collect()),
         input_schema: schema("inputSchema")?,
@@ -475,7 +519,7 @@ mod tests {
         assert_eq!(slack.tool("old").unwrap().id, "t-2");
         let send = slack.tool("send_message").unwrap();
         assert_eq!((send.id.as_str(), send.grouping()), ("t-1", Grouping::Unwrapped("body")));
-        assert_eq!(send.arguments_schema()["required"][0], "channel");
+        assert_eq!(send.arguments_schema().unwrap()["required"][0], "channel");
         assert_eq!(
             send.parameters(serde_json::json!({"channel": "C"})),
             serde_json::json!({"body": {"channel": "C"}})
@@ -483,6 +527,33 @@ mod tests {
         assert_eq!(slack.tool("old").unwrap().grouping(), Grouping::Untyped);
         // What `tools sync` writes reads back the same.
         assert_eq!(Registry::from_value(&registry.to_json()).unwrap(), registry);
+    }
+
+    #[test]
+    fn every_arguments_schema_is_an_object_schema_or_the_tool_is_refused_by_name() {
+        let tool = |schema: serde_json::Value| RegistryTool {
+            key: "t".into(),
+            id: "i".into(),
+            input_schema: Some(schema),
+            ..RegistryTool::default()
+        };
+        let group = tool(serde_json::json!({"properties": {"body": {"properties": {"a": {}}}}}));
+        assert_eq!(group.arguments_schema().unwrap()["type"], "object", "an untyped single group");
+        let groups = tool(serde_json::json!({"properties": {
+            "body": {"properties": {"a": {}}}, "query": {"type": "object", "properties": {}}}}));
+        let schema = groups.arguments_schema().unwrap();
+        assert_eq!(
+            (&schema["type"], &schema["properties"]["body"]["type"]),
+            (&"object".into(), &"object".into())
+        );
+        for bad in [
+            serde_json::json!({"type": "string"}),
+            serde_json::json!({"type": ["object", "null"], "properties": {"a": {}}}),
+        ] {
+            let err = tool(bad).arguments_schema().unwrap_err();
+            assert_eq!(err.path, "tools.t.inputSchema");
+            assert!(err.message.contains("not an object schema"), "{err}");
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ use super::{Prepared, ToolCall, ToolOutput, ToolScope, scope_setters};
 use crate::client::FastnAuth;
 use crate::error::{Error, Result};
 use crate::transport::shown;
-use fastn_auth_rules::registry::{MAX_MODEL_NAME, Registry, RegistryTool, model_name, registry_key};
+use fastn_auth_rules::model_text;
+use fastn_auth_rules::registry::{
+    MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, registry_key,
+};
 
 /// The most characters of a tool's answer handed back to a model unless
 /// [`BoundTools::max_output`] says otherwise.
@@ -71,6 +74,8 @@ impl std::str::FromStr for ModelFormat {
 #[derive(Debug, Clone, Default)]
 pub struct ToolSet {
     entries: Arc<[Entry]>,
+    /// The registry's tools left out, and why.
+    refused: Arc<[RegistryError]>,
 }
 
 /// One tool of a set.
@@ -93,30 +98,47 @@ impl Entry {
         }
     }
 
+    /// What a model reads about the tool: the registry's description (or, without one, its
+    /// name), escaped and cut as all model-facing text is.
     fn description(&self) -> String {
-        self.tool
-            .description
-            .clone()
-            .or_else(|| self.tool.name.clone())
-            .unwrap_or_else(|| self.tool.key.clone())
+        let text = self.tool.description.as_deref().or(self.tool.name.as_deref()).unwrap_or(&self.tool.key);
+        model_text(text, MAX_DESCRIPTION_CHARS)
     }
 }
 
 impl ToolSet {
-    /// Every tool of `registry`.
+    /// Every tool of `registry` whose arguments can be described to a model: a tool whose
+    /// input schema is not an object schema is left out (and logged), never served
+    /// half-typed; the others are all served ([`refused`](Self::refused) says which and why).
     pub fn from_registry(registry: &Registry) -> ToolSet {
-        let entries = registry.connectors.iter().flat_map(|connector| {
-            connector.tools.iter().map(|tool| Entry {
-                name: model_name(&connector.key, &tool.key),
-                connector_key: connector.key.clone(),
-                connector_id: connector.id.clone(),
-                arguments: Checked::new(tool.arguments_schema()),
-                tool: tool.clone(),
-            })
-        });
-        let mut entries: Vec<Entry> = entries.collect();
+        let mut entries = Vec::new();
+        let mut refused = Vec::new();
+        for connector in &registry.connectors {
+            for tool in &connector.tools {
+                match tool.arguments_schema() {
+                    Ok(schema) => entries.push(Entry {
+                        name: model_name(&connector.key, &tool.key),
+                        connector_key: connector.key.clone(),
+                        connector_id: connector.id.clone(),
+                        arguments: Checked::new(schema),
+                        tool: tool.clone(),
+                    }),
+                    Err(mut err) => {
+                        err.path = format!("connectors.{}.{}", model_text(&connector.key, 80), err.path);
+                        tracing::warn!(error = %err, "a registry tool is not served");
+                        refused.push(err);
+                    }
+                }
+            }
+        }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
-        ToolSet { entries: entries.into() }
+        ToolSet { entries: entries.into(), refused: refused.into() }
+    }
+
+    /// The registry's tools this set leaves out, each with the registry path and the
+    /// reason (an input schema that is not an object schema).
+    pub fn refused(&self) -> &[RegistryError] {
+        &self.refused
     }
 
     /// Every tool of the registry in `json` (Fastn's `.fastn/registry.json` format).
@@ -140,7 +162,7 @@ impl ToolSet {
         }
         kept.sort_by(|a, b| a.name.cmp(&b.name));
         kept.dedup_by(|a, b| a.name == b.name);
-        Ok(ToolSet { entries: kept.into() })
+        Ok(ToolSet { entries: kept.into(), refused: Arc::default() })
     }
 
     /// How many tools.
@@ -478,8 +500,9 @@ mod tests {
             .map(|i| format!(r#""tool_{i:04}": {{"toolId": "t{i}"}}"#))
             .collect::<Vec<_>>()
             .join(",");
-        let set = ToolSet::from_json(&format!(r#"{{"connectors": {{"c": {{"id": "c", "tools": {{{tools}}}}}}}}}"#))
-            .unwrap();
+        let set =
+            ToolSet::from_json(&format!(r#"{{"connectors": {{"c": {{"id": "c", "tools": {{{tools}}}}}}}}}"#))
+                .unwrap();
         let long = "x".repeat(200_000);
         let err = set.entry(&long).unwrap_err();
         assert!(err.contains("at most 64 characters, this one 200000 bytes"), "{}", &err[..200]);

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs scripts/mcp-ts/list_tools.mjs (the official TypeScript MCP SDK, pinned in
+# scripts/mcp-ts/package.json) against a fastn-auth MCP server, installing the SDK from npm
+# under the target directory first when it is not there. For tests/mcp.rs.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="${CARGO_TARGET_DIR:-$root/target}/mcp-ts"
+mkdir -p "$dir"
+if ! cmp -s "$root/scripts/mcp-ts/package.json" "$dir/package.json" || [ ! -d "$dir/node_modules/@modelcontextprotocol/sdk" ]; then
+    cp "$root/scripts/mcp-ts/package.json" "$dir/package.json"
+    (cd "$dir" && npm install --silent --no-audit --no-fund --no-package-lock >&2)
+fi
+cp "$root/scripts/mcp-ts/list_tools.mjs" "$dir/list_tools.mjs"
+exec node "$dir/list_tools.mjs" "$@"
