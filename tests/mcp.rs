@@ -226,3 +226,37 @@ async fn the_typescript_sdk_lists_every_tool_of_a_registry_with_an_untyped_group
     let listed: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(listed["tools"], serde_json::json!(["crm_create_note", "crm_list", "crm_search"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fastns_text_never_reaches_the_model_and_the_key_never_any_message() {
+    let (mock, _server, url) = served().await;
+    let echo =
+        format!(r#"{{"message": "bad request for key {} at /internal/v2/execute"}}"#, MockServer::API_KEY);
+    // The SDK's own error, as the app's log gets it: the key taken out, the rest kept.
+    mock.inject(Endpoint::ExecuteTool, fastn_auth_emulator::Fault::Body { code: 400, body: echo.clone() });
+    let err =
+        mock.client().tools("slack").tenant_id("acme").call_id("t", Value::Null).send().await.unwrap_err();
+    let logged = err.to_string();
+    assert!(!logged.contains(MockServer::API_KEY) && logged.contains("[REDACTED]"), "{logged}");
+    // The model's answer: what failed in the SDK's words, nothing of Fastn's.
+    mock.inject(Endpoint::ExecuteTool, fastn_auth_emulator::Fault::Body { code: 400, body: echo });
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slack_send_message","arguments":{"channel":"C1","text":"hi"}}}"#;
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .bearer_auth("token-of-acme")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("answered with an error (HTTP 400)"), "{answer}");
+    let host = mock.addr().to_string();
+    for leaked in [MockServer::API_KEY, "internal", "REDACTED", host.as_str(), "/api/"] {
+        assert!(!answer.contains(leaked), "{leaked} in {answer}");
+    }
+}

@@ -105,7 +105,8 @@ impl std::fmt::Display for ConsentError {
             ConsentError::Full(max) => {
                 write!(f, "{max} connect flows are already waiting for their users; try again later")
             }
-            ConsentError::Fastn(err) => write!(f, "Fastn did not start the connect flow: {err}"),
+            // What a model reads: the SDK's words, never Fastn's text (logged where it failed).
+            ConsentError::Fastn(err) => write!(f, "the connect flow could not be started: {}", err.brief()),
             ConsentError::NoUrl => f.write_str("Fastn gave no link for the user to connect it with"),
         }
     }
@@ -172,6 +173,7 @@ impl Flows {
             Err(err) => {
                 drop(held);
                 self.forget(&key);
+                tracing::warn!(error = %err, connector, tenant, "a connect flow could not be started");
                 return Err(ConsentError::Fastn(err));
             }
         };

@@ -112,10 +112,15 @@ impl McpServer {
                 Some(result(&reply))
             }
             Err(err) if err.is_not_found() => None,
-            Err(err) => Some(CallToolResult::error(vec![ContentBlock::text(format!(
-                "Fastn could not run `{}`: {err}",
-                shown(name)
-            ))])),
+            Err(err) => {
+                // Fastn's own words go to the operator's log, never to the model.
+                tracing::warn!(error = %err, tenant, "a tool call failed");
+                Some(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "`{}` could not run: {}",
+                    shown(name),
+                    err.brief()
+                ))]))
+            }
         }
     }
 

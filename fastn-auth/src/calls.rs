@@ -53,7 +53,8 @@ impl Calls {
         let budget = Budget { retries: 0, deadline };
         crate::telemetry::poll();
         let route = Route::Status { state };
-        let answer = self.transport.call(route, target.scope(), budget, wire::decode_status).await?;
+        let mut answer = self.transport.call(route, target.scope(), budget, wire::decode_status).await?;
+        answer.error_message = answer.error_message.map(|said| self.transport.scrub(said));
         if answer.status == wire::AuthStatus::Active {
             self.cache.connected(target);
         }

@@ -246,6 +246,43 @@ impl Error {
         }
     }
 
+    /// What failed, in the SDK's own words only: no server text, host, path, id or key.
+    /// For a language model or an MCP client, which must not read what Fastn said (a
+    /// server's text may echo a key or its internals, and is a way into the prompt); the
+    /// whole error (its `Display`) is for the operator's log.
+    ///
+    /// ```
+    /// # let err = fastn_auth::FastnAuth::builder("").build().unwrap_err();
+    /// assert_eq!(err.brief(), "the tool service is not configured correctly (CONFIG_ERROR)");
+    /// ```
+    pub fn brief(&self) -> String {
+        let what = match self {
+            Error::ToolRefused { refusal: ToolRefusal::NotConnected, .. } => {
+                "the user has not connected this app yet".to_owned()
+            }
+            Error::ToolRefused { refusal: ToolRefusal::NotEnabled, .. } => {
+                "the tool is not enabled for this workspace".to_owned()
+            }
+            Error::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. } => {
+                "the tool service does not know this tool".to_owned()
+            }
+            Error::InvalidArguments { .. } => "the arguments do not match the tool's schema".to_owned(),
+            _ if self.is_timeout() => "the tool service did not answer in time".to_owned(),
+            _ if self.is_unauthorized() => "the tool service refused this server's credentials".to_owned(),
+            Error::Network { status_code: Some(status), .. } => {
+                format!("the tool service answered with an error (HTTP {status})")
+            }
+            Error::Network { .. } => "the tool service could not be reached".to_owned(),
+            Error::InvalidResponse { .. } | Error::BodyTooLarge { .. } => {
+                "the tool service's answer could not be read".to_owned()
+            }
+            Error::Authentication { .. } => "connecting the app failed".to_owned(),
+            Error::Timeout { .. } => "the tool service did not answer in time".to_owned(),
+            Error::Config { .. } => "the tool service is not configured correctly".to_owned(),
+        };
+        format!("{what} ({})", self.code())
+    }
+
     /// The request the error is about, when there was one.
     pub fn request(&self) -> Option<&RequestInfo> {
         match self {
