@@ -357,6 +357,8 @@ pub fn path_problem(path: &str) -> Option<String> {
         "it is an absolute URL; give a path under the base URL"
     } else if path.contains('\\') {
         "it contains a backslash, which some servers read as `/`"
+    } else if ["%2f", "%5c"].iter().any(|encoded| before_query.to_ascii_lowercase().contains(encoded)) {
+        "it has an encoded `/` or `\\` (`%2F`, `%5C`), which some servers decode before routing"
     } else if path.contains('#') {
         "it has a fragment (`#`), which is never sent"
     } else if before_query.split('/').any(is_dot_dot) {

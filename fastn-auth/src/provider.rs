@@ -221,8 +221,11 @@ impl<'a> CheckedPath<'a> {
     }
 }
 
-/// Whether `url` is `base` or below it: same scheme, host and port, and a path that is the
-/// base path or continues it after a `/`.
+/// Whether `url` is `base` or below it: same scheme, host and port, no user info, and a
+/// path that is the base path or continues it after a `/`, whose segments below the base
+/// stay segments once decoded: a `%2F` or `%5C` (a slash a server may decode before
+/// routing) or a segment that decodes to `.` or `..` (`%2e%2E`, `.%2E`) is not under the
+/// base, whatever the rest. The one pin of `ApiClient` and every bridge.
 pub(crate) fn is_under(base: &Url, url: &Url) -> bool {
     let prefix = base.path().trim_end_matches('/');
     url.scheme() == base.scheme()
@@ -230,7 +233,19 @@ pub(crate) fn is_under(base: &Url, url: &Url) -> bool {
         && url.port_or_known_default() == base.port_or_known_default()
         && url.username().is_empty()
         && url.password().is_none()
-        && url.path().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        && url.path().strip_prefix(prefix).is_some_and(|rest| {
+            (rest.is_empty() || rest.starts_with('/')) && rest.split('/').all(stays_a_segment)
+        })
+}
+
+/// Whether a path segment, as sent, means one segment to a server that decodes it first.
+fn stays_a_segment(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return false;
+    }
+    let dots = lower.replace("%2e", ".");
+    dots != "." && dots != ".."
 }
 
 /// `name` as a header name a request or a connector's spec may set, or the message of an
@@ -456,6 +471,15 @@ mod tests {
         }
         let other = Url::parse("https://api.example.com/v10").unwrap();
         assert!(!is_under(&base, &other), "a sibling path is not under the base");
+        for encoded in
+            ["/v1/..%2Fadmin", "/v1/%2e%2e%2Fadmin", "/v1/a%5c..%5Cadmin", "/v1/%2E%2e/admin", "/v1/.%2e"]
+        {
+            let url = Url::parse(&format!("https://api.example.com{encoded}")).unwrap();
+            assert!(!is_under(&base, &url), "{encoded} decodes out of the base");
+            assert!(join(&base, encoded.trim_start_matches("/v1")).is_err(), "{encoded}");
+        }
+        let fine = Url::parse("https://api.example.com/v1/a%20b/%2e%2e%2e/c..d").unwrap();
+        assert!(is_under(&base, &fine), "encoded text that stays one segment is fine");
     }
 
     #[test]

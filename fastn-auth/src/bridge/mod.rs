@@ -80,19 +80,11 @@ pub(crate) async fn retry_after_401<R>(
     Ok(api.refreshed(lease).await?.map(|fresh| (again, fresh)))
 }
 
-/// Whether `url` is under `base`: the same scheme, host and port, and a path equal to the
-/// base's or below it (segment by segment: `/v4` covers `/v4/x`, not `/v4x`).
+/// Whether `url` is under `base`: the API client's pin ([`crate::provider::is_under`]:
+/// the same origin, a path below the base's, segments that stay segments once decoded).
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 pub(crate) fn covers(base: &Url, url: &Url) -> bool {
-    if base.scheme() != url.scheme()
-        || base.host_str() != url.host_str()
-        || base.port_or_known_default() != url.port_or_known_default()
-    {
-        return false;
-    }
-    let prefix = base.path().trim_end_matches('/');
-    let path = url.path();
-    path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    crate::provider::is_under(base, url)
 }
 
 #[cfg(all(test, any(feature = "reqwest-middleware", feature = "tower")))]
@@ -118,6 +110,8 @@ mod tests {
             "https://api.example.com.evil.example/v4/x",
             "https://evil.example/v4/x",
             "https://api.example.com/v4/../v5",
+            "https://api.example.com/v4/..%2Fadmin",
+            "https://api.example.com/v4/%2e%2e%2Fadmin",
         ] {
             assert!(!covers(&base, &url(other)), "{other}");
         }
