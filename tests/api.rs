@@ -194,7 +194,7 @@ async fn no_token_reaches_another_server_by_path_redirect_or_credentials() {
 }
 
 #[tokio::test]
-async fn a_streamed_body_is_not_replayed_after_a_401() {
+async fn a_streamed_body_is_not_replayed_after_a_401_but_the_token_is_refreshed() {
     let (mock, client) = setup().await;
     connect(&mock, "slack", "acme");
     let slack = Slack::api(&client).tenant_id("acme");
@@ -206,10 +206,12 @@ async fn a_streamed_body_is_not_replayed_after_a_401() {
         slack.post("/chat.postMessage").body(reqwest::Body::wrap_stream(chunks)).send().await.unwrap();
     assert_eq!(response.status(), 401, "the 401 comes back as it is");
     assert_eq!(mock.requests_to(Endpoint::Api) - sent, 1, "no retry");
-    assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 0);
-    // A body in memory is sent again with the new token.
+    assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 1, "refreshed for the next request");
+    // The next request carries the new token at once.
     let answer = echo(slack.post("/chat.postMessage").body("again").send().await.unwrap()).await;
     assert_eq!(answer["body"], "again");
+    assert_eq!(mock.requests_to(Endpoint::Api) - sent, 2, "no 401 for it");
+    assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 1);
 }
 
 #[tokio::test]

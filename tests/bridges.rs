@@ -142,13 +142,16 @@ async fn reqwest_middleware_carries_a_refreshing_token_and_keeps_it_home() {
     let url = format!("{}/slack/conversations.list", mock.provider_url());
     no_token_leaves_the_base(&mock, &token, |url| via_middleware(client.clone(), url)).await;
     rotation_costs_one_refresh(&mock, "slack", || via_middleware(client.clone(), url.clone())).await;
-    // A body the request cannot send twice: the 401 is returned, not refreshed.
+    // A body the request cannot send twice: the 401 is returned, and the token refreshed for
+    // the next request.
     assert!(mock.rotate_token("slack", "acme"));
     let fetches = mock.requests_to(Endpoint::Credentials);
     let stream = futures_util::stream::iter([Ok::<_, std::io::Error>("streamed")]);
     let streamed = client.post(&url).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
     assert_eq!(streamed.status(), 401);
-    assert_eq!(mock.requests_to(Endpoint::Credentials), fetches);
+    assert_eq!(mock.requests_to(Endpoint::Credentials), fetches + 1);
+    assert_eq!(via_middleware(client.clone(), url.clone()).await.unwrap(), 200);
+    assert_eq!(mock.requests_to(Endpoint::Credentials), fetches + 1);
     let found = |outcome: &Outcome| outcome.as_ref().is_err_and(|err| not_found_in(err.as_ref()));
     revoked_is_not_found(&mock, "slack", || via_middleware(client.clone(), url.clone()), found).await;
 }
@@ -175,6 +178,32 @@ async fn a_tower_layer_over_hyper_carries_a_refreshing_token_and_keeps_it_home()
     rotation_costs_one_refresh(&mock, "slack", || via_layer(service.clone(), url.clone())).await;
     let found = |outcome: &Outcome| outcome.as_ref().is_err_and(|err| not_found_in(err.as_ref()));
     revoked_is_not_found(&mock, "slack", || via_layer(service.clone(), url.clone()), found).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_that_cannot_replay_a_body_still_refreshes_on_a_401() {
+    let (mock, _token) = emulator("slack").await;
+    let hyper: Hyper = HyperClient::builder(TokioExecutor::new()).build_http();
+    let service = TokenLayer::new(Slack::api(&mock.client()).tenant_id("acme")).layer(hyper);
+    let url = format!("{}/slack/chat.postMessage", mock.provider_url());
+    assert_eq!(via_layer(service.clone(), url.clone()).await.unwrap(), 200);
+    assert!(mock.rotate_token("slack", "acme"));
+    let fetches = mock.requests_to(Endpoint::Credentials);
+    // Nothing to send again: the 401 is returned, and the token refreshed.
+    assert_eq!(via_layer(service.clone(), url.clone()).await.unwrap(), 401);
+    // A storm of calls sent with the old token meanwhile: one refresh in all.
+    assert!(mock.rotate_token("slack", "acme"));
+    let calls: Vec<_> = (0..20).map(|_| tokio::spawn(via_layer(service.clone(), url.clone()))).collect();
+    for call in calls {
+        let status = call.await.unwrap().unwrap();
+        assert!(status == 200 || status == 401, "{status}");
+    }
+    assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 2, "one refresh for each rotation");
+    // The next calls carry the fresh token.
+    for _ in 0..100 {
+        assert_eq!(via_layer(service.clone(), url.clone()).await.unwrap(), 200);
+    }
+    assert_eq!(mock.requests_to(Endpoint::Credentials) - fetches, 2);
 }
 
 fn octocrab_of(mock: &MockServer) -> octocrab::Octocrab {

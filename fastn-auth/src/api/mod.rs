@@ -482,15 +482,19 @@ impl ApiRequest<'_> {
                         return Ok(response);
                     }
                     StatusCode::UNAUTHORIZED => {
+                        if calls.cache.unauthorized_is_final(target, generation) {
+                            return Ok(response);
+                        }
                         if !body.replayable() {
                             tracing::warn!(
                                 connector = %target.connector_id,
                                 "the provider answered 401 to a streamed body, which cannot be sent again; \
-                                 returning the 401 without refreshing"
+                                 returning the 401, the next request carries the refreshed token"
                             );
-                            return Ok(response);
-                        }
-                        if calls.cache.unauthorized_is_final(target, generation) {
+                            let newer = Freshness::NewerThan(generation);
+                            if let Err(err) = calls.cached::<ExtraMap>(target.key(), deadline, newer).await {
+                                tracing::warn!(error = %err, "the refresh after a 401 failed");
+                            }
                             return Ok(response);
                         }
                         refreshed = true;

@@ -61,8 +61,10 @@ impl std::error::Error for TokenError {
 
 /// After the provider answered 401 to a request sent with `lease`'s token: the copy to send
 /// again (`again`, made before the token was set) with the newer credentials, or `None` to
-/// hand the 401 back — there is no copy (warned), the refusals are final for a while, or
-/// Fastn gave the same token back.
+/// hand the 401 back — the refusals are final for a while, Fastn gave the same token back,
+/// or there is no copy. Without a copy the token is refreshed all the same (one refresh
+/// for a storm of such 401s), so the caller's next request carries the new one; that
+/// refresh's own failure is logged, and the 401 is what the caller gets.
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 pub(crate) async fn retry_after_401<R>(
     api: &crate::api::ApiClient,
@@ -73,8 +75,11 @@ pub(crate) async fn retry_after_401<R>(
         tracing::warn!(
             connector = api.connector_id(),
             "the provider answered 401 to a request whose body cannot be sent again; \
-             returning the 401 without refreshing"
+             returning the 401, the next request carries the refreshed token"
         );
+        if let Err(err) = api.refreshed(lease).await {
+            tracing::warn!(error = %err, connector = api.connector_id(), "the refresh after a 401 failed");
+        }
         return Ok(None);
     };
     Ok(api.refreshed(lease).await?.map(|fresh| (again, fresh)))
