@@ -24,8 +24,10 @@
 //! # }
 //! ```
 //!
-//! Called from inside an async runtime, every call returns [`Error::Config`] saying so
-//! (blocking a runtime's thread would stall every task on it): use the async client there.
+//! Called from an async task, every call returns [`Error::Config`] saying so (blocking a
+//! runtime's thread would stall every task on it): use the async client there. Where tokio
+//! allows blocking — `tokio::task::spawn_blocking`, `block_in_place`, a plain thread — it
+//! works.
 
 use std::fmt;
 use std::future::Future;
@@ -63,10 +65,10 @@ impl Runtime {
 
     /// Runs `work` to its end, the calling thread waiting.
     fn wait<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if !may_block() {
             return Err(Error::config(
-                "the blocking client was called from inside an async runtime, whose thread it would \
-                 stall: use the async fastn_auth::FastnAuth there",
+                "the blocking client was called from an async task, whose runtime thread it would \
+                 stall: use the async fastn_auth::FastnAuth there, or tokio::task::spawn_blocking",
             ));
         }
         match &self.0 {
@@ -74,6 +76,26 @@ impl Runtime {
             None => Err(Error::config("the blocking client's runtime has shut down")),
         }
     }
+}
+
+/// Whether this thread may block: outside any runtime, or where tokio allows it inside one
+/// (`spawn_blocking`, `block_in_place`). tokio has no call that says so; what tells is the
+/// cooperative budget, which it gives every async task (and `block_on`'s future) and
+/// lifts exactly where blocking is allowed. The probe spends budget only where there is
+/// one — on an async task, which the call then refuses.
+fn may_block() -> bool {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return true;
+    }
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // Far more than any budget tokio gives a task (128).
+    for _ in 0..4_096 {
+        match tokio::task::coop::poll_proceed(&mut cx) {
+            std::task::Poll::Ready(progress) => progress.made_progress(),
+            std::task::Poll::Pending => return false,
+        }
+    }
+    true
 }
 
 impl Drop for Runtime {
@@ -202,7 +224,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
     /// Starts the flow; see [`crate::ConnectRequest::send`].
     ///
     /// # Errors
-    /// As [`crate::ConnectRequest::send`], and [`Error::Config`] inside an async runtime.
+    /// As [`crate::ConnectRequest::send`], and [`Error::Config`] on an async task.
     pub fn send(self) -> Result<AuthSession<C>> {
         let inner = self.runtime.wait(self.inner.send())?;
         Ok(AuthSession { inner, runtime: self.runtime.clone() })
@@ -267,7 +289,7 @@ impl<C: Connector> AuthSession<C> {
     /// Asks once where the flow stands; see [`crate::AuthSession::get_status`].
     ///
     /// # Errors
-    /// As [`crate::AuthSession::get_status`], and [`Error::Config`] inside an async runtime.
+    /// As [`crate::AuthSession::get_status`], and [`Error::Config`] on an async task.
     pub fn get_status(&self) -> Result<StatusResponse> {
         self.runtime.wait(self.inner.get_status())
     }
@@ -378,7 +400,7 @@ impl ApiRequest<'_> {
     /// Sends the request; see [`crate::ApiRequest::send`].
     ///
     /// # Errors
-    /// As [`crate::ApiRequest::send`], and [`Error::Config`] inside an async runtime.
+    /// As [`crate::ApiRequest::send`], and [`Error::Config`] on an async task.
     pub fn send(self) -> Result<ApiResponse> {
         let inner = self.runtime.wait(self.inner.send())?;
         Ok(ApiResponse { inner, runtime: self.runtime.clone() })
