@@ -23,7 +23,7 @@ async fn your_auth(mut request: Request, next: Next) -> Response {
 
 /// The page with the button, and the integration routes under `/integrations`.
 pub fn app(client: FastnAuth, handles: impl HandleStore) -> axum::Router {
-    let routes = ConnectRouter::new(client).handles(handles).only(["salesforce"]).into_router();
+    let routes = ConnectRouter::new(client, ["salesforce"]).handles(handles).into_router();
     axum::Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .nest("/integrations", routes)

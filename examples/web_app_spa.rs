@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (client, _emulator) = MockServer::builder().start_unless_live().await?;
     let app = axum::Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .nest("/integrations", ConnectRouter::new(client).into_router())
+        .nest("/integrations", ConnectRouter::new(client, ["slack", "google-sheets"]).into_router())
         .layer(middleware::from_fn(your_auth));
     let listener = tokio::net::TcpListener::bind(format!(
         "127.0.0.1:{}",

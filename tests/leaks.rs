@@ -67,9 +67,10 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     let poll = PollOptions::new(Duration::from_millis(5), Duration::from_secs(5));
     let mut shown = Vec::<String>::new();
 
-    for builder in
-        [FastnAuth::builder("space").api_key(API_KEY), FastnAuth::builder("space").auth_token(AUTH_TOKEN)]
-    {
+    for (builder, sent) in [
+        (FastnAuth::builder("space").api_key(API_KEY), API_KEY),
+        (FastnAuth::builder("space").auth_token(AUTH_TOKEN), AUTH_TOKEN),
+    ] {
         let builder = builder
             .base_url(mock.base_url())
             .api_gateway(mock.provider_url())
@@ -106,7 +107,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         shown.push(format!("{head} {}", response.text().await.unwrap()));
         mock.rotate_token("salesforce", "acme");
         shown.push(format!("{:?}", salesforce.get("/limits").send().await));
-        let stripe_api = Stripe::api(&client);
+        let stripe_api = Stripe::api(&client).no_tenant();
         let response = stripe_api.post("/charges").form(&[("amount", "1")]).send().await.unwrap();
         assert_eq!(response.status(), 200, "the token from the secret field was accepted");
         let head = format!("{stripe_api:?} {response:?}");
@@ -156,6 +157,21 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         let refused =
             client.tools("slack").tenant_id("acme").call_id("x", serde_json::json!({})).send().await;
         shown.push(format!("{refused:?} {}", refused.as_ref().unwrap_err()));
+        // Fastn echoing the key or token it was sent, cut or whole: the operator's error and
+        // the model's reply.
+        let echoed = format!(r#"{{"message": "no access for {sent} ({})"}}"#, &sent[..10]);
+        mock.inject(Endpoint::ExecuteTool, Fault::Body { code: 400, body: echoed.clone() });
+        let echo = client.tools("slack").tenant_id("acme").call_id("x", serde_json::json!({})).send().await;
+        let echo = echo.unwrap_err();
+        shown.push(format!("{echo:?} {echo} {}", echo.brief()));
+        mock.inject(
+            Endpoint::Status,
+            Fault::body(format!(r#"{{"status": "FAILED", "errorMessage": "no access for {sent}"}}"#)),
+        );
+        let failed = client.connect("slack").tenant_id("acme").send().await.unwrap();
+        shown.push(format!("{:?}", failed.wait_for_completion(poll).await));
+        let untold = client.tools("slack").call_id("x", serde_json::json!({})).send().await;
+        shown.push(format!("{untold:?}"));
         mock.inject(Endpoint::ExecuteTool, Fault::Hang);
         let hung = client.tools("slack").tenant_id("acme").call_id("x", serde_json::json!({}));
         shown.push(format!("{:?}", hung.timeout(Duration::from_millis(100)).send().await));
@@ -223,7 +239,9 @@ async fn no_secret_in_logs_debug_output_or_errors() {
     let everything = format!("{}\n{logs}", shown.join("\n"));
     assert!(everything.contains("\"#general\""), "harmless nested fields still show:\n{everything}");
     for secret in
-        [API_KEY, AUTH_TOKEN, ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY].into_iter().chain(NESTED)
+        [API_KEY, AUTH_TOKEN, &API_KEY[..10], &AUTH_TOKEN[..10], ACCESS_TOKEN, REFRESH_TOKEN, PUBLISHABLE_KEY]
+            .into_iter()
+            .chain(NESTED)
     {
         assert!(!everything.contains(secret), "{secret} leaked:\n{}", context(&everything, secret));
     }

@@ -16,7 +16,7 @@
 //! }
 //!
 //! # async fn app(client: fastn_auth::FastnAuth) -> axum::Router {
-//! let routes: axum::Router = ConnectRouter::new(client)      // a fastn_auth::FastnAuth
+//! let routes: axum::Router = ConnectRouter::new(client, ["slack"]) // or ConnectorId::ALL
 //!     .handles(MemoryHandles::default())                     // or RedisHandles (feature `redis`)
 //!     .into_router();
 //! let app = axum::Router::new().nest("/integrations", routes)
@@ -167,9 +167,25 @@ impl std::fmt::Debug for ConnectRouter {
 }
 
 impl ConnectRouter {
-    /// A router starting flows with `client`, keeping handles in a [`MemoryHandles`]
-    /// unless [`handles`](Self::handles) is given.
-    pub fn new(client: FastnAuth) -> Self {
+    /// A router starting flows with `client` for `connectors` only (a manifest's
+    /// `ConnectorId::ALL`, or ids): any other id in `/{connector}/connect` or `/{connector}`
+    /// is `404`, and nothing is sent to Fastn, so a typo never starts a flow. Handles are
+    /// kept in a [`MemoryHandles`] unless [`handles`](Self::handles) is given.
+    ///
+    /// ```
+    /// # fn build(client: fastn_auth::FastnAuth) -> axum::Router {
+    /// fastn_auth_axum::ConnectRouter::new(client, ["slack", "salesforce"]).into_router()
+    /// # }
+    /// ```
+    pub fn new(client: FastnAuth, connectors: impl IntoIterator<Item = impl std::fmt::Display>) -> Self {
+        let mut router = ConnectRouter::any(client);
+        router.only = Some(connectors.into_iter().map(|id| id.to_string()).collect());
+        router
+    }
+
+    /// A router for every connector id a request names, on purpose (Fastn decides which
+    /// exist): for an app whose connectors are not known when it is built.
+    pub fn any(client: FastnAuth) -> Self {
         ConnectRouter {
             client,
             handles: None,
@@ -181,20 +197,6 @@ impl ConnectRouter {
             max_starts_per_minute: DEFAULT_STARTS_PER_MINUTE,
             only: None,
         }
-    }
-
-    /// Serves only these connectors: any other id in `/{connector}/connect` or
-    /// `/{connector}` is `404`, and nothing is sent to Fastn. With a manifest, pass its
-    /// `ConnectorId::ALL`; without this call every id is served.
-    ///
-    /// ```
-    /// # fn build(client: fastn_auth::FastnAuth) -> axum::Router {
-    /// fastn_auth_axum::ConnectRouter::new(client).only(["slack", "salesforce"]).into_router()
-    /// # }
-    /// ```
-    pub fn only(mut self, connectors: impl IntoIterator<Item = impl std::fmt::Display>) -> Self {
-        self.only = Some(connectors.into_iter().map(|id| id.to_string()).collect());
-        self
     }
 
     /// Where flow handles are kept: [`MemoryHandles`] for one process, `RedisHandles`

@@ -16,6 +16,9 @@ pub(crate) async fn run(cli: &Cli, args: &ApiArgs) -> Result<(), Failure> {
         api_client(&client, connector, manifest, api_base_url.is_some(), cli.api_gateway.is_some())?,
         target
     );
+    if target.no_tenant {
+        api = api.no_tenant();
+    }
     if let Some(base_url) = api_base_url {
         api = api.base_url(base_url);
     }

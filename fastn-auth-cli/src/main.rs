@@ -217,9 +217,13 @@ struct ApiArgs {
 /// Which connection: org, tenant, connection.
 #[derive(clap::Args)]
 struct Target {
-    /// The tenant (your customer).
+    /// The tenant (your customer). `api` and `tools run` need it, or --no-tenant.
     #[arg(long)]
     tenant: Option<String>,
+    /// The space's own connection, made without a tenant (for `api` and `tools run`, which
+    /// refuse to guess it when --tenant is forgotten).
+    #[arg(long, conflicts_with = "tenant")]
+    no_tenant: bool,
     /// The org (default community).
     #[arg(long)]
     org: Option<String>,

@@ -3,6 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 
 use fastn_auth::ToolSet;
 use fastn_auth_mcp::McpServer;
@@ -32,7 +38,19 @@ pub(crate) struct McpArgs {
     /// A `Host` the HTTP server answers besides loopback; repeat for more.
     #[arg(long = "allowed-host")]
     allowed_hosts: Vec<String>,
+    /// Serve --http on an address that is not loopback, where others can reach it. Needs
+    /// an access token in FASTN_MCP_ACCESS_TOKEN (at least 32 characters), which every
+    /// client must send as `Authorization: Bearer …`: the server runs the tenant's tools
+    /// for whoever holds it.
+    #[arg(long, requires = "http")]
+    public: bool,
 }
+
+/// The variable holding the access token an HTTP client must send.
+const ACCESS_TOKEN_VAR: &str = "FASTN_MCP_ACCESS_TOKEN";
+
+/// The shortest access token accepted.
+const MIN_ACCESS_TOKEN: usize = 32;
 
 /// The tools served and the manifest's connector ids (which flows are started with).
 fn tools(args: &McpArgs) -> Result<(ToolSet, Vec<String>), Failure> {
@@ -76,6 +94,45 @@ fn load_manifest(path: &Path) -> Result<Option<(fastn_auth_codegen::Manifest, St
     Ok(Some((manifest, text)))
 }
 
+/// The token clients must send, from [`ACCESS_TOKEN_VAR`]: required off loopback (with
+/// --public, which a non-loopback address requires), used on loopback when set.
+fn access_token(addr: SocketAddr, public: bool) -> Result<Option<String>, Failure> {
+    if !addr.ip().is_loopback() && !public {
+        return Err(usage(format!(
+            "--http {addr} is not a loopback address: anyone who reaches it could run the tenant's tools. \
+             Serve on 127.0.0.1, or pass --public with an access token in {ACCESS_TOKEN_VAR}"
+        )));
+    }
+    let token = std::env::var(ACCESS_TOKEN_VAR).ok().filter(|token| !token.is_empty());
+    match token {
+        Some(token) if token.chars().count() < MIN_ACCESS_TOKEN || token.chars().any(char::is_whitespace) => {
+            Err(usage(format!(
+                "{ACCESS_TOKEN_VAR} must be at least {MIN_ACCESS_TOKEN} characters without spaces"
+            )))
+        }
+        None if public => Err(usage(format!(
+            "--public needs an access token in {ACCESS_TOKEN_VAR} (at least {MIN_ACCESS_TOKEN} characters), \
+             which clients send as `Authorization: Bearer …`"
+        ))),
+        token => Ok(token),
+    }
+}
+
+/// Serves only requests bearing the access token (compared in constant time); others are
+/// `401` with `WWW-Authenticate: Bearer`.
+async fn bearer(State(token): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let sent = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let sent = sent.and_then(|value| value.strip_prefix("Bearer ")).unwrap_or_default();
+    let differs = sent.len() != token.len()
+        || sent.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0;
+    if differs {
+        let mut refused = (StatusCode::UNAUTHORIZED, "an access token is required").into_response();
+        refused.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return refused;
+    }
+    next.run(request).await
+}
+
 /// `mcp`: serves until the client closes stdin (stdio) or Ctrl-C (HTTP).
 pub(crate) async fn run(cli: &Cli, args: &McpArgs) -> Result<(), Failure> {
     let (set, ids) = tools(args)?;
@@ -84,13 +141,24 @@ pub(crate) async fn run(cli: &Cli, args: &McpArgs) -> Result<(), Failure> {
     let Some(addr) = args.http else {
         return server.serve_stdio().await.map_err(|err| Failure { code: 3, message: err.to_string() });
     };
+    let token = access_token(addr, args.public)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| usage(format!("cannot listen on {addr}: {err}")))?;
     let local = listener.local_addr().map_err(|err| usage(err.to_string()))?;
     let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     hosts.extend(args.allowed_hosts.iter().cloned());
-    let router: axum::Router = server.http().allowed_hosts(hosts).router();
+    let mut router: axum::Router = server.http().allowed_hosts(hosts).router();
+    if let Some(token) = token {
+        router = router.layer(axum::middleware::from_fn_with_state(Arc::<str>::from(token), bearer));
+    }
+    if !local.ip().is_loopback() {
+        eprintln!(
+            "warning: serving tenant `{}`'s tools on {local}, reachable from other hosts; only clients \
+             sending {ACCESS_TOKEN_VAR} are served",
+            fastn_auth_rules::escape(&args.tenant, 64)
+        );
+    }
     println!("http://{local}/mcp");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {

@@ -123,6 +123,9 @@ pub(crate) async fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     if let Some(tenant) = &args.target.tenant {
         tools = tools.tenant_id(tenant.clone());
     }
+    if args.target.no_tenant {
+        tools = tools.no_tenant();
+    }
     if let Some(connection) = &args.target.connection {
         tools = tools.connection_id(connection.clone());
     }

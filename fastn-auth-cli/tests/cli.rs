@@ -596,3 +596,56 @@ async fn mcp_serves_streamable_http_and_refuses_a_cross_site_page() {
     assert!(listed.contains("slack_send_message") && listed.contains("hubspot_create_contact"), "{listed}");
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_off_loopback_needs_public_and_an_access_token_that_clients_send() {
+    let mock = emulator_with_tools().await;
+    let token = "t".repeat(40);
+    let args = ["mcp", "--tenant", "acme", "--http", "0.0.0.0:0"];
+    let refused = run(cli(Some(&mock), &args)).await;
+    assert_eq!(code(&refused), 1, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("not a loopback address") && stderr(&refused).contains("--public"));
+    let public = [&args[..], &["--public"]].concat();
+    let untokened = run(cli(Some(&mock), &public)).await;
+    assert_eq!(code(&untokened), 1);
+    assert!(stderr(&untokened).contains("FASTN_MCP_ACCESS_TOKEN"), "{}", stderr(&untokened));
+    let mut short = cli(Some(&mock), &public);
+    short.env("FASTN_MCP_ACCESS_TOKEN", "short");
+    assert!(stderr(&run(short).await).contains("at least 32 characters"));
+
+    let mut server = cli(Some(&mock), &public)
+        .env("FASTN_MCP_ACCESS_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let port =
+        first_line.trim().rsplit(':').next().and_then(|rest| rest.strip_suffix("/mcp")).unwrap().to_owned();
+    let addr = format!("127.0.0.1:{port}");
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let request = |auth: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{auth}\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{list}",
+            list.len()
+        )
+    };
+    let anonymous = http_exchange(&addr, request("")).await;
+    let wrong = http_exchange(&addr, request(&format!("Authorization: Bearer {}x\r\n", &token[1..]))).await;
+    let bearer = http_exchange(&addr, request(&format!("Authorization: Bearer {token}\r\n"))).await;
+    server.kill().unwrap();
+    let mut warned = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut warned).unwrap();
+    drop(server.wait());
+    assert!(
+        anonymous.starts_with("HTTP/1.1 401") && anonymous.contains("www-authenticate: Bearer"),
+        "{anonymous}"
+    );
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    assert!(bearer.starts_with("HTTP/1.1 200") && bearer.contains("slack_send_message"), "{bearer}");
+    assert!(warned.contains("reachable from other hosts"), "{warned}");
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool), 0);
+}

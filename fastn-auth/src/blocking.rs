@@ -332,6 +332,8 @@ impl ApiClient {
         fn org_id(org_id: impl Into<String>);
         /// The tenant whose connection is used.
         fn tenant_id(tenant_id: impl Into<String>);
+        /// The space's own connection, said on purpose; see [`crate::ApiClient::no_tenant`].
+        fn no_tenant();
         /// The connection instance.
         fn connection_id(connection_id: impl Into<String>);
         /// The API's base URL; see [`crate::ApiClient::base_url`].

@@ -101,6 +101,10 @@ pub struct ApiClient {
     max_body: u64,
     /// A setting that cannot work, reported by the first request.
     problem: Option<Arc<str>>,
+    /// Whether the tenant was said: [`tenant_id`](Self::tenant_id) or
+    /// [`no_tenant`](Self::no_tenant). A forgotten one is an error, never the space's
+    /// connection.
+    tenant_said: bool,
 }
 
 impl fmt::Debug for ApiClient {
@@ -144,6 +148,7 @@ impl ApiClient {
             placement,
             max_body: DEFAULT_MAX_API_BODY,
             problem,
+            tenant_said: false,
         }
     }
 
@@ -155,10 +160,22 @@ impl ApiClient {
         self
     }
 
-    /// The tenant (your customer) whose connection is used.
+    /// The tenant (your customer) whose connection is used. Every client says its tenant,
+    /// or [`no_tenant`](Self::no_tenant): a request of a client that said neither is an
+    /// [`Error::Config`], and nothing is sent.
     #[must_use]
     pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.target).tenant_id = Some(tenant_id.into());
+        self.tenant_said = true;
+        self
+    }
+
+    /// The space's own connection, made without a tenant: said on purpose, since a
+    /// forgotten [`tenant_id`](Self::tenant_id) must not reach it.
+    #[must_use]
+    pub fn no_tenant(mut self) -> Self {
+        Arc::make_mut(&mut self.target).tenant_id = None;
+        self.tenant_said = true;
         self
     }
 
@@ -217,6 +234,13 @@ impl ApiClient {
     /// # Errors
     /// [`Error::Config`] for a bad base or none at all.
     fn template(&self) -> Result<Option<&Template>> {
+        if !self.tenant_said {
+            return Err(Error::config(format!(
+                "the API client of `{}` has no tenant: call .tenant_id(…) for your customer's \
+                 connection, or .no_tenant() for the space's own",
+                fastn_auth_rules::shown_id(&self.target.connector_id)
+            )));
+        }
         match (&self.problem, &self.base, &self.routed) {
             (Some(problem), _, _) | (None, Some(Err(problem)), _) => Err(Error::config(problem.to_string())),
             (None, Some(Ok(template)), _) => Ok(Some(template)),

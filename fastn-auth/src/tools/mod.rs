@@ -257,6 +257,8 @@ impl ToolClient {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ToolScope {
     pub(crate) tenant_id: Option<String>,
+    /// `no_tenant()` was called: the space's own connection, on purpose.
+    pub(crate) no_tenant: bool,
     pub(crate) connection_id: Option<String>,
     pub(crate) agent_id: Option<String>,
 }
@@ -274,8 +276,20 @@ impl ToolScope {
 macro_rules! scope_setters {
     ($tenant_doc:literal, $connection_doc:literal) => {
         #[doc = $tenant_doc]
+        ///
+        /// A tenant is always said, or [`no_tenant`](Self::no_tenant): a call that said
+        /// neither is an [`Error::Config`](crate::Error::Config), and nothing is sent.
         pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
             self.scope.tenant_id = Some(tenant_id.into());
+            self.scope.no_tenant = false;
+            self
+        }
+
+        /// The space's own connection, made without a tenant: said on purpose, since a
+        /// forgotten `tenant_id` must not reach it.
+        pub fn no_tenant(mut self) -> Self {
+            self.scope.tenant_id = None;
+            self.scope.no_tenant = true;
             self
         }
 
@@ -347,6 +361,13 @@ impl ToolCall {
     pub async fn send(self) -> Result<ToolOutput> {
         transport::in_runtime()?;
         let prepared = self.prepared?;
+        if self.scope.tenant_id.is_none() && !self.scope.no_tenant {
+            return Err(Error::config(format!(
+                "tool `{}` has no tenant: call .tenant_id(…) for your customer's connection, or \
+                 .no_tenant() for the space's own",
+                transport::shown(&prepared.label)
+            )));
+        }
         let settings = &self.calls.tools;
         let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
         let scope = self.scope.wire();
