@@ -250,3 +250,29 @@ async fn a_provider_that_always_answers_401_costs_fastn_a_handful_of_requests() 
     }
     assert_eq!(mock.requests_to(Endpoint::Credentials), asked, "no refresh while backing off");
 }
+
+#[tokio::test]
+async fn a_forgotten_tenant_is_an_error_naming_the_call_and_nothing_is_sent() {
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
+    // The space's own connection exists: a forgotten tenant must not reach it.
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack"), None);
+    let client = mock.client();
+    let slack = client.api("slack").base_url("https://slack.com/api");
+    let err = slack.get("/auth.test").send().await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ConfigError, "{err}");
+    assert!(err.to_string().contains("`slack` has no tenant") && err.to_string().contains(".no_tenant()"), "{err}");
+    let err = client.tools("slack").call_id("t-1", json!({})).send().await.unwrap_err();
+    assert!(err.to_string().contains("tool `t-1` has no tenant"), "{err}");
+    let typed = fastn_auth_tests::Slack::tools(&client);
+    let message = fastn_auth_tests::SlackSendMessage {
+        channel: "C1".into(),
+        text: "hi".into(),
+        thread_ts: None,
+        unfurl_links: None,
+    };
+    assert_eq!(typed.send_message(message).send().await.unwrap_err().code(), ErrorCode::ConfigError);
+    assert_eq!(mock.requests_to(Endpoint::Credentials) + mock.requests_to(Endpoint::ExecuteTool), 0);
+    // Said on purpose, the space's connection is used.
+    let space = slack.no_tenant().get("/auth.test").send().await.unwrap();
+    assert_eq!(space.status(), 200);
+}
