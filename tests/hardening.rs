@@ -260,7 +260,10 @@ async fn a_forgotten_tenant_is_an_error_naming_the_call_and_nothing_is_sent() {
     let slack = client.api("slack").base_url("https://slack.com/api");
     let err = slack.get("/auth.test").send().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ConfigError, "{err}");
-    assert!(err.to_string().contains("`slack` has no tenant") && err.to_string().contains(".no_tenant()"), "{err}");
+    assert!(
+        err.to_string().contains("`slack` has no tenant") && err.to_string().contains(".no_tenant()"),
+        "{err}"
+    );
     let err = client.tools("slack").call_id("t-1", json!({})).send().await.unwrap_err();
     assert!(err.to_string().contains("tool `t-1` has no tenant"), "{err}");
     let typed = fastn_auth_tests::Slack::tools(&client);

@@ -107,20 +107,27 @@ impl Entry {
 }
 
 impl ToolSet {
-    /// Every tool of `registry` whose arguments can be described to a model: a tool whose
-    /// input schema is not an object schema is left out (and logged), never served
-    /// half-typed; the others are all served ([`refused`](Self::refused) says which and why).
+    /// Every tool of `registry` whose arguments can be described to a model and checked: a
+    /// tool whose input schema is not an object schema, or has a `pattern` the linear-time
+    /// engine cannot take, is left out (and logged), never served half-typed; the others are
+    /// all served ([`refused`](Self::refused) says which and why).
     pub fn from_registry(registry: &Registry) -> ToolSet {
         let mut entries = Vec::new();
         let mut refused = Vec::new();
         for connector in &registry.connectors {
             for tool in &connector.tools {
-                match tool.arguments_schema() {
-                    Ok(schema) => entries.push(Entry {
+                let usable = tool.arguments_schema().and_then(|schema| {
+                    Checked::new(schema).compiled_if_patterned().map_err(|message| RegistryError {
+                        path: format!("tools.{}.inputSchema", model_text(&tool.key, 80)),
+                        message,
+                    })
+                });
+                match usable {
+                    Ok(arguments) => entries.push(Entry {
                         name: model_name(&connector.key, &tool.key),
                         connector_key: connector.key.clone(),
                         connector_id: connector.id.clone(),
-                        arguments: Checked::new(schema),
+                        arguments,
                         tool: tool.clone(),
                     }),
                     Err(mut err) => {
