@@ -175,6 +175,20 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     let synced = client.sync_registry(None, |_, _| {}).await.unwrap();
     assert_eq!(synced.failures.len(), 1, "{:?}", synced.failures);
     assert_eq!(synced.failures[0].scope, "workspace");
+    // A page larger than asked, or a count over the limit, is refused before any tools
+    // are asked for.
+    let edges: Vec<_> =
+        (0..501).map(|i| json!({"node": {"id": format!("c{i}"), "name": format!("c{i}")}})).collect();
+    let page = json!({"data": {"searchDataSourceGroups": {"pageInfo": {"totalCount": 600}, "edges": edges}}});
+    let huge =
+        json!({"data": {"searchDataSourceGroups": {"pageInfo": {"totalCount": 120_000}, "edges": []}}});
+    mock.inject(Endpoint::Registry, Fault::body(page.to_string()));
+    mock.inject(Endpoint::Registry, Fault::body(huge.to_string()));
+    mock.inject(Endpoint::Registry, Fault::body(huge.to_string()));
+    let asked = mock.requests_to(Endpoint::Registry);
+    let err = client.sync_registry(None, |_, _| {}).await.unwrap_err();
+    assert!(err.to_string().contains("a page of 501 connectors, 500 were asked for"), "{err}");
+    assert_eq!(mock.requests_to(Endpoint::Registry) - asked, 2, "one page per scope, no tools asked for");
 }
 
 /// The tools of a registry of names Fastn's own client cannot generate: keywords, digits,
@@ -285,4 +299,20 @@ async fn the_agent_loop_example_fixes_a_malformed_call_and_connects_on_demand() 
     assert_eq!(emulator.requests_to(Endpoint::ExecuteTool), 3);
     assert_eq!(emulator.requests_to(Endpoint::Init), 1);
     assert!(transcript.lines.last().unwrap().starts_with("model: "), "{:#?}", transcript.lines);
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_a_model_is_handed_is_not_read_nor_decoded() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    mock.inject(Endpoint::ExecuteTool, Fault::Oversized(16 << 20));
+    let bound = fastn_auth_tests::tool_set().bind(&client).tenant_id("acme");
+    let reply = bound.call("slack_send_message", r#"{"channel": "C1", "text": "hi"}"#).await.unwrap();
+    assert!(reply.is_error && reply.output.is_none(), "{reply:?}");
+    assert!(
+        reply.text.contains("larger than 131072 bytes") && reply.text.contains("ask for less"),
+        "{}",
+        reply.text
+    );
 }

@@ -270,7 +270,7 @@ async fn bad_answers_are_typed_errors_naming_the_request() {
         (Fault::UnknownStatus("PENDING_REVIEW".into()), "unknown status \"PENDING_REVIEW\""),
         (Fault::MalformedJson, "expected a JSON object, got a body that is not JSON"),
         (Fault::Html, "expected a JSON object, got an HTML page"),
-        (Fault::Oversized(2 * 1024 * 1024), "exceeds the limit of 1048576 bytes"),
+        (Fault::Oversized(2 * 1024 * 1024), "larger than the limit of 1048576 bytes"),
         (Fault::body(r#"{"errorMessage":"x"}"#), "the required field `status` is missing"),
         (Fault::body(r#"{"status":true}"#), "`status` must be a string, got a boolean"),
         (Fault::body("[1,2]"), "expected a JSON object, got an array"),

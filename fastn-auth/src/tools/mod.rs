@@ -39,7 +39,9 @@ pub use fastn_auth_rules::registry::{
     registry_key,
 };
 pub use output::ToolOutput;
-pub use set::{BoundTools, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet};
+pub use set::{
+    BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet,
+};
 pub use sync::{RegistrySync, ScopeFailure};
 
 /// The largest answer of `executeTool` read, unless a call sets its own

@@ -19,6 +19,12 @@ use fastn_auth_rules::registry::{
 /// [`BoundTools::max_output`] says otherwise.
 pub const DEFAULT_MAX_MODEL_OUTPUT: usize = 20_000;
 
+/// The largest tool answer read for a model unless [`BoundTools::max_answer_bytes`] says
+/// otherwise (128 KiB): room for [`DEFAULT_MAX_MODEL_OUTPUT`] characters however the
+/// provider spaces its JSON, and a bound on what decoding it may take (a JSON tree takes up
+/// to twenty times its text).
+pub const DEFAULT_MAX_MODEL_ANSWER_BYTES: usize = 128 * 1024;
+
 /// The most tool names listed in an error about an unknown one.
 const MAX_NAMES_LISTED: usize = 20;
 
@@ -259,6 +265,7 @@ impl ToolSet {
             client: client.clone(),
             scope: ToolScope::default(),
             max_output: DEFAULT_MAX_MODEL_OUTPUT,
+            max_answer: DEFAULT_MAX_MODEL_ANSWER_BYTES,
         }
     }
 
@@ -321,6 +328,7 @@ pub struct BoundTools {
     client: FastnAuth,
     scope: ToolScope,
     max_output: usize,
+    max_answer: usize,
 }
 
 /// What to hand back to the model for one of its calls.
@@ -352,6 +360,14 @@ impl BoundTools {
     /// The most characters of a reply's text; default [`DEFAULT_MAX_MODEL_OUTPUT`].
     pub fn max_output(mut self, chars: usize) -> Self {
         self.max_output = chars;
+        self
+    }
+
+    /// The largest tool answer read, in bytes; default [`DEFAULT_MAX_MODEL_ANSWER_BYTES`].
+    /// A larger one is not read further nor decoded: the model's reply says so, and to ask
+    /// for less.
+    pub fn max_answer_bytes(mut self, bytes: usize) -> Self {
+        self.max_answer = bytes;
         self
     }
 
@@ -398,7 +414,18 @@ impl BoundTools {
             Ok(call) => call,
             Err(rejected) => return Ok(rejected),
         };
-        let output = call.send().await?;
+        let output = match call.max_body(self.max_answer).send().await {
+            Err(err) if err.is_too_large() => {
+                let text = format!(
+                    "the answer of `{}` is larger than {} bytes, more than is read for a model: ask for \
+                     less (a filter, fewer fields, a smaller page)",
+                    shown(name),
+                    self.max_answer
+                );
+                return Ok(ModelReply::rejected(text, self.max_output));
+            }
+            answer => answer?,
+        };
         let (text, truncated) = bounded(output_text(&output), self.max_output);
         Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output) })
     }

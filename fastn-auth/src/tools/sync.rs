@@ -2,6 +2,8 @@
 //! (`fastn-auth tools sync`): the connectors of every scope, paged to the end, then the
 //! tools of each. A scope or connector that fails is reported, never dropped in silence.
 
+use std::collections::HashSet;
+
 use reqwest::header::{HeaderMap, HeaderName};
 use serde_json::{Map, Value, json};
 
@@ -10,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::target::Scope;
 use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, DecodeError, Endpoint};
-use fastn_auth_rules::registry::{MAX_REGISTRY_CONNECTORS, Registry, registry_key};
+use fastn_auth_rules::registry::{MAX_REGISTRY_CONNECTORS, MAX_TOOLS_PER_CONNECTOR, Registry, registry_key};
 
 /// Connectors asked for per page.
 const PAGE: usize = 500;
@@ -74,15 +76,23 @@ impl FastnAuth {
         scopes.push(ScopeOf { name: "community", space: "community".to_owned(), community: true });
         let mut failures = Vec::new();
         let mut found: Vec<Found> = Vec::new();
+        let mut keys = HashSet::new();
         let mut failed_scopes = 0;
         for (index, scope) in scopes.iter().enumerate() {
             match self.connectors_of(scope).await {
                 Ok(connectors) => {
                     for (id, name) in connectors {
                         let key = registry_key(&name);
-                        if !found.iter().any(|f| f.key == key) {
+                        if keys.insert(key.clone()) {
                             found.push(Found { key, id, name, scope: index });
                         }
+                    }
+                    // Counted before any connector's tools are asked for.
+                    if found.len() > MAX_REGISTRY_CONNECTORS {
+                        return Err(Error::invalid(
+                            Endpoint::Registry,
+                            format!("the scopes name more than {MAX_REGISTRY_CONNECTORS} connectors"),
+                        ));
                     }
                 }
                 Err(err) => {
@@ -144,9 +154,26 @@ impl FastnAuth {
                     "searchDataSourceGroups: `pageInfo.totalCount` is not a count",
                 )
             })?;
+            if total > MAX_REGISTRY_CONNECTORS as u64 {
+                return Err(Error::invalid(
+                    Endpoint::Registry,
+                    format!(
+                        "searchDataSourceGroups: {total} connectors, more than {MAX_REGISTRY_CONNECTORS}"
+                    ),
+                ));
+            }
             let edges = groups["edges"].as_array().ok_or_else(|| {
                 Error::invalid(Endpoint::Registry, "searchDataSourceGroups: `edges` is not a list")
             })?;
+            if edges.len() > PAGE {
+                return Err(Error::invalid(
+                    Endpoint::Registry,
+                    format!(
+                        "searchDataSourceGroups: a page of {} connectors, {PAGE} were asked for",
+                        edges.len()
+                    ),
+                ));
+            }
             for (at, edge) in edges.iter().enumerate() {
                 let node = &edge["node"];
                 let text = |key: &str| node[key].as_str().map(str::to_owned);
@@ -174,8 +201,8 @@ impl FastnAuth {
             callCoreProjectFlow(input: $input) { data statusCode message } }";
         let variables = json!({"input": {"operationName": "getConnectorRegisteredTools_v1",
             "input": {"connectorId": id, "orgId": scope.space, "workspaceId": space, "gatewayId": space}}});
-        let data = self.graphql(QUERY, variables, &scope.space).await?;
-        let flow = &data["callCoreProjectFlow"];
+        let mut data = self.graphql(QUERY, variables, &scope.space).await?;
+        let flow = &mut data["callCoreProjectFlow"];
         match flow["statusCode"].as_u64() {
             Some(200..=299) | None => {}
             Some(status) => {
@@ -186,8 +213,12 @@ impl FastnAuth {
                 ));
             }
         }
-        match &flow["data"] {
-            Value::Array(tools) => Ok(tools.clone()),
+        match flow["data"].take() {
+            Value::Array(tools) if tools.len() > MAX_TOOLS_PER_CONNECTOR => Err(Error::invalid(
+                Endpoint::Registry,
+                format!("callCoreProjectFlow: {} tools, more than {MAX_TOOLS_PER_CONNECTOR}", tools.len()),
+            )),
+            Value::Array(tools) => Ok(tools),
             Value::Null => Ok(Vec::new()),
             _ => {
                 Err(Error::invalid(Endpoint::Registry, "callCoreProjectFlow: `data` is not a list of tools"))
@@ -224,8 +255,11 @@ fn decode_graphql(body: &[u8]) -> std::result::Result<Value, DecodeError> {
         let said = first["message"].as_str().map_or_else(|| "no message".to_owned(), wire::sanitize);
         return Err(DecodeError::new(format!("the query failed: {said}")));
     }
-    match answer.get("data") {
-        Some(data @ Value::Object(_)) => Ok(data.clone()),
+    match answer {
+        Value::Object(mut answer) => match answer.remove("data") {
+            Some(data @ Value::Object(_)) => Ok(data),
+            _ => Err(DecodeError::new("no `data` object in the answer")),
+        },
         _ => Err(DecodeError::new("no `data` object in the answer")),
     }
 }

@@ -642,15 +642,13 @@ pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValu
 }
 
 async fn read_body(mut response: reqwest::Response, limit: usize, ctx: &Ctx<'_>) -> Result<Vec<u8>> {
-    let too_large = |len: u64| {
-        Error::decode(
-            ctx.endpoint,
-            Some(&ctx.info()),
-            DecodeError::new(format!("the body of {len} bytes exceeds the limit of {limit} bytes")),
-        )
+    let too_large = |declared: Option<u64>| Error::BodyTooLarge {
+        request: Box::new(ctx.info()),
+        limit: limit as u64,
+        declared,
     };
     if let Some(len) = response.content_length().filter(|&len| len > limit as u64) {
-        return Err(too_large(len));
+        return Err(too_large(Some(len)));
     }
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(limit as u64) as usize);
     loop {
@@ -660,7 +658,7 @@ async fn read_body(mut response: reqwest::Response, limit: usize, ctx: &Ctx<'_>)
         })?;
         let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > limit {
-            return Err(too_large((body.len() + chunk.len()) as u64));
+            return Err(too_large(None));
         }
         body.extend_from_slice(&chunk);
     }
