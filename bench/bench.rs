@@ -164,6 +164,15 @@ enum Part {
         #[arg(long, default_value_t = 100_000)]
         calls: usize,
     },
+    /// Peak memory of tool answers handed to a model: 16 concurrent 16 MiB answers.
+    ModelAnswers {
+        /// Concurrent calls.
+        #[arg(long, default_value_t = 16)]
+        calls: usize,
+        /// The size of each answer, in MiB.
+        #[arg(long, default_value_t = 16)]
+        mib: usize,
+    },
     /// `cargo check` and generated code size of `tools: all` on large registries.
     MacroTools {
         /// Registry sizes, in connectors of 15 tools.
@@ -225,6 +234,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Part::Tools { calls, rounds } => client()?.block_on(tools::tools_part(calls, rounds)),
         Part::ToolValidation { calls } => tools::validation_part(calls),
         Part::MacroTools { sizes, runs } => tools::macro_tools(&sizes, runs),
+        Part::ModelAnswers { calls, mib } => client()?.block_on(tools::model_answers(calls, mib)),
         Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
             .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),
     }

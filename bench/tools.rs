@@ -77,6 +77,61 @@ pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dy
     Ok(())
 }
 
+/// Peak RSS of `calls` concurrent model calls whose answers are `mib` MiB each (the emulator
+/// in a child process makes them): bounded (the default `max_answer_bytes`), then, for
+/// comparison, read and decoded whole as before the bound.
+pub(crate) async fn model_answers(calls: usize, mib: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let emulator = Emulator::spawn(&[])?;
+    let origin = emulator.base_url.trim_end_matches("/api").to_owned();
+    let control = reqwest::Client::new();
+    control
+        .post(format!("{origin}/_emulator/connections"))
+        .header("x-fastn-api-key", MockServer::API_KEY)
+        .json(&json!({ "space_id": MockServer::SPACE_ID, "connector_id": "slack", "tenant_id": "t0" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let client = FastnAuth::builder(MockServer::SPACE_ID)
+        .api_key(MockServer::API_KEY)
+        .base_url(&emulator.base_url)
+        .build()?;
+    let bound = fastn::tool_set().bind(&client).tenant_id("t0");
+    let arguments = r#"{"channel": "C1", "text": "hello"}"#;
+    // Warm: connections, the validator, the allocator's first arenas.
+    bound.call("slack_send_message", arguments).await?;
+    println!("model-answers: {calls} concurrent calls, each answered {mib} MiB of JSON by the emulator (a child process)");
+    for (label, bound) in [
+        ("bounded (128 KiB read)", bound.clone()),
+        ("read and decoded whole", bound.clone().max_answer_bytes((mib + 1) << 20)),
+    ] {
+        let fault = json!({"endpoint": "executeTool", "fault": {"kind": "oversized", "bytes": mib << 20}, "times": calls});
+        control
+            .post(format!("{origin}/_emulator/faults"))
+            .header("x-fastn-api-key", MockServer::API_KEY)
+            .json(&fault)
+            .send()
+            .await?
+            .error_for_status()?;
+        let before = crate::current_rss_mib();
+        let running: Vec<_> = (0..calls)
+            .map(|_| {
+                let bound = bound.clone();
+                tokio::spawn(async move { bound.call("slack_send_message", arguments).await })
+            })
+            .collect();
+        let mut replies = Vec::new();
+        for call in running {
+            replies.push(call.await?);
+        }
+        let errors = replies.iter().filter(|reply| reply.as_ref().is_ok_and(|reply| reply.is_error)).count();
+        println!(
+            "  {label}: RSS {before:.1} MiB before, peak {:.1} MiB ({errors} of {calls} replies say the answer is too large)",
+            crate::peak_rss_mib()
+        );
+    }
+    Ok(())
+}
+
 /// What checking a model's call costs: `BoundTools::prepare` (find the tool by name, check
 /// the arguments against its schema, wrap the group) on a valid and on a malformed call,
 /// after the validator's first use compiled it.
