@@ -163,6 +163,18 @@ pub(crate) fn validation_part(calls: usize) -> Result<(), Box<dyn std::error::Er
         runs.sort();
         println!("  {what:<22} {:>10.2?} per call", runs[2]);
     }
+    // Hostile names against 2,000 tools: refused before lookup, or near-name search that
+    // passes over candidates of the wrong length.
+    let tools: Vec<String> = (0..2_000).map(|i| format!(r#""tool_{i:04}": {{"toolId": "t{i}"}}"#)).collect();
+    let registry = format!(r#"{{"connectors": {{"crm": {{"id": "c", "tools": {{{}}}}}}}}}"#, tools.join(","));
+    let many = fastn_auth::ToolSet::from_json(&registry)?.bind(&client).tenant_id("t0");
+    for (what, name) in
+        [("a 200,000-character name", "x".repeat(200_000)), ("an unknown 60-character name", "y".repeat(60))]
+    {
+        let started = Instant::now();
+        assert!(many.prepare(&name, json!({})).is_err());
+        println!("  {what} among 2,000 tools: {:.2?}", started.elapsed());
+    }
     Ok(())
 }
 
