@@ -99,7 +99,9 @@ pub(crate) async fn model_answers(calls: usize, mib: usize) -> Result<(), Box<dy
     let arguments = r#"{"channel": "C1", "text": "hello"}"#;
     // Warm: connections, the validator, the allocator's first arenas.
     bound.call("slack_send_message", arguments).await?;
-    println!("model-answers: {calls} concurrent calls, each answered {mib} MiB of JSON by the emulator (a child process)");
+    println!(
+        "model-answers: {calls} concurrent calls, each answered {mib} MiB of JSON by the emulator (a child process)"
+    );
     for (label, bound) in [
         ("bounded (128 KiB read)", bound.clone()),
         ("read and decoded whole", bound.clone().max_answer_bytes((mib + 1) << 20)),

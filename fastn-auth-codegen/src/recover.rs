@@ -5,8 +5,9 @@
 //!
 //! The strict parser is the only judge: a connector is kept as it is when it checks, else
 //! rebuilt from the extra fields and keys that each check on their own (a field with a bad
-//! type is left out); a connector that still does not check is left out. No rule is
-//! written twice.
+//! type is kept as a `string`, so that the `api:` block naming it still checks and the
+//! connector's `api()` is still generated; a field that is wrong otherwise is left out); a
+//! connector that still does not check is left out. No rule is written twice.
 
 use serde_yaml::{Mapping, Value};
 
@@ -60,6 +61,15 @@ fn recover_connector(id: &Value, spec: &Value, registry: Option<&Value>) -> Opti
             );
             if checks(&alone) {
                 good.insert(key.clone(), field.clone());
+                continue;
+            }
+            let Some(string) = as_string(field) else { continue };
+            alone.insert(
+                extra_key.clone(),
+                Value::Mapping(Mapping::from_iter([(key.clone(), string.clone())])),
+            );
+            if checks(&alone) {
+                good.insert(key.clone(), string);
             }
         }
         rebuilt.insert(extra_key.clone(), Value::Mapping(good));
@@ -72,6 +82,25 @@ fn recover_connector(id: &Value, spec: &Value, registry: Option<&Value>) -> Opti
         }
     }
     checks(&rebuilt).then_some(Value::Mapping(rebuilt))
+}
+
+/// An extra field's declaration with its type replaced by `string` (optional when it was):
+/// `URL` → `string`, `{type: URL?, description: …}` → `{type: string?, description: …}`.
+fn as_string(field: &Value) -> Option<Value> {
+    let string = |declared: &str| {
+        Value::String(if declared.trim_end().ends_with('?') { "string?" } else { "string" }.to_owned())
+    };
+    match field {
+        Value::String(declared) => Some(string(declared)),
+        Value::Mapping(map) => {
+            let type_key = Value::String("type".to_owned());
+            let declared = map.get(&type_key)?.as_str()?;
+            let mut map = map.clone();
+            map.insert(type_key, string(declared));
+            Some(Value::Mapping(map))
+        }
+        _ => None,
+    }
 }
 
 /// A whole manifest of these connectors (and this `registry:`), as YAML text.
@@ -98,15 +127,28 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_field_is_left_out_and_the_rest_is_kept() {
+    fn a_field_of_a_bad_type_is_kept_as_a_string_and_the_rest_is_kept() {
         let text = "version: 1\nconnectors:\n  slack:\n    extra:\n      team: strng\n      team_id: string\n    api:\n      base_url: https://slack.com/api\n  notion: {}\n";
         assert!(manifest::parse(text).is_err());
         let recovered = recover(text).unwrap();
         assert_eq!(
             ids_and_fields(&recovered),
-            [("slack".to_owned(), vec!["team_id".to_owned()]), ("notion".to_owned(), vec![])]
+            [
+                ("slack".to_owned(), vec!["team".to_owned(), "team_id".to_owned()]),
+                ("notion".to_owned(), vec![])
+            ]
         );
         assert!(recovered.connectors[0].api.is_some(), "the api block is kept");
+    }
+
+    #[test]
+    fn an_api_base_naming_a_field_of_a_bad_type_is_still_generated() {
+        let text = "version: 1\nconnectors:\n  salesforce:\n    extra:\n      instance_url: URL\n    api:\n      base_url: \"{instance_url}/services/data/v60.0\"\n";
+        assert!(manifest::parse(text).is_err());
+        let recovered = recover(text).unwrap();
+        let salesforce = &recovered.connectors[0];
+        assert_eq!(ids_and_fields(&recovered), [("salesforce".to_owned(), vec!["instance_url".to_owned()])]);
+        assert!(salesforce.api.is_some(), "Salesforce::api is generated: the user sees one error");
     }
 
     #[test]
