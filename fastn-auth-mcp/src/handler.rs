@@ -163,13 +163,23 @@ impl McpServer {
                 )]);
                 Ok(InputRequiredResult::new(Some(asks), Some(format!("connect:{connector}"))).into())
             }
-            Ask::Elicit => match context.peer.elicit_url(message, url.clone(), elicitation_id(&url)).await {
-                Ok(answer) => Ok(self.after_consent(&tenant, &connector, name, arguments, &answer).await),
-                Err(err) => {
-                    tracing::debug!(error = %err, "the client did not take the consent elicitation");
-                    Ok(not_connected(&connector, name, &url))
+            Ask::Elicit => {
+                // A client that never answers does not hold the call past the connect wait.
+                let asked = context.peer.elicit_url(message, url.clone(), elicitation_id(&url));
+                match tokio::time::timeout(self.inner.connect_wait, asked).await {
+                    Ok(Ok(answer)) => {
+                        Ok(self.after_consent(&tenant, &connector, name, arguments, &answer).await)
+                    }
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "the client did not take the consent elicitation");
+                        Ok(not_connected(&connector, name, &url))
+                    }
+                    Err(_) => {
+                        tracing::debug!("the client did not answer the consent elicitation in time");
+                        Ok(not_connected(&connector, name, &url))
+                    }
                 }
-            },
+            }
             Ask::Text => Ok(not_connected(&connector, name, &url)),
         }
     }

@@ -212,8 +212,9 @@ impl McpServerBuilder {
         self
     }
 
-    /// How long a call answered with a URL elicitation waits for the user to connect;
-    /// default [`DEFAULT_CONNECT_WAIT`]. After it, the call is a tool error with the URL.
+    /// How long a call answered with a URL elicitation waits for the user to connect, and
+    /// for the client to answer the elicitation at all; default [`DEFAULT_CONNECT_WAIT`].
+    /// After it, the call is a tool error with the URL.
     pub fn connect_wait(mut self, wait: Duration) -> Self {
         self.connect_wait = wait;
         self
