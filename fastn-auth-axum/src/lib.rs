@@ -48,8 +48,9 @@
 //! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
 //! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble) |
 //!
-//! - **Only your connectors**: with [`ConnectRouter::only`] (a manifest's
-//!   `ConnectorId::ALL`), another connector id is `404` and nothing reaches Fastn.
+//! - **Only your connectors**: [`ConnectRouter::new`] takes the connectors served (a
+//!   manifest's `ConnectorId::ALL`); another connector id is `404` and nothing reaches
+//!   Fastn. [`ConnectRouter::any`] serves every id, on purpose.
 //! - **Tenants**: a request without a [`Tenant`] extension is `401`. A flow belongs to the
 //!   tenant that started it: another tenant asking for it gets `404`, as for none.
 //! - **No cross-site starts**: a `POST` with the `Origin` of another host, or
