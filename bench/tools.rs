@@ -12,9 +12,9 @@ use crate::cache::compare_in_rounds;
 use crate::macros::{cargo_check, macro_crate};
 use crate::{Emulator, fastn, stats_of};
 
-/// Typed `send_message` calls against bare reqwest POSTs of the same envelope to the same
-/// emulator endpoint, in alternating rounds; both read and parse the whole answer.
-pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+/// The emulator in a child process with Slack connected for tenant `t0`: it, its origin, a
+/// client of its control API, and an SDK client of it.
+async fn slack_of_t0() -> Result<(Emulator, String, reqwest::Client, FastnAuth), Box<dyn std::error::Error>> {
     let emulator = Emulator::spawn(&[])?;
     let origin = emulator.base_url.trim_end_matches("/api").to_owned();
     let control = reqwest::Client::new();
@@ -29,6 +29,13 @@ pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dy
         .api_key(MockServer::API_KEY)
         .base_url(&emulator.base_url)
         .build()?;
+    Ok((emulator, origin, control, client))
+}
+
+/// Typed `send_message` calls against bare reqwest POSTs of the same envelope to the same
+/// emulator endpoint, in alternating rounds; both read and parse the whole answer.
+pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let (emulator, origin, control, client) = slack_of_t0().await?;
     let slack = fastn::Slack::tools(&client).tenant_id("t0");
     let message = fastn::SlackSendMessage {
         channel: "C1".into(),
@@ -81,20 +88,7 @@ pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dy
 /// in a child process makes them): bounded (the default `max_answer_bytes`), then, for
 /// comparison, read and decoded whole as before the bound.
 pub(crate) async fn model_answers(calls: usize, mib: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let emulator = Emulator::spawn(&[])?;
-    let origin = emulator.base_url.trim_end_matches("/api").to_owned();
-    let control = reqwest::Client::new();
-    control
-        .post(format!("{origin}/_emulator/connections"))
-        .header("x-fastn-api-key", MockServer::API_KEY)
-        .json(&json!({ "space_id": MockServer::SPACE_ID, "connector_id": "slack", "tenant_id": "t0" }))
-        .send()
-        .await?
-        .error_for_status()?;
-    let client = FastnAuth::builder(MockServer::SPACE_ID)
-        .api_key(MockServer::API_KEY)
-        .base_url(&emulator.base_url)
-        .build()?;
+    let (_emulator, origin, control, client) = slack_of_t0().await?;
     let bound = fastn::tool_set().bind(&client).tenant_id("t0");
     let arguments = r#"{"channel": "C1", "text": "hello"}"#;
     // Warm: connections, the validator, the allocator's first arenas.

@@ -567,27 +567,34 @@ async fn http_exchange(addr: &str, request: String) -> String {
     answer
 }
 
+/// `mcp` over HTTP started as `command` (stdout and stderr piped): the child and the
+/// loopback `host:port` it serves on (from the URL it prints).
+fn mcp_http(mut command: Command) -> (std::process::Child, String) {
+    let mut server = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let url = first_line.trim();
+    let port = url.strip_suffix("/mcp").and_then(|rest| rest.rsplit(':').next()).expect(url).to_owned();
+    (server, format!("127.0.0.1:{port}"))
+}
+
+/// A `tools/list` request to `addr` with `extra` header lines.
+fn mcp_list(addr: &str, extra: &str) -> String {
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{extra}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{list}",
+        list.len()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_serves_streamable_http_and_refuses_a_cross_site_page() {
     let mock = emulator_with_tools().await;
-    let mut server = cli(Some(&mock), &["mcp", "--tenant", "acme", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
-    let url = first_line.trim().to_owned();
-    let addr = url.strip_prefix("http://").and_then(|rest| rest.strip_suffix("/mcp")).expect(&url).to_owned();
-    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
-    let request = |origin: &str| {
-        format!(
-            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{origin}\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{list}",
-            list.len()
-        )
-    };
+    let (mut server, addr) =
+        mcp_http(cli(Some(&mock), &["mcp", "--tenant", "acme", "--http", "127.0.0.1:0"]));
+    let request = |origin: &str| mcp_list(&addr, origin);
     let listed = http_exchange(&addr, request("")).await;
     let refused = http_exchange(&addr, request("Origin: https://evil.example\r\n")).await;
     server.kill().unwrap();
@@ -613,26 +620,10 @@ async fn mcp_off_loopback_needs_public_and_an_access_token_that_clients_send() {
     short.env("FASTN_MCP_ACCESS_TOKEN", "short");
     assert!(stderr(&run(short).await).contains("at least 32 characters"));
 
-    let mut server = cli(Some(&mock), &public)
-        .env("FASTN_MCP_ACCESS_TOKEN", &token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
-    let port =
-        first_line.trim().rsplit(':').next().and_then(|rest| rest.strip_suffix("/mcp")).unwrap().to_owned();
-    let addr = format!("127.0.0.1:{port}");
-    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
-    let request = |auth: &str| {
-        format!(
-            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{auth}\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{list}",
-            list.len()
-        )
-    };
+    let mut command = cli(Some(&mock), &public);
+    command.env("FASTN_MCP_ACCESS_TOKEN", &token);
+    let (mut server, addr) = mcp_http(command);
+    let request = |auth: &str| mcp_list(&addr, auth);
     let anonymous = http_exchange(&addr, request("")).await;
     let wrong = http_exchange(&addr, request(&format!("Authorization: Bearer {}x\r\n", &token[1..]))).await;
     let bearer = http_exchange(&addr, request(&format!("Authorization: Bearer {token}\r\n"))).await;
