@@ -38,7 +38,7 @@ pub use fastn_auth_rules::registry::{
     Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,
     registry_key,
 };
-pub use output::ToolOutput;
+pub use output::{RawToolOutput, ToolOutput};
 pub use set::{
     BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet,
 };
@@ -361,6 +361,23 @@ impl ToolCall {
     /// Fastn for the space's key (`is_unauthorized`); network failures and deadlines. A
     /// provider's own error status is an `Ok` [`ToolOutput`].
     pub async fn send(self) -> Result<ToolOutput> {
+        self.send_decoded(output::decode).await
+    }
+
+    /// As [`send`](Self::send), the provider's body kept as the JSON text Fastn sent, not
+    /// decoded into a tree: for an answer to write out or to parse as a stream (a tree of a
+    /// large answer takes up to twenty times its size).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_raw(self) -> Result<RawToolOutput> {
+        self.send_decoded(output::decode_raw).await
+    }
+
+    async fn send_decoded<T>(
+        self,
+        decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
+    ) -> Result<T> {
         transport::in_runtime()?;
         let prepared = self.prepared?;
         if self.scope.tenant_id.is_none() && !self.scope.no_tenant {
@@ -404,8 +421,7 @@ impl ToolCall {
         let deadline = self.timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let budget = Budget { retries: transport.retry.max_retries, deadline };
         let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
-        let sent =
-            tracing::Instrument::instrument(transport.send(&outgoing, budget, output::decode), span).await;
+        let sent = tracing::Instrument::instrument(transport.send(&outgoing, budget, decode), span).await;
         sent.map_err(|err| output::refusal(&err).unwrap_or(err))
     }
 }

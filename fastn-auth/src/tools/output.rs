@@ -1,7 +1,8 @@
-//! What `executeTool` answers: [`ToolOutput`], read from Fastn's envelope, and Fastn's
-//! refusals ([`refusal`]).
+//! What `executeTool` answers: [`ToolOutput`] (or [`RawToolOutput`], its body not
+//! decoded), read from Fastn's envelope, and Fastn's refusals ([`refusal`]).
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, RequestInfo, Result, ToolRefusal};
 use crate::wire::{DecodeError, Endpoint};
@@ -56,6 +57,41 @@ impl ToolOutput {
     }
 }
 
+/// A tool's answer with its body as the JSON text Fastn sent, not decoded: for a body too
+/// large to hold as a [`Value`] tree (which takes up to twenty times its text), to write
+/// out or parse as a stream. Made by [`ToolCall::send_raw`](crate::tools::ToolCall::send_raw).
+#[derive(Debug)]
+pub struct RawToolOutput {
+    status: Option<u16>,
+    body: Box<RawValue>,
+    raw_body: Option<String>,
+}
+
+impl RawToolOutput {
+    /// The provider's HTTP status (`statusCode`); `None` when Fastn's envelope had none.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether the provider's status is below 400, as [`ToolOutput::is_success`].
+    pub fn is_success(&self) -> bool {
+        self.status.is_none_or(|status| status < 400)
+    }
+
+    /// The provider's answer (`body`) as JSON text, `null` when the envelope had none.
+    pub fn body(&self) -> &str {
+        self.body.get()
+    }
+
+    /// The provider's answer as Fastn received it (`rawBody`), when the envelope has it.
+    pub fn raw_body(&self) -> Option<&str> {
+        self.raw_body.as_deref()
+    }
+}
+
+/// Fastn's envelope, each value as its JSON text.
+type Envelope<'a> = std::collections::HashMap<&'a str, &'a RawValue>;
+
 /// Reads Fastn's envelope. Every key is optional; what is there must have its type, and the
 /// status must be an HTTP status.
 pub(crate) fn decode(body: &[u8]) -> std::result::Result<ToolOutput, DecodeError> {
@@ -64,25 +100,55 @@ pub(crate) fn decode(body: &[u8]) -> std::result::Result<ToolOutput, DecodeError
     let Value::Object(mut envelope) = envelope else {
         return Err(DecodeError::new("expected a JSON object (statusCode, body, rawBody)"));
     };
-    let status = match envelope.get("statusCode") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64().filter(|code| (100..=599).contains(code)) {
-            Some(code) => Some(code as u16),
-            None => {
-                return Err(DecodeError::new(format!(
-                    "`statusCode` is {n}, not an HTTP status (100 to 599)"
-                )));
-            }
-        },
-        Some(_) => return Err(DecodeError::new("`statusCode` is not a number")),
-    };
-    let raw_body = match envelope.remove("rawBody") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(raw)) => Some(raw),
-        Some(_) => return Err(DecodeError::new("`rawBody` is not a string")),
-    };
+    let status = status(envelope.get("statusCode"))?;
+    let raw_body = raw_body(envelope.remove("rawBody"))?;
     let body = envelope.remove("body").unwrap_or(Value::Null);
     Ok(ToolOutput { status, body, raw_body })
+}
+
+/// As [`decode`], the body kept as its JSON text.
+pub(crate) fn decode_raw(body: &[u8]) -> std::result::Result<RawToolOutput, DecodeError> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => {
+            DecodeError::new("expected a JSON object (statusCode, body, rawBody)")
+        }
+        _ => DecodeError::new(format!("the answer is not JSON: {err}")),
+    })?;
+    let small = |key: &str| -> std::result::Result<Option<Value>, DecodeError> {
+        envelope
+            .get(key)
+            .map(|raw| serde_json::from_str(raw.get()))
+            .transpose()
+            .map_err(|err| DecodeError::new(format!("`{key}` cannot be read: {err}")))
+    };
+    let status = status(small("statusCode")?.as_ref())?;
+    let raw_body = raw_body(small("rawBody")?)?;
+    let body = envelope
+        .get("body")
+        .map_or_else(|| RawValue::from_string("null".to_owned()), |raw| Ok((*raw).to_owned()));
+    let body = body.map_err(|err| DecodeError::new(format!("`body` cannot be kept: {err}")))?;
+    Ok(RawToolOutput { status, body, raw_body })
+}
+
+/// The envelope's `statusCode`: absent, `null` or an HTTP status.
+fn status(value: Option<&Value>) -> std::result::Result<Option<u16>, DecodeError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64().filter(|code| (100..=599).contains(code)) {
+            Some(code) => Ok(Some(code as u16)),
+            None => Err(DecodeError::new(format!("`statusCode` is {n}, not an HTTP status (100 to 599)"))),
+        },
+        Some(_) => Err(DecodeError::new("`statusCode` is not a number")),
+    }
+}
+
+/// The envelope's `rawBody`: absent, `null` or a string.
+fn raw_body(value: Option<Value>) -> std::result::Result<Option<String>, DecodeError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => Ok(Some(raw)),
+        Some(_) => Err(DecodeError::new("`rawBody` is not a string")),
+    }
 }
 
 /// Fastn's refusal of a tool call, from its status and message; `None` for answers that
@@ -142,6 +208,23 @@ mod tests {
         assert_eq!(output.raw_body(), Some("{}"));
         let bare = decode(b"{}").unwrap();
         assert!(bare.is_success() && bare.body().is_null() && bare.status().is_none());
+    }
+
+    #[test]
+    fn the_raw_envelope_keeps_the_bodys_text_and_checks_the_rest_alike() {
+        let raw = decode_raw(br#"{"statusCode": 404, "body": {"error": [1, 2]}, "rawBody": "{}"}"#).unwrap();
+        assert_eq!((raw.status(), raw.is_success(), raw.body()), (Some(404), false, r#"{"error": [1, 2]}"#));
+        assert_eq!(raw.raw_body(), Some("{}"));
+        assert_eq!(decode_raw(b"{}").unwrap().body(), "null");
+        for (body, expected) in [
+            (&br#"{"statusCode": 99}"#[..], "not an HTTP status"),
+            (br#"{"rawBody": 5}"#, "`rawBody` is not a string"),
+            (b"[1]", "expected a JSON object"),
+            (b"<html>", "not JSON"),
+        ] {
+            let err = decode_raw(body).unwrap_err();
+            assert!(err.message().contains(expected), "{err:?}");
+        }
     }
 
     #[test]
