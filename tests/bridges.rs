@@ -131,6 +131,23 @@ fn middleware_client(mock: &MockServer) -> reqwest_middleware::ClientWithMiddlew
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(TokenMiddleware::new(api)).build()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_middlewares_redirect_policy_never_follows_a_redirect_out_of_the_base() {
+    let (mock, _token) = emulator("slack").await;
+    let middleware = TokenMiddleware::new(Slack::api(&mock.client()).tenant_id("acme"));
+    let http = reqwest::Client::builder().redirect(middleware.redirect_policy()).build().unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(http).with(middleware).build();
+    let url = format!("{}/slack/auth.test", mock.provider_url());
+    // The same origin, out of Slack's base: returned, not followed with the token.
+    mock.inject(Endpoint::Api, Fault::Redirect(format!("{}/github/user", mock.provider_url())));
+    let sent = mock.requests_to(Endpoint::Api);
+    assert_eq!(via_middleware(client.clone(), url.clone()).await.unwrap(), 307);
+    assert_eq!(mock.requests_to(Endpoint::Api) - sent, 1, "the redirect was not followed");
+    // Under the base, it is followed.
+    mock.inject(Endpoint::Api, Fault::Redirect(format!("{}/slack/users.list", mock.provider_url())));
+    assert_eq!(via_middleware(client, url).await.unwrap(), 200);
+}
+
 async fn via_middleware(client: reqwest_middleware::ClientWithMiddleware, url: String) -> Outcome {
     Ok(client.get(url).send().await?.status().as_u16())
 }

@@ -15,10 +15,12 @@ use crate::cache::Freshness;
 /// under the [`ApiClient`]'s base URL, refreshing it on a 401 (the rules of
 /// [`bridge`](super)). Any other request goes on untouched.
 ///
-/// A request whose body is a stream cannot be sent twice: its 401 is returned as it is.
-/// Redirects are the inner `reqwest::Client`'s to follow: it drops `Authorization` on a
-/// redirect to another origin, not other headers; for a connector whose token travels in
-/// another header, build that client with `redirect(reqwest::redirect::Policy::none())`.
+/// A request whose body is a stream cannot be sent twice: its 401 is returned as it is, and
+/// the next request carries the refreshed token. Redirects are the inner
+/// `reqwest::Client`'s to follow, with the token the first request carried: build that
+/// client with [`redirect_policy`](Self::redirect_policy), which follows only redirects
+/// that stay under the base URL (reqwest itself drops `Authorization` only on a redirect to
+/// another origin, so a same-origin redirect out of the base would carry it).
 #[derive(Debug, Clone)]
 pub struct TokenMiddleware {
     api: Arc<ApiClient>,
@@ -28,6 +30,26 @@ impl TokenMiddleware {
     /// The middleware of `api`'s connector and tenant.
     pub fn new(api: ApiClient) -> Self {
         TokenMiddleware { api: Arc::new(api) }
+    }
+
+    /// The redirect policy for the `reqwest::Client` under this middleware: a redirect is
+    /// followed (ten at most) only to a URL under the API's base URL, when that base is
+    /// known without the credentials (no `{field}` in it); any other is returned as it
+    /// came, never followed with the token.
+    ///
+    /// ```
+    /// # fn build(api: fastn_auth::ApiClient) -> reqwest_middleware::ClientWithMiddleware {
+    /// let middleware = fastn_auth::bridge::TokenMiddleware::new(api);
+    /// let http = reqwest::Client::builder().redirect(middleware.redirect_policy()).build().unwrap();
+    /// reqwest_middleware::ClientBuilder::new(http).with(middleware).build()
+    /// # }
+    /// ```
+    pub fn redirect_policy(&self) -> reqwest::redirect::Policy {
+        let base = self.api.known_base().ok().flatten().cloned();
+        reqwest::redirect::Policy::custom(move |attempt| match &base {
+            Some(base) if attempt.previous().len() < 10 && covers(base, attempt.url()) => attempt.follow(),
+            _ => attempt.stop(),
+        })
     }
 }
 
