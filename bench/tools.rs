@@ -171,6 +171,14 @@ pub(crate) fn validation_part(calls: usize) -> Result<(), Box<dyn std::error::Er
         assert!(many.prepare(&name, json!({})).is_err());
         println!("  {what} among 2,000 tools: {:.2?}", started.elapsed());
     }
+    // A 1 MiB argument against a pattern that backtracks on a backtracking engine: linear.
+    let patterned = r#"{"connectors": {"crm": {"id": "c", "tools": {"tag": {"toolId": "t", "inputSchema": {"type": "object",
+        "properties": {"tags": {"type": "array", "items": {"type": "string", "pattern": "^(a|aa)+$"}}}}}}}}}"#;
+    let tagged = fastn_auth::ToolSet::from_json(patterned)?.bind(&client).tenant_id("t0");
+    let tags: Vec<String> = (0..32_000).map(|_| format!("{}b", "a".repeat(30))).collect();
+    let started = Instant::now();
+    assert!(tagged.prepare("crm_tag", json!({ "tags": tags })).is_err());
+    println!("  1 MiB of strings against `^(a|aa)+$`, each failing: {:.2?}", started.elapsed());
     Ok(())
 }
 
