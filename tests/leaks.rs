@@ -69,6 +69,11 @@ async fn no_secret_in_logs_debug_output_or_errors() {
 
     for (builder, sent) in [
         (FastnAuth::builder("space").api_key(API_KEY), API_KEY),
+        // The key as Fastn's newer documentation sends it: `Authorization: Bearer`.
+        (
+            FastnAuth::builder("space").api_key(API_KEY).api_key_header(fastn_auth::ApiKeyHeader::Bearer),
+            API_KEY,
+        ),
         (FastnAuth::builder("space").auth_token(AUTH_TOKEN), AUTH_TOKEN),
     ] {
         let builder = builder

@@ -186,6 +186,7 @@ fn status_page(status: &FlowStatus) -> String {
     let (refresh, text) = match status.status {
         fastn_auth::AuthStatus::Active => ("", "Connected."),
         fastn_auth::AuthStatus::Failed => ("", "The connection failed."),
+        fastn_auth::AuthStatus::Expired => ("", "The connection expired."),
         _ => ("<meta http-equiv=refresh content=2>", "Waiting for you to finish in the other window…"),
     };
     format!("<!doctype html><meta charset=utf-8>{refresh}<title>Connection</title><p>{text}</p>")

@@ -24,12 +24,23 @@ use crate::store::Store;
 use fastn_auth::wire::{self, Endpoint};
 
 impl App {
-    /// Whether `headers` carry a key or token this emulator accepts.
+    /// Whether `headers` carry a key or token this emulator accepts: a key as
+    /// `x-fastn-api-key` or as `Authorization: Bearer` (as Fastn takes both), a token as a
+    /// bearer.
     fn authorized(&self, headers: &HeaderMap) -> bool {
         let key = header_text(headers, wire::API_KEY);
         let bearer = header_text(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
         (!key.is_empty() && self.api_keys.iter().any(|k| k == key))
-            || (!bearer.is_empty() && self.auth_tokens.iter().any(|t| t == bearer))
+            || (!bearer.is_empty() && self.auth_tokens.iter().chain(&self.api_keys).any(|t| t == bearer))
+    }
+
+    /// Fastn's rule for test keys: a `fsk_test_…` key is refused (401, `AUTH_INVALID`)
+    /// without `x-fastn-test-mode: true`.
+    fn test_key_refused(headers: &HeaderMap) -> bool {
+        let key = header_text(headers, wire::API_KEY);
+        let bearer = header_text(headers, "authorization").strip_prefix("Bearer ").unwrap_or("");
+        let test_key = key.starts_with("fsk_test_") || bearer.starts_with("fsk_test_");
+        test_key && !header_text(headers, wire::TEST_MODE).eq_ignore_ascii_case("true")
     }
 
     /// Whether `host` (a `Host` header) names this emulator: its address or `localhost`,
@@ -255,6 +266,9 @@ impl App {
                 StatusCode::UNAUTHORIZED,
                 "missing or unknown x-fastn-api-key / bearer token",
             );
+        }
+        if Self::test_key_refused(headers) {
+            return crate::json::error(StatusCode::UNAUTHORIZED, "the key is not valid for this request");
         }
         answer(space_id)
     }

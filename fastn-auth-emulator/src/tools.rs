@@ -56,7 +56,7 @@ impl Tools {
 
 /// `{"error": CODE, "message": …}` with `status`: Fastn's error body, as the SDK reads it.
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"success": false, "error": code, "message": message}))).into_response()
+    crate::json::coded(status, code, message)
 }
 
 /// The registry and the request's JSON body, or the answer refusing them.

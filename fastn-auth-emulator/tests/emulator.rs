@@ -172,7 +172,7 @@ async fn unauthenticated_requests_get_401_and_unknown_states_404() {
     let url = format!("{}/connect/init/community/slack", mock.base_url());
     let no_space = http.post(&url).header("x-fastn-api-key", MockServer::API_KEY).send().await.unwrap();
     assert_eq!(no_space.status(), 401);
-    assert!(json_of(no_space).await["error"].as_str().unwrap().contains("x-fastn-space-id"));
+    assert!(json_of(no_space).await["error"]["message"].as_str().unwrap().contains("x-fastn-space-id"));
     let no_key = http.post(&url).header("x-fastn-space-id", "s").send().await.unwrap();
     assert_eq!(no_key.status(), 401);
     let wrong_key = http
@@ -340,14 +340,14 @@ async fn ids_the_sdk_refuses_are_refused() {
         let url = format!("{}/connect/init/community/{connector}", api.mock.base_url());
         let response = headers(api.http.post(url), "").send().await.unwrap();
         assert_eq!(response.status(), 400, "{connector}");
-        assert!(json_of(response).await["error"].as_str().unwrap().contains("connector_id"));
+        assert!(json_of(response).await["error"]["message"].as_str().unwrap().contains("connector_id"));
     }
     // HTTP allows a tab inside a header value; the SDK refuses it, so the emulator does too.
     let tabbed =
         headers(api.http.get(format!("{}/connect/credentials/community/slack", api.mock.base_url())), "a\tb");
     let response = tabbed.send().await.unwrap();
     assert_eq!(response.status(), 400);
-    assert!(json_of(response).await["error"].as_str().unwrap().contains("x-fastn-space-tenantid"));
+    assert!(json_of(response).await["error"]["message"].as_str().unwrap().contains("x-fastn-space-tenantid"));
     assert_eq!(api.mock.pending_flows(), 0);
 }
 
@@ -495,7 +495,7 @@ async fn the_emulator_is_driven_over_http_as_from_any_language() {
     )
     .await;
     assert_eq!(bad.status(), 400);
-    assert!(json_of(bad).await["error"].as_str().unwrap().contains("expected {\"endpoint\""));
+    assert!(json_of(bad).await["error"]["message"].as_str().unwrap().contains("expected {\"endpoint\""));
     let bad = control(&api, Method::PUT, "credentials/slack", Some(json!([1]))).await;
     assert_eq!(bad.status(), 400);
     assert_eq!(control(&api, Method::GET, "nope", None).await.status(), 404);
@@ -591,7 +591,7 @@ async fn fault_sizes_are_bounded_and_an_own_key_replaces_the_public_one() {
     ] {
         let answer = fault(body.clone()).await.unwrap();
         assert_eq!(answer.status(), 400, "{body}");
-        let message = json_of(answer).await["error"].as_str().unwrap().to_owned();
+        let message = json_of(answer).await["error"]["message"].as_str().unwrap().to_owned();
         assert!(message.contains(says), "{body}: {message}");
     }
     let ok = fault(

@@ -39,6 +39,17 @@ pub struct FastnAuth {
     pub(crate) calls: Arc<Calls>,
 }
 
+/// How [`FastnAuthBuilder::api_key`] sends the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiKeyHeader {
+    /// `Authorization: Bearer <key>`: the default for keys Fastn issues (`fsk_…`).
+    Bearer,
+    /// `x-fastn-api-key: <key>`: the default for any other key, as Fastn's API reference
+    /// and its published clients send it.
+    XFastnApiKey,
+}
+
 /// Builds a [`FastnAuth`]; start with [`FastnAuth::builder`] or
 /// [`FastnAuthBuilder::from_env`]. `Debug` shows the key and the token as `[REDACTED]`.
 #[derive(Debug)]
@@ -49,6 +60,8 @@ pub struct FastnAuthBuilder {
     auth_token: Option<SecretString>,
     base_url: String,
     custom_auth: bool,
+    api_key_header: Option<ApiKeyHeader>,
+    test_mode: Option<bool>,
     request_timeout: Duration,
     call_timeout: Duration,
     max_retries: u32,
@@ -74,6 +87,8 @@ impl FastnAuth {
             auth_token: None,
             base_url: wire::DEFAULT_BASE_URL.to_owned(),
             custom_auth: true,
+            api_key_header: None,
+            test_mode: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
@@ -232,9 +247,28 @@ impl FastnAuthBuilder {
         Ok(builder)
     }
 
-    /// Authenticates with an API key, sent as `x-fastn-api-key`.
+    /// Authenticates with an API key, sent as Fastn issues it: a key starting `fsk_` as
+    /// `Authorization: Bearer <key>` (as Fastn's newer documentation sends it), any other
+    /// key as `x-fastn-api-key` (as its API reference and every published client do);
+    /// [`api_key_header`](Self::api_key_header) forces one. A test key (`fsk_test_…`) also
+    /// sends `x-fastn-test-mode: true`, without which Fastn refuses it
+    /// ([`test_mode`](Self::test_mode) forces it on or off).
     pub fn api_key(mut self, api_key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(api_key.into()));
+        self
+    }
+
+    /// How the API key is sent, whatever it looks like.
+    pub fn api_key_header(mut self, header: ApiKeyHeader) -> Self {
+        self.api_key_header = Some(header);
+        self
+    }
+
+    /// Whether every request carries `x-fastn-test-mode: true`; default: when the API key
+    /// is a test key (`fsk_test_…`), never otherwise. Fastn's pages disagree on whether a
+    /// live key may send it, so none does unless this says so.
+    pub fn test_mode(mut self, test_mode: bool) -> Self {
+        self.test_mode = Some(test_mode);
         self
     }
 
@@ -387,12 +421,25 @@ impl FastnAuthBuilder {
     /// an absolute http(s) URL (or is plain http to a remote host), a proxy is set where
     /// none may be used, or a limit is zero or over its maximum.
     pub fn build(self) -> Result<FastnAuth> {
+        let issued = self.api_key.as_ref().map(|key| key.expose_secret().starts_with("fsk_"));
+        let key_header = self.api_key_header.unwrap_or(match issued {
+            Some(true) => ApiKeyHeader::Bearer,
+            _ => ApiKeyHeader::XFastnApiKey,
+        });
         let auth = match (&self.api_key, &self.auth_token) {
+            (Some(key), None) if key_header == ApiKeyHeader::Bearer => {
+                (header::AUTHORIZATION, secret_header("api_key", key, "Bearer ")?)
+            }
             (Some(key), None) => (HeaderName::from_static(wire::API_KEY), secret_header("api_key", key, "")?),
             (None, Some(token)) => (header::AUTHORIZATION, secret_header("auth_token", token, "Bearer ")?),
             (None, None) => return Err(Error::config("set an api_key or an auth_token")),
             (Some(_), Some(_)) => return Err(Error::config("set an api_key or an auth_token, not both")),
         };
+        // `x-fastn-custom-auth: true` marks a bearer token as an end user's: never with the
+        // space's key.
+        let key_as_bearer = self.api_key.is_some() && key_header == ApiKeyHeader::Bearer;
+        let test_key = self.api_key.as_ref().is_some_and(|key| key.expose_secret().starts_with("fsk_test_"));
+        let test_mode = self.test_mode.unwrap_or(test_key);
         let space_id = transport::header_value("space_id", Some(&self.space_id))?;
         if self.request_timeout.is_zero() || self.call_timeout.is_zero() {
             return Err(Error::config("request_timeout and call_timeout must be greater than zero"));
@@ -423,7 +470,8 @@ impl FastnAuthBuilder {
             base_url,
             space_id,
             auth,
-            custom_auth: self.custom_auth,
+            custom_auth: self.custom_auth && !key_as_bearer,
+            test_mode,
             request_timeout: self.request_timeout,
             call_timeout: self.call_timeout,
             retry: RetryPolicy { max_retries: self.max_retries },

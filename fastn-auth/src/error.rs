@@ -120,7 +120,10 @@ pub enum Error {
         /// The message of the server's JSON error body (`message`, `error`,
         /// `errorMessage`), sanitised.
         server_message: Option<String>,
-        /// The server's `Retry-After`, in seconds or as an HTTP date.
+        /// Fastn's error code, canonical ([`Error::fastn_code`]).
+        fastn_code: Option<String>,
+        /// The server's `Retry-After`, in seconds or as an HTTP date (else its envelope's
+        /// `retryAfter`).
         retry_after: Option<Duration>,
         /// Whether a request or call timeout ended it.
         timed_out: bool,
@@ -174,6 +177,8 @@ pub enum Error {
         status_code: u16,
         /// The message of Fastn's JSON error body, sanitised.
         server_message: Option<String>,
+        /// Fastn's error code, canonical ([`Error::fastn_code`]).
+        fastn_code: Option<String>,
     },
 
     /// The arguments of a tool call do not match the tool's input schema; nothing was sent.
@@ -246,6 +251,57 @@ impl Error {
         }
     }
 
+    /// Fastn's error code, when its answer carried one: canonical (the legacy aliases some
+    /// paths still return mapped to the current names, `CONNECTOR_REFRESH_FAILED` →
+    /// `CONN-REFRESH-FAILED`), made only of capitals, digits, `_` and `-`. Branch on it (or
+    /// on the predicates below, which use it), never on the message.
+    pub fn fastn_code(&self) -> Option<&str> {
+        match self {
+            Error::Network { fastn_code, .. } | Error::ToolRefused { fastn_code, .. } => {
+                fastn_code.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Fastn throttled the key (`RATE_LIMITED`, or a 429 without another code): waiting
+    /// clears it ([`retry_after`](Self::retry_after) says how long).
+    pub fn is_rate_limited(&self) -> bool {
+        match self.fastn_code() {
+            Some(code) => code == "RATE_LIMITED",
+            None => self.status_code() == Some(429),
+        }
+    }
+
+    /// The plan's quota is spent (`QUOTA_EXCEEDED`): waiting will not clear it, and the SDK
+    /// never retries it.
+    pub fn is_quota_exceeded(&self) -> bool {
+        self.fastn_code() == Some("QUOTA_EXCEEDED")
+    }
+
+    /// The tenant has no such connection: Fastn's `CONNECTION_NOT_FOUND`, a tool refused
+    /// for it, or a credentials request answered 404.
+    pub fn is_not_connected(&self) -> bool {
+        match self {
+            Error::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
+            Error::Network { request, status_code, fastn_code, .. } => {
+                fastn_code.as_deref() == Some("CONNECTION_NOT_FOUND")
+                    || (request.endpoint == Endpoint::Credentials && *status_code == Some(404))
+            }
+            _ => false,
+        }
+    }
+
+    /// The connection exists but is broken, and will not mend by itself: the tenant has to
+    /// connect again (`CONN-AUTH-FAILED`, `CONN-REFRESH-FAILED`, or a flow or connection
+    /// that ended `EXPIRED` or `FAILED`).
+    pub fn needs_reconnect(&self) -> bool {
+        match self {
+            Error::Authentication { .. } => true,
+            _ => matches!(self.fastn_code(), Some("CONN-AUTH-FAILED" | "CONN-REFRESH-FAILED")),
+        }
+    }
+
     /// What failed, in the SDK's own words only: no server text, host, path, id or key.
     /// For a language model or an MCP client, which must not read what Fastn said (a
     /// server's text may echo a key or its internals, and is a way into the prompt); the
@@ -312,10 +368,11 @@ impl Error {
         matches!(self, Error::ToolRefused { refusal: ToolRefusal::NotEnabled, .. })
     }
 
-    /// A tool call's arguments did not match its schema ([`Error::InvalidArguments`]);
-    /// nothing was sent.
+    /// A tool call's arguments did not match its schema ([`Error::InvalidArguments`]:
+    /// nothing was sent), or Fastn refused them (`VALIDATION_ERROR`, `INVALID_PARAMETERS`).
     pub fn is_invalid_arguments(&self) -> bool {
         matches!(self, Error::InvalidArguments { .. })
+            || matches!(self.fastn_code(), Some("VALIDATION_ERROR" | "INVALID_PARAMETERS"))
     }
 
     /// The server answered 401 or 403: the API key or token is wrong or lacks access to
@@ -335,8 +392,13 @@ impl Error {
     }
 
     /// Whether retrying the same request may succeed: no answer (connection failures,
-    /// timeouts) and the statuses 408, 425, 429, 500, 502, 503 and 504.
+    /// timeouts) and the statuses 408, 425, 429, 500, 502, 503 and 504 — but never Fastn's
+    /// `QUOTA_EXCEEDED`, a 429 that waiting does not clear.
     pub fn is_transient(&self) -> bool {
+        if self.is_quota_exceeded() {
+            // A 429 that waiting will not clear.
+            return false;
+        }
         match self {
             Error::Network { status_code: None, .. } => true,
             Error::Network { status_code: Some(code), .. } => {
@@ -374,6 +436,7 @@ impl Error {
             message: message.into(),
             status_code: None,
             server_message: None,
+            fastn_code: None,
             retry_after: None,
             timed_out: false,
             source: None,
@@ -391,12 +454,20 @@ impl Error {
                 Error::Authentication { connector_id: connector_id.clone(), message: message.clone() }
             }
             Error::Network {
-                request, message, status_code, server_message, retry_after, timed_out, ..
+                request,
+                message,
+                status_code,
+                server_message,
+                fastn_code,
+                retry_after,
+                timed_out,
+                ..
             } => Error::Network {
                 request: request.clone(),
                 message: message.clone(),
                 status_code: *status_code,
                 server_message: server_message.clone(),
+                fastn_code: fastn_code.clone(),
                 retry_after: *retry_after,
                 timed_out: *timed_out,
                 source: None,
@@ -410,13 +481,14 @@ impl Error {
             Error::BodyTooLarge { request, limit, declared } => {
                 Error::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }
             }
-            Error::ToolRefused { request, refusal, message, status_code, server_message } => {
+            Error::ToolRefused { request, refusal, message, status_code, server_message, fastn_code } => {
                 Error::ToolRefused {
                     request: request.clone(),
                     refusal: *refusal,
                     message: message.clone(),
                     status_code: *status_code,
                     server_message: server_message.clone(),
+                    fastn_code: fastn_code.clone(),
                 }
             }
             Error::InvalidArguments { tool, pointer, message } => Error::InvalidArguments {
@@ -481,11 +553,13 @@ mod tests {
             message: "the server answered 404 Not Found: \"no completed connection\"".into(),
             status_code: Some(404),
             server_message: Some("no completed connection".into()),
+            fastn_code: None,
             retry_after: None,
             timed_out: false,
             source: None,
         };
         assert!(err.is_not_found() && !err.is_unauthorized() && !err.is_transient() && !err.is_timeout());
+        assert!(err.is_not_connected() && !err.needs_reconnect() && !err.is_rate_limited());
         assert_eq!(
             err.to_string(),
             "GET live.fastn.ai/api/connect/credentials/community/slack (tenant `acme`): \

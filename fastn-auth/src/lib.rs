@@ -69,7 +69,7 @@ pub mod wire;
 // defaults (`limits`), the shared-store kit (`store`), the protocol (`wire`).
 pub use api::{ApiClient, ApiRequest};
 pub use cache::{CacheOptions, CacheStats};
-pub use client::{FastnAuth, FastnAuthBuilder};
+pub use client::{ApiKeyHeader, FastnAuth, FastnAuthBuilder};
 pub use connector::Connector;
 pub use credentials::{Credentials, Extra};
 pub use error::{Error, ErrorCode, Result, ToolRefusal};

@@ -215,8 +215,8 @@ impl<C: Connector> AuthSession<C> {
     }
 
     /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials (seeding
-    /// the client's cache, when it has one); a flow that ends `FAILED` is
-    /// [`Error::Authentication`].
+    /// the client's cache, when it has one); a flow that ends `FAILED` or `EXPIRED` is
+    /// [`Error::Authentication`] (`needs_reconnect()`).
     ///
     /// Transient faults (connection errors, timeouts, 408/425/429/5xx) do not end the wait:
     /// polling backs off (honouring `Retry-After`, never faster than the interval) and
@@ -285,7 +285,7 @@ impl<C: Connector> AuthSession<C> {
         }
     }
 
-    /// Polls the status until `ACTIVE` (`Ok`) or `FAILED` ([`Error::Authentication`]).
+    /// Polls the status until `ACTIVE` (`Ok`), `FAILED` or `EXPIRED` ([`Error::Authentication`]).
     async fn poll(
         &self,
         interval: Duration,
@@ -299,12 +299,15 @@ impl<C: Connector> AuthSession<C> {
                     *last_status = Some(answer.status);
                     match answer.status {
                         AuthStatus::Active => return Ok(()),
-                        AuthStatus::Failed => {
+                        AuthStatus::Failed | AuthStatus::Expired => {
+                            let ended = if answer.status == AuthStatus::Expired {
+                                "the connection expired; connect it again"
+                            } else {
+                                "authentication failed"
+                            };
                             return Err(Error::Authentication {
                                 connector_id: self.handle.target.connector_id.clone(),
-                                message: answer
-                                    .error_message
-                                    .unwrap_or_else(|| "authentication failed".to_owned()),
+                                message: answer.error_message.unwrap_or_else(|| ended.to_owned()),
                             });
                         }
                         AuthStatus::Inactive => {

@@ -25,6 +25,9 @@ pub const SPACE_ID: &str = "x-fastn-space-id";
 pub const API_KEY: &str = "x-fastn-api-key";
 /// Header: `true` when the client asks for custom auth (the official client's default).
 pub const CUSTOM_AUTH: &str = "x-fastn-custom-auth";
+/// Header: `true` on every request made with a test key (`fsk_test_…`), which Fastn refuses
+/// without it.
+pub const TEST_MODE: &str = "x-fastn-test-mode";
 /// Header: the tenant id, or the empty string.
 pub const TENANT_ID: &str = "x-fastn-space-tenantid";
 /// Header: the connection id, or the empty string.
@@ -164,25 +167,36 @@ pub enum AuthStatus {
     Inactive,
     /// Connected: credentials can be fetched.
     Active,
-    /// The flow failed.
+    /// The flow failed, or the connection's last check was refused (revoked access, a
+    /// changed password): the tenant connects again.
     Failed,
+    /// The connection's credential ran out and could not be refreshed: final, the tenant
+    /// connects again.
+    Expired,
 }
 
 impl AuthStatus {
-    /// The wire name: `INACTIVE`, `ACTIVE` or `FAILED`.
+    /// The wire name: `INACTIVE`, `ACTIVE`, `FAILED` or `EXPIRED`.
     pub const fn as_str(self) -> &'static str {
         match self {
             AuthStatus::Inactive => "INACTIVE",
             AuthStatus::Active => "ACTIVE",
             AuthStatus::Failed => "FAILED",
+            AuthStatus::Expired => "EXPIRED",
         }
     }
 
-    /// The status of a wire name, `None` for any other string.
+    /// The status of a wire name, in any case (`ACTIVE`, `Active`), and the connections
+    /// API's names (`pending`, `authorized`, `expired`); `None` for any other string.
     pub fn from_wire(name: &str) -> Option<Self> {
-        [AuthStatus::Inactive, AuthStatus::Active, AuthStatus::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        let known = [AuthStatus::Inactive, AuthStatus::Active, AuthStatus::Failed, AuthStatus::Expired];
+        known.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(name)).or_else(|| {
+            match name.to_ascii_lowercase().as_str() {
+                "pending" => Some(AuthStatus::Inactive),
+                "authorized" => Some(AuthStatus::Active),
+                _ => None,
+            }
+        })
     }
 
     /// Whether the flow has ended, successfully or not.
@@ -208,15 +222,67 @@ pub fn sanitize(text: &str) -> String {
     fastn_auth_rules::escape(text, MAX_SERVER_TEXT_CHARS)
 }
 
-/// The message a non-2xx JSON answer carries in `message`, `error`, `errorMessage` or
-/// `error_description`, sanitised. `None` for a body that is not such JSON: HTML error
-/// pages are not echoed.
-pub(crate) fn server_message(body: &[u8]) -> Option<String> {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return None };
-    ["message", "error", "errorMessage", "error_description"]
-        .iter()
-        .find_map(|key| map.get(*key)?.as_str().filter(|text| !text.trim().is_empty()))
-        .map(sanitize)
+/// What a non-2xx answer of Fastn says: its error code and message, and the `retryAfter` of
+/// its envelope.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct FastnError {
+    /// The code, canonical ([`canonical_code`]): `RATE_LIMITED`, `CONN-REFRESH-FAILED`, …
+    pub(crate) code: Option<String>,
+    /// The message, sanitised.
+    pub(crate) message: Option<String>,
+    /// `retryAfter`, in seconds, at most a day.
+    pub(crate) retry_after: Option<std::time::Duration>,
+}
+
+/// The longest code kept; a longer one is not a code.
+const MAX_CODE_BYTES: usize = 64;
+
+/// Reads Fastn's error answer in each of its shapes: the documented envelope `{"error":
+/// {"code", "message", "retryAfter"?}}`, the older `{"error": "CODE", "message"}` and
+/// `{"code": "CODE", "statusCode", "message"}`, and bodies with only a message (`message`,
+/// `error`, `errorMessage` or `error_description`). An HTML page or other text says nothing.
+pub(crate) fn fastn_error(body: &[u8]) -> FastnError {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return FastnError::default() };
+    fn text(value: Option<&Value>) -> Option<&str> {
+        value.and_then(Value::as_str).filter(|text| !text.trim().is_empty())
+    }
+    let (code, message, retry_after) = match map.get("error") {
+        Some(Value::Object(envelope)) => {
+            (text(envelope.get("code")), text(envelope.get("message")), envelope.get("retryAfter"))
+        }
+        Some(Value::String(said)) if is_code(said) => (Some(said.as_str()), text(map.get("message")), None),
+        _ => (text(map.get("code")).filter(|code| is_code(code)), None, None),
+    };
+    let message = message.or_else(|| {
+        ["message", "error", "errorMessage", "error_description"].iter().find_map(|key| text(map.get(*key)))
+    });
+    FastnError {
+        code: code.filter(|code| is_code(code)).map(canonical_code),
+        message: message.map(sanitize),
+        retry_after: retry_after
+            .and_then(Value::as_u64)
+            .map(|secs| std::time::Duration::from_secs(secs.min(86_400))),
+    }
+}
+
+/// Whether `text` is an error code: `RATE_LIMITED`, `CONN-AUTH-FAILED` (capitals, digits,
+/// `_` and `-`, at most 64 bytes).
+fn is_code(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_CODE_BYTES
+        && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A code by its current name: the legacy aliases some paths still return are mapped
+/// (`CONNECTOR_REFRESH_FAILED` → `CONN-REFRESH-FAILED`).
+pub(crate) fn canonical_code(code: &str) -> String {
+    match code {
+        "CONNECTOR_AUTH_FAILED" => "CONN-AUTH-FAILED",
+        "CONNECTOR_REFRESH_FAILED" => "CONN-REFRESH-FAILED",
+        "CONNECTOR_EXEC_FAILED" => "CONN-EXEC-FAILED",
+        other => other,
+    }
+    .to_owned()
 }
 
 /// Why a 2xx answer cannot be used: what was expected and what came, never a secret value.
@@ -338,7 +404,7 @@ pub(crate) fn decode_status(body: &[u8]) -> Result<StatusAnswer, DecodeError> {
     let status = required_string(&mut body, "status")?;
     let status = AuthStatus::from_wire(&status).ok_or_else(|| {
         DecodeError::new(format!(
-            "unknown status {:?}, expected INACTIVE, ACTIVE or FAILED",
+            "unknown status {:?}, expected INACTIVE, ACTIVE, FAILED or EXPIRED",
             sanitize(&status)
         ))
     })?;
@@ -504,7 +570,7 @@ mod tests {
         for (body, expected) in [
             (r#"{"state":"x"}"#, "the required field `status` is missing"),
             (r#"{"status":7}"#, "`status` must be a string, got a number"),
-            (r#"{"status":"PENDING"}"#, "unknown status \"PENDING\""),
+            (r#"{"status":"PENDING_REVIEW"}"#, "unknown status \"PENDING_REVIEW\""),
             (r#"{"status":"ACTIVE","errorMessage":[]}"#, "`errorMessage` must be a string"),
             ("[1]", "expected a JSON object, got an array"),
             ("<html>", "expected a JSON object, got an HTML page"),
@@ -601,6 +667,31 @@ mod tests {
         }
         assert!(id_problem(&"x".repeat(MAX_ID_BYTES), true).is_none());
         assert!(id_problem(&"x".repeat(MAX_ID_BYTES + 1), true).unwrap().contains("more than 512"));
+    }
+
+    #[test]
+    fn fastns_error_shapes_give_their_code_message_and_wait() {
+        let read = |body: &str| fastn_error(body.as_bytes());
+        let documented =
+            read(r#"{"error": {"code": "RATE_LIMITED", "message": "slow down", "retryAfter": 12}}"#);
+        assert_eq!(documented.code.as_deref(), Some("RATE_LIMITED"));
+        assert_eq!(documented.message.as_deref(), Some("slow down"));
+        assert_eq!(documented.retry_after, Some(std::time::Duration::from_secs(12)));
+        let older = read(r#"{"error": "CONNECTOR_REFRESH_FAILED", "message": "reconnect"}"#);
+        assert_eq!(
+            (older.code.as_deref(), older.message.as_deref()),
+            (Some("CONN-REFRESH-FAILED"), Some("reconnect"))
+        );
+        let coded = read(r#"{"code": "DATASOURCE_CONNECTION_ERROR", "statusCode": 400}"#);
+        assert_eq!(coded.code.as_deref(), Some("DATASOURCE_CONNECTION_ERROR"));
+        let hostile = read(r#"{"error": {"code": "not a code\u001b[31m", "retryAfter": 99999999999}}"#);
+        assert_eq!(hostile.code, None);
+        assert_eq!(hostile.retry_after, Some(std::time::Duration::from_secs(86_400)));
+        assert_eq!(read("<html>").code, None);
+    }
+
+    fn server_message(body: &[u8]) -> Option<String> {
+        fastn_error(body).message
     }
 
     #[test]

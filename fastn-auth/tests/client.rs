@@ -577,3 +577,90 @@ async fn pooled_connections_the_server_dropped_are_not_failures() {
         assert!(accepted.load(Ordering::Relaxed) <= 400, "at most one fresh connection per call");
     }
 }
+
+#[tokio::test]
+async fn keys_go_as_fastn_issues_them_and_a_test_key_only_with_its_header() {
+    for key in ["fsk_test_0123456789abcdef", "fsk_live_0123456789abcdef", "classic-key"] {
+        let mock = MockServer::builder().connectors(MANIFEST).api_key(key).start().await.unwrap();
+        mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+        let credentials = mock.client().credentials("slack").tenant_id("acme").send().await;
+        assert!(credentials.is_ok(), "{key}: {credentials:?}");
+        let sent = mock.requests().pop().unwrap();
+        let header = |name: &str| sent.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let issued = key.starts_with("fsk_");
+        assert_eq!(header("x-fastn-api-key").is_some(), !issued, "{key}");
+        assert_eq!(header("authorization").is_some(), issued, "{key}: as a bearer");
+        assert_eq!(
+            header("x-fastn-test-mode").as_deref(),
+            key.starts_with("fsk_test_").then_some("true"),
+            "{key}"
+        );
+        assert_ne!(
+            header("x-fastn-custom-auth").as_deref(),
+            issued.then_some("true"),
+            "{key}: never with a key as bearer"
+        );
+    }
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .api_key("fsk_test_0123456789abcdef")
+        .start()
+        .await
+        .unwrap();
+    let err = mock
+        .client_builder()
+        .test_mode(false)
+        .build()
+        .unwrap()
+        .credentials("slack")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((err.status_code(), err.fastn_code()), (Some(401), Some("AUTH_INVALID")), "{err}");
+    assert!(!err.to_string().contains("fsk_test_0123"), "{err}");
+}
+
+#[tokio::test]
+async fn fastns_codes_decide_in_every_shape_of_its_errors() {
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
+    let client = mock.client();
+    for (status, body, check) in [
+        (
+            401,
+            r#"{"error": {"code": "CONN-REFRESH-FAILED", "message": "reconnect"}}"#,
+            Error::needs_reconnect as fn(&Error) -> bool,
+        ),
+        (401, r#"{"error": "CONNECTOR_AUTH_FAILED", "message": "refused"}"#, Error::needs_reconnect),
+        (404, r#"{"code": "CONNECTION_NOT_FOUND", "statusCode": 404}"#, Error::is_not_connected),
+        (400, r#"{"error": {"code": "VALIDATION_ERROR", "message": "bad"}}"#, Error::is_invalid_arguments),
+        (429, r#"{"error": {"code": "QUOTA_EXCEEDED", "message": "plan"}}"#, Error::is_quota_exceeded),
+    ] {
+        mock.clear_requests();
+        mock.inject(Endpoint::Credentials, Fault::Body { code: status, body: body.into() });
+        let err = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+        assert!(check(&err), "{body}: {err:?}");
+        assert_eq!(count(&mock, "/credentials/"), 1, "{body}: never retried");
+    }
+    // A throttle with `retryAfter` (no header): waited for, then retried once.
+    mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+    let limited = r#"{"error": {"code": "RATE_LIMITED", "message": "slow down", "retryAfter": 1}}"#;
+    mock.inject(Endpoint::Credentials, Fault::Body { code: 429, body: limited.into() });
+    mock.clear_requests();
+    let started = std::time::Instant::now();
+    client.credentials("slack").tenant_id("acme").send().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "the envelope's retryAfter was honoured");
+    assert_eq!(count(&mock, "/credentials/"), 2);
+}
+
+#[tokio::test]
+async fn an_expired_connection_needs_a_reconnect() {
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
+    let session = mock.client().connect("slack").send().await.unwrap();
+    for status in ["EXPIRED", "expired", "Failed"] {
+        mock.inject(Endpoint::Status, Fault::body(format!(r#"{{"status": "{status}"}}"#)));
+        let err = session.wait_for_completion(fast()).await.unwrap_err();
+        assert!(err.needs_reconnect() && err.code() == ErrorCode::AuthFailed, "{status}: {err}");
+    }
+    mock.inject(Endpoint::Status, Fault::body(r#"{"status": "authorized"}"#));
+    assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Active, "the connections API's name");
+}

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, RequestInfo, Result, ToolRefusal};
+use crate::error::{Error, Result, ToolRefusal};
 use crate::wire::{DecodeError, Endpoint};
 
 /// The answer of a tool Fastn ran: the provider's status and body, as Fastn's envelope
@@ -151,46 +151,27 @@ fn raw_body(value: Option<Value>) -> std::result::Result<Option<String>, DecodeE
     }
 }
 
-/// Fastn's refusal of a tool call, from its status and message; `None` for answers that
-/// are no refusal (a 401 for the space's key, a 5xx), which stay as they are.
+/// Fastn's refusal of a tool call, from its code (its status when it sent none); `None` for
+/// answers that are no refusal (a 401 for the space's key, a 5xx), which stay as they are.
 pub(crate) fn refusal(err: &Error) -> Option<Error> {
-    let Error::Network { request, status_code: Some(status), server_message, message, .. } = err else {
+    let Error::Network { request, status_code: Some(status), server_message, fastn_code, message, .. } = err
+    else {
         return None;
     };
-    let said = server_message.as_deref().unwrap_or_default().to_ascii_lowercase();
-    let refusal = match status {
-        401 | 403 if !said.contains("connection") && !mentions_disabled(&said) => return None,
-        _ if said.contains("connection")
-            && (said.contains("no ") || said.contains("not found") || said.contains("missing")) =>
-        {
-            ToolRefusal::NotConnected
-        }
-        _ if mentions_disabled(&said) => ToolRefusal::NotEnabled,
-        404 => ToolRefusal::ToolNotFound,
-        400 | 422 if said.contains("not found") => ToolRefusal::ToolNotFound,
+    let refusal = match (fastn_code.as_deref(), status) {
+        (Some("CONNECTION_NOT_FOUND"), _) => ToolRefusal::NotConnected,
+        (Some("TOOL_NOT_FOUND"), _) | (None, 404) => ToolRefusal::ToolNotFound,
+        (Some("FORBIDDEN" | "TOOL_NOT_ENABLED"), _) => ToolRefusal::NotEnabled,
         _ => return None,
     };
-    Some(refused(request, refusal, message, *status, server_message.clone()))
-}
-
-fn mentions_disabled(said: &str) -> bool {
-    said.contains("not enabled") || said.contains("disabled") || said.contains("not authorized")
-}
-
-fn refused(
-    request: &RequestInfo,
-    refusal: ToolRefusal,
-    message: &str,
-    status_code: u16,
-    server_message: Option<String>,
-) -> Error {
-    Error::ToolRefused {
-        request: Box::new(request.clone()),
+    Some(Error::ToolRefused {
+        request: request.clone(),
         refusal,
-        message: message.to_owned(),
-        status_code,
-        server_message,
-    }
+        message: message.clone(),
+        status_code: *status,
+        server_message: server_message.clone(),
+        fastn_code: fastn_code.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub(crate) struct TransportConfig {
     pub(crate) space_id: HeaderValue,
     pub(crate) auth: (HeaderName, HeaderValue),
     pub(crate) custom_auth: bool,
+    /// Send `x-fastn-test-mode: true` (a test key's requests).
+    pub(crate) test_mode: bool,
     pub(crate) request_timeout: Duration,
     pub(crate) call_timeout: Duration,
     pub(crate) retry: RetryPolicy,
@@ -172,6 +174,9 @@ impl Transport {
         headers.insert(auth_name, auth_value);
         if config.custom_auth {
             headers.insert(HeaderName::from_static(wire::CUSTOM_AUTH), HeaderValue::from_static("true"));
+        }
+        if config.test_mode {
+            headers.insert(HeaderName::from_static(wire::TEST_MODE), HeaderValue::from_static("true"));
         }
         let base_url = config.base_url;
         let host = match (base_url.host_str(), base_url.port()) {
@@ -448,7 +453,9 @@ impl Transport {
                 let retry_after = response.headers().get(header::RETRY_AFTER).and_then(parse_retry_after);
                 // Reading a small error body lets the connection go back to the pool.
                 let body = read_body(response, 64 * 1024, ctx).await.unwrap_or_default();
-                let server_message = wire::server_message(&body).map(|said| self.scrub(said));
+                let said = wire::fastn_error(&body);
+                let server_message = said.message.map(|said| self.scrub(said));
+                let retry_after = retry_after.or(said.retry_after);
                 let message = match &server_message {
                     Some(said) => format!("the server answered {status}: {said:?}"),
                     None => format!("the server answered {status}"),
@@ -458,6 +465,7 @@ impl Transport {
                     message,
                     status_code: Some(status.as_u16()),
                     server_message,
+                    fastn_code: said.code,
                     retry_after,
                     timed_out: false,
                     source: None,
@@ -689,6 +697,7 @@ mod tests {
             space_id: HeaderValue::from_static("s"),
             auth: (HeaderName::from_static(wire::API_KEY), HeaderValue::from_static("k")),
             custom_auth: true,
+            test_mode: false,
             request_timeout: Duration::from_secs(1),
             call_timeout: Duration::from_secs(1),
             retry: RetryPolicy { max_retries: 0 },
