@@ -45,7 +45,15 @@ pub(crate) async fn run(
     if let Some(token) = &cli.auth_token {
         builder = builder.auth_token(token.clone());
     }
-    let mock = builder.start().await.map_err(|err| usage(format!("the emulator did not start: {err}")))?;
+    let mock = builder.start().await.map_err(|err| {
+        let what = match err.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                format!("port {port} on 127.0.0.1 is in use; pick another with --port")
+            }
+            _ => err.to_string(),
+        };
+        Failure { code: 3, message: format!("the emulator did not start: {what}") }
+    })?;
     println!("{}", mock.base_url());
     let accepts = if cli.api_key.is_some() || cli.auth_token.is_some() {
         "the API key or token you gave (--api-key, FASTN_API_KEY, …)".to_owned()

@@ -40,6 +40,10 @@ struct Cli {
     /// provider API (`http://127.0.0.1:8787/_provider`).
     #[arg(long, env = fastn_auth::env::API_GATEWAY, hide_env_values = true)]
     api_gateway: Option<String>,
+    /// Allow a plain-http --base-url to a host that is not loopback: the key travels
+    /// unencrypted (a test deployment behind a trusted network only).
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -375,6 +379,9 @@ fn client_with(
     }
     if let Some(gateway) = &cli.api_gateway {
         builder = builder.api_gateway(gateway.clone());
+    }
+    if cli.allow_insecure_http {
+        builder = builder.allow_insecure_http(true);
     }
     Ok(more(builder).build()?)
 }

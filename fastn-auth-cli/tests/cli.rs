@@ -526,6 +526,25 @@ async fn tools_sync_reports_a_failing_scope_and_writes_nothing() {
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("failed: scope workspace"), "{}", stderr(&out));
     assert!(!path.exists(), "nothing is written when a part failed");
+    // Every scope failing is a server error too: exit 3, Fastn's status named.
+    mock.inject_times(fastn_auth::wire::Endpoint::Registry, fastn_auth_emulator::Fault::status(500), 9);
+    let out = run(cli(Some(&mock), &["tools", "sync", "--out", path.to_str().unwrap()])).await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("500"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn the_cli_speaks_in_its_own_flags_and_names_a_busy_port() {
+    let mut plain = cli(None, &["--base-url", "http://example.com/api", "credentials", "slack"]);
+    plain.env("FASTN_SPACE_ID", "space").env("FASTN_API_KEY", "key");
+    let plain = run(plain).await;
+    let said = stderr(&plain);
+    assert!(said.contains("--allow-insecure-http") && !said.contains("(true)"), "{said}");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = run(cli(None, &["emulator", "--port", &port])).await;
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("port {port} on 127.0.0.1 is in use")), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -550,8 +550,9 @@ fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url> {
         "https" => Ok(url),
         "http" if allow_insecure_http || transport::is_loopback(&url) => Ok(url),
         "http" => Err(Error::config(format!(
-            "base_url {} is plain http to a host that is not loopback; use https, \
-             or allow_insecure_http(true) to send the key unencrypted",
+            "base_url {} is plain http to a host that is not loopback; use https, or allow \
+             insecure http (FastnAuthBuilder::allow_insecure_http; the CLI's \
+             --allow-insecure-http) to send the key unencrypted",
             url.origin().ascii_serialization()
         ))),
         other => Err(Error::config(format!("base_url must be http or https, got scheme {other:?}"))),

@@ -61,7 +61,7 @@ impl FastnAuth {
     /// `progress(done, total)` is called after each connector's tools.
     ///
     /// # Errors
-    /// Only when nothing could be read at all (every scope failed); else the failures
+    /// Only when nothing could be read at all: the first scope's error; else the failures
     /// are in [`RegistrySync::failures`].
     pub async fn sync_registry(
         &self,
@@ -75,6 +75,7 @@ impl FastnAuth {
         }
         scopes.push(ScopeOf { name: "community", space: "community".to_owned(), community: true });
         let mut failures = Vec::new();
+        let mut first_error = None;
         let mut found: Vec<Found> = Vec::new();
         let mut keys = HashSet::new();
         let mut failed_scopes = 0;
@@ -102,12 +103,15 @@ impl FastnAuth {
                         connector: None,
                         error: err.to_string(),
                     });
+                    first_error.get_or_insert(err);
                 }
             }
         }
         if failed_scopes == scopes.len() {
-            let first = failures.first().map(|f| f.error.clone()).unwrap_or_default();
-            return Err(Error::config(format!("no scope of the registry could be read: {first}")));
+            // Fastn's own error (a server error stays one), for the first scope.
+            if let Some(err) = first_error {
+                return Err(err);
+            }
         }
         let mut connectors = Map::new();
         let total = found.len();
