@@ -40,9 +40,9 @@ struct Cli {
     /// provider API (`http://127.0.0.1:8787/_provider`).
     #[arg(long, env = fastn_auth::env::API_GATEWAY, hide_env_values = true)]
     api_gateway: Option<String>,
-    /// Allow a plain-http --base-url to a host that is not loopback: the key travels
+    /// Allow a plain-http base URL to a host that is not loopback: the key travels
     /// unencrypted (a test deployment behind a trusted network only).
-    #[arg(long, global = true)]
+    #[arg(long)]
     allow_insecure_http: bool,
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]

@@ -12,8 +12,21 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
 
 /// An error answer with its own `code`, in the documented envelope.
 pub(crate) fn coded(status: StatusCode, code: &str, message: &str) -> Response {
-    let envelope = json!({ "success": false, "error": { "code": code, "message": message } });
-    (status, axum::Json(envelope)).into_response()
+    coded_with(status, code, message, None)
+}
+
+/// [`coded`] with the envelope's `retryAfter`, in seconds.
+pub(crate) fn coded_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(secs) = retry_after {
+        error["retryAfter"] = secs.into();
+    }
+    (status, axum::Json(json!({ "success": false, "error": error }))).into_response()
 }
 
 /// The code Fastn's documentation gives an error answer without one of its own.

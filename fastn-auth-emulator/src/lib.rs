@@ -47,6 +47,7 @@ mod json;
 mod key;
 mod live;
 mod provider;
+mod rate;
 mod requests;
 mod server;
 mod store;
@@ -88,9 +89,19 @@ pub struct MockServerBuilder {
     manifest: Option<String>,
     registry: Option<String>,
     log_requests: bool,
+    rate_limit: Option<(u64, Duration)>,
 }
 
 impl MockServerBuilder {
+    /// A rate limit per key, as Fastn documents one: at most `limit` requests of the API
+    /// (init, status, credentials, tools, registry) in each `window` (at least 1 s); every
+    /// answer announces it (`X-RateLimit-Limit`, `-Remaining`, `-Reset`), and a request past
+    /// it is `429` `RATE_LIMITED` with `retryAfter` and `Retry-After`. Default: none.
+    pub fn rate_limit(mut self, limit: u64, window: Duration) -> Self {
+        self.rate_limit = Some((limit, window));
+        self
+    }
+
     /// Listens on this port of 127.0.0.1 (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -253,6 +264,7 @@ impl MockServerBuilder {
             shutdown: shutdown.clone(),
             log_requests: self.log_requests,
             tools,
+            rate: self.rate_limit.map(|(limit, window)| rate::RateLimit::new(limit, window)),
         });
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
@@ -320,6 +332,7 @@ impl MockServer {
             manifest: None,
             registry: None,
             log_requests: false,
+            rate_limit: None,
         }
     }
 

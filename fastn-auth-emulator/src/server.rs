@@ -67,6 +67,8 @@ pub(crate) struct App {
     pub(crate) log_requests: bool,
     /// The registry tools are served from, when given one.
     pub(crate) tools: Option<Arc<crate::tools::Tools>>,
+    /// The rate limit per key, when set.
+    pub(crate) rate: Option<crate::rate::RateLimit>,
 }
 
 type Shared = State<Arc<App>>;
@@ -270,7 +272,17 @@ impl App {
         if Self::test_key_refused(headers) {
             return crate::json::error(StatusCode::UNAUTHORIZED, "the key is not valid for this request");
         }
-        answer(space_id)
+        let Some(rate) = &self.rate else { return answer(space_id) };
+        let key = header_text(headers, wire::API_KEY);
+        let key = if key.is_empty() { header_text(headers, "authorization") } else { key };
+        match rate.admit(key) {
+            crate::rate::Admit::Refused(response) => response,
+            crate::rate::Admit::Go(announced) => {
+                let mut response = answer(space_id);
+                response.headers_mut().extend(announced);
+                response
+            }
+        }
     }
 
     /// Counts a request to `endpoint` and applies its next scripted fault: a delay, or the

@@ -126,6 +126,13 @@ impl FastnAuth {
         self.calls.transport.max_in_flight()
     }
 
+    /// The rate limit Fastn last announced for this client's key (`X-RateLimit-*`), when it
+    /// did: with nothing remaining, the next request waits for the reset when its deadline
+    /// allows, else fails at once with `is_rate_limited()`, nothing sent.
+    pub fn rate_limit(&self) -> Option<crate::RateLimit> {
+        self.calls.transport.rate_limit()
+    }
+
     /// What the credentials cache has done so far; `None` when the client has no cache.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.calls.caches_credentials.then(|| self.calls.cache.stats())

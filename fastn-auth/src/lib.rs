@@ -89,6 +89,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use serde_json;
 pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
 pub use tools::{ToolClient, ToolOutput, ToolSet};
+pub use transport::RateLimit;
 pub use url::Url;
 pub use wire::{AuthStatus, Endpoint};
 

@@ -82,6 +82,8 @@ counter! {
     poll => "fastn_auth_polls_total";
     /// A provider 401 returned without a refresh (the connection is backing off).
     unauthorized_returned => "fastn_auth_unauthorized_returned_total";
+    /// A request that waited for the key's rate limit to reset (`X-RateLimit-Remaining: 0`).
+    rate_limit_wait => "fastn_auth_rate_limit_waits_total";
 }
 
 /// One HTTP request to `endpoint` that ended with `outcome` after `took`.

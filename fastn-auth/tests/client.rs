@@ -664,3 +664,36 @@ async fn an_expired_connection_needs_a_reconnect() {
     mock.inject(Endpoint::Status, Fault::body(r#"{"status": "authorized"}"#));
     assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Active, "the connections API's name");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_rate_limit_is_waited_out_before_the_429_or_refused_unsent() {
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .rate_limit(2, Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+    let client = mock.client();
+    let credentials = || client.credentials("slack").tenant_id("acme").send();
+    credentials().await.unwrap();
+    credentials().await.unwrap();
+    let announced = client.rate_limit().unwrap();
+    assert_eq!((announced.limit, announced.remaining), (Some(2), 0));
+    // A client with no announcement yet meets the 429 (and learns the limit from it); its
+    // next call, whose deadline (1 s) comes before the reset (2 s), is refused unsent.
+    let hurried = mock.client_builder().call_timeout(Duration::from_secs(1)).build().unwrap();
+    let err = hurried.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_rate_limited() && err.status_code() == Some(429), "{err:?}");
+    let sent = mock.requests_to(Endpoint::Credentials);
+    let started = tokio::time::Instant::now();
+    let err = hurried.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_rate_limited() && err.status_code().is_none(), "{err:?}");
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(mock.requests_to(Endpoint::Credentials), sent, "nothing sent");
+    // The client whose deadline allows waits for the reset, and gets no 429.
+    let started = tokio::time::Instant::now();
+    credentials().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    assert_eq!(mock.requests_to(Endpoint::Credentials), sent + 1);
+}

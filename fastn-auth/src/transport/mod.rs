@@ -19,8 +19,10 @@ use crate::target::Scope;
 use crate::telemetry::{self, Outcome};
 use crate::wire::{self, DecodeError, Endpoint, Route};
 
+mod rate;
 mod retry;
 
+pub use rate::{MAX_RESET_WAIT, RateLimit};
 pub use retry::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
 pub(crate) use retry::{RetryPolicy, attempt_end, parse_retry_after};
 
@@ -87,6 +89,8 @@ pub(crate) struct Transport {
     max_in_flight: usize,
     /// The space's key or token, to scrub from what servers say (`None` without one).
     secret: Option<Secret>,
+    /// The rate limit Fastn last announced to this client.
+    rate: rate::RateState,
 }
 
 /// The space's key or token, kept only to take it out of server text.
@@ -197,6 +201,7 @@ impl Transport {
             in_flight: Semaphore::new(config.max_in_flight),
             max_in_flight: config.max_in_flight,
             secret,
+            rate: rate::RateState::default(),
         })
     }
 
@@ -217,6 +222,11 @@ impl Transport {
             Some(Secret(secret)) => scrub(text, secret),
             None => text,
         }
+    }
+
+    /// The rate limit Fastn last announced, when it did.
+    pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate.last()
     }
 
     /// The most requests on the wire at once.
@@ -285,6 +295,16 @@ impl Transport {
                     *request.body_mut() = body.clone().map(reqwest::Body::from);
                     request
                 };
+                // A spent rate limit: wait for its reset, or fail unsent past the deadline.
+                match self.rate.before_send(deadline) {
+                    Ok(None) => {}
+                    Ok(Some(wait)) => {
+                        tracing::debug!(?wait, "the key's rate limit is spent; waiting for its reset");
+                        telemetry::rate_limit_wait();
+                        Box::pin(tokio::time::sleep(wait)).await;
+                    }
+                    Err(wait) => return Err(rate_limited_unsent(&ctx.info(), wait)),
+                }
                 let outcome = {
                     let _permit = self.slot(deadline, &ctx, started).await?;
                     let end = attempt_end(self.request_timeout, deadline);
@@ -441,6 +461,7 @@ impl Transport {
                     unsent,
                 }
             })?;
+            self.rate.observe(response.headers());
             if response.url() != &sent_url {
                 return Err(Failure::of(Error::network(
                     &ctx.info(),
@@ -516,6 +537,24 @@ impl Ctx<'_> {
 
 /// The error of a call that found no complete answer before its deadline, `waited` after
 /// it started.
+/// A request not sent: the key's rate limit is spent for `wait`, past the call's deadline.
+fn rate_limited_unsent(info: &RequestInfo, wait: Duration) -> Error {
+    let message = format!(
+        "the key's rate limit is spent for {wait:?} more (X-RateLimit-Remaining: 0), past the call's \
+         deadline; nothing was sent"
+    );
+    Error::Network {
+        request: Box::new(info.clone()),
+        message,
+        status_code: None,
+        server_message: None,
+        fastn_code: Some("RATE_LIMITED".to_owned()),
+        retry_after: Some(wait),
+        timed_out: false,
+        source: None,
+    }
+}
+
 fn deadline_passed(info: &RequestInfo, waited: Duration) -> Error {
     Error::network(info, format!("no complete answer within the call's deadline ({waited:?})")).timed_out()
 }
