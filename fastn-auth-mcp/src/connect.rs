@@ -226,13 +226,11 @@ mod tests {
     use fastn_auth::Endpoint;
     use fastn_auth_emulator::MockServer;
 
-    const DEFAULT_TTL: Duration = crate::DEFAULT_FLOW_TTL;
-
     #[tokio::test]
     async fn a_full_process_takes_new_flows_again_once_one_is_past_its_time() {
         let mock = MockServer::start().await.unwrap();
         let client = mock.client();
-        let ttl = DEFAULT_TTL;
+        let ttl = crate::DEFAULT_FLOW_TTL;
         let flows = Flows::new(1, ttl);
         let first = flows.consent(&client, "acme", "slack").await.unwrap();
         assert_eq!(flows.consent(&client, "acme", "slack").await.unwrap(), first, "reused while pending");
@@ -252,7 +250,7 @@ mod tests {
     async fn calls_waiting_on_one_flow_share_one_poll_which_stops_when_they_hang_up() {
         let mock = MockServer::start().await.unwrap();
         let client = mock.client();
-        let flows = Arc::new(Flows::new(10, DEFAULT_TTL));
+        let flows = Arc::new(Flows::new(10, crate::DEFAULT_FLOW_TTL));
         flows.consent(&client, "acme", "slack").await.unwrap();
         let interval = Duration::from_secs(1);
         let waiters: Vec<_> = (0..16)
