@@ -21,6 +21,7 @@ use crate::wire::{self, DecodeError, Endpoint, Route};
 
 mod rate;
 mod retry;
+mod secret;
 
 pub use rate::{MAX_RESET_WAIT, RateLimit};
 pub use retry::{MAX_RETRY_DELAY, MIN_RETRY_DELAY};
@@ -88,18 +89,9 @@ pub(crate) struct Transport {
     in_flight: Semaphore,
     max_in_flight: usize,
     /// The space's key or token, to scrub from what servers say (`None` without one).
-    secret: Option<Secret>,
+    secret: Option<secret::Secret>,
     /// The rate limit Fastn last announced to this client.
     rate: rate::RateState,
-}
-
-/// The space's key or token, kept only to take it out of server text.
-struct Secret(Box<str>);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[REDACTED]")
-    }
 }
 
 impl std::fmt::Debug for Transport {
@@ -172,7 +164,7 @@ impl Transport {
         let secret = auth_value.to_str().ok().map(|value| {
             // The key as the server may echo it: without a scheme word (`Bearer …`).
             let key = value.rsplit(' ').next().unwrap_or(value);
-            Secret(key.into())
+            secret::Secret(key.into())
         });
         auth_value.set_sensitive(true);
         headers.insert(auth_name, auth_value);
@@ -215,11 +207,10 @@ impl Transport {
     }
 
     /// `text` (server text already sanitised) without the space's key or token, or any
-    /// run of [`MIN_SCRUBBED`] or more of its first characters (a server that echoes the
-    /// key cut): each such run is `[REDACTED]`.
+    /// long run of its first characters ([`secret::Secret::scrub`]).
     pub(crate) fn scrub(&self, text: String) -> String {
         match &self.secret {
-            Some(Secret(secret)) => scrub(text, secret),
+            Some(secret) => secret.scrub(text),
             None => text,
         }
     }
@@ -638,35 +629,6 @@ fn scope_headers(scope: Scope<'_>) -> Result<HeaderMap> {
     Ok(headers)
 }
 
-/// The shortest start of a secret taken out of server text: shorter runs are too likely to
-/// be ordinary words.
-pub(crate) const MIN_SCRUBBED: usize = 8;
-
-/// `text` with every run that starts `secret` (all of it, or at least [`MIN_SCRUBBED`] of
-/// its first bytes) replaced by `[REDACTED]`.
-fn scrub(text: String, secret: &str) -> String {
-    let min = MIN_SCRUBBED.min(secret.len());
-    if min == 0 || !text.contains(&secret[..min]) {
-        return text;
-    }
-    let (secret, bytes) = (secret.as_bytes(), text.as_bytes());
-    let mut out = String::with_capacity(text.len());
-    let (mut copied, mut at) = (0, 0);
-    while at < bytes.len() {
-        let run = bytes[at..].iter().zip(secret).take_while(|(a, b)| a == b).count();
-        if run >= min {
-            out.push_str(&text[copied..at]);
-            out.push_str("[REDACTED]");
-            at += run;
-            copied = at;
-        } else {
-            at += 1;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
 /// An id for messages: at most 64 characters, escaped.
 pub(crate) fn shown(value: &str) -> String {
     fastn_auth_rules::shown_id(value)
@@ -714,21 +676,6 @@ async fn read_body(mut response: reqwest::Response, limit: usize, ctx: &Ctx<'_>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_key_and_any_long_start_of_it_are_taken_out_of_server_text() {
-        let key = "fsk_live_0123456789abcdef";
-        for (said, expected) in [
-            (format!("invalid key {key}!"), "invalid key [REDACTED]!"),
-            ("key fsk_live_0123… is revoked".to_owned(), "key [REDACTED]… is revoked"),
-            (format!("{key}{key}"), "[REDACTED][REDACTED]"),
-            ("fsk_liv is too short to be the key é".to_owned(), "fsk_liv is too short to be the key é"),
-            ("nothing here".to_owned(), "nothing here"),
-        ] {
-            assert_eq!(scrub(said, key), expected);
-        }
-        assert_eq!(scrub("k".into(), "k"), "[REDACTED]", "a key shorter than the minimum, whole");
-    }
 
     fn transport() -> Transport {
         Transport::new(TransportConfig {
