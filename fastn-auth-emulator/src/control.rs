@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<Arc<Store>> {
         .route("/_emulator/connections", post(insert_connection))
         .route("/_emulator/connections/rotate", post(rotate))
         .route("/_emulator/connections/revoke", post(revoke))
+        .route("/_emulator/connections/expire", post(expire))
         .route("/_emulator/faults", post(inject).delete(clear_faults))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/{*rest}", delete(unknown).get(unknown).post(unknown).put(unknown))
@@ -209,6 +210,15 @@ async fn rotate(State(store): Shared, body: axum::body::Bytes) -> Response {
 async fn revoke(State(store): Shared, body: axum::body::Bytes) -> Response {
     match parse::<Tenant>(&body, TENANT) {
         Ok(tenant) => changed(store.revoke(&tenant.connector_id, &tenant.tenant_id)),
+        Err(message) => bad_request(&message),
+    }
+}
+
+/// `POST /_emulator/connections/expire`: a tenant's connections expired (their refresh
+/// failed: credentials answer `CONN-REFRESH-FAILED`).
+async fn expire(State(store): Shared, body: axum::body::Bytes) -> Response {
+    match parse::<Tenant>(&body, TENANT) {
+        Ok(tenant) => changed(store.expire(&tenant.connector_id, &tenant.tenant_id)),
         Err(message) => bad_request(&message),
     }
 }

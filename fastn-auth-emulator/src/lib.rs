@@ -390,6 +390,13 @@ impl MockServer {
         self.store.revoke(connector_id, tenant_id) > 0
     }
 
+    /// Expires the connections of `connector_id` and `tenant_id`, as a refresh that failed
+    /// for good: their credentials are answered `401` with Fastn's `CONN-REFRESH-FAILED`
+    /// (`needs_reconnect()`) from now on. `false` when there is no such connection.
+    pub fn expire_connection(&self, connector_id: &str, tenant_id: &str) -> bool {
+        self.store.expire(connector_id, tenant_id) > 0
+    }
+
     /// How many requests `endpoint` has received (`Endpoint::Api`: the provider API),
     /// counted whether or not requests are recorded.
     pub fn requests_to(&self, endpoint: Endpoint) -> u64 {

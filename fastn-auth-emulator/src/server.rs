@@ -398,7 +398,12 @@ async fn credentials(
             Err(refused) => return *refused,
         };
         match app.store.credentials_body(&key) {
-            Some(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Some(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Some(Err(())) => crate::json::coded(
+                StatusCode::UNAUTHORIZED,
+                "CONN-REFRESH-FAILED",
+                "the connection's refresh failed: reconnect it, this will not recover on its own",
+            ),
             None => crate::json::error(
                 StatusCode::NOT_FOUND,
                 "no completed connection for this connector and tenant",

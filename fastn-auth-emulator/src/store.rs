@@ -79,6 +79,8 @@ pub(crate) const ENDPOINTS: [Endpoint; 6] = [
 struct Connection {
     creds: Map<String, Value>,
     body: Bytes,
+    /// Its refresh failed: credentials are refused with `CONN-REFRESH-FAILED`.
+    expired: bool,
 }
 
 /// Flows by state, and their states in start order for expiry.
@@ -210,7 +212,7 @@ impl Store {
             .cloned()
             .unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
-        lock(&self.connections).insert(key, Connection { creds, body });
+        lock(&self.connections).insert(key, Connection { creds, body, expired: false });
     }
 
     pub(crate) fn set_template(&self, connector_id: &str, creds: Map<String, Value>) {
@@ -224,13 +226,26 @@ impl Store {
     ) -> Map<String, Value> {
         let creds = creds.unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
-        lock(&self.connections).insert(key, Connection { creds: creds.clone(), body });
+        lock(&self.connections).insert(key, Connection { creds: creds.clone(), body, expired: false });
         creds
     }
 
-    /// The answer body of a connection's credentials, rendered once in the configured shape.
-    pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Bytes> {
-        lock(&self.connections).get(key).map(|connection| connection.body.clone())
+    /// The answer body of a connection's credentials, rendered once in the configured shape;
+    /// `Err(())` for an expired connection.
+    pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Result<Bytes, ()>> {
+        let connections = lock(&self.connections);
+        let connection = connections.get(key)?;
+        Some(if connection.expired { Err(()) } else { Ok(connection.body.clone()) })
+    }
+
+    /// Expires every connection of `connector_id` and `tenant_id` (its refresh failed);
+    /// how many there were.
+    pub(crate) fn expire(&self, connector_id: &str, tenant_id: &str) -> usize {
+        let mut connections = lock(&self.connections);
+        let of_tenant = connections
+            .iter_mut()
+            .filter(|(key, _)| key.connector_id == connector_id && key.tenant_id == tenant_id);
+        of_tenant.map(|(_, connection)| connection.expired = true).count()
     }
 
     /// The connection of `connector_id` whose current token is `token` (as the manifest

@@ -376,9 +376,9 @@ impl Error {
     }
 
     /// The server answered 401 or 403: the API key or token is wrong or lacks access to
-    /// the space.
+    /// the space (not a connection's own refusal, [`needs_reconnect`](Self::needs_reconnect)).
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self.status_code(), Some(401 | 403))
+        matches!(self.status_code(), Some(401 | 403)) && !self.needs_reconnect()
     }
 
     /// An answer's body was over the limit ([`Error::BodyTooLarge`]).

@@ -697,3 +697,15 @@ async fn a_spent_rate_limit_is_waited_out_before_the_429_or_refused_unsent() {
     assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
     assert_eq!(mock.requests_to(Endpoint::Credentials), sent + 1);
 }
+
+#[tokio::test]
+async fn a_connection_whose_refresh_failed_says_to_reconnect_not_that_the_key_is_wrong() {
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+    assert!(mock.expire_connection("slack", "acme"));
+    assert!(!mock.expire_connection("slack", "nobody"));
+    let err = mock.client().credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert_eq!((err.status_code(), err.fastn_code()), (Some(401), Some("CONN-REFRESH-FAILED")), "{err}");
+    assert!(err.needs_reconnect() && !err.is_unauthorized() && !err.is_transient(), "{err}");
+    assert_eq!(count(&mock, "/credentials/"), 1, "not retried");
+}
