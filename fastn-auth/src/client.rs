@@ -428,13 +428,16 @@ impl FastnAuthBuilder {
     /// an absolute http(s) URL (or is plain http to a remote host), a proxy is set where
     /// none may be used, or a limit is zero or over its maximum.
     pub fn build(self) -> Result<FastnAuth> {
-        let issued = self.api_key.as_ref().map(|key| key.expose_secret().starts_with("fsk_"));
-        let key_header = self.api_key_header.unwrap_or(match issued {
-            Some(true) => ApiKeyHeader::Bearer,
+        let key = self.api_key.as_ref().map(|key| key.expose_secret());
+        let key_header = self.api_key_header.unwrap_or(match key {
+            Some(key) if key.starts_with("fsk_") => ApiKeyHeader::Bearer,
             _ => ApiKeyHeader::XFastnApiKey,
         });
+        // `x-fastn-custom-auth: true` marks a bearer token as an end user's: never with the
+        // space's key.
+        let key_as_bearer = key.is_some() && key_header == ApiKeyHeader::Bearer;
         let auth = match (&self.api_key, &self.auth_token) {
-            (Some(key), None) if key_header == ApiKeyHeader::Bearer => {
+            (Some(key), None) if key_as_bearer => {
                 (header::AUTHORIZATION, secret_header("api_key", key, "Bearer ")?)
             }
             (Some(key), None) => (HeaderName::from_static(wire::API_KEY), secret_header("api_key", key, "")?),
@@ -442,11 +445,7 @@ impl FastnAuthBuilder {
             (None, None) => return Err(Error::config("set an api_key or an auth_token")),
             (Some(_), Some(_)) => return Err(Error::config("set an api_key or an auth_token, not both")),
         };
-        // `x-fastn-custom-auth: true` marks a bearer token as an end user's: never with the
-        // space's key.
-        let key_as_bearer = self.api_key.is_some() && key_header == ApiKeyHeader::Bearer;
-        let test_key = self.api_key.as_ref().is_some_and(|key| key.expose_secret().starts_with("fsk_test_"));
-        let test_mode = self.test_mode.unwrap_or(test_key);
+        let test_mode = self.test_mode.unwrap_or(key.is_some_and(|key| key.starts_with("fsk_test_")));
         let space_id = transport::header_value("space_id", Some(&self.space_id))?;
         if self.request_timeout.is_zero() || self.call_timeout.is_zero() {
             return Err(Error::config("request_timeout and call_timeout must be greater than zero"));

@@ -323,7 +323,9 @@ impl Error {
                 "the tool service does not know this tool".to_owned()
             }
             Error::InvalidArguments { .. } => "the arguments do not match the tool's schema".to_owned(),
-            _ if self.is_timeout() => "the tool service did not answer in time".to_owned(),
+            Error::Timeout { .. } | Error::Network { timed_out: true, .. } => {
+                "the tool service did not answer in time".to_owned()
+            }
             _ if self.is_unauthorized() => "the tool service refused this server's credentials".to_owned(),
             Error::Network { status_code: Some(status), .. } => {
                 format!("the tool service answered with an error (HTTP {status})")
@@ -333,7 +335,6 @@ impl Error {
                 "the tool service's answer could not be read".to_owned()
             }
             Error::Authentication { .. } => "connecting the app failed".to_owned(),
-            Error::Timeout { .. } => "the tool service did not answer in time".to_owned(),
             Error::Config { .. } => "the tool service is not configured correctly".to_owned(),
         };
         format!("{what} ({})", self.code())

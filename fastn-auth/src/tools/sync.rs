@@ -76,12 +76,13 @@ impl FastnAuth {
         scopes.push(ScopeOf { name: "community", space: "community".to_owned(), community: true });
         let mut failures = Vec::new();
         let mut first_error = None;
+        let mut any_read = false;
         let mut found: Vec<Found> = Vec::new();
         let mut keys = HashSet::new();
-        let mut failed_scopes = 0;
         for (index, scope) in scopes.iter().enumerate() {
             match self.connectors_of(scope).await {
                 Ok(connectors) => {
+                    any_read = true;
                     for (id, name) in connectors {
                         let key = registry_key(&name);
                         if keys.insert(key.clone()) {
@@ -97,7 +98,6 @@ impl FastnAuth {
                     }
                 }
                 Err(err) => {
-                    failed_scopes += 1;
                     failures.push(ScopeFailure {
                         scope: scope.name,
                         connector: None,
@@ -107,11 +107,9 @@ impl FastnAuth {
                 }
             }
         }
-        if failed_scopes == scopes.len() {
-            // Fastn's own error (a server error stays one), for the first scope.
-            if let Some(err) = first_error {
-                return Err(err);
-            }
+        // Every scope failed: Fastn's own error for the first (a server error stays one).
+        if let Some(err) = first_error.filter(|_| !any_read) {
+            return Err(err);
         }
         let mut connectors = Map::new();
         let total = found.len();
