@@ -16,6 +16,7 @@ const NEEDS: &[(&str, &[&str])] = &[
     ("missing_openssl", &["redis-server", "openssl"]),
     ("missing_chromium", &["/usr/bin/chromium", "/usr/bin/chromedriver"]),
     ("missing_python", &["python3"]),
+    ("missing_node", &["node", "npm"]),
 ];
 
 fn main() {
