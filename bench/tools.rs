@@ -50,7 +50,7 @@ pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dy
     // The same request by hand: the envelope built per call, the same headers.
     let bare = reqwest::Client::new();
     let url = format!("{}/ucl/executeTool", emulator.base_url);
-    let ids = fastn_auth::tools::Registry::parse(fastn::REGISTRY)?;
+    let ids = fastn_auth_agent::Registry::parse(fastn::REGISTRY)?;
     let tool = ids.connector("slack").and_then(|c| Some((c.id.clone(), c.tool("send_message")?.id.clone())));
     let (connector_id, tool_id) = tool.ok_or("the registry has no slack send_message")?;
     let bare_call = || async {
@@ -89,7 +89,7 @@ pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dy
 /// comparison, read and decoded whole as before the bound.
 pub(crate) async fn model_answers(calls: usize, mib: usize) -> Result<(), Box<dyn std::error::Error>> {
     let (_emulator, origin, control, client) = slack_of_t0().await?;
-    let bound = fastn::tool_set().bind(&client).tenant_id("t0");
+    let bound = fastn_auth_agent::ToolSet::from_json(fastn::REGISTRY)?.bind(&client).tenant_id("t0");
     let arguments = r#"{"channel": "C1", "text": "hello"}"#;
     // Warm: connections, the validator, the allocator's first arenas.
     bound.call("slack_send_message", arguments).await?;
@@ -133,7 +133,7 @@ pub(crate) async fn model_answers(calls: usize, mib: usize) -> Result<(), Box<dy
 /// after the validator's first use compiled it.
 pub(crate) fn validation_part(calls: usize) -> Result<(), Box<dyn std::error::Error>> {
     let client = FastnAuth::builder("space").api_key("key").build()?;
-    let bound = fastn::tool_set().bind(&client).tenant_id("t0");
+    let bound = fastn_auth_agent::ToolSet::from_json(fastn::REGISTRY)?.bind(&client).tenant_id("t0");
     let valid = json!({"channel": "C1", "text": "hello", "unfurl_links": false});
     let malformed = json!({"channel": 7});
     let first = Instant::now();
@@ -163,7 +163,7 @@ pub(crate) fn validation_part(calls: usize) -> Result<(), Box<dyn std::error::Er
     // passes over candidates of the wrong length.
     let tools: Vec<String> = (0..2_000).map(|i| format!(r#""tool_{i:04}": {{"toolId": "t{i}"}}"#)).collect();
     let registry = format!(r#"{{"connectors": {{"crm": {{"id": "c", "tools": {{{}}}}}}}}}"#, tools.join(","));
-    let many = fastn_auth::ToolSet::from_json(&registry)?.bind(&client).tenant_id("t0");
+    let many = fastn_auth_agent::ToolSet::from_json(&registry)?.bind(&client).tenant_id("t0");
     for (what, name) in
         [("a 200,000-character name", "x".repeat(200_000)), ("an unknown 60-character name", "y".repeat(60))]
     {
@@ -174,7 +174,7 @@ pub(crate) fn validation_part(calls: usize) -> Result<(), Box<dyn std::error::Er
     // A 1 MiB argument against a pattern that backtracks on a backtracking engine: linear.
     let patterned = r#"{"connectors": {"crm": {"id": "c", "tools": {"tag": {"toolId": "t", "inputSchema": {"type": "object",
         "properties": {"tags": {"type": "array", "items": {"type": "string", "pattern": "^(a|aa)+$"}}}}}}}}}"#;
-    let tagged = fastn_auth::ToolSet::from_json(patterned)?.bind(&client).tenant_id("t0");
+    let tagged = fastn_auth_agent::ToolSet::from_json(patterned)?.bind(&client).tenant_id("t0");
     let tags: Vec<String> = (0..32_000).map(|_| format!("{}b", "a".repeat(30))).collect();
     let started = Instant::now();
     assert!(tagged.prepare("crm_tag", json!({ "tags": tags })).is_err());

@@ -6,13 +6,14 @@
 //! the app connects it (here the emulator approves at once) and the model's call runs again.
 //!
 //! ```text
-//! cargo run --example agent_loop
+//! cargo run --example agent_loop --features agent
 //! ```
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use fastn_auth::PollOptions;
+use fastn_auth_agent::ToolSet;
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 
 mod fastn {
@@ -81,8 +82,9 @@ pub struct Transcript {
 pub async fn run(emulator: &MockServer) -> Result<Transcript, Box<dyn std::error::Error>> {
     emulator.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     let client = emulator.client();
-    let tools = fastn::tool_set().bind(&client).tenant_id("acme").max_output(2_000);
-    let offered = fastn::tool_set().openai();
+    let set = ToolSet::from_json(fastn::REGISTRY)?;
+    let tools = set.bind(&client).tenant_id("acme").max_output(2_000);
+    let offered = set.openai();
     let mut model = ScriptedModel::slack_then_hubspot();
     let mut transcript = Transcript::default();
     loop {
@@ -97,10 +99,10 @@ pub async fn run(emulator: &MockServer) -> Result<Transcript, Box<dyn std::error
         let reply = match tools.call(name, arguments).await {
             // The tenant has not connected this tool's connector: connect, then run the call again.
             Err(err) if err.is_not_found() => {
-                let key = fastn::tool_set().connector_of(name).unwrap_or_default().to_owned();
+                let key = set.connector_of(name).unwrap_or_default().to_owned();
                 let connector = fastn::ConnectorId::ALL
                     .into_iter()
-                    .find(|id| fastn_auth::tools::registry_key(id.as_str()) == key)
+                    .find(|id| fastn_auth_agent::registry_key(id.as_str()) == key)
                     .ok_or_else(|| format!("no connector of the manifest has the registry key {key}"))?;
                 transcript.lines.push(format!("app: acme has not connected {connector}; connecting"));
                 let session = client.connect(connector.as_str()).tenant_id("acme").send().await?;

@@ -14,6 +14,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
+use fastn_auth_agent::ToolSet;
 use fastn_auth_axum::Tenant;
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use fastn_auth_mcp::McpServer;
@@ -46,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         emulator.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     }
     // The manifest's selected tools; the connector ids are what connect flows start with.
-    let server = McpServer::builder(&client, fastn::tool_set())
+    let server = McpServer::builder(&client, ToolSet::from_json(fastn::REGISTRY)?)
         .connectors(fastn::ConnectorId::ALL.iter().map(|id| id.as_str()))
         .build();
     let app: axum::Router = server.http().router().layer(middleware::from_fn(your_auth));

@@ -11,6 +11,14 @@ use std::time::Duration;
 
 fastn_auth::connectors!("connectors.yaml"); // resolved against the workspace root (build.rs)
 
+/// The tools `connectors.yaml` selects, for a model.
+///
+/// # Panics
+/// If the generated `REGISTRY` does not read back, a bug of the code generator.
+pub fn tool_set() -> fastn_auth_agent::ToolSet {
+    fastn_auth_agent::ToolSet::from_json(REGISTRY).expect("the generated REGISTRY reads back")
+}
+
 /// The README's Rust examples, and those of the guides in `docs/`, compiled and run as
 /// doctests so that they stay true.
 #[cfg(doctest)]

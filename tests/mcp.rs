@@ -199,7 +199,7 @@ async fn the_typescript_sdk_lists_every_tool_of_a_registry_with_an_untyped_group
             "body": {"properties": {"limit": {"type": "integer"}}}}}},
         "ping": {"toolId": "t3", "inputSchema": {"type": "string"}},
         "list": {"toolId": "t4", "description": "List.\u001b[2J\u202e", "inputSchema": {"type": "object", "properties": {}}}}}}}"#;
-    let tools = fastn_auth::ToolSet::from_json(registry).unwrap();
+    let tools = fastn_auth_agent::ToolSet::from_json(registry).unwrap();
     assert_eq!(tools.refused().len(), 1, "{:?}", tools.refused());
     assert!(
         tools.refused()[0].to_string().contains("connectors.crm.tools.ping.inputSchema"),

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use fastn_auth::tools::{Registry, ToolSet};
 use fastn_auth::wire::Endpoint;
+use fastn_auth_agent::{BoundTools, Registry, RegistrySync, ToolSet};
 use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
 use serde_json::json;
 
@@ -21,22 +21,30 @@ pub(crate) async fn emulator() -> MockServer {
 }
 
 fn client(mock: &MockServer) -> fastn_auth::FastnAuth {
-    let registry = Registry::parse(REGISTRY).unwrap();
     fastn_auth::FastnAuth::builder(MockServer::SPACE_ID)
         .api_key(MockServer::API_KEY)
         .base_url(mock.base_url())
-        .registry(registry)
         .request_timeout(Duration::from_millis(300))
         .build()
         .unwrap()
+}
+
+/// The sample registry's tools through `client`, checked before sending.
+fn checked(client: &fastn_auth::FastnAuth) -> BoundTools {
+    ToolSet::from_json(REGISTRY).unwrap().bind(client)
 }
 
 #[tokio::test]
 async fn an_untyped_call_sends_the_schemas_structure_and_keeps_the_envelope() {
     let mock = emulator().await;
     let client = client(&mock);
-    let slack = client.tools("slack").tenant_id("acme");
-    let output = slack.call("send_message", json!({"channel": "C1", "text": "hi"})).send().await.unwrap();
+    let slack = checked(&client).tenant_id("acme");
+    let output = slack
+        .call_tool("slack", "send_message", json!({"channel": "C1", "text": "hi"}))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(output.status(), Some(200));
     let echo = output.body();
     assert_eq!(echo["parameters"], json!({"body": {"channel": "C1", "text": "hi"}}));
@@ -46,10 +54,11 @@ async fn an_untyped_call_sends_the_schemas_structure_and_keeps_the_envelope() {
     );
     assert!(output.raw_body().is_some_and(|raw| raw.contains("send_message")));
     // Several groups are the caller's structure as it is.
-    let sheets = client.tools("google-sheets").tenant_id("acme");
+    let sheets = checked(&client).tenant_id("acme");
     let arguments = json!({"url": {"spreadsheetId": "s1", "range": "A1:B1"}, "query": {"valueInputOption": "RAW"},
         "body": {"values": [["a", "b"]]}});
-    let output = sheets.call("append_values", arguments.clone()).send().await.unwrap();
+    let output =
+        sheets.call_tool("google-sheets", "append_values", arguments.clone()).unwrap().send().await.unwrap();
     assert_eq!(output.body()["parameters"], arguments);
     let request = mock.requests().into_iter().find(|r| r.path.ends_with("/ucl/executeTool")).unwrap();
     for (name, value) in [("realm", "fastn"), ("stage", "LIVE"), ("x-fastn-custom-auth", "false")] {
@@ -63,12 +72,14 @@ async fn an_untyped_call_sends_the_schemas_structure_and_keeps_the_envelope() {
 async fn a_read_timeout_is_not_retried_unless_the_call_is_idempotent() {
     let mock = emulator().await;
     let client = client(&mock);
-    let slack = client.tools("slack").tenant_id("acme");
+    let slack = checked(&client).tenant_id("acme");
     mock.inject_times(Endpoint::ExecuteTool, Fault::Hang, 10);
-    let err = slack.call("send_message", json!({"channel": "C1", "text": "hi"})).send().await.unwrap_err();
+    let err = slack.call_tool("slack", "send_message", json!({"channel": "C1", "text": "hi"})).unwrap();
+    let err = err.send().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1, "an action that may have run is never sent again");
-    let list = slack.call("list_channels", json!({"query": {"limit": 5}})).idempotent(true);
+    let list =
+        slack.call_tool("slack", "list_channels", json!({"query": {"limit": 5}})).unwrap().idempotent(true);
     assert!(list.send().await.unwrap_err().is_timeout());
     // The client's two retries: three attempts in all.
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1 + 3);
@@ -79,14 +90,18 @@ async fn a_429_with_retry_after_is_retried_once() {
     let mock = emulator().await;
     let client = client(&mock);
     mock.inject(Endpoint::ExecuteTool, Fault::status_retry_after(429, 0));
-    let output =
-        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    let output = checked(&client)
+        .tenant_id("acme")
+        .call_tool("slack", "send_message", json!({"channel": "C", "text": "t"}))
+        .unwrap();
     assert_eq!(output.send().await.unwrap().status(), Some(200));
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
     // A 503 may have run the action: returned, not retried.
     mock.inject(Endpoint::ExecuteTool, Fault::status(503));
-    let call =
-        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    let call = checked(&client)
+        .tenant_id("acme")
+        .call_tool("slack", "send_message", json!({"channel": "C", "text": "t"}))
+        .unwrap();
     assert_eq!(call.send().await.unwrap_err().status_code(), Some(503));
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 3);
 }
@@ -95,11 +110,11 @@ async fn a_429_with_retry_after_is_retried_once() {
 async fn bad_arguments_and_unknown_tools_send_nothing() {
     let mock = emulator().await;
     let client = client(&mock);
-    let slack = client.tools("slack").tenant_id("acme");
-    let err = slack.call("send_message", json!({"channel": 7})).send().await.unwrap_err();
+    let slack = checked(&client).tenant_id("acme");
+    let err = slack.call_tool("slack", "send_message", json!({"channel": 7})).unwrap_err();
     assert!(err.is_invalid_arguments(), "{err}");
     assert!(err.to_string().contains("/channel") && err.to_string().contains("text"), "{err}");
-    let err = slack.call("send_mesage", json!({})).send().await.unwrap_err();
+    let err = slack.call_tool("slack", "send_mesage", json!({})).unwrap_err();
     assert!(err.to_string().contains("did you mean `send_message`"), "{err}");
     let bound = ToolSet::from_json(REGISTRY).unwrap().bind(&client).tenant_id("acme");
     let reply = bound.call("slack_send_message", r#"{"channel": "C1"}"#).await.unwrap();
@@ -111,8 +126,10 @@ async fn bad_arguments_and_unknown_tools_send_nothing() {
 async fn fastns_refusals_have_their_own_checks_and_a_providers_status_is_an_answer() {
     let mock = emulator().await;
     let client = client(&mock);
-    let err =
-        client.tools("slack").tenant_id("nobody").call("send_message", json!({"channel": "C", "text": "t"}));
+    let err = checked(&client)
+        .tenant_id("nobody")
+        .call_tool("slack", "send_message", json!({"channel": "C", "text": "t"}))
+        .unwrap();
     let err = err.send().await.unwrap_err();
     assert!(err.is_not_found() && !err.is_tool_not_found(), "{err}");
     assert!(err.server_message().unwrap().contains("connect it first"), "{err}");
@@ -128,8 +145,10 @@ async fn fastns_refusals_have_their_own_checks_and_a_providers_status_is_an_answ
     assert!(err.is_unauthorized() && !err.is_tool_not_found(), "{err}");
     let provider_error = r#"{"statusCode": 404, "body": {"ok": false, "error": "channel_not_found"}}"#;
     mock.inject(Endpoint::ExecuteTool, Fault::body(provider_error));
-    let call =
-        client.tools("slack").tenant_id("acme").call("send_message", json!({"channel": "C", "text": "t"}));
+    let call = checked(&client)
+        .tenant_id("acme")
+        .call_tool("slack", "send_message", json!({"channel": "C", "text": "t"}))
+        .unwrap();
     let output = call.send().await.unwrap();
     assert_eq!((output.status(), output.is_success()), (Some(404), false));
     assert_eq!(output.body()["error"], "channel_not_found");
@@ -157,7 +176,7 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     let client = client(&mock);
     let mut seen = Vec::new();
     let synced =
-        client.sync_registry(Some("acme-org"), |done, total| seen.push((done, total))).await.unwrap();
+        RegistrySync::read(&client, Some("acme-org"), |done, total| seen.push((done, total))).await.unwrap();
     assert!(synced.failures.is_empty(), "{:?}", synced.failures);
     let expected = Registry::parse(REGISTRY).unwrap();
     let keys = |r: &Registry| {
@@ -172,7 +191,7 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     assert_eq!(seen.last(), Some(&(5, 5)));
     // A failing scope is reported, not dropped.
     mock.inject_times(Endpoint::Registry, Fault::status(500), 3);
-    let synced = client.sync_registry(None, |_, _| {}).await.unwrap();
+    let synced = RegistrySync::read(&client, None, |_, _| {}).await.unwrap();
     assert_eq!(synced.failures.len(), 1, "{:?}", synced.failures);
     assert_eq!(synced.failures[0].scope, "workspace");
     // A page larger than asked, or a count over the limit, is refused before any tools
@@ -186,7 +205,7 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     mock.inject(Endpoint::Registry, Fault::body(huge.to_string()));
     mock.inject(Endpoint::Registry, Fault::body(huge.to_string()));
     let asked = mock.requests_to(Endpoint::Registry);
-    let err = client.sync_registry(None, |_, _| {}).await.unwrap_err();
+    let err = RegistrySync::read(&client, None, |_, _| {}).await.unwrap_err();
     assert!(err.to_string().contains("a page of 501 connectors, 500 were asked for"), "{err}");
     assert_eq!(mock.requests_to(Endpoint::Registry) - asked, 2, "one page per scope, no tools asked for");
 }
@@ -280,7 +299,7 @@ async fn keyword_and_clashing_names_compile_and_round_trip() {
     let tenant_tool =
         edge::Edge::tools(&client).tenant_id("acme").tenant_id_tool(edge::EdgeTenantId { x: None });
     assert_eq!(tenant_tool.send().await.unwrap().body()["tool"], "tenant_id");
-    let names: Vec<String> = edge::tool_set().names().map(str::to_owned).collect();
+    let names: Vec<String> = ToolSet::from_json(edge::REGISTRY).unwrap().names().map(str::to_owned).collect();
     assert!(names.contains(&"edge_send".to_owned()) && names.contains(&"other_send".to_owned()), "{names:?}");
 }
 

@@ -354,14 +354,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The client from the flags and `FASTN_*` variables.
 fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
-    client_with(cli, |builder| builder)
-}
-
-/// [`client`] with more settings.
-fn client_with(
-    cli: &Cli,
-    more: impl FnOnce(FastnAuthBuilder) -> FastnAuthBuilder,
-) -> Result<FastnAuth, Failure> {
     let space = cli.space_id.clone().ok_or_else(|| usage("set FASTN_SPACE_ID or --space-id"))?;
     let mut builder: FastnAuthBuilder = FastnAuth::builder(space);
     // Which of the two may be set is the builder's rule; this only names the variables.
@@ -383,5 +375,5 @@ fn client_with(
     if cli.allow_insecure_http {
         builder = builder.allow_insecure_http(true);
     }
-    Ok(more(builder).build()?)
+    Ok(builder.build()?)
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 
-use fastn_auth::ToolSet;
+use fastn_auth_agent::ToolSet;
 use fastn_auth_mcp::McpServer;
 
 use crate::tools::read_registry;

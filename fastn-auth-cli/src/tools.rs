@@ -4,7 +4,7 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-use fastn_auth::tools::{ModelFormat, Registry, ToolSet};
+use fastn_auth_agent::{ModelFormat, Registry, RegistrySync, ToolSet};
 use serde_json::{Value, json};
 
 use crate::output::{escaped, print_json};
@@ -117,9 +117,9 @@ pub(crate) async fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     };
     let arguments: Value =
         serde_json::from_str(arguments).map_err(|err| usage(format!("the arguments are not JSON: {err}")))?;
-    let registry = args.source.read()?;
-    let client = crate::client_with(cli, |builder| builder.registry(registry))?;
-    let mut tools = client.tools(&args.connector);
+    let set = ToolSet::from_registry(&args.source.read()?);
+    let client = client(cli)?;
+    let mut tools = set.bind(&client);
     if let Some(tenant) = &args.target.tenant {
         tools = tools.tenant_id(tenant.clone());
     }
@@ -129,9 +129,10 @@ pub(crate) async fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     if let Some(connection) = &args.target.connection {
         tools = tools.connection_id(connection.clone());
     }
+    let call = tools.call_tool(&args.connector, &args.tool, arguments)?;
     // The body as Fastn sent it, never decoded into a tree: an answer of any size costs
     // about twice its bytes, not twenty times.
-    let output = tools.call(&args.tool, arguments).idempotent(args.idempotent).send_raw().await?;
+    let output = call.idempotent(args.idempotent).send_raw().await?;
     let status = output.status();
     let body = fastn_auth_rules::terminal_json(output.body());
     if cli.json {
@@ -194,12 +195,11 @@ pub(crate) async fn sync(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let synced = client
-        .sync_registry(org, |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
-        .await?;
+    let synced = RegistrySync::read(&client, org, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
     bar.finish_and_clear();
     for failure in &synced.failures {
         let what = failure.connector.as_deref().map_or_else(

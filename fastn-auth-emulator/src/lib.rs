@@ -235,12 +235,11 @@ impl MockServerBuilder {
         let tools = match &self.registry {
             None => None,
             Some(text) => Some(Arc::new(tools::Tools::new(
-                fastn_auth::tools::Registry::parse(text).map_err(|err| {
+                fastn_auth_rules::registry::Registry::parse(text).map_err(|err| {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the tool registry: {err}"))
                 })?,
             ))),
         };
-        let registry = tools.as_ref().map(|tools| tools.registry.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));
@@ -269,7 +268,7 @@ impl MockServerBuilder {
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
         tokio::spawn(serve);
-        Ok(MockServer { addr, store, stop, credential, registry })
+        Ok(MockServer { addr, store, stop, credential })
     }
 }
 
@@ -280,8 +279,6 @@ pub struct MockServer {
     stop: watch::Sender<bool>,
     /// What [`client`](MockServer::client) authenticates with.
     credential: ClientCredential,
-    /// The registry tools are served from, for its clients.
-    registry: Option<fastn_auth::tools::Registry>,
 }
 
 /// The first key or token an emulator accepts, for its own clients.
@@ -352,15 +349,10 @@ impl MockServer {
     }
 
     /// A builder of such a client, to change settings before `build()`. Its API calls
-    /// ([`FastnAuth::api`]) go to the emulator's provider API ([`provider_url`](Self::provider_url)),
-    /// and its untyped tool calls are checked against the emulator's registry, when it was
-    /// given one ([`MockServerBuilder::registry`]).
+    /// ([`FastnAuth::api`]) go to the emulator's provider API ([`provider_url`](Self::provider_url)).
     pub fn client_builder(&self) -> FastnAuthBuilder {
-        let mut builder =
+        let builder =
             FastnAuth::builder(Self::SPACE_ID).base_url(self.base_url()).api_gateway(self.provider_url());
-        if let Some(registry) = &self.registry {
-            builder = builder.registry(registry.clone());
-        }
         match &self.credential {
             ClientCredential::ApiKey(key) => builder.api_key(key.clone()),
             ClientCredential::Token(token) => builder.auth_token(token.clone()),

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::server::{App, header_text};
-use fastn_auth::tools::{Registry, RegistryConnector, RegistryTool};
 use fastn_auth::wire::{self, Endpoint};
 use fastn_auth_rules::registry::registry_key;
+use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool};
 
 /// The largest request body read.
 const MAX_TOOL_REQUEST: usize = 1024 * 1024;

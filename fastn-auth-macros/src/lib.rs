@@ -83,7 +83,7 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// With `tools:`, per tool an input type generated from its schema
 /// (`GoogleSheetsAppendValues`) and per connector `GoogleSheets::tools(&client)`, a
 /// `GoogleSheetsTools` with one method per tool; once, `REGISTRY` (the selected tools, for
-/// the emulator) and `tool_set()` (a `fastn_auth::ToolSet` for language models). An unknown
+/// the emulator, and for language models as `fastn_auth_agent::ToolSet::from_json(REGISTRY)`). An unknown
 /// tool or connector, or a registry that is missing or malformed, is a compile error at
 /// its manifest position (`docs/tools.md` of the repository).
 ///

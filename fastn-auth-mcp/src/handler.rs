@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use fastn_auth::tools::{BoundTools, ModelReply};
-use fastn_auth::{ToolSet, Url};
+use fastn_auth::Url;
+use fastn_auth_agent::{BoundTools, ModelReply, ToolSet};
 use fastn_auth_axum::Tenant;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,

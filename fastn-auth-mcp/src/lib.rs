@@ -23,7 +23,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = fastn_auth::FastnAuth::from_env()?;
-//! let tools = fastn_auth::ToolSet::from_json(&std::fs::read_to_string(".fastn/registry.json")?)?;
+//! let tools = fastn_auth_agent::ToolSet::from_json(&std::fs::read_to_string(".fastn/registry.json")?)?;
 //! McpServer::builder(&client, tools).tenant("acme").build().serve_stdio().await?;
 //! # Ok(())
 //! # }
@@ -40,8 +40,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastn_auth::tools::DEFAULT_MAX_MODEL_OUTPUT;
-use fastn_auth::{FastnAuth, ToolSet};
+use fastn_auth::FastnAuth;
+use fastn_auth_agent::{DEFAULT_MAX_MODEL_OUTPUT, ToolSet};
 use rmcp::ServiceExt as _;
 
 pub use http::{DEFAULT_MAX_BODY, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_REQUESTS_PER_TENANT, McpHttp};

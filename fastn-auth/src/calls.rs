@@ -1,18 +1,18 @@
-//! The client's shared core: the three Fastn calls with their budgets, on one transport.
+//! The client's shared core: the Fastn calls with their budgets, on one transport.
 //! Sessions and requests reach the transport through here, never through the client.
 
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value, json};
 use tokio::time::Instant;
-
-use serde_json::{Map, Value};
 
 use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
 use crate::provider::Providers;
+use crate::target::Scope;
 use crate::target::{Key, Target};
-use crate::tools::ToolSettings;
-use crate::transport::{Budget, Transport};
-use crate::wire::{self, InitAnswer, Route, StatusAnswer};
+use crate::transport::{self, Budget, Outgoing, Resend, Transport};
+use crate::wire::{self, Endpoint, InitAnswer, Route, StatusAnswer};
 
 /// What every clone of a client shares.
 #[derive(Debug)]
@@ -23,9 +23,26 @@ pub(crate) struct Calls {
     pub(crate) cache: Cache,
     pub(crate) caches_credentials: bool,
     pub(crate) providers: Providers,
-    /// The space, as given (the registry's queries name it).
+    /// The space, as given.
     pub(crate) space_id: String,
     pub(crate) tools: ToolSettings,
+}
+
+/// What every `executeTool` call of a client sends besides the call's own fields.
+#[derive(Debug)]
+pub(crate) struct ToolSettings {
+    /// `{base}/ucl/executeTool`, made once.
+    pub(crate) execute_url: url::Url,
+    pub(crate) agent_id: String,
+    pub(crate) stage: HeaderValue,
+}
+
+impl ToolSettings {
+    pub(crate) fn new(transport: &Transport, agent_id: String, stage: &str) -> crate::Result<Self> {
+        let execute_url = transport.url_of(["ucl", "executeTool"])?;
+        let stage = transport::header_value("stage", Some(stage))?;
+        Ok(ToolSettings { execute_url, agent_id, stage })
+    }
 }
 
 impl Calls {
@@ -120,6 +137,34 @@ impl Calls {
     async fn fetch<E: Extra>(&self, key: Key<'_>, deadline: Option<Instant>) -> Result<Credentials<E>> {
         let decode = |body: &[u8]| Credentials::from_answer(key.connector_id, body);
         self.transport.call(credentials_route(key), key.scope(), self.budget(deadline), decode).await
+    }
+}
+
+impl Calls {
+    /// One query of Fastn's GraphQL API asked as `space`: its `data`, or the first of its
+    /// `errors`; retried as a read, bodies up to `max_body` bytes.
+    pub(crate) async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        space: &str,
+        max_body: usize,
+    ) -> Result<Value> {
+        let mut headers = HeaderMap::with_capacity(1);
+        headers
+            .insert(HeaderName::from_static(wire::SPACE_ID), transport::header_value("space", Some(space))?);
+        let body = serde_json::to_vec(&json!({"query": query, "variables": variables}))
+            .map_err(|err| crate::Error::config(format!("the query cannot be serialized: {err}")))?;
+        let outgoing = Outgoing {
+            endpoint: Endpoint::Registry,
+            url: self.transport.url_of(["graphql"])?,
+            scope: Scope::default(),
+            headers,
+            body: Some(body.into()),
+            resend: Resend::OnTransient,
+            max_body,
+        };
+        self.transport.send(&outgoing, self.budget(None), wire::decode_graphql).await
     }
 }
 

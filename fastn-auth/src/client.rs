@@ -9,14 +9,14 @@ use url::Url;
 
 use crate::api::ApiClient;
 use crate::cache::{Cache, CacheOptions, CacheStats};
-use crate::calls::Calls;
+use crate::calls::{Calls, ToolSettings};
 use crate::connector::{Connector, Dynamic};
 use crate::error::{Error, Result};
 use crate::provider::{self, Providers, Routes};
 use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
 use crate::store::Credential;
-use crate::tools::{self, Registry, ToolClient, ToolSettings};
+use crate::tools::{self, ToolClient};
 use crate::transport::{self, ProxyChoice, RetryPolicy, Transport, TransportConfig};
 use crate::wire;
 
@@ -75,7 +75,6 @@ pub struct FastnAuthBuilder {
     api_http_client: Option<reqwest::Client>,
     agent_id: Option<String>,
     stage: String,
-    registry: Option<Registry>,
 }
 
 impl FastnAuth {
@@ -102,7 +101,6 @@ impl FastnAuth {
             api_http_client: None,
             agent_id: None,
             stage: tools::DEFAULT_STAGE.to_owned(),
-            registry: None,
         }
     }
 
@@ -151,10 +149,34 @@ impl FastnAuth {
         ApiClient::new(self.calls.clone(), &connector)
     }
 
-    /// The tools of the connector `connector_id` (untyped): set the tenant, then
-    /// `.call(tool, arguments).send().await`. See [`tools`](crate::tools).
+    /// The tools of the connector `connector_id` (Fastn's id, untyped): set the tenant, then
+    /// `.call_id(tool_id, parameters).send().await`. See [`tools`](crate::tools).
     pub fn tools(&self, connector_id: impl AsRef<str>) -> ToolClient {
         ToolClient::new(self.calls.clone(), connector_id.as_ref())
+    }
+
+    /// The space this client acts for, as given to [`builder`](Self::builder).
+    pub fn space_id(&self) -> &str {
+        &self.calls.space_id
+    }
+
+    /// One query of Fastn's GraphQL API (`{base}/graphql`), asked as `space` (sent as
+    /// `x-fastn-space-id`: the client's space, an org or `community`), through the client's
+    /// transport: its key, deadlines and retries (a query is a read). What the registry sync
+    /// of `fastn-auth-agent` asks; the answer's body is read up to `max_body` bytes.
+    ///
+    /// # Errors
+    /// As any Fastn call; a 2xx answer with `errors` is [`Error::InvalidResponse`] with the
+    /// first error's message, one without a `data` object too.
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        space: &str,
+        max_body: usize,
+    ) -> Result<serde_json::Value> {
+        transport::in_runtime()?;
+        self.calls.graphql(query, variables, space, max_body).await
     }
 
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
@@ -412,14 +434,6 @@ impl FastnAuthBuilder {
         self
     }
 
-    /// The tool registry untyped tool calls are checked against
-    /// ([`ToolClient::call`](crate::tools::ToolClient::call)); read one with
-    /// [`Registry::parse`](crate::tools::Registry::parse).
-    pub fn registry(mut self, registry: Registry) -> Self {
-        self.registry = Some(registry);
-        self
-    }
-
     /// Checks the settings and builds the client.
     ///
     /// # Errors
@@ -511,7 +525,7 @@ impl FastnAuthBuilder {
         let providers = Providers { http, routes };
         let agent_id = self.agent_id.unwrap_or_else(|| self.space_id.clone());
         transport::header_value("agent_id", Some(&agent_id))?;
-        let tools = ToolSettings::new(&transport, agent_id, &self.stage, self.registry)?;
+        let tools = ToolSettings::new(&transport, agent_id, &self.stage)?;
         let space_id = self.space_id;
         Ok(FastnAuth {
             calls: Arc::new(Calls { transport, cache, caches_credentials, providers, space_id, tools }),

@@ -417,8 +417,20 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(message: impl Into<String>) -> Self {
+    /// An [`Error::Config`]: for crates built on this one that refuse a value before
+    /// sending anything. `message` says what was expected and where.
+    pub fn config(message: impl Into<String>) -> Self {
         Error::Config { message: message.into() }
+    }
+
+    /// An [`Error::InvalidArguments`] of `tool`: the JSON pointer of the first offending
+    /// value and what is wrong (never quoting the values).
+    pub fn invalid_arguments(
+        tool: impl Into<String>,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::InvalidArguments { tool: tool.into(), pointer: pointer.into(), message: message.into() }
     }
 
     pub(crate) fn decode(endpoint: Endpoint, request: Option<&RequestInfo>, err: DecodeError) -> Self {
@@ -426,8 +438,9 @@ impl Error {
         Error::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
     }
 
-    /// An [`Error::InvalidResponse`] of `endpoint` that is no parse error.
-    pub(crate) fn invalid(endpoint: Endpoint, message: impl Into<String>) -> Self {
+    /// An [`Error::InvalidResponse`] of `endpoint` that is no parse error: for crates built
+    /// on this one that read an answer further.
+    pub fn invalid(endpoint: Endpoint, message: impl Into<String>) -> Self {
         Error::InvalidResponse { endpoint, request: None, message: message.into(), source: None }
     }
 

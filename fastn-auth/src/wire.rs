@@ -547,6 +547,24 @@ fn optional_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<St
     }
 }
 
+/// A GraphQL answer's `data` object, or the first of its `errors` (sanitised).
+pub(crate) fn decode_graphql(body: &[u8]) -> Result<serde_json::Value, DecodeError> {
+    use serde_json::Value;
+    let answer: Value =
+        serde_json::from_slice(body).map_err(|err| DecodeError::new(format!("not JSON: {err}")))?;
+    if let Some(first) = answer.get("errors").and_then(Value::as_array).and_then(|errors| errors.first()) {
+        let said = first["message"].as_str().map_or_else(|| "no message".to_owned(), sanitize);
+        return Err(DecodeError::new(format!("the query failed: {said}")));
+    }
+    match answer {
+        Value::Object(mut answer) => match answer.remove("data") {
+            Some(data @ Value::Object(_)) => Ok(data),
+            _ => Err(DecodeError::new("no `data` object in the answer")),
+        },
+        _ => Err(DecodeError::new("no `data` object in the answer")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! never a panic (a name that is no identifier would make `Ident::new` panic).
 #![no_main]
 
-use fastn_auth::tools::{ModelFormat, Registry, ToolSet};
+use fastn_auth_agent::{ModelFormat, Registry, ToolSet};
 use fastn_auth_codegen::{manifest, tools};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,6 @@
 //! The items of the selected tools: per tool an input type (and the types nested in it)
 //! implementing `fastn_auth::tools::ToolInput`; per connector a `…Tools` client with one
-//! method per tool; once, `REGISTRY` (the selected part of the registry) and `tool_set()`.
+//! method per tool; once, `REGISTRY` (the selected part of the registry).
 //! Each method is one line into `fastn_auth::tools::ToolClient::run`.
 
 use std::collections::HashSet;
@@ -39,15 +39,9 @@ pub(crate) fn tools(
     quote! {
         #track
         /// The tools the manifest selects, as a registry (Fastn's `.fastn/registry.json`
-        /// format): give it to the emulator (`MockServer::builder().registry(REGISTRY)`).
+        /// format): for a language model, `fastn_auth_agent::ToolSet::from_json(REGISTRY)`;
+        /// for the emulator, `MockServer::builder().registry(REGISTRY)`.
         pub const REGISTRY: &str = #registry;
-
-        /// The tools the manifest selects, for a language model: `.openai()`, `.anthropic()`,
-        /// …, then `.bind(&client).tenant_id(t).call(name, arguments)`.
-        pub fn tool_set() -> ::fastn_auth::ToolSet {
-            static SET: ::std::sync::OnceLock<::fastn_auth::ToolSet> = ::std::sync::OnceLock::new();
-            SET.get_or_init(|| ::fastn_auth::__private::tool_set(REGISTRY)).clone()
-        }
 
         #(#clients)*
         #(#defs)*

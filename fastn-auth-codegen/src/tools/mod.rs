@@ -132,8 +132,8 @@ pub fn select<'r>(
     Ok(selected)
 }
 
-/// The items of the `selected` tools: input types, `…Tools` clients, `REGISTRY` and
-/// `tool_set()`; `registry_path` (absolute) is tracked so that cargo rebuilds when the
+/// The items of the `selected` tools: input types, `…Tools` clients and `REGISTRY`;
+/// `registry_path` (absolute) is tracked so that cargo rebuilds when the
 /// registry changes.
 pub fn generate(
     manifest: &Manifest,
@@ -158,7 +158,7 @@ pub fn select_found<'r>(manifest: &Manifest, registry: &'r Registry) -> Vec<Sele
 }
 
 /// The registry of only the selected tools, as Fastn's CLI writes one: what the generated
-/// `REGISTRY` holds, for `tool_set()` and the emulator.
+/// `REGISTRY` holds, for a `ToolSet` of `fastn-auth-agent` and the emulator.
 pub fn selected_registry(selected: &[Selected<'_>]) -> Registry {
     let connectors = selected.iter().map(|s| {
         let mut tools: Vec<RegistryTool> = s.tools.iter().map(|tool| (*tool).clone()).collect();

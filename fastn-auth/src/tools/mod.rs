@@ -4,11 +4,10 @@
 //! - Typed: a manifest connector with `tools:` generates `Slack::tools(&client)` with one
 //!   method per tool and an input type per tool, checked by the compiler.
 //! - Untyped: [`FastnAuth::tools`](crate::FastnAuth::tools) gives a [`ToolClient`]; its
-//!   [`call`](ToolClient::call) checks the arguments against the registry given to the
-//!   client ([`FastnAuthBuilder::registry`](crate::FastnAuthBuilder::registry)),
 //!   [`call_id`](ToolClient::call_id) sends a tool id and parameters as they are.
-//! - For language models: [`ToolSet`], the tool lists of OpenAI, Anthropic, Gemini and
-//!   Bedrock, and [`BoundTools::call`], which checks a model's arguments before sending.
+//! - Checked against the registry's schemas, and for language models (the tool lists of
+//!   OpenAI, Anthropic, Gemini and Bedrock, a model's call checked before sending): the
+//!   crate `fastn-auth-agent`, on this module. This crate compiles no schema validator.
 //!
 //! Every call is `POST {base}/ucl/executeTool` and is **never sent twice once it may have
 //! reached Fastn** (a message must not be posted twice), unless it says
@@ -16,10 +15,7 @@
 //! with `Retry-After` are retried within the client's retries and the call's deadline,
 //! which covers the answer's body too.
 
-mod check;
 mod output;
-mod set;
-mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,15 +30,7 @@ use crate::target::Scope;
 use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, Endpoint};
 
-pub use fastn_auth_rules::registry::{
-    Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,
-    registry_key,
-};
 pub use output::{RawToolOutput, ToolOutput};
-pub use set::{
-    BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, ModelFormat, ModelReply, ToolSet,
-};
-pub use sync::{RegistrySync, ScopeFailure};
 
 /// The largest answer of `executeTool` read, unless a call sets its own
 /// ([`ToolCall::max_body`]): 16 MiB.
@@ -146,6 +134,36 @@ pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
     Value::Object(fields.collect())
 }
 
+/// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,
+/// with their docs.
+macro_rules! scope_setters {
+    ($tenant_doc:literal, $connection_doc:literal) => {
+        #[doc = $tenant_doc]
+        ///
+        /// A tenant is always said, or [`no_tenant`](Self::no_tenant): a call that said
+        /// neither is an [`Error::Config`](crate::Error::Config), and nothing is sent.
+        pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+            self.scope.tenant_id = Some(tenant_id.into());
+            self.scope.no_tenant = false;
+            self
+        }
+
+        /// The space's own connection, made without a tenant: said on purpose, since a
+        /// forgotten `tenant_id` must not reach it.
+        pub fn no_tenant(mut self) -> Self {
+            self.scope.tenant_id = None;
+            self.scope.no_tenant = true;
+            self
+        }
+
+        #[doc = $connection_doc]
+        pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
+            self.scope.connection_id = Some(connection_id.into());
+            self
+        }
+    };
+}
+
 /// Runs one connector's tools for one tenant: made by
 /// [`FastnAuth::tools`](crate::FastnAuth::tools) (and wrapped by a generated
 /// `SlackTools`).
@@ -181,38 +199,23 @@ impl ToolClient {
         &self.connector
     }
 
-    /// Runs the tool `tool` (its registry key, `send_message`) with `arguments` in the
-    /// form of [`RegistryTool::arguments_schema`]: the group's fields when the schema has
-    /// one group, the schema's structure otherwise. The arguments are checked against the
-    /// schema of the registry given to the client before anything is sent.
-    ///
-    /// The errors of `.send()`: [`Error::Config`] without a registry or for a tool it does
-    /// not have (with the nearest names), [`Error::InvalidArguments`] naming the field.
-    pub fn call(&self, tool: &str, arguments: Value) -> ToolCall {
-        let prepared = self.checked(tool, arguments);
-        self.prepared(prepared)
-    }
-
-    /// Runs the tool of Fastn id `tool_id` with `parameters` sent as they are: no registry
-    /// needed, nothing checked. The connector id sent is the registry's for this connector
-    /// when the client has a registry naming it, else the connector as given.
+    /// Runs the tool of Fastn id `tool_id` with `parameters` sent as they are, for the
+    /// connector id as given to [`FastnAuth::tools`](crate::FastnAuth::tools): no registry
+    /// needed, nothing checked (`fastn-auth-agent` checks them against the registry first).
     pub fn call_id(&self, tool_id: &str, parameters: Value) -> ToolCall {
-        let connector_id = self
-            .registry_connector()
-            .map_or_else(|| self.connector.to_string(), |connector| connector.id.clone());
-        self.prepared(Ok(Prepared {
+        self.prepared(Prepared {
             label: tool_id.to_owned(),
-            connector_id,
+            connector_id: self.connector.to_string(),
             tool_id: tool_id.to_owned(),
             parameters,
-        }))
+        })
     }
 
     /// Runs a generated tool input (what a generated `SlackTools::send_message` calls).
     pub fn run<I: ToolInput>(&self, input: &I) -> ToolCall {
         let spec = I::SPEC;
         let fields = input.to_value();
-        self.prepared(Ok(Prepared {
+        self.prepared(Prepared {
             label: spec.key.to_owned(),
             connector_id: spec.connector_id.to_owned(),
             tool_id: spec.tool_id.to_owned(),
@@ -220,29 +223,10 @@ impl ToolClient {
                 Some(group) => Value::Object(Map::from_iter([(group.to_owned(), fields)])),
                 None => fields,
             },
-        }))
+        })
     }
 
-    fn registry_connector(&self) -> Option<&RegistryConnector> {
-        let registry = self.calls.tools.registry.as_deref()?;
-        registry.connector(&fastn_auth_rules::registry::registry_key(&self.connector))
-    }
-
-    fn checked(&self, tool: &str, arguments: Value) -> Result<Prepared> {
-        let Some(set) = &self.calls.tools.set else {
-            return Err(Error::config(format!(
-                "tool `{}` of `{}` cannot be checked: the client has no registry (FastnAuthBuilder::registry), \
-                 or call it by id with call_id",
-                transport::shown(tool),
-                transport::shown(&self.connector)
-            )));
-        };
-        let entry = set.entry_of(&self.connector, tool)?;
-        entry.arguments.check(&entry.name, &arguments)?;
-        Ok(entry.prepared(arguments))
-    }
-
-    fn prepared(&self, prepared: Result<Prepared>) -> ToolCall {
+    fn prepared(&self, prepared: Prepared) -> ToolCall {
         ToolCall {
             calls: self.calls.clone(),
             prepared,
@@ -255,63 +239,32 @@ impl ToolClient {
 }
 
 /// Who a tool call runs for: what the `tenant_id`, `connection_id` and `agent_id` setters of
-/// [`ToolClient`], [`ToolCall`] and [`BoundTools`] set, handed from one to the next.
+/// [`ToolClient`] and [`ToolCall`] set, handed from one to the next.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ToolScope {
-    pub(crate) tenant_id: Option<String>,
+struct ToolScope {
+    tenant_id: Option<String>,
     /// `no_tenant()` was called: the space's own connection, on purpose.
-    pub(crate) no_tenant: bool,
-    pub(crate) connection_id: Option<String>,
-    pub(crate) agent_id: Option<String>,
+    no_tenant: bool,
+    connection_id: Option<String>,
+    agent_id: Option<String>,
 }
 
 impl ToolScope {
     /// The tenant and connection as the transport sends them (as `Target::scope` gives a
     /// credentials call's).
-    pub(crate) fn wire(&self) -> Scope<'_> {
+    fn wire(&self) -> Scope<'_> {
         Scope { tenant_id: self.tenant_id.as_deref(), connection_id: self.connection_id.as_deref() }
     }
 }
 
-/// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,
-/// with their docs.
-macro_rules! scope_setters {
-    ($tenant_doc:literal, $connection_doc:literal) => {
-        #[doc = $tenant_doc]
-        ///
-        /// A tenant is always said, or [`no_tenant`](Self::no_tenant): a call that said
-        /// neither is an [`Error::Config`](crate::Error::Config), and nothing is sent.
-        pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
-            self.scope.tenant_id = Some(tenant_id.into());
-            self.scope.no_tenant = false;
-            self
-        }
-
-        /// The space's own connection, made without a tenant: said on purpose, since a
-        /// forgotten `tenant_id` must not reach it.
-        pub fn no_tenant(mut self) -> Self {
-            self.scope.tenant_id = None;
-            self.scope.no_tenant = true;
-            self
-        }
-
-        #[doc = $connection_doc]
-        pub fn connection_id(mut self, connection_id: impl Into<String>) -> Self {
-            self.scope.connection_id = Some(connection_id.into());
-            self
-        }
-    };
-}
-pub(crate) use scope_setters;
-
 /// What a call sends, checked.
 #[derive(Debug, Clone)]
-pub(crate) struct Prepared {
+struct Prepared {
     /// How errors name the tool.
-    pub(crate) label: String,
-    pub(crate) connector_id: String,
-    pub(crate) tool_id: String,
-    pub(crate) parameters: Value,
+    label: String,
+    connector_id: String,
+    tool_id: String,
+    parameters: Value,
 }
 
 /// One tool call; `.send().await` it.
@@ -319,7 +272,7 @@ pub(crate) struct Prepared {
 #[must_use = "a tool call does nothing until .send().await"]
 pub struct ToolCall {
     calls: Arc<Calls>,
-    prepared: Result<Prepared>,
+    prepared: Prepared,
     scope: ToolScope,
     idempotent: bool,
     timeout: Option<Duration>,
@@ -352,6 +305,13 @@ impl ToolCall {
         self
     }
 
+    /// How errors and traces name this call (a model's name of the tool,
+    /// `slack_send_message`); default the tool's key or id.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.prepared.label = name.into();
+        self
+    }
+
     /// Runs the tool.
     ///
     /// # Errors
@@ -379,7 +339,7 @@ impl ToolCall {
         decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
     ) -> Result<T> {
         transport::in_runtime()?;
-        let prepared = self.prepared?;
+        let prepared = self.prepared;
         if self.scope.tenant_id.is_none() && !self.scope.no_tenant {
             return Err(Error::config(format!(
                 "tool `{}` has no tenant: call .tenant_id(…) for your customer's connection, or \
@@ -423,33 +383,6 @@ impl ToolCall {
         let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
         let sent = tracing::Instrument::instrument(transport.send(&outgoing, budget, decode), span).await;
         sent.map_err(|err| output::refusal(&err).unwrap_or(err))
-    }
-}
-
-/// The client's settings for tools.
-#[derive(Debug)]
-pub(crate) struct ToolSettings {
-    /// `{base}/ucl/executeTool`, made once.
-    pub(crate) execute_url: url::Url,
-    pub(crate) agent_id: String,
-    pub(crate) stage: HeaderValue,
-    pub(crate) registry: Option<Arc<Registry>>,
-    /// The registry's tools, for checked untyped calls.
-    pub(crate) set: Option<ToolSet>,
-}
-
-impl ToolSettings {
-    pub(crate) fn new(
-        transport: &transport::Transport,
-        agent_id: String,
-        stage: &str,
-        registry: Option<Registry>,
-    ) -> Result<Self> {
-        let execute_url = transport.url_of(["ucl", "executeTool"])?;
-        let stage = transport::header_value("stage", Some(stage))?;
-        let registry = registry.map(Arc::new);
-        let set = registry.as_deref().map(ToolSet::from_registry);
-        Ok(ToolSettings { execute_url, agent_id, stage, registry, set })
     }
 }
 

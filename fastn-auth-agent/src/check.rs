@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use fastn_auth::{Error, Result};
 
 /// The most offending values one error lists.
 const MAX_LISTED: usize = 5;
@@ -80,7 +80,7 @@ impl Checked {
         if errors.next().is_some() {
             message.push_str("; and more");
         }
-        Err(Error::InvalidArguments { tool: tool.to_owned(), pointer, message })
+        Err(Error::invalid_arguments(tool, pointer, message))
     }
 }
 
@@ -136,6 +136,6 @@ mod tests {
     fn an_unusable_schema_is_a_config_error() {
         let checked = Checked::new(json!({"type": 5}));
         let err = checked.check("t", &json!({})).unwrap_err();
-        assert_eq!(err.code(), crate::ErrorCode::ConfigError, "{err}");
+        assert_eq!(err.code(), fastn_auth::ErrorCode::ConfigError, "{err}");
     }
 }

@@ -1,29 +1,19 @@
-//! Tools for language models: [`ToolSet`] (the tool lists a model provider takes) and
-//! [`BoundTools`] (a model's call checked, mapped back to its tool and run for a tenant).
+//! [`ToolSet`]: the tools of a registry, the tool lists a model provider takes, and the
+//! entry a model's name maps back to.
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
-
-use super::check::Checked;
-use super::{Prepared, ToolCall, ToolOutput, ToolScope, scope_setters};
-use crate::client::FastnAuth;
-use crate::error::{Error, Result};
-use crate::transport::shown;
+use fastn_auth::tools::ToolCall;
+use fastn_auth::{Error, FastnAuth, Result};
 use fastn_auth_rules::model_text;
+use fastn_auth_rules::shown_id as shown;
+use serde_json::{Value, json};
+
+use crate::bound::BoundTools;
+use crate::check::Checked;
 use fastn_auth_rules::registry::{
     MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, registry_key,
 };
-
-/// The most characters of a tool's answer handed back to a model unless
-/// [`BoundTools::max_output`] says otherwise.
-pub const DEFAULT_MAX_MODEL_OUTPUT: usize = 20_000;
-
-/// The largest tool answer read for a model unless [`BoundTools::max_answer_bytes`] says
-/// otherwise (128 KiB): room for [`DEFAULT_MAX_MODEL_OUTPUT`] characters however the
-/// provider spaces its JSON, and a bound on what decoding it may take (a JSON tree takes up
-/// to twenty times its text).
-pub const DEFAULT_MAX_MODEL_ANSWER_BYTES: usize = 128 * 1024;
 
 /// The most tool names listed in an error about an unknown one.
 const MAX_NAMES_LISTED: usize = 20;
@@ -95,13 +85,11 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn prepared(&self, arguments: Value) -> Prepared {
-        Prepared {
-            label: self.name.clone(),
-            connector_id: self.connector_id.clone(),
-            tool_id: self.tool.id.clone(),
-            parameters: self.tool.parameters(arguments),
-        }
+    /// The call of this tool with `arguments` (already checked) through `client`, named as a
+    /// model names it.
+    pub(crate) fn call(&self, client: &FastnAuth, arguments: Value) -> ToolCall {
+        let parameters = self.tool.parameters(arguments);
+        client.tools(&self.connector_id).call_id(&self.tool.id, parameters).named(&self.name)
     }
 
     /// What a model reads about the tool: the registry's description (or, without one, its
@@ -260,13 +248,7 @@ impl ToolSet {
     /// These tools run through `client`: set the tenant, then [`BoundTools::call`] each call
     /// the model makes.
     pub fn bind(&self, client: &FastnAuth) -> BoundTools {
-        BoundTools {
-            set: self.clone(),
-            client: client.clone(),
-            scope: ToolScope::default(),
-            max_output: DEFAULT_MAX_MODEL_OUTPUT,
-            max_answer: DEFAULT_MAX_MODEL_ANSWER_BYTES,
-        }
+        BoundTools::new(self.clone(), client.clone())
     }
 
     fn find(&self, name: &str) -> Option<&Entry> {
@@ -275,7 +257,7 @@ impl ToolSet {
 
     /// The entry of `name`, or what to say about a name the set does not have. A name longer
     /// than any model name is refused before it is looked up or compared with anything.
-    fn entry(&self, name: &str) -> std::result::Result<&Entry, String> {
+    pub(crate) fn entry(&self, name: &str) -> std::result::Result<&Entry, String> {
         if name.len() > MAX_MODEL_NAME {
             return Err(format!(
                 "no tool `{}`: a tool's name has at most {MAX_MODEL_NAME} characters, this one {} bytes",
@@ -301,10 +283,7 @@ impl ToolSet {
         let of_connector: Vec<&Entry> =
             self.entries.iter().filter(|entry| entry.connector_key == key).collect();
         if of_connector.is_empty() {
-            return Err(Error::config(format!(
-                "the client's registry has no connector `{}`",
-                shown(connector)
-            )));
+            return Err(Error::config(format!("the tool set has no connector `{}`", shown(connector))));
         }
         if let Some(entry) = of_connector.iter().find(|entry| entry.tool.key == tool) {
             return Ok(entry);
@@ -314,166 +293,10 @@ impl ToolSet {
             .map(|near| format!(" (did you mean `{near}`?)"))
             .unwrap_or_default();
         Err(Error::config(format!(
-            "connector `{}` has no tool `{}` in the client's registry{hint}",
+            "connector `{}` has no tool `{}` in the tool set{hint}",
             shown(connector),
             shown(tool)
         )))
-    }
-}
-
-/// A [`ToolSet`] bound to a client and a tenant: runs the calls a model makes.
-#[derive(Debug, Clone)]
-pub struct BoundTools {
-    set: ToolSet,
-    client: FastnAuth,
-    scope: ToolScope,
-    max_output: usize,
-    max_answer: usize,
-}
-
-/// What to hand back to the model for one of its calls.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct ModelReply {
-    /// The text for the model: the provider's answer as JSON, or what was wrong with the
-    /// call, cut to [`BoundTools::max_output`] characters.
-    pub text: String,
-    /// Whether the call failed in a way the model can act on: arguments that do not match
-    /// the schema, an unknown tool, a provider status of 400 or more.
-    pub is_error: bool,
-    /// Whether `text` was cut.
-    pub truncated: bool,
-    /// The tool's whole answer, when it ran.
-    pub output: Option<ToolOutput>,
-}
-
-impl ModelReply {
-    fn rejected(text: String, max: usize) -> Self {
-        let (text, truncated) = bounded(text, max);
-        ModelReply { text, is_error: true, truncated, output: None }
-    }
-}
-
-impl BoundTools {
-    scope_setters!("The tenant the calls run for.", "A specific connection of the tenant.");
-
-    /// The most characters of a reply's text; default [`DEFAULT_MAX_MODEL_OUTPUT`].
-    pub fn max_output(mut self, chars: usize) -> Self {
-        self.max_output = chars;
-        self
-    }
-
-    /// The largest tool answer read, in bytes; default [`DEFAULT_MAX_MODEL_ANSWER_BYTES`].
-    /// A larger one is not read further nor decoded: the model's reply says so, and to ask
-    /// for less.
-    pub fn max_answer_bytes(mut self, bytes: usize) -> Self {
-        self.max_answer = bytes;
-        self
-    }
-
-    /// The tools.
-    pub fn tool_set(&self) -> &ToolSet {
-        &self.set
-    }
-
-    /// Runs the model's call of `name` with `arguments` as the model wrote them (JSON
-    /// text; empty means `{}`).
-    ///
-    /// A name the set does not have, arguments that are not JSON or do not match the schema
-    /// are answered with an error reply naming the problem and the field, and nothing is
-    /// sent; a provider status of 400 or more is an error reply with the provider's answer.
-    ///
-    /// # Errors
-    /// What the model cannot fix: Fastn refusing the tool or the space's key, a tenant
-    /// without a connection (`is_not_found`: connect it, then call again), network failures
-    /// and deadlines.
-    pub async fn call(&self, name: &str, arguments: &str) -> Result<ModelReply> {
-        let arguments = match arguments.trim() {
-            "" => Value::Object(Map::new()),
-            text => match serde_json::from_str(text) {
-                Ok(value) => value,
-                Err(err) => {
-                    let text = format!(
-                        "the arguments of `{}` are not JSON ({err}): send a JSON object",
-                        shown(name)
-                    );
-                    return Ok(ModelReply::rejected(text, self.max_output));
-                }
-            },
-        };
-        self.call_value(name, arguments).await
-    }
-
-    /// [`call`](Self::call) with arguments already parsed (Anthropic's and Bedrock's
-    /// `input`).
-    ///
-    /// # Errors
-    /// As [`call`](Self::call).
-    pub async fn call_value(&self, name: &str, arguments: Value) -> Result<ModelReply> {
-        let call = match self.prepare(name, arguments) {
-            Ok(call) => call,
-            Err(rejected) => return Ok(rejected),
-        };
-        let output = match call.max_body(self.max_answer).send().await {
-            Err(err) if err.is_too_large() => {
-                let text = format!(
-                    "the answer of `{}` is larger than {} bytes, more than is read for a model: ask for \
-                     less (a filter, fewer fields, a smaller page)",
-                    shown(name),
-                    self.max_answer
-                );
-                return Ok(ModelReply::rejected(text, self.max_output));
-            }
-            answer => answer?,
-        };
-        let (text, truncated) = bounded(output_text(&output), self.max_output);
-        Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output) })
-    }
-
-    /// The checked call of `name`, not yet sent, or the error reply for the model.
-    ///
-    /// # Errors
-    /// The reply for a name the set does not have or arguments that do not match.
-    pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
-        let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
-        if let Err(err) = entry.arguments.check(&entry.name, &arguments) {
-            let text = match &err {
-                Error::InvalidArguments { message, .. } => {
-                    format!("invalid arguments for `{}`: {message}. Fix them and call again.", entry.name)
-                }
-                other => other.to_string(),
-            };
-            return Err(ModelReply::rejected(text, self.max_output));
-        }
-        let mut tools = self.client.tools(&entry.connector_key);
-        tools.scope = self.scope.clone();
-        Ok(tools.prepared(Ok(entry.prepared(arguments))))
-    }
-}
-
-/// What a model reads of an answer: the body as JSON, or the raw body, with the status when
-/// it is an error.
-fn output_text(output: &ToolOutput) -> String {
-    let body = match (output.body(), output.raw_body()) {
-        (Value::Null, Some(raw)) => raw.to_owned(),
-        (body, _) => body.to_string(),
-    };
-    match output.status() {
-        Some(status) if status >= 400 => format!("the provider answered {status}: {body}"),
-        _ => body,
-    }
-}
-
-/// `text` cut to `max` characters, with a note saying so.
-fn bounded(text: String, max: usize) -> (String, bool) {
-    match text.char_indices().nth(max) {
-        None => (text, false),
-        Some((at, _)) => {
-            let total = text.len();
-            let mut cut = text[..at].to_owned();
-            cut.push_str(&format!(" … [cut: the answer has {total} bytes]"));
-            (cut, true)
-        }
     }
 }
 
@@ -545,12 +368,5 @@ mod tests {
         assert!(!err.contains("did you mean"), "several are as near: {}", &err[..100]);
         let err = set.entry("C_TOOL_0123").unwrap_err();
         assert!(err.contains("did you mean `c_tool_0123`"), "{}", &err[..100]);
-    }
-
-    #[test]
-    fn long_text_is_cut_at_a_character_and_says_so() {
-        let (text, cut) = bounded("é".repeat(10), 4);
-        assert!(cut && text.starts_with("éééé …") && text.contains("20 bytes"), "{text}");
-        assert_eq!(bounded("abc".into(), 3), ("abc".to_owned(), false));
     }
 }

@@ -4,14 +4,12 @@
 
 use std::collections::HashSet;
 
-use reqwest::header::{HeaderMap, HeaderName};
+use fastn_auth::tools::DEFAULT_MAX_TOOL_ANSWER;
+use fastn_auth::wire::{self, Endpoint};
+use fastn_auth::{Error, FastnAuth, Result};
+use fastn_auth_rules::shown_id as shown;
 use serde_json::{Map, Value, json};
 
-use crate::client::FastnAuth;
-use crate::error::{Error, Result};
-use crate::target::Scope;
-use crate::transport::{self, Budget, Outgoing, Resend};
-use crate::wire::{self, DecodeError, Endpoint};
 use fastn_auth_rules::registry::{MAX_REGISTRY_CONNECTORS, MAX_TOOLS_PER_CONNECTOR, Registry, registry_key};
 
 /// Connectors asked for per page.
@@ -54,7 +52,7 @@ struct Found {
     scope: usize,
 }
 
-impl FastnAuth {
+impl RegistrySync {
     /// Reads the registry of the client's space from Fastn: the workspace's connectors,
     /// then those of `org_id` when given, then the community's (the first scope naming a
     /// connector wins), every page up to `totalCount`, and the tools of each.
@@ -63,12 +61,27 @@ impl FastnAuth {
     /// # Errors
     /// Only when nothing could be read at all: the first scope's error; else the failures
     /// are in [`RegistrySync::failures`].
-    pub async fn sync_registry(
+    pub async fn read(
+        client: &FastnAuth,
+        org_id: Option<&str>,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<RegistrySync> {
+        Reader { client }.read(org_id, progress).await
+    }
+}
+
+/// A sync under way, through one client.
+struct Reader<'a> {
+    client: &'a FastnAuth,
+}
+
+impl Reader<'_> {
+    async fn read(
         &self,
         org_id: Option<&str>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<RegistrySync> {
-        let space = self.calls.space_id.clone();
+        let space = self.client.space_id().to_owned();
         let mut scopes = vec![ScopeOf { name: "workspace", space: space.clone(), community: false }];
         if let Some(org) = org_id {
             scopes.push(ScopeOf { name: "org", space: org.to_owned(), community: false });
@@ -230,39 +243,7 @@ impl FastnAuth {
 
     /// One GraphQL query asked as `space`; its `data`, or the first of its `errors`.
     async fn graphql(&self, query: &str, variables: Value, space: &str) -> Result<Value> {
-        let transport = &self.calls.transport;
-        let mut headers = HeaderMap::with_capacity(1);
-        headers
-            .insert(HeaderName::from_static(wire::SPACE_ID), transport::header_value("space", Some(space))?);
-        let body = serde_json::to_vec(&json!({"query": query, "variables": variables}))
-            .map_err(|err| Error::config(format!("the query cannot be serialized: {err}")))?;
-        let outgoing = Outgoing {
-            endpoint: Endpoint::Registry,
-            url: transport.url_of(["graphql"])?,
-            scope: Scope::default(),
-            headers,
-            body: Some(body.into()),
-            resend: Resend::OnTransient,
-            max_body: super::DEFAULT_MAX_TOOL_ANSWER,
-        };
-        let budget = Budget { retries: transport.retry.max_retries, deadline: None };
-        transport.send(&outgoing, budget, decode_graphql).await
-    }
-}
-
-fn decode_graphql(body: &[u8]) -> std::result::Result<Value, DecodeError> {
-    let answer: Value =
-        serde_json::from_slice(body).map_err(|err| DecodeError::new(format!("not JSON: {err}")))?;
-    if let Some(first) = answer.get("errors").and_then(Value::as_array).and_then(|errors| errors.first()) {
-        let said = first["message"].as_str().map_or_else(|| "no message".to_owned(), wire::sanitize);
-        return Err(DecodeError::new(format!("the query failed: {said}")));
-    }
-    match answer {
-        Value::Object(mut answer) => match answer.remove("data") {
-            Some(data @ Value::Object(_)) => Ok(data),
-            _ => Err(DecodeError::new("no `data` object in the answer")),
-        },
-        _ => Err(DecodeError::new("no `data` object in the answer")),
+        self.client.graphql(query, variables, space, DEFAULT_MAX_TOOL_ANSWER).await
     }
 }
 
@@ -276,7 +257,7 @@ fn checked(connector: &Found, scope: &ScopeOf, tools: Vec<Value>) -> Result<Valu
         let schema = |field: &str| match &tool[field] {
             // Some answers carry a schema as JSON text.
             Value::String(text) => serde_json::from_str(text).map_err(|err| {
-                let name = transport::shown(name);
+                let name = shown(name);
                 Error::invalid(
                     Endpoint::Registry,
                     format!("tool `{name}`: `{field}` is text that is not JSON: {err}"),
@@ -289,10 +270,7 @@ fn checked(connector: &Found, scope: &ScopeOf, tools: Vec<Value>) -> Result<Valu
         if key.is_empty() || entries.insert(key.clone(), entry).is_some() {
             return Err(Error::invalid(
                 Endpoint::Registry,
-                format!(
-                    "tool {at} is named `{}`, which gives no key or one another tool has",
-                    transport::shown(name)
-                ),
+                format!("tool {at} is named `{}`, which gives no key or one another tool has", shown(name)),
             ));
         }
     }
