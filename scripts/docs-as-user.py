@@ -3,7 +3,10 @@
 scratch crate outside the workspace, depending on the workspace crates by path with their
 default features, plus only what the README's Install section tells a user to add
 (tokio, serde_json, axum for the web section). No workspace dev-dependency is there to make a block
-compile that would not compile for a user.
+compile that would not compile for a user. The emulator is a dev-dependency, as Install
+says: a block that uses it is an example of the crate (`examples/`, which see
+dev-dependencies, as the README tells the user to save it), every other block a binary
+that cannot name it.
 
 A block that names a feature-gated item gets that feature, as its section tells the user:
 `RedisStore`/`RedisHandles` -> `redis`, `fastn_auth::blocking` -> `blocking`,
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 # Rustdoc examples of the crates a user depends on, from their doc comments.
-CRATES = ["fastn-auth", "fastn-auth-axum", "fastn-auth-emulator", "fastn-auth-mcp"]
+CRATES = ["fastn-auth", "fastn-auth-agent", "fastn-auth-axum", "fastn-auth-emulator", "fastn-auth-mcp"]
 
 # What a user adds next to fastn-auth, as the README's Install section says.
 BASE_DEPS = {
@@ -42,6 +45,7 @@ FEATURES = [
     ("tower", re.compile(r"\bTokenLayer\b")),
     ("google-apis", re.compile(r"\bGoogleToken\b")),
     # Not features of fastn-auth: crates the block's crate needs beside it.
+    ("agent", re.compile(r"\bfastn_auth_agent\b")),
     ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
     ("octocrab", re.compile(r"\boctocrab::")),
 ]
@@ -130,9 +134,10 @@ def manifest(name, features):
     wanted = lambda crate: (", features = [" + ", ".join(f'"{f}"' for f in sdk if f != "metrics" or crate == "fastn-auth") + "]") if sdk else ""  # noqa: E731
     deps = [
         f"fastn-auth = {path('fastn-auth')}{wanted('fastn-auth')} }}",
-        f"fastn-auth-emulator = {path('fastn-auth-emulator')} }}",
         f"fastn-auth-axum = {path('fastn-auth-axum')}{AXUM_REDIS if 'redis' in features else ''} }}",
     ]
+    if "agent" in features:
+        deps.append(f"fastn-auth-agent = {path('fastn-auth-agent')} }}")
     if "mcp" in features:
         deps.append(f"fastn-auth-mcp = {path('fastn-auth-mcp')} }}")
     extra = [dep for feature in features for dep in EXTRA_DEPS.get(feature, [])]
@@ -143,6 +148,7 @@ def manifest(name, features):
     return "\n".join([
         "[package]", f'name = "{name}"', 'version = "0.0.0"', 'edition = "2024"', "publish = false", "",
         "[dependencies]", *deps, "",
+        "[dev-dependencies]", f"fastn-auth-emulator = {path('fastn-auth-emulator')} }}", "",
     ])
 
 
@@ -169,11 +175,15 @@ def main():
         name = "docs-" + ("-".join(features) if features else "default")
         package = scratch / name
         (package / "src" / "bin").mkdir(parents=True)
+        (package / "examples").mkdir()
+        (package / "src" / "lib.rs").write_text("")
         (package / "Cargo.toml").write_text(manifest(name, features))
         copy_manifest(package)
         for source, line, code in found:
             stem = re.sub(r"[^a-z0-9]+", "_", f"{source.stem}_{line}".lower())
-            (package / "src" / "bin" / f"{stem}.rs").write_text(
+            # What uses the emulator (a dev-dependency) is an example; the rest a binary.
+            home = "examples" if re.search(r"\bfastn_auth_emulator\b", code) else "src/bin"
+            (package / home / f"{stem}.rs").write_text(
                 as_source(code) + f"// from {source.relative_to(ROOT)}:{line}\n"
             )
         members.append((name, features, len(found)))
@@ -195,7 +205,7 @@ def main():
         # `check`, not `build`: a block is compiled (types, borrows, the macro's expansion)
         # without linking one 45 MB binary per block, which filled a CI machine's disk.
         started = time.monotonic()
-        status = subprocess.run(["cargo", "check", "--quiet", "-p", name, "--bins"], cwd=scratch, env=env)
+        status = subprocess.run(["cargo", "check", "--quiet", "-p", name, "--bins", "--examples"], cwd=scratch, env=env)
         if status.returncode != 0:
             failed.append(name)
         print(f"   {time.monotonic() - started:.0f} s", flush=True)
