@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use fastn_auth::{CacheOptions, FastnAuth, RedisStore};
+use fastn_auth::{CacheOptions, FastnAuth};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
+use fastn_auth_redis::RedisStore;
 
 use crate::{Emulator, fastn, stats_of};
 

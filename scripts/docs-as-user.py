@@ -9,7 +9,8 @@ dev-dependencies, as the README tells the user to save it), every other block a 
 that cannot name it.
 
 A block that names a feature-gated item gets that feature, as its section tells the user:
-`RedisStore`/`RedisHandles` -> `redis`, `fastn_auth::blocking` -> `blocking`,
+`RedisStore`/`RedisHandles` -> the crate `fastn-auth-redis` (and the axum crate's `redis`),
+`fastn_auth::blocking` -> `blocking`,
 `metrics_exporter_prometheus` -> `metrics` (and the exporter). Each feature set is its own
 package, built alone, so the default set is built with default features only.
 
@@ -50,7 +51,7 @@ FEATURES = [
     ("octocrab", re.compile(r"\boctocrab::")),
 ]
 # Which of those are features of fastn-auth itself.
-SDK_FEATURES = {"redis", "blocking", "metrics", "reqwest-middleware", "tower", "google-apis"}
+SDK_FEATURES = {"blocking", "metrics", "reqwest-middleware", "tower", "google-apis"}
 HYPER = 'hyper-util = { version = "0.1", features = ["client-legacy", "tokio", "http1"] }'
 # The crates a user adds for a feature's block: the provider-SDK crates a bridge goes into.
 EXTRA_DEPS = {
@@ -136,6 +137,8 @@ def manifest(name, features):
         f"fastn-auth = {path('fastn-auth')}{wanted('fastn-auth')} }}",
         f"fastn-auth-axum = {path('fastn-auth-axum')}{AXUM_REDIS if 'redis' in features else ''} }}",
     ]
+    if "redis" in features:
+        deps.append(f"fastn-auth-redis = {path('fastn-auth-redis')} }}")
     if "agent" in features:
         deps.append(f"fastn-auth-agent = {path('fastn-auth-agent')} }}")
     if "mcp" in features:

@@ -9,8 +9,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth, RedisStore};
+use fastn_auth::{CacheOptions, Endpoint, ExposeSecret, FastnAuth};
 use fastn_auth_emulator::{ConnectionKey, Fault, MockServer};
+use fastn_auth_redis::RedisStore;
 use fastn_auth_tests::RedisServer as Redis;
 use serde_json::json;
 

@@ -9,8 +9,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use fastn_auth::{CacheOptions, Endpoint, FastnAuth, RedisStore};
+use fastn_auth::{CacheOptions, Endpoint, FastnAuth};
 use fastn_auth_emulator::{ConnectionKey, MockServer};
+use fastn_auth_redis::RedisStore;
 use fastn_auth_tests::{CapturedLogs, RedisServer, free_port, skipped};
 
 const KEY: [u8; 32] = [7; 32];

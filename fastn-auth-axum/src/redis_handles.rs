@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use fastn_auth::RedisStore;
 use fastn_auth::store::CacheStore as _;
+use fastn_auth_redis::RedisStore;
 
 use crate::handles::{FlowRecord, HandleError, HandleFuture, HandleStore};
 
@@ -19,7 +19,7 @@ use crate::handles::{FlowRecord, HandleError, HandleFuture, HandleStore};
 ///
 /// ```no_run
 /// # fn main() -> Result<(), fastn_auth::Error> {
-/// use fastn_auth::RedisStore;
+/// use fastn_auth_redis::RedisStore;
 /// let key = RedisStore::key_from_hex(&std::env::var("FASTN_CACHE_KEY").unwrap_or_default())?;
 /// let store = RedisStore::builder(key).url("rediss://svc:secret@redis.internal:6380/").key_prefix("acme-crm");
 /// let handles = fastn_auth_axum::RedisHandles::new(store.build()?);

@@ -52,8 +52,6 @@ pub mod error;
 mod jitter;
 pub mod limits;
 mod provider;
-#[cfg(feature = "redis")]
-mod redis_store;
 mod request;
 mod response;
 mod session;
@@ -76,8 +74,6 @@ pub use error::{Error, ErrorCode, Result, ToolRefusal};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use fastn_auth_macros::connectors;
-#[cfg(feature = "redis")]
-pub use redis_store::RedisStore;
 pub use request::{ConnectRequest, CredentialsRequest};
 /// The HTTP method of an [`ApiClient::request`], and the status, headers and version of an
 /// [`ApiResponse`] (reqwest's, which are the `http` crate's).

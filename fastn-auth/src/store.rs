@@ -1,6 +1,6 @@
 //! The shared-store kit: what a store shared by many replicas implements to be the second
-//! level of the credentials cache (Redis with feature `redis`, as
-//! `RedisStore`; any engine through [`CacheStore`]), so that one
+//! level of the credentials cache (Redis with the crate
+//! `fastn-auth-redis`; any engine through [`CacheStore`]), so that one
 //! replica's fetch serves them all and one refresh runs at a time across them.
 //!
 //! [`CacheStore`] is what an engine implements: values in and out, a TTL, and a lease lock.
@@ -34,7 +34,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// token (see [`identity_key`](Self::identity_key)), org, connector, tenant and connection —
 /// each part encoded so that no id can pass for another's, and an absent tenant or
 /// connection never for an empty one. A store may prefix it. `value` holds tokens in clear:
-/// a store must never keep it so — `RedisStore` (feature `redis`) seals it with an AEAD,
+/// a store must never keep it so — `fastn_auth_redis::RedisStore` seals it with an AEAD,
 /// its prefix and the full key bound as associated data — and must treat a value it cannot
 /// open as absent. Values carry the time Fastn answered; the cache never serves one older
 /// than what it has already seen for the key, so a store cannot roll a connection back.
@@ -118,8 +118,9 @@ pub(crate) fn credential_id(key: Option<[u8; 32]>, credential: Credential<'_>) -
     mac.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// HMAC-SHA-256 of `parts`, one after the other, under `key`.
-pub(crate) fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA-256 of `parts`, one after the other, under `key`: for a store's own derived keys
+/// (`fastn-auth-redis` derives the key that hides credential ids from its encryption key).
+pub fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     use hmac::Mac as _;
     // A key of one SHA-256 block, as HMAC pads a shorter one: nothing that can fail.
     let mut block = [0u8; 64];

@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use fastn_auth::{CacheOptions, ExposeSecret as _, FastnAuth, RedisStore};
+use fastn_auth::{CacheOptions, ExposeSecret as _, FastnAuth};
 use fastn_auth_emulator::MockServer;
+use fastn_auth_redis::RedisStore;
 
 /// The cache key and the token the tests agree on (see `redis.rs`).
 const KEY: [u8; 32] = [7; 32];

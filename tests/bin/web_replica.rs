@@ -22,7 +22,7 @@ async fn main() {
         .build()
         .expect("a valid client");
     // Every replica seals and opens records with the same key, as a fleet's would.
-    let store = fastn_auth::RedisStore::builder([7; 32]).url(redis_url).key_prefix("web-replica");
+    let store = fastn_auth_redis::RedisStore::builder([7; 32]).url(redis_url).key_prefix("web-replica");
     let handles = RedisHandles::new(store.build().expect("a Redis URL"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     println!("http://{}", listener.local_addr().expect("an address"));

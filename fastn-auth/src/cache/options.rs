@@ -72,7 +72,7 @@ impl CacheOptions {
         self
     }
 
-    /// Shares the cache across replicas through `store` (a `RedisStore` with feature `redis`,
+    /// Shares the cache across replicas through `store` (`fastn_auth_redis::RedisStore`,
     /// or any [`CacheStore`]). The in-process cache stays in front: a hit there never
     /// touches the store. A miss looks in the store before asking Fastn, and the one
     /// replica holding a connection's lease fetches while the others wait for its answer.

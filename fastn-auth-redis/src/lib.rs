@@ -1,5 +1,8 @@
-//! [`RedisStore`]: the credentials cache's shared level on Redis (or a protocol-compatible
-//! server such as Valkey), encrypted at rest (feature `redis`).
+//! [`RedisStore`]: the credentials cache of `fastn-auth` shared by many replicas on Redis
+//! (or a protocol-compatible server such as Valkey), encrypted at rest. Built on the
+//! runtime's public store kit (`fastn_auth::store`): a crate of its own, so a service
+//! without Redis compiles no Redis client and no cipher.
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -13,8 +16,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
-use crate::error::{Error, Result};
-use crate::store::{CacheStore, LockToken, StoreError, StoreFuture};
+use fastn_auth::store::{CacheStore, LockToken, StoreError, StoreFuture};
+use fastn_auth::{Error, Result};
 
 /// The first bytes of every sealed value: format 2, XChaCha20-Poly1305 with the full Redis
 /// key (prefix included) as associated data.
@@ -57,7 +60,8 @@ return 0"#,
 ///
 /// ```no_run
 /// # fn main() -> Result<(), fastn_auth::Error> {
-/// use fastn_auth::{CacheOptions, FastnAuthBuilder, RedisStore};
+/// use fastn_auth::{CacheOptions, FastnAuthBuilder};
+/// use fastn_auth_redis::RedisStore;
 ///
 /// // 64 hex characters, e.g. from `openssl rand -hex 32`, kept with your other secrets.
 /// let key = RedisStore::key_from_hex(&std::env::var("FASTN_CACHE_KEY").unwrap_or_default())?;
@@ -231,7 +235,7 @@ impl RedisStore {
 
 /// A 32-byte subkey of `key` for `purpose`, so no key serves two uses.
 fn derive(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
-    crate::store::hmac_sha256(key, &[purpose])
+    fastn_auth::store::hmac_sha256(key, &[purpose])
 }
 
 fn redis_error(err: redis::RedisError) -> StoreError {
