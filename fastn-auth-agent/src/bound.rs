@@ -54,11 +54,13 @@ impl ModelReply {
     }
 }
 
-impl BoundTools {
-    pub(crate) fn new(set: ToolSet, client: FastnAuth) -> Self {
+impl ToolSet {
+    /// These tools run through `client`: set the tenant, then [`BoundTools::call`] each call
+    /// the model makes.
+    pub fn bind(&self, client: &FastnAuth) -> BoundTools {
         BoundTools {
-            set,
-            client,
+            set: self.clone(),
+            client: client.clone(),
             tenant_id: None,
             no_tenant: false,
             connection_id: None,
@@ -66,7 +68,9 @@ impl BoundTools {
             max_answer: DEFAULT_MAX_MODEL_ANSWER_BYTES,
         }
     }
+}
 
+impl BoundTools {
     /// The tenant the calls run for (sent as `x-fastn-space-tenantid`). A tenant is always
     /// said, or [`no_tenant`](Self::no_tenant): a call that said neither is an
     /// [`Error::Config`], and nothing is sent.

@@ -9,7 +9,6 @@ use fastn_auth_rules::model_text;
 use fastn_auth_rules::shown_id as shown;
 use serde_json::{Value, json};
 
-use crate::bound::BoundTools;
 use crate::check::Checked;
 use fastn_auth_rules::registry::{
     MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, registry_key,
@@ -61,7 +60,8 @@ impl std::str::FromStr for ModelFormat {
     }
 }
 
-/// Tools handed to a language model: from a registry ([`from_registry`](Self::from_registry))
+/// Tools handed to a language model ([`bind`](Self::bind) them to a client to run a
+/// model's calls): from a registry ([`from_registry`](Self::from_registry))
 /// or the manifest's selection (a generated `tool_set()`).
 ///
 /// Each tool has a name unique across connectors and stable ([`model_name`]: `slack_send_message`),
@@ -243,12 +243,6 @@ impl ToolSet {
     /// [`format`](Self::format) for Bedrock's Converse `toolConfig.tools`.
     pub fn bedrock(&self) -> Value {
         self.format(ModelFormat::Bedrock)
-    }
-
-    /// These tools run through `client`: set the tenant, then [`BoundTools::call`] each call
-    /// the model makes.
-    pub fn bind(&self, client: &FastnAuth) -> BoundTools {
-        BoundTools::new(self.clone(), client.clone())
     }
 
     fn find(&self, name: &str) -> Option<&Entry> {

@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod app;
 mod config;
 mod consent;
 mod control;
@@ -48,6 +49,7 @@ mod key;
 mod live;
 mod provider;
 mod rate;
+mod registry;
 mod requests;
 mod server;
 mod store;
@@ -234,7 +236,7 @@ impl MockServerBuilder {
         };
         let tools = match &self.registry {
             None => None,
-            Some(text) => Some(Arc::new(tools::Tools::new(
+            Some(text) => Some(Arc::new(registry::ToolRegistry::new(
                 fastn_auth_rules::registry::Registry::parse(text).map_err(|err| {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the tool registry: {err}"))
                 })?,
@@ -254,7 +256,7 @@ impl MockServerBuilder {
             (None, Some(token)) => ClientCredential::Token(token.clone()),
             (None, None) => ClientCredential::ApiKey(MockServer::API_KEY.to_owned()),
         };
-        let app = Arc::new(server::App {
+        let app = Arc::new(app::App {
             store: store.clone(),
             origin: format!("http://{addr}"),
             hosts: [addr.to_string(), format!("localhost:{}", addr.port())],

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::server::{App, header_text, refuse_cross_site};
+use crate::app::{App, header_text, refuse_cross_site};
 use fastn_auth::wire::Endpoint;
 
 /// The largest request body the provider API reads.

@@ -1,10 +1,9 @@
 //! Fastn's tools, served from a registry: `executeTool` (parameters checked against the
-//! tool's input schema, the tenant's connection required, an echo envelope), `getTools`,
+//! tool's input schema, the tenant's connection required, an echo envelope), `getToolRegistry`,
 //! and the registry's GraphQL queries (`searchDataSourceGroups`, `callCoreProjectFlow`),
 //! as `fastn-auth tools sync` and Fastn's own CLI ask them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,47 +11,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::server::{App, header_text};
+use crate::app::{App, header_text};
+use crate::registry::ToolRegistry;
 use fastn_auth::wire::{self, Endpoint};
 use fastn_auth_rules::registry::registry_key;
 use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool};
 
 /// The largest request body read.
 const MAX_TOOL_REQUEST: usize = 1024 * 1024;
-/// The most tools `getTools` lists.
+/// The most tools `getToolRegistry` lists.
 const MAX_LISTED: usize = 100;
-
-/// A registry and the validators of its input schemas, compiled on first use.
-pub(crate) struct Tools {
-    pub(crate) registry: Registry,
-    validators: Mutex<HashMap<String, Arc<Result<jsonschema::Validator, String>>>>,
-}
-
-impl Tools {
-    pub(crate) fn new(registry: Registry) -> Self {
-        Tools { registry, validators: Mutex::default() }
-    }
-
-    fn validator(&self, tool: &RegistryTool, schema: &Value) -> Arc<Result<jsonschema::Validator, String>> {
-        let mut validators = self.validators.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        validators
-            .entry(tool.id.clone())
-            .or_insert_with(|| {
-                Arc::new(jsonschema::validator_for(schema).map_err(|err| err.masked().to_string()))
-            })
-            .clone()
-    }
-
-    /// The connector and tool a call names: by ids, the connector optional (Fastn's own
-    /// client sends `""` when it calls a tool by id).
-    fn find(&self, connector_id: &str, tool_id: &str) -> Option<(&RegistryConnector, &RegistryTool)> {
-        self.registry
-            .connectors
-            .iter()
-            .filter(|c| connector_id.is_empty() || c.id == connector_id || c.key == connector_id)
-            .find_map(|c| Some((c, c.tool_by_id(tool_id)?)))
-    }
-}
 
 /// `{"error": CODE, "message": …}` with `status`: Fastn's error body, as the SDK reads it.
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -60,7 +28,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The registry and the request's JSON body, or the answer refusing them.
-fn read<'a>(app: &'a App, body: &Bytes) -> Result<(&'a Tools, Value), Box<Response>> {
+fn read<'a>(app: &'a App, body: &Bytes) -> Result<(&'a ToolRegistry, Value), Box<Response>> {
     let Some(tools) = app.tools.as_deref() else {
         let message = "tool not found: this emulator was given no registry (a registry file: the CLI's \
              `emulator --registry FILE`; in Rust, MockServerBuilder::registry)";
@@ -120,7 +88,7 @@ fn answer_execute(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
 }
 
 /// A 400 naming the JSON pointer of the first value that does not match the schema.
-fn check_parameters(tools: &Tools, tool: &RegistryTool, parameters: &Value) -> Option<Response> {
+fn check_parameters(tools: &ToolRegistry, tool: &RegistryTool, parameters: &Value) -> Option<Response> {
     let Some(schema) = &tool.input_schema else {
         let body_is_object = parameters.get("body").is_some_and(Value::is_object);
         return (!body_is_object).then(|| {
@@ -143,7 +111,7 @@ fn check_parameters(tools: &Tools, tool: &RegistryTool, parameters: &Value) -> O
     Some(response)
 }
 
-/// `POST /api/ucl/getTools`: the registry's tools as a model's function list, filtered by
+/// `POST /api/ucl/getToolRegistry`: the registry's tools as a model's function list, filtered by
 /// `connectorId`, `connectorName` and `toolName`, at most `limit`.
 pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     app.serve(Endpoint::ExecuteTool, &headers, |_| {
@@ -236,7 +204,7 @@ fn search(registry: &Registry, space: &str, input: &Value) -> Value {
 }
 
 fn core_flow(registry: &Registry, space: &str, input: &Value) -> Value {
-    let flow = if input["operationName"] == "getConnectorRegisteredTools_v1" {
+    let flow = if input["operationName"] == "getConnectorRegisteredToolRegistry_v1" {
         let id = input["input"]["connectorId"].as_str().unwrap_or_default();
         match registry.connector_by_id(id) {
             Some(connector)

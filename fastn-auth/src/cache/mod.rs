@@ -13,15 +13,14 @@
 //!
 //! Here, the coordinator (look, lead or wait, finish) and the 401 back-off's entry points;
 //! `options` (settings and counters), `slot` (the pure state machine: what a caller does,
-//! eviction, lifetimes), `shared` (the store level: keys, the lease protocol), `views`
-//! (typed copies of an answer), `tests`.
+//! eviction, lifetimes, and a cached answer's typed copies), `shared` (the store level:
+//! keys, the lease protocol), `tests`.
 
 mod options;
 mod shared;
 mod slot;
 #[cfg(test)]
 mod tests;
-mod views;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,9 +38,9 @@ use crate::telemetry;
 pub use options::{CacheOptions, CacheStats};
 use shared::encode;
 pub(crate) use slot::Freshness;
+use slot::view;
 use slot::{Cached, Call, Ids, Outcome, RETRY_REFRESH, Rejected, Slot, State, Step, far_future, lifetime};
 pub use slot::{MAX_UNAUTHORIZED_BACKOFF, UNAUTHORIZED_BACKOFF};
-use views::view;
 
 /// The cache of one client and its clones.
 pub(crate) struct Cache {

@@ -13,11 +13,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::options::{CacheOptions, CacheStats};
-use super::views::view;
 use crate::credentials::{Credentials, Extra};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::target::{Key, Target};
 use crate::telemetry;
+use crate::wire::Endpoint;
 
 /// How long after a failed refresh, with the token still valid, the next one is tried.
 pub(super) const RETRY_REFRESH: Duration = Duration::from_secs(5);
@@ -60,11 +60,31 @@ impl Freshness {
 /// The last good answer of a connection.
 pub(super) struct Cached {
     pub(super) raw: Credentials<Map<String, Value>>,
-    /// Typed copies, one per `Extra` type asked for, made once per answer.
+    /// Typed copies, one per `Extra` type asked for, made once per answer
+    /// ([`view`]).
     pub(super) views: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     pub(super) generation: u64,
     pub(super) refresh_at: Instant,
     pub(super) valid_until: Instant,
+}
+
+/// The cached answer as `Credentials<E>`: a clone of the view made for `E`, made once.
+pub(super) fn view<E: Extra>(slot: &mut Slot, connector_id: &str) -> Result<Credentials<E>> {
+    let Some(cached) = slot.cached.as_mut() else {
+        return Err(Error::config("the cached credentials went away while being read"));
+    };
+    let wanted = TypeId::of::<Credentials<E>>();
+    if let Some((_, view)) = cached.views.iter().find(|(id, _)| *id == wanted)
+        && let Some(credentials) = view.downcast_ref::<Credentials<E>>()
+    {
+        return Ok(credentials.clone());
+    }
+    let typed = cached
+        .raw
+        .to_typed::<E>(connector_id)
+        .map_err(|err| Error::decode(Endpoint::Credentials, None, err))?;
+    cached.views.push((wanted, Arc::new(typed.clone())));
+    Ok(typed)
 }
 
 /// A fetch in flight: its outcome, once known, is `Some`.
