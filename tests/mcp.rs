@@ -84,6 +84,11 @@ async fn the_official_client_lists_calls_and_connects_on_demand_over_http() {
         2,
         "hubspot once, google-sheets once (declined, then approved)"
     );
+    assert_eq!(
+        mock.requests_to(Endpoint::Credentials),
+        0,
+        "consent, approval and the call again ask only the flow's status: no provider token in the MCP process"
+    );
 }
 
 #[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]

@@ -122,45 +122,44 @@ impl Watchers {
         receiver
     }
 
-    /// One status request per interval, its answer shared with every listener.
+    /// One status request per interval (the SDK's own status wait: a transient fault backs
+    /// off, honouring `Retry-After`), its answer shared with every listener.
     async fn poll(self: Arc<Self>, handle: SessionHandle, latest: Arc<Latest>, until: SystemTime) {
         let state = handle.state().to_owned();
         let session = self.client.resume(handle);
         let deadline =
             tokio::time::Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default();
-        loop {
-            match session.get_status().await {
-                Ok(answer) => {
-                    let status = FlowStatus { status: answer.status, message: answer.error_message };
-                    let last = status.is_final();
-                    latest.send_if_modified(|held| {
-                        let changed = held.as_ref() != Some(&status);
-                        *held = Some(status);
-                        changed
-                    });
-                    if last {
-                        break;
-                    }
-                }
-                // Transient: the listeners keep the last status; the next interval retries.
-                Err(err) => tracing::debug!(error = %err, "polling a flow failed"),
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until((now + self.interval).min(deadline)) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        break;
-                    }
-                }
-                () = latest.closed() => {
-                    // Nobody listens now; a new listener made under the lock keeps it going.
-                    let mut flows = lock(&self.flows);
-                    if latest.receiver_count() == 0 {
-                        flows.remove(&state);
-                        return;
+        if let Ok(mut poller) = session.poller(self.interval) {
+            loop {
+                tokio::select! {
+                    answer = poller.next() => match answer {
+                        Ok(answer) => {
+                            let status = FlowStatus { status: answer.status, message: answer.error_message };
+                            let last = status.is_final();
+                            latest.send_if_modified(|held| {
+                                let changed = held.as_ref() != Some(&status);
+                                *held = Some(status);
+                                changed
+                            });
+                            if last {
+                                break;
+                            }
+                        }
+                        // What polling again will not mend (the flow is unknown, the key
+                        // refused): the listeners keep the last status until their own end.
+                        Err(err) => {
+                            tracing::debug!(error = %err, "polling a flow failed");
+                            break;
+                        }
+                    },
+                    () = tokio::time::sleep_until(deadline) => break,
+                    () = latest.closed() => {
+                        // Nobody listens now; a new listener made under the lock keeps it going.
+                        let mut flows = lock(&self.flows);
+                        if latest.receiver_count() == 0 {
+                            flows.remove(&state);
+                            return;
+                        }
                     }
                 }
             }
@@ -172,6 +171,23 @@ impl Watchers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fastn_auth::wire::Endpoint;
+    use fastn_auth_emulator::{Fault, MockServer};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_status_answered_with_retry_after_is_asked_again_only_after_it() {
+        let mock = MockServer::builder().start().await.unwrap();
+        let client = mock.client();
+        let session = client.connect("slack").tenant_id("acme").send().await.unwrap();
+        mock.inject(Endpoint::Status, Fault::status_retry_after(503, 7));
+        let watchers = Arc::new(Watchers::new(client, Duration::from_secs(1), 24, 8));
+        let started = tokio::time::Instant::now();
+        let mut latest = watchers.subscribe(session.handle(), SystemTime::now() + Duration::from_secs(60));
+        latest.changed().await.unwrap();
+        assert_eq!(latest.borrow().as_ref().map(|s| s.status), Some(AuthStatus::Inactive));
+        assert!(started.elapsed() >= Duration::from_secs(7), "asked again after {:?}", started.elapsed());
+        assert_eq!(mock.requests_to(Endpoint::Status), 2, "the 503, then one poll after its Retry-After");
+    }
 
     #[tokio::test]
     async fn tenants_at_their_cap_leave_room_for_a_tenant_with_none() {

@@ -111,7 +111,7 @@ impl McpServer {
                 }
                 Some(result(&reply))
             }
-            Err(err) if err.is_not_found() => None,
+            Err(err) if err.is_not_connected() => None,
             Err(err) => {
                 // Fastn's own words go to the operator's log, never to the model.
                 tracing::warn!(error = %err, tenant, "a tool call failed");

@@ -83,7 +83,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// The JSON types of untyped credentials (`extra` is a `serde_json::Map`) and of `json`
 /// manifest fields.
 pub use serde_json;
-pub use session::{AuthSession, PollOptions, SessionHandle, StatusResponse};
+pub use session::{AuthSession, PollOptions, SessionHandle, StatusPoller, StatusResponse};
 pub use tools::{ToolClient, ToolOutput};
 pub use transport::RateLimit;
 pub use url::Url;

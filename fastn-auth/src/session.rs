@@ -292,43 +292,91 @@ impl<C: Connector> AuthSession<C> {
         deadline: Option<Instant>,
         last_status: &mut Option<AuthStatus>,
     ) -> Result<()> {
-        let mut failures = 0u32;
+        let mut poller = StatusPoller { session: self, interval, deadline, pause: None, failures: 0 };
         loop {
-            let pause = match self.calls.status(&self.handle.state, &self.handle.target, deadline).await {
+            let answer = poller.next().await?;
+            *last_status = Some(answer.status);
+            match answer.status {
+                AuthStatus::Active => return Ok(()),
+                AuthStatus::Failed | AuthStatus::Expired => {
+                    let ended = if answer.status == AuthStatus::Expired {
+                        "the connection expired; connect it again"
+                    } else {
+                        "authentication failed"
+                    };
+                    return Err(Error::Authentication {
+                        connector_id: self.handle.target.connector_id.clone(),
+                        message: answer.error_message.unwrap_or_else(|| ended.to_owned()),
+                    });
+                }
+                AuthStatus::Inactive => {}
+            }
+        }
+    }
+
+    /// The flow's statuses, one poll at a time, paced as
+    /// [`wait_for_completion`](Self::wait_for_completion) paces them: for a watcher that
+    /// shows every status (a web page's progress), not only the end.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero interval.
+    pub fn poller(&self, interval: Duration) -> Result<StatusPoller<'_, C>> {
+        if interval.is_zero() {
+            return Err(Error::config("the poll interval must be greater than zero"));
+        }
+        Ok(StatusPoller { session: self, interval, deadline: None, pause: None, failures: 0 })
+    }
+}
+
+/// A flow's status polls, paced: made by [`AuthSession::poller`]. The one status wait of
+/// the SDK: [`AuthSession::wait_for_completion`] and
+/// [`wait_until_connected`](AuthSession::wait_until_connected) run on it, and so do the
+/// web router's and the MCP server's waits.
+#[derive(Debug)]
+pub struct StatusPoller<'s, C: Connector = Dynamic> {
+    session: &'s AuthSession<C>,
+    interval: Duration,
+    /// The end of the wait, for each request's own deadline.
+    deadline: Option<Instant>,
+    /// What to wait before the next poll: none before the first.
+    pause: Option<Duration>,
+    /// Transient failures in a row.
+    failures: u32,
+}
+
+impl<C: Connector> StatusPoller<'_, C> {
+    /// The next status: after the interval (±10 %) since the last answer, or, after a
+    /// transient fault (connection errors, timeouts, 408/425/429/5xx), after a back-off
+    /// that honours `Retry-After` and is never shorter than the interval — such faults are
+    /// logged and polled through, never returned.
+    ///
+    /// # Errors
+    /// A non-transient error of the status request (401, 403, 404, an unreadable answer).
+    pub async fn next(&mut self) -> Result<StatusResponse> {
+        crate::transport::in_runtime()?;
+        let session = self.session;
+        loop {
+            if let Some(pause) = self.pause.take() {
+                tokio::time::sleep(pause).await;
+            }
+            match session.calls.status(&session.handle.state, &session.handle.target, self.deadline).await {
                 Ok(answer) => {
-                    *last_status = Some(answer.status);
-                    match answer.status {
-                        AuthStatus::Active => return Ok(()),
-                        AuthStatus::Failed | AuthStatus::Expired => {
-                            let ended = if answer.status == AuthStatus::Expired {
-                                "the connection expired; connect it again"
-                            } else {
-                                "authentication failed"
-                            };
-                            return Err(Error::Authentication {
-                                connector_id: self.handle.target.connector_id.clone(),
-                                message: answer.error_message.unwrap_or_else(|| ended.to_owned()),
-                            });
-                        }
-                        AuthStatus::Inactive => {
-                            failures = 0;
-                            jittered(interval)
-                        }
-                    }
+                    self.failures = 0;
+                    self.pause = Some(jittered(self.interval));
+                    return Ok(StatusResponse { status: answer.status, error_message: answer.error_message });
                 }
                 Err(err) if err.is_transient() => {
-                    failures = failures.saturating_add(1);
+                    self.failures = self.failures.saturating_add(1);
                     // Past the cap the server asked for more than any call may wait:
                     // the wait's own deadline decides, polling at the cap meanwhile.
-                    let backoff = RetryPolicy::delay(failures - 1, err.retry_after())
+                    let backoff = RetryPolicy::delay(self.failures - 1, err.retry_after())
                         .unwrap_or(crate::transport::MAX_RETRY_DELAY);
-                    let pause = backoff.max(interval);
-                    tracing::warn!(error = %err, failures, ?pause, "status poll failed; polling on");
-                    pause
+                    let pause = backoff.max(self.interval);
+                    tracing::warn!(error = %err, failures = self.failures, ?pause, "status poll failed; polling on");
+                    self.pause = Some(pause);
                 }
                 Err(err) => return Err(err),
-            };
-            tokio::time::sleep(pause).await;
+            }
         }
     }
 }

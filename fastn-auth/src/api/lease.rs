@@ -1,7 +1,11 @@
-//! What the bridges (`fastn_auth::bridge`, features `reqwest-middleware`, `tower`,
-//! `google-apis`) take of an [`ApiClient`]: its credentials cache, base URL, token placement
-//! and 401 rule, for requests another crate builds.
+//! The one 401 rule of provider calls, for [`ApiClient::send`](super::ApiRequest::send)
+//! and the bridges (`fastn_auth::bridge`) alike: the credentials a request goes with (a
+//! [`Lease`]), and after the provider's 401 one coalesced refresh, or none when the refusals
+//! are final for a while or Fastn hands back the refused token.
 
+use std::borrow::Cow;
+
+use tokio::time::Instant;
 use url::Url;
 
 use super::ApiClient;
@@ -11,18 +15,15 @@ use crate::error::Result;
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 use crate::provider::Template;
 
-/// The credentials a bridge sends a request with: their cache generation (for the refresh
-/// after a 401) and the base URL they resolve.
-pub(crate) struct Lease {
+/// The credentials a request is sent with: their cache generation (for the refresh after
+/// a 401) and the base URL they resolve.
+pub(crate) struct Lease<'c> {
     pub(crate) credentials: Credentials<ExtraMap>,
     pub(crate) generation: u64,
-    /// Not read by `GoogleToken`: a hub sends the token to its own base URL.
-    #[cfg_attr(not(any(feature = "reqwest-middleware", feature = "tower")), allow(dead_code))]
-    pub(crate) base: Url,
+    /// The client's own route, borrowed, or the template filled in with the credentials.
+    pub(crate) base: Cow<'c, Url>,
 }
 
-/// What the bridges (`fastn_auth::bridge`) take of an `ApiClient`: its cache, base URL,
-/// token placement and 401 rule, for requests another crate builds.
 impl ApiClient {
     /// The base URL when it is known without the credentials (no `{field}` in it, or the
     /// client routes the connector elsewhere).
@@ -35,39 +36,80 @@ impl ApiClient {
         Ok(self.routed.as_ref().or_else(|| template.and_then(Template::fixed)))
     }
 
-    /// The current credentials, through the cache (`freshness` as for API calls).
-    pub(crate) async fn lease(&self, freshness: Freshness) -> Result<Lease> {
+    /// The current credentials, through the cache (`freshness` as for API calls), within a
+    /// call's deadline of their own.
+    #[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
+    pub(crate) async fn lease(&self, freshness: Freshness) -> Result<Lease<'_>> {
         crate::transport::in_runtime()?;
+        self.lease_within(freshness, self.call_deadline()).await
+    }
+
+    /// The deadline of a call starting now (the client's call timeout).
+    #[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
+    pub(crate) fn call_deadline(&self) -> Option<Instant> {
+        self.calls.transport.call_deadline(None)
+    }
+
+    /// The current credentials, through the cache, by `deadline`.
+    pub(crate) async fn lease_within(
+        &self,
+        freshness: Freshness,
+        deadline: Option<Instant>,
+    ) -> Result<Lease<'_>> {
         let template = self.template()?;
-        let deadline = self.calls.transport.call_deadline(None);
         let (credentials, generation) =
             self.calls.cached::<ExtraMap>(self.target.key(), deadline, freshness).await?;
-        let base = self.resolve_base(template, &credentials)?.into_owned();
+        let base = self.resolve_base(template, &credentials)?;
         Ok(Lease { credentials, generation, base })
     }
 
-    #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
-    /// After the provider refused `rejected`'s token: newer credentials, shared with every
-    /// caller refreshing the same generation; `None` when sending again is pointless (the
-    /// refusals are final for a while, or Fastn gave the same token back).
-    pub(crate) async fn refreshed(&self, rejected: &Lease) -> Result<Option<Lease>> {
+    /// After the provider answered 401 to a request sent with `rejected`'s token: the newer
+    /// credentials to send it again with, shared with every caller refreshing the same
+    /// generation; `None` to hand the 401 back — the refusals are final for a while, Fastn
+    /// gave the same token back, or the request cannot be sent again (`can_resend` false: a
+    /// streamed body). Without a resend the token is refreshed all the same (one refresh for
+    /// a storm of such 401s), so the next request carries the new one; that refresh's own
+    /// failure is logged, and the 401 is what the caller gets.
+    pub(crate) async fn after_401(
+        &self,
+        rejected: &Lease<'_>,
+        can_resend: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Lease<'_>>> {
+        if !can_resend {
+            tracing::warn!(
+                connector = %self.target.connector_id,
+                "the provider answered 401 to a request whose body cannot be sent again; \
+                 returning the 401, the next request carries the refreshed token"
+            );
+            if let Err(err) = self.refreshed(rejected, deadline).await {
+                tracing::warn!(error = %err, connector = %self.target.connector_id, "the refresh after a 401 failed");
+            }
+            return Ok(None);
+        }
+        self.refreshed(rejected, deadline).await
+    }
+
+    /// Newer credentials than `rejected`'s, or `None` when asking is pointless.
+    async fn refreshed(&self, rejected: &Lease<'_>, deadline: Option<Instant>) -> Result<Option<Lease<'_>>> {
         if self.unauthorized_is_final(rejected.generation) {
             return Ok(None);
         }
         tracing::debug!(connector = %self.target.connector_id, "the provider refused the token; refreshing it");
-        let lease = self.lease(Freshness::NewerThan(rejected.generation)).await?;
+        let lease = self.lease_within(Freshness::NewerThan(rejected.generation), deadline).await?;
         let token = |credentials| self.placement.token(credentials).ok();
         if token(&rejected.credentials).is_some() && token(&rejected.credentials) == token(&lease.credentials)
         {
+            // Fastn gave back the token just refused: sending it again is pointless, and so
+            // is asking Fastn again soon.
             self.calls.cache.reject(&self.target, lease.generation);
             return Ok(None);
         }
         Ok(Some(lease))
     }
 
-    #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
     /// The refreshed token was refused too: no more refreshes for a while.
-    pub(crate) fn refused_again(&self, lease: &Lease) {
+    pub(crate) fn refused_again(&self, lease: &Lease<'_>) {
         self.refused_generation(lease.generation);
     }
 
@@ -83,23 +125,24 @@ impl ApiClient {
 
     #[cfg(feature = "google-apis")]
     /// The token of `lease`, as the manifest's placement reads it.
-    pub(crate) fn token_of<'l>(&self, lease: &'l Lease) -> Result<&'l str> {
+    pub(crate) fn token_of<'l>(&self, lease: &'l Lease<'_>) -> Result<&'l str> {
         self.placement.token(&lease.credentials)
     }
 
     #[cfg(feature = "tower")]
     /// Where `lease`'s token goes.
-    pub(crate) fn placed<'l>(&'l self, lease: &'l Lease) -> Result<crate::provider::Placed<'l>> {
+    pub(crate) fn placed<'l>(&'l self, lease: &'l Lease<'_>) -> Result<crate::provider::Placed<'l>> {
         self.placement.placed(&lease.credentials)
     }
 
     #[cfg(feature = "reqwest-middleware")]
     /// `lease`'s token on `request`, where the manifest says.
-    pub(crate) fn attach(&self, lease: &Lease, request: &mut reqwest::Request) -> Result<()> {
+    pub(crate) fn attach(&self, lease: &Lease<'_>, request: &mut reqwest::Request) -> Result<()> {
         self.placement.attach(&lease.credentials, request)
     }
 
     /// The connector, for logs.
+    #[cfg(feature = "google-apis")]
     pub(crate) fn connector_id(&self) -> &str {
         &self.target.connector_id
     }

@@ -26,7 +26,6 @@ use crate::telemetry::{self, Outcome};
 use crate::transport::{RetryPolicy, attempt_end};
 use crate::wire::Endpoint;
 
-#[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
 pub(crate) mod lease;
 
 /// The verb shorthands of an API client: `get`, `post`, `put`, `patch`, `delete`, each
@@ -469,7 +468,7 @@ impl ApiRequest<'_> {
         let mut body = std::mem::replace(&mut self.body, Payload::Empty);
         let this = &self;
         let client = self.client;
-        let template = client.template()?;
+        client.template()?;
         let path = CheckedPath::new(&self.path)?;
         let calls = &client.calls;
         let deadline = calls.transport.call_deadline(None);
@@ -488,50 +487,24 @@ impl ApiRequest<'_> {
                 .timed_out()
         };
         let work = async {
-            let target = &client.target;
-            let (mut credentials, mut generation) =
-                calls.cached::<ExtraMap>(target.key(), deadline, Freshness::Any).await?;
+            let mut lease = client.lease_within(Freshness::Any, deadline).await?;
             let mut refreshed = false;
             let mut busy_retries = 0;
             loop {
-                let base = client.resolve_base(template, &credentials)?;
                 let response = this
-                    .attempt(&base, path, &mut body, &credentials, deadline)
+                    .attempt(&lease.base, path, &mut body, &lease.credentials, deadline)
                     .await
                     .unwrap_or_else(|| Err(late()))?;
                 match response.status() {
                     StatusCode::UNAUTHORIZED if refreshed => {
-                        // The refreshed token is rejected too: no more refreshes for a while.
-                        calls.cache.reject(target, generation);
+                        client.refused_again(&lease);
                         return Ok(response);
                     }
                     StatusCode::UNAUTHORIZED => {
-                        if calls.cache.unauthorized_is_final(target, generation) {
-                            return Ok(response);
-                        }
-                        if !body.replayable() {
-                            tracing::warn!(
-                                connector = %target.connector_id,
-                                "the provider answered 401 to a streamed body, which cannot be sent again; \
-                                 returning the 401, the next request carries the refreshed token"
-                            );
-                            let newer = Freshness::NewerThan(generation);
-                            if let Err(err) = calls.cached::<ExtraMap>(target.key(), deadline, newer).await {
-                                tracing::warn!(error = %err, "the refresh after a 401 failed");
-                            }
-                            return Ok(response);
-                        }
                         refreshed = true;
-                        tracing::debug!(connector = %target.connector_id, "the provider refused the token; refreshing it");
-                        let rejected = credentials;
-                        (credentials, generation) =
-                            calls.cached(target.key(), deadline, Freshness::NewerThan(generation)).await?;
-                        let token = |credentials| client.placement.token(credentials).ok();
-                        if token(&rejected).is_some() && token(&rejected) == token(&credentials) {
-                            // Fastn gave back the token just refused: sending it again is
-                            // pointless, and so is asking Fastn again soon.
-                            calls.cache.reject(target, generation);
-                            return Ok(response);
+                        match client.after_401(&lease, body.replayable(), deadline).await? {
+                            Some(newer) => lease = newer,
+                            None => return Ok(response),
                         }
                         drop(response);
                     }

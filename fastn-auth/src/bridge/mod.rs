@@ -61,28 +61,15 @@ impl std::error::Error for TokenError {
 
 /// After the provider answered 401 to a request sent with `lease`'s token: the copy to send
 /// again (`again`, made before the token was set) with the newer credentials, or `None` to
-/// hand the 401 back — the refusals are final for a while, Fastn gave the same token back,
-/// or there is no copy. Without a copy the token is refreshed all the same (one refresh
-/// for a storm of such 401s), so the caller's next request carries the new one; that
-/// refresh's own failure is logged, and the 401 is what the caller gets.
+/// hand the 401 back (the API client's one 401 rule, [`ApiClient::after_401`](crate::ApiClient)).
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
-pub(crate) async fn retry_after_401<R>(
-    api: &crate::api::ApiClient,
-    lease: &crate::api::lease::Lease,
+pub(crate) async fn retry_after_401<'a, R>(
+    api: &'a crate::api::ApiClient,
+    lease: &crate::api::lease::Lease<'_>,
     again: Option<R>,
-) -> crate::Result<Option<(R, crate::api::lease::Lease)>> {
-    let Some(again) = again else {
-        tracing::warn!(
-            connector = api.connector_id(),
-            "the provider answered 401 to a request whose body cannot be sent again; \
-             returning the 401, the next request carries the refreshed token"
-        );
-        if let Err(err) = api.refreshed(lease).await {
-            tracing::warn!(error = %err, connector = api.connector_id(), "the refresh after a 401 failed");
-        }
-        return Ok(None);
-    };
-    Ok(api.refreshed(lease).await?.map(|fresh| (again, fresh)))
+) -> crate::Result<Option<(R, crate::api::lease::Lease<'a>)>> {
+    let fresh = api.after_401(lease, again.is_some(), api.call_deadline()).await?;
+    Ok(again.zip(fresh))
 }
 
 /// Whether `url` is under `base`: the API client's pin ([`crate::provider::is_under`]:
