@@ -146,7 +146,7 @@ pub(crate) async fn run(cli: &Cli, args: &McpArgs) -> Result<(), Failure> {
         .await
         .map_err(|err| usage(format!("cannot listen on {addr}: {err}")))?;
     let local = listener.local_addr().map_err(|err| usage(err.to_string()))?;
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts: Vec<String> = fastn_auth_rules::api::LOOPBACK_HOSTS.map(str::to_owned).into();
     hosts.extend(args.allowed_hosts.iter().cloned());
     let mut router: axum::Router = server.http().allowed_hosts(hosts).router();
     if let Some(token) = token {

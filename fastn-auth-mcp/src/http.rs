@@ -57,7 +57,7 @@ impl McpHttp {
     pub(crate) fn new(server: McpServer) -> Self {
         McpHttp {
             server,
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_hosts: fastn_auth_rules::api::LOOPBACK_HOSTS.map(str::to_owned).into(),
             allowed_origins: Vec::new(),
             max_per_tenant: DEFAULT_MAX_REQUESTS_PER_TENANT,
             max_total: DEFAULT_MAX_REQUESTS,

@@ -199,12 +199,17 @@ fn is_bidi(c: char) -> bool {
     crate::is_bidi_control(c)
 }
 
-/// Whether `host` (without brackets or port) is `localhost`, an IPv4 loopback address or `::1`.
+/// Whether `host` (a URL's host, without port; an IPv6 address with or without its
+/// brackets) is `localhost` or a loopback address (`127.0.0.0/8`, `::1`): the one loopback
+/// rule of the workspace (plain http allowed, no proxy, a server's default `Host`s).
 pub fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+/// The `Host` names a loopback server answers to by default: `localhost`, `127.0.0.1`, `::1`.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// What is wrong with `name` as an HTTP header name, or `None`: one or more of the token
 /// characters of RFC 9110 (letters, digits and ``!#$%&'*+-.^_`|~``).
@@ -399,6 +404,17 @@ mod tests {
         assert_eq!(parse_template("https://a.b").unwrap(), [Part::Literal("https://a.b")]);
         for bad in ["{}", "{a b}", "x}", "{a", "{a{b}}"] {
             assert!(parse_template(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_localhost_and_every_loopback_address_in_any_spelling() {
+        for host in ["localhost", "LocalHost", "127.0.0.1", "127.9.8.7", "::1", "[::1]", "[0:0:0:0:0:0:0:1]"]
+        {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["localhost.example.com", "128.0.0.1", "[::2]", "::ffff:127.0.0.1x", "", "10.0.0.1"] {
+            assert!(!is_loopback_host(host), "{host}");
         }
     }
 

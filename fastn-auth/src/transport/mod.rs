@@ -12,7 +12,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument as _;
-use url::{Host, Url};
+use url::Url;
 
 use crate::error::{Error, RequestInfo, Result};
 use crate::target::Scope;
@@ -111,13 +111,9 @@ pub(crate) fn may_proxy(url: &Url) -> bool {
     url.scheme() == "https" && !is_loopback(url)
 }
 
+/// Whether `url`'s host is loopback (the rules crate's one rule).
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+    url.host_str().is_some_and(fastn_auth_rules::api::is_loopback_host)
 }
 
 /// The settings of every HTTP client the SDK builds: no redirects (following one to another
