@@ -193,7 +193,7 @@ async fn the_registry_synced_from_fastns_graphql_is_the_one_served() {
     mock.inject_times(Endpoint::Registry, Fault::status(500), 3);
     let synced = RegistrySync::read(&client, None, |_, _| {}).await.unwrap();
     assert_eq!(synced.failures.len(), 1, "{:?}", synced.failures);
-    assert_eq!(synced.failures[0].scope, "workspace");
+    assert_eq!(synced.failures[0].source, "workspace");
     // A page larger than asked, or a count over the limit, is refused before any tools
     // are asked for.
     let edges: Vec<_> =

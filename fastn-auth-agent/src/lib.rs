@@ -45,4 +45,4 @@ pub use fastn_auth_rules::registry::{
     registry_key,
 };
 pub use set::{ModelFormat, ToolSet};
-pub use sync::{RegistrySync, ScopeFailure};
+pub use sync::{RegistrySync, SourceFailure};

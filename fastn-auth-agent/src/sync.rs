@@ -1,6 +1,6 @@
 //! The registry read from Fastn's GraphQL API, as Fastn's CLI builds `.fastn/registry.json`
-//! (`fastn-auth tools sync`): the connectors of every scope, paged to the end, then the
-//! tools of each. A scope or connector that fails is reported, never dropped in silence.
+//! (`fastn-auth tools sync`): the connectors of every source, paged to the end, then the
+//! tools of each. A source or connector that fails is reported, never dropped in silence.
 
 use std::collections::HashSet;
 
@@ -14,7 +14,7 @@ use fastn_auth_rules::registry::{MAX_REGISTRY_CONNECTORS, MAX_TOOLS_PER_CONNECTO
 
 /// Connectors asked for per page.
 const PAGE: usize = 500;
-/// The most pages of one scope, whatever `totalCount` says.
+/// The most pages of one source, whatever `totalCount` says.
 const MAX_PAGES: usize = MAX_REGISTRY_CONNECTORS.div_ceil(PAGE);
 
 /// What a sync read: the registry and what could not be read.
@@ -23,43 +23,44 @@ pub struct RegistrySync {
     /// The connectors and tools read.
     pub registry: Registry,
     /// Scopes and connectors that failed, in the order met.
-    pub failures: Vec<ScopeFailure>,
+    pub failures: Vec<SourceFailure>,
 }
 
-/// A scope, or one connector of it, that could not be read.
+/// A source of the registry (the workspace, an org, the community), or one connector of it,
+/// that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeFailure {
-    /// `workspace`, `org` or `community`.
-    pub scope: &'static str,
+pub struct SourceFailure {
+    /// The registry's source: `workspace`, `org` or `community`.
+    pub source: &'static str,
     /// The connector (registry key), when only it failed.
     pub connector: Option<String>,
     /// Why.
     pub error: String,
 }
 
-/// One scope: its name, the `x-fastn-space-id` and `orgId` it is asked with.
-struct ScopeOf {
+/// One source: its name, the `x-fastn-space-id` and `orgId` it is asked with.
+struct Source {
     name: &'static str,
     space: String,
     community: bool,
 }
 
-/// A connector found in a scope.
+/// A connector found in a source.
 struct Found {
     key: String,
     id: String,
     name: String,
-    scope: usize,
+    source: usize,
 }
 
 impl RegistrySync {
     /// Reads the registry of the client's space from Fastn: the workspace's connectors,
-    /// then those of `org_id` when given, then the community's (the first scope naming a
+    /// then those of `org_id` when given, then the community's (the first source naming a
     /// connector wins), every page up to `totalCount`, and the tools of each.
     /// `progress(done, total)` is called after each connector's tools.
     ///
     /// # Errors
-    /// Only when nothing could be read at all: the first scope's error; else the failures
+    /// Only when nothing could be read at all: the first source's error; else the failures
     /// are in [`RegistrySync::failures`].
     pub async fn read(
         client: &FastnAuth,
@@ -82,37 +83,37 @@ impl Reader<'_> {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<RegistrySync> {
         let space = self.client.space_id().to_owned();
-        let mut scopes = vec![ScopeOf { name: "workspace", space: space.clone(), community: false }];
+        let mut sources = vec![Source { name: "workspace", space: space.clone(), community: false }];
         if let Some(org) = org_id {
-            scopes.push(ScopeOf { name: "org", space: org.to_owned(), community: false });
+            sources.push(Source { name: "org", space: org.to_owned(), community: false });
         }
-        scopes.push(ScopeOf { name: "community", space: "community".to_owned(), community: true });
+        sources.push(Source { name: "community", space: "community".to_owned(), community: true });
         let mut failures = Vec::new();
         let mut first_error = None;
         let mut any_read = false;
         let mut found: Vec<Found> = Vec::new();
         let mut keys = HashSet::new();
-        for (index, scope) in scopes.iter().enumerate() {
-            match self.connectors_of(scope).await {
+        for (index, source) in sources.iter().enumerate() {
+            match self.connectors_of(source).await {
                 Ok(connectors) => {
                     any_read = true;
                     for (id, name) in connectors {
                         let key = registry_key(&name);
                         if keys.insert(key.clone()) {
-                            found.push(Found { key, id, name, scope: index });
+                            found.push(Found { key, id, name, source: index });
                         }
                     }
                     // Counted before any connector's tools are asked for.
                     if found.len() > MAX_REGISTRY_CONNECTORS {
                         return Err(Error::invalid(
                             Endpoint::Registry,
-                            format!("the scopes name more than {MAX_REGISTRY_CONNECTORS} connectors"),
+                            format!("the sources name more than {MAX_REGISTRY_CONNECTORS} connectors"),
                         ));
                     }
                 }
                 Err(err) => {
-                    failures.push(ScopeFailure {
-                        scope: scope.name,
+                    failures.push(SourceFailure {
+                        source: source.name,
                         connector: None,
                         error: err.to_string(),
                     });
@@ -120,24 +121,24 @@ impl Reader<'_> {
                 }
             }
         }
-        // Every scope failed: Fastn's own error for the first (a server error stays one).
+        // Every source failed: Fastn's own error for the first (a server error stays one).
         if let Some(err) = first_error.filter(|_| !any_read) {
             return Err(err);
         }
         let mut connectors = Map::new();
         let total = found.len();
         for (done, connector) in found.iter().enumerate() {
-            let scope = &scopes[connector.scope];
+            let source = &sources[connector.source];
             match self
-                .tools_of(&connector.id, scope, &space)
+                .tools_of(&connector.id, source, &space)
                 .await
-                .and_then(|tools| checked(connector, scope, tools))
+                .and_then(|tools| checked(connector, source, tools))
             {
                 Ok(entry) => {
                     connectors.insert(connector.key.clone(), entry);
                 }
-                Err(err) => failures.push(ScopeFailure {
-                    scope: scope.name,
+                Err(err) => failures.push(SourceFailure {
+                    source: source.name,
                     connector: Some(connector.key.clone()),
                     error: err.to_string(),
                 }),
@@ -149,8 +150,8 @@ impl Reader<'_> {
         Ok(RegistrySync { registry, failures })
     }
 
-    /// `(id, name)` of every connector of `scope`, page by page.
-    async fn connectors_of(&self, scope: &ScopeOf) -> Result<Vec<(String, String)>> {
+    /// `(id, name)` of every connector of `source`, page by page.
+    async fn connectors_of(&self, source: &Source) -> Result<Vec<(String, String)>> {
         const QUERY: &str = "query searchDataSourceGroups($input: SearchDataModelInput!) { \
             searchDataSourceGroups(input: $input) { pageInfo { totalCount } \
             edges { node { id clientId name connectorType } } } }";
@@ -159,9 +160,9 @@ impl Reader<'_> {
             let offset = page * PAGE;
             let search =
                 json!({"input": {"limit": PAGE, "offset": offset, "sort": "asc", "query": "", "filter": {}}});
-            let variables = json!({"input": {"clientId": scope.space, "connectorId": scope.space, "first": PAGE,
-                "offset": offset, "isCommunity": scope.community, "query": search.to_string()}});
-            let data = self.graphql(QUERY, variables, &scope.space).await?;
+            let variables = json!({"input": {"clientId": source.space, "connectorId": source.space, "first": PAGE,
+                "offset": offset, "isCommunity": source.community, "query": search.to_string()}});
+            let data = self.graphql(QUERY, variables, &source.space).await?;
             let groups = &data["searchDataSourceGroups"];
             let total = groups["pageInfo"]["totalCount"].as_u64().ok_or_else(|| {
                 Error::invalid(
@@ -206,17 +207,17 @@ impl Reader<'_> {
         }
         Err(Error::invalid(
             Endpoint::Registry,
-            format!("searchDataSourceGroups: more than {MAX_REGISTRY_CONNECTORS} connectors in one scope"),
+            format!("searchDataSourceGroups: more than {MAX_REGISTRY_CONNECTORS} connectors in one source"),
         ))
     }
 
     /// The tools of connector `id` as `getConnectorRegisteredTools_v1` lists them.
-    async fn tools_of(&self, id: &str, scope: &ScopeOf, space: &str) -> Result<Vec<Value>> {
+    async fn tools_of(&self, id: &str, source: &Source, space: &str) -> Result<Vec<Value>> {
         const QUERY: &str = "query callCoreProjectFlow($input: CoreProjectFlowProxyInput!) { \
             callCoreProjectFlow(input: $input) { data statusCode message } }";
         let variables = json!({"input": {"operationName": "getConnectorRegisteredTools_v1",
-            "input": {"connectorId": id, "orgId": scope.space, "workspaceId": space, "gatewayId": space}}});
-        let mut data = self.graphql(QUERY, variables, &scope.space).await?;
+            "input": {"connectorId": id, "orgId": source.space, "workspaceId": space, "gatewayId": space}}});
+        let mut data = self.graphql(QUERY, variables, &source.space).await?;
         let flow = &mut data["callCoreProjectFlow"];
         match flow["statusCode"].as_u64() {
             Some(200..=299) | None => {}
@@ -249,7 +250,7 @@ impl Reader<'_> {
 
 /// The registry entry of `connector`, its tools keyed by their names in snake_case, checked
 /// as a registry file is.
-fn checked(connector: &Found, scope: &ScopeOf, tools: Vec<Value>) -> Result<Value> {
+fn checked(connector: &Found, source: &Source, tools: Vec<Value>) -> Result<Value> {
     let mut entries = Map::new();
     for (at, tool) in tools.into_iter().enumerate() {
         let name = tool["name"].as_str().unwrap_or_default();
@@ -275,7 +276,7 @@ fn checked(connector: &Found, scope: &ScopeOf, tools: Vec<Value>) -> Result<Valu
         }
     }
     let count = entries.len();
-    let entry = json!({"id": connector.id, "display_name": connector.name, "source": scope.name,
+    let entry = json!({"id": connector.id, "display_name": connector.name, "source": source.name,
         "connector_type": "connector", "tools": entries, "tool_count": count});
     // The same checks as a registry file's: ids, schemas, limits.
     Registry::from_value(&json!({"connectors": {connector.key.clone(): entry.clone()}}))

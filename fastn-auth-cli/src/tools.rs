@@ -176,7 +176,7 @@ pub(crate) struct RunArgs {
     source: Source,
 }
 
-/// `tools sync`: the registry from Fastn's GraphQL, every scope and page; written only
+/// `tools sync`: the registry from Fastn's GraphQL, every source and page; written only
 /// when nothing failed (or with `--partial`).
 pub(crate) async fn sync(
     cli: &Cli,
@@ -203,8 +203,8 @@ pub(crate) async fn sync(
     bar.finish_and_clear();
     for failure in &synced.failures {
         let what = failure.connector.as_deref().map_or_else(
-            || format!("scope {}", failure.scope),
-            |c| format!("connector {c} ({})", failure.scope),
+            || format!("source {}", failure.source),
+            |c| format!("connector {c} ({})", failure.source),
         );
         eprintln!("failed: {}: {}", escaped(&what), escaped(&failure.error));
     }

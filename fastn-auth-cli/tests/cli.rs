@@ -524,9 +524,9 @@ async fn tools_sync_reports_a_failing_scope_and_writes_nothing() {
     let path = std::env::temp_dir().join(format!("fastn-auth-cli-partial-{}.json", std::process::id()));
     let out = run(cli(Some(&mock), &["tools", "sync", "--out", path.to_str().unwrap()])).await;
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("failed: scope workspace"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("failed: source workspace"), "{}", stderr(&out));
     assert!(!path.exists(), "nothing is written when a part failed");
-    // Every scope failing is a server error too: exit 3, Fastn's status named.
+    // Every source failing is a server error too: exit 3, Fastn's status named.
     mock.inject_times(fastn_auth::wire::Endpoint::Registry, fastn_auth_emulator::Fault::status(500), 9);
     let out = run(cli(Some(&mock), &["tools", "sync", "--out", path.to_str().unwrap()])).await;
     assert_eq!(code(&out), 3, "{}", stderr(&out));

@@ -1,5 +1,5 @@
 //! Fastn's tools, served from a registry: `executeTool` (parameters checked against the
-//! tool's input schema, the tenant's connection required, an echo envelope), `getToolRegistry`,
+//! tool's input schema, the tenant's connection required, an echo envelope), `getTools`,
 //! and the registry's GraphQL queries (`searchDataSourceGroups`, `callCoreProjectFlow`),
 //! as `fastn-auth tools sync` and Fastn's own CLI ask them.
 
@@ -19,7 +19,7 @@ use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool};
 
 /// The largest request body read.
 const MAX_TOOL_REQUEST: usize = 1024 * 1024;
-/// The most tools `getToolRegistry` lists.
+/// The most tools `getTools` lists.
 const MAX_LISTED: usize = 100;
 
 /// `{"error": CODE, "message": …}` with `status`: Fastn's error body, as the SDK reads it.
@@ -111,7 +111,7 @@ fn check_parameters(tools: &ToolRegistry, tool: &RegistryTool, parameters: &Valu
     Some(response)
 }
 
-/// `POST /api/ucl/getToolRegistry`: the registry's tools as a model's function list, filtered by
+/// `POST /api/ucl/getTools`: the registry's tools as a model's function list, filtered by
 /// `connectorId`, `connectorName` and `toolName`, at most `limit`.
 pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     app.serve(Endpoint::ExecuteTool, &headers, |_| {
@@ -204,7 +204,7 @@ fn search(registry: &Registry, space: &str, input: &Value) -> Value {
 }
 
 fn core_flow(registry: &Registry, space: &str, input: &Value) -> Value {
-    let flow = if input["operationName"] == "getConnectorRegisteredToolRegistry_v1" {
+    let flow = if input["operationName"] == "getConnectorRegisteredTools_v1" {
         let id = input["input"]["connectorId"].as_str().unwrap_or_default();
         match registry.connector_by_id(id) {
             Some(connector)

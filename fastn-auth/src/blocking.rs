@@ -37,7 +37,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::connector::{Connector, Dynamic};
+use crate::connector::{Connector, Untyped};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::session::{PollOptions, SessionHandle, StatusResponse};
@@ -150,8 +150,8 @@ impl FastnAuth {
     }
 
     /// Starts a flow; see [`crate::FastnAuth::connect`].
-    pub fn connect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Dynamic> {
-        self.connect_with(Dynamic::new(connector_id))
+    pub fn connect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Untyped> {
+        self.connect_with(Untyped::new(connector_id))
     }
 
     /// Starts a flow of a typed connector; see [`crate::FastnAuth::connect_with`].
@@ -160,8 +160,8 @@ impl FastnAuth {
     }
 
     /// A connection's credentials; see [`crate::FastnAuth::credentials`].
-    pub fn credentials(&self, connector_id: impl Into<String>) -> CredentialsRequest<'_, Dynamic> {
-        self.credentials_with(Dynamic::new(connector_id))
+    pub fn credentials(&self, connector_id: impl Into<String>) -> CredentialsRequest<'_, Untyped> {
+        self.credentials_with(Untyped::new(connector_id))
     }
 
     /// A typed connector's credentials; see [`crate::FastnAuth::credentials_with`].
@@ -170,7 +170,7 @@ impl FastnAuth {
     }
 
     /// Resumes a flow from its handle; see [`crate::FastnAuth::resume`].
-    pub fn resume(&self, handle: SessionHandle) -> AuthSession<Dynamic> {
+    pub fn resume(&self, handle: SessionHandle) -> AuthSession<Untyped> {
         AuthSession { inner: self.client.resume(handle), runtime: self.runtime.clone() }
     }
 
@@ -213,7 +213,7 @@ macro_rules! selector {
 /// Starts a flow; made by [`FastnAuth::connect`].
 #[derive(Debug)]
 #[must_use = "call .send()"]
-pub struct ConnectRequest<'a, C: Connector = Dynamic> {
+pub struct ConnectRequest<'a, C: Connector = Untyped> {
     inner: crate::ConnectRequest<'a, C>,
     runtime: &'a Arc<Runtime>,
 }
@@ -234,7 +234,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
 /// Fetches credentials; made by [`FastnAuth::credentials`].
 #[derive(Debug)]
 #[must_use = "call .send()"]
-pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
+pub struct CredentialsRequest<'a, C: Connector = Untyped> {
     inner: crate::CredentialsRequest<'a, C>,
     runtime: &'a Arc<Runtime>,
 }
@@ -259,7 +259,7 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
 
 /// A flow in progress; see [`crate::AuthSession`].
 #[must_use = "a flow does nothing until you send the user to its redirect URL and wait for it"]
-pub struct AuthSession<C: Connector = Dynamic> {
+pub struct AuthSession<C: Connector = Untyped> {
     inner: crate::AuthSession<C>,
     runtime: Arc<Runtime>,
 }
@@ -313,7 +313,7 @@ impl<C: Connector> AuthSession<C> {
     }
 }
 
-/// Calls a connection's own API; see [`crate::ApiClient`].
+/// ClientInner a connection's own API; see [`crate::ApiClient`].
 #[derive(Clone)]
 pub struct ApiClient {
     inner: crate::ApiClient,

@@ -9,9 +9,9 @@ use url::Url;
 
 use crate::api::ApiClient;
 use crate::cache::{Cache, CacheOptions, CacheStats};
-use crate::calls::{Calls, ToolSettings};
-use crate::connector::{Connector, Dynamic};
+use crate::connector::{Connector, Untyped};
 use crate::error::{Error, Result};
+use crate::inner::{ClientInner, ToolSettings};
 use crate::provider::{self, Providers, Routes};
 use crate::request::{ConnectRequest, CredentialsRequest};
 use crate::session::{AuthSession, SessionHandle};
@@ -36,7 +36,7 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// it into handlers and tasks.
 #[derive(Clone, Debug)]
 pub struct FastnAuth {
-    pub(crate) calls: Arc<Calls>,
+    pub(crate) inner: Arc<ClientInner>,
 }
 
 /// How [`FastnAuthBuilder::api_key`] sends the key.
@@ -114,50 +114,50 @@ impl FastnAuth {
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
-        self.calls.transport.base_url()
+        self.inner.transport.base_url()
     }
 
     /// The most requests this client (and its clones) has on the wire at once
     /// ([`FastnAuthBuilder::max_in_flight`]): a server sharing it between users gives each a
     /// share of these.
     pub fn max_in_flight(&self) -> usize {
-        self.calls.transport.max_in_flight()
+        self.inner.transport.max_in_flight()
     }
 
     /// The rate limit Fastn last announced for this client's key (`X-RateLimit-*`), when it
     /// did: with nothing remaining, the next request waits for the reset when its deadline
     /// allows, else fails at once with `is_rate_limited()`, nothing sent.
     pub fn rate_limit(&self) -> Option<crate::RateLimit> {
-        self.calls.transport.rate_limit()
+        self.inner.transport.rate_limit()
     }
 
     /// What the credentials cache has done so far; `None` when the client has no cache.
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.calls.caches_credentials.then(|| self.calls.cache.stats())
+        self.inner.caches_credentials.then(|| self.inner.cache.stats())
     }
 
     /// A client of the connector `connector_id`'s own API (untyped): give it a base URL with
     /// [`ApiClient::base_url`] and a tenant, then `.get(path).send().await`. The token is
     /// sent as `Authorization: Bearer`.
     pub fn api(&self, connector_id: impl Into<String>) -> ApiClient {
-        self.api_with(Dynamic::new(connector_id))
+        self.api_with(Untyped::new(connector_id))
     }
 
     /// A client of `connector`'s API as its manifest `api:` block says; generated code
     /// calls this for `Salesforce::api`.
     pub fn api_with<C: Connector>(&self, connector: C) -> ApiClient {
-        ApiClient::new(self.calls.clone(), &connector)
+        ApiClient::new(self.inner.clone(), &connector)
     }
 
     /// The tools of the connector `connector_id` (Fastn's id, untyped): set the tenant, then
     /// `.call_id(tool_id, parameters).send().await`. See [`tools`](crate::tools).
     pub fn tools(&self, connector_id: impl AsRef<str>) -> ToolClient {
-        ToolClient::new(self.calls.clone(), connector_id.as_ref())
+        ToolClient::new(self.inner.clone(), connector_id.as_ref())
     }
 
     /// The space this client acts for, as given to [`builder`](Self::builder).
     pub fn space_id(&self) -> &str {
-        &self.calls.space_id
+        &self.inner.space_id
     }
 
     /// One query of Fastn's GraphQL API (`{base}/graphql`), asked as `space` (sent as
@@ -176,38 +176,38 @@ impl FastnAuth {
         max_body: usize,
     ) -> Result<serde_json::Value> {
         transport::in_runtime()?;
-        self.calls.graphql(query, variables, space, max_body).await
+        self.inner.graphql(query, variables, space, max_body).await
     }
 
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
     /// tenant and the rest on the request, then `.send().await`.
     #[doc(alias = "initialize")]
-    pub fn connect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Dynamic> {
-        self.connect_with(Dynamic::new(connector_id))
+    pub fn connect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Untyped> {
+        self.connect_with(Untyped::new(connector_id))
     }
 
     /// Starts a flow for `connector`; generated code calls this for `Slack::connect`.
     pub fn connect_with<C: Connector>(&self, connector: C) -> ConnectRequest<'_, C> {
-        ConnectRequest::new(&self.calls, connector)
+        ConnectRequest::new(&self.inner, connector)
     }
 
     /// Fetches the credentials of a connection made earlier, without a new flow (untyped
     /// credentials).
     #[doc(alias = "get_credentials")]
-    pub fn credentials(&self, connector_id: impl Into<String>) -> CredentialsRequest<'_, Dynamic> {
-        self.credentials_with(Dynamic::new(connector_id))
+    pub fn credentials(&self, connector_id: impl Into<String>) -> CredentialsRequest<'_, Untyped> {
+        self.credentials_with(Untyped::new(connector_id))
     }
 
     /// Fetches credentials of `connector`; generated code calls this for
     /// `Slack::credentials`.
     pub fn credentials_with<C: Connector>(&self, connector: C) -> CredentialsRequest<'_, C> {
-        CredentialsRequest::new(&self.calls, connector)
+        CredentialsRequest::new(&self.inner, connector)
     }
 
     /// Continues a flow started elsewhere (another request, another process) from its
     /// [`SessionHandle`], untyped.
-    pub fn resume(&self, handle: SessionHandle) -> AuthSession<Dynamic> {
-        AuthSession::new(self.calls.clone(), handle)
+    pub fn resume(&self, handle: SessionHandle) -> AuthSession<Untyped> {
+        AuthSession::new(self.inner.clone(), handle)
     }
 
     /// Continues a flow of `connector` from its handle; generated code calls this for
@@ -223,7 +223,7 @@ impl FastnAuth {
                 connector.id()
             )));
         }
-        Ok(AuthSession::new(self.calls.clone(), handle))
+        Ok(AuthSession::new(self.inner.clone(), handle))
     }
 }
 
@@ -528,7 +528,7 @@ impl FastnAuthBuilder {
         let tools = ToolSettings::new(&transport, agent_id, &self.stage)?;
         let space_id = self.space_id;
         Ok(FastnAuth {
-            calls: Arc::new(Calls { transport, cache, caches_credentials, providers, space_id, tools }),
+            inner: Arc::new(ClientInner { transport, cache, caches_credentials, providers, space_id, tools }),
         })
     }
 }
@@ -706,7 +706,7 @@ mod tests {
         ]);
         let client = FastnAuthBuilder::from_vars(ok).unwrap().build().unwrap();
         assert_eq!(client.base_url().as_str(), "http://127.0.0.1:1/api");
-        let routed = client.calls.providers.routes.routed("slack").map(|url| url.to_string());
+        let routed = client.inner.providers.routes.routed("slack").map(|url| url.to_string());
         assert_eq!(
             routed.as_deref(),
             Some("http://127.0.0.1:1/_provider/slack"),

@@ -1,4 +1,4 @@
-//! The [`Connector`] trait that `connectors!` implements, and [`Dynamic`], the connector
+//! The [`Connector`] trait that `connectors!` implements, and [`Untyped`], the connector
 //! chosen at run time.
 
 use crate::credentials::Extra;
@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// A Fastn connector: its wire id and the type of its connector-specific credential
 /// fields. [`connectors!`](crate::connectors) implements it for a unit type per manifest
-/// entry; [`Dynamic`] is any connector, named at run time.
+/// entry; [`Untyped`] is any connector, named at run time.
 pub trait Connector: Clone + Send + Sync + 'static {
     /// The connector-specific credential fields.
     type Extra: Extra;
@@ -57,18 +57,18 @@ pub enum AuthKind {
 /// [`FastnAuth::connect`](crate::FastnAuth::connect) and
 /// [`FastnAuth::credentials`](crate::FastnAuth::credentials) use.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Dynamic {
+pub struct Untyped {
     id: String,
 }
 
-impl Dynamic {
+impl Untyped {
     /// The connector `id`.
     pub fn new(id: impl Into<String>) -> Self {
-        Dynamic { id: id.into() }
+        Untyped { id: id.into() }
     }
 }
 
-impl Connector for Dynamic {
+impl Connector for Untyped {
     type Extra = crate::credentials::ExtraMap;
 
     fn id(&self) -> &str {

@@ -43,12 +43,12 @@ pub mod blocking;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))))]
 pub mod bridge;
 mod cache;
-mod calls;
 mod client;
 pub mod connector;
 pub mod credentials;
 pub mod env;
 pub mod error;
+mod inner;
 mod jitter;
 pub mod limits;
 mod provider;

@@ -409,7 +409,7 @@ pub(crate) fn http_client() -> Result<reqwest::Client> {
     crate::transport::client_builder()
         .no_proxy()
         .build()
-        .map_err(|e| Error::config(format!("cannot build the HTTP client of API calls: {e}")))
+        .map_err(|e| Error::config(format!("cannot build the HTTP client of API inner: {e}")))
 }
 
 #[cfg(test)]

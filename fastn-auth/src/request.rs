@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::cache::Freshness;
-use crate::calls::Calls;
-use crate::connector::{Connector, Dynamic};
+use crate::connector::{Connector, Untyped};
 use crate::credentials::Credentials;
 use crate::error::Result;
+use crate::inner::ClientInner;
 use crate::session::{AuthSession, SessionHandle};
 use crate::target::Key;
 
@@ -68,14 +68,14 @@ macro_rules! selector_setters {
 /// [`FastnAuth::connect`](crate::FastnAuth::connect) or a generated `Connector::connect`.
 #[derive(Debug)]
 #[must_use = "call .send().await"]
-pub struct ConnectRequest<'a, C: Connector = Dynamic> {
-    calls: &'a Arc<Calls>,
+pub struct ConnectRequest<'a, C: Connector = Untyped> {
+    inner: &'a Arc<ClientInner>,
     selector: Selector<'a, C>,
 }
 
 impl<'a, C: Connector> ConnectRequest<'a, C> {
-    pub(crate) fn new(calls: &'a Arc<Calls>, connector: C) -> Self {
-        ConnectRequest { calls, selector: Selector::new(connector) }
+    pub(crate) fn new(inner: &'a Arc<ClientInner>, connector: C) -> Self {
+        ConnectRequest { inner, selector: Selector::new(connector) }
     }
 
     selector_setters!();
@@ -94,10 +94,10 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
         let target = self.selector.key().to_target();
         let span =
             tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
-        let init = tracing::Instrument::instrument(self.calls.init(&target), span).await?;
+        let init = tracing::Instrument::instrument(self.inner.init(&target), span).await?;
         let handle = SessionHandle::started(target, init);
         tracing::debug!(connector = handle.connector_id(), state = handle.state(), "flow started");
-        Ok(AuthSession::new(self.calls.clone(), handle))
+        Ok(AuthSession::new(self.inner.clone(), handle))
     }
 }
 
@@ -106,15 +106,15 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
 /// `Connector::credentials`.
 #[derive(Debug)]
 #[must_use = "call .send().await"]
-pub struct CredentialsRequest<'a, C: Connector = Dynamic> {
-    calls: &'a Arc<Calls>,
+pub struct CredentialsRequest<'a, C: Connector = Untyped> {
+    inner: &'a Arc<ClientInner>,
     selector: Selector<'a, C>,
     freshness: Freshness,
 }
 
 impl<'a, C: Connector> CredentialsRequest<'a, C> {
-    pub(crate) fn new(calls: &'a Arc<Calls>, connector: C) -> Self {
-        CredentialsRequest { calls, selector: Selector::new(connector), freshness: Freshness::Any }
+    pub(crate) fn new(inner: &'a Arc<ClientInner>, connector: C) -> Self {
+        CredentialsRequest { inner, selector: Selector::new(connector), freshness: Freshness::Any }
     }
 
     selector_setters!();
@@ -140,6 +140,6 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
         let key = self.selector.key();
         let span =
             tracing::info_span!("fastn_auth.credentials", connector = %key.connector_id, org = %key.org_id);
-        tracing::Instrument::instrument(self.calls.credentials(key, None, self.freshness), span).await
+        tracing::Instrument::instrument(self.inner.credentials(key, None, self.freshness), span).await
     }
 }

@@ -185,8 +185,8 @@ fn decode(bytes: &[u8]) -> Option<Stored> {
     })
 }
 
-/// What taking a lease gave.
-pub(crate) enum Lease {
+/// What trying the lease lock gave.
+pub(crate) enum LockAttempt {
     Held(LockToken),
     Taken,
     Unavailable,
@@ -274,11 +274,11 @@ impl SharedLevel {
         self.run(self.store.set(key, value, ttl)).await;
     }
 
-    pub(crate) async fn try_lock(&self, key: &str, lease: Duration) -> Lease {
+    pub(crate) async fn try_lock(&self, key: &str, lease: Duration) -> LockAttempt {
         match self.run(self.store.try_lock(key, lease)).await {
-            Some(Some(token)) => Lease::Held(token),
-            Some(None) => Lease::Taken,
-            None => Lease::Unavailable,
+            Some(Some(token)) => LockAttempt::Held(token),
+            Some(None) => LockAttempt::Taken,
+            None => LockAttempt::Unavailable,
         }
     }
 

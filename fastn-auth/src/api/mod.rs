@@ -1,4 +1,4 @@
-//! Calls to a connected app's own API for one connection: [`ApiClient`] and its requests.
+//! ClientInner to a connected app's own API for one connection: [`ApiClient`] and its requests.
 //! The token comes from the credentials cache and goes on the request at send time; user
 //! code never holds it.
 
@@ -15,10 +15,10 @@ use tracing::Instrument as _;
 use url::Url;
 
 use crate::cache::Freshness;
-use crate::calls::Calls;
 use crate::connector::{ApiSpec, Connector, TokenPlacement};
 use crate::credentials::{Credentials, ExtraMap};
 use crate::error::{Error, RequestInfo, Result};
+use crate::inner::ClientInner;
 use crate::provider::{CheckedPath, Placement, Template, header_name};
 use crate::response::{ApiResponse, DEFAULT_MAX_API_BODY};
 use crate::target::Target;
@@ -26,7 +26,7 @@ use crate::telemetry::{self, Outcome};
 use crate::transport::{RetryPolicy, attempt_end};
 use crate::wire::Endpoint;
 
-pub(crate) mod lease;
+pub(crate) mod grant;
 
 /// The verb shorthands of an API client: `get`, `post`, `put`, `patch`, `delete`, each
 /// `self.request(Method::…, path)`; the async and the blocking client alike.
@@ -61,7 +61,7 @@ macro_rules! http_verbs {
 #[cfg_attr(not(feature = "blocking"), allow(unused_imports))]
 pub(crate) use http_verbs;
 
-/// Calls one connection's third-party API (Slack, Salesforce, Notion…) with its token:
+/// ClientInner one connection's third-party API (Slack, Salesforce, Notion…) with its token:
 /// made by a generated `Salesforce::api(&client)` or by
 /// [`FastnAuth::api`](crate::FastnAuth::api).
 ///
@@ -86,7 +86,7 @@ pub(crate) use http_verbs;
 /// ```
 #[derive(Clone)]
 pub struct ApiClient {
-    calls: Arc<Calls>,
+    inner: Arc<ClientInner>,
     /// Shared with every answer, for its errors (built only when one happens).
     target: Arc<Target>,
     /// The base URL, or why there is none that works.
@@ -120,7 +120,7 @@ impl fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    pub(crate) fn new<C: Connector>(calls: Arc<Calls>, connector: &C) -> Self {
+    pub(crate) fn new<C: Connector>(inner: Arc<ClientInner>, connector: &C) -> Self {
         let org_id = connector.default_org().unwrap_or(crate::wire::DEFAULT_ORG_ID).to_owned();
         let target =
             Target { connector_id: connector.id().to_owned(), org_id, tenant_id: None, connection_id: None };
@@ -137,9 +137,9 @@ impl ApiClient {
             problem.get_or_insert_with(|| Arc::from(message));
             Placement::bearer()
         });
-        let routed = calls.providers.routes.routed(connector.id());
+        let routed = inner.providers.routes.routed(connector.id());
         ApiClient {
-            calls,
+            inner,
             target: Arc::new(target),
             base,
             routed,
@@ -470,8 +470,8 @@ impl ApiRequest<'_> {
         let client = self.client;
         client.template()?;
         let path = CheckedPath::new(&self.path)?;
-        let calls = &client.calls;
-        let deadline = calls.transport.call_deadline(None);
+        let inner = &client.inner;
+        let deadline = inner.transport.call_deadline(None);
         let started = Instant::now();
         let span = tracing::debug_span!(
             "fastn_auth.api",
@@ -487,23 +487,23 @@ impl ApiRequest<'_> {
                 .timed_out()
         };
         let work = async {
-            let mut lease = client.lease_within(Freshness::Any, deadline).await?;
+            let mut grant = client.grant_within(Freshness::Any, deadline).await?;
             let mut refreshed = false;
             let mut busy_retries = 0;
             loop {
                 let response = this
-                    .attempt(&lease.base, path, &mut body, &lease.credentials, deadline)
+                    .attempt(&grant.base, path, &mut body, &grant.credentials, deadline)
                     .await
                     .unwrap_or_else(|| Err(late()))?;
                 match response.status() {
                     StatusCode::UNAUTHORIZED if refreshed => {
-                        client.refused_again(&lease);
+                        client.refused_again(&grant);
                         return Ok(response);
                     }
                     StatusCode::UNAUTHORIZED => {
                         refreshed = true;
-                        match client.after_401(&lease, body.replayable(), deadline).await? {
-                            Some(newer) => lease = newer,
+                        match client.after_401(&grant, body.replayable(), deadline).await? {
+                            Some(newer) => grant = newer,
                             None => return Ok(response),
                         }
                         drop(response);
@@ -511,7 +511,7 @@ impl ApiRequest<'_> {
                     StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                         if this.idempotent
                             && body.replayable()
-                            && busy_retries < calls.transport.retry.max_retries =>
+                            && busy_retries < inner.transport.retry.max_retries =>
                     {
                         let Some(wait) = busy_pause(&response, busy_retries, deadline) else {
                             return Ok(response);
@@ -548,9 +548,9 @@ impl ApiRequest<'_> {
             Err(err) => return Some(Err(err)),
         };
         let client = self.client;
-        let timeout = self.timeout.unwrap_or(client.calls.transport.request_timeout());
+        let timeout = self.timeout.unwrap_or(client.inner.transport.request_timeout());
         let (end, call_ends_first) = attempt_end(timeout, deadline);
-        let execute = client.calls.providers.http.execute(request);
+        let execute = client.inner.providers.http.execute(request);
         let started = Instant::now();
         let outcome = match end {
             Some(end) => match tokio::time::timeout_at(end, execute).await {

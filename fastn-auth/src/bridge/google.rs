@@ -61,9 +61,9 @@ impl GoogleToken {
             0 => Freshness::Any,
             refused => Freshness::NewerThan(refused - 1),
         };
-        let lease = self.api.lease(freshness).await?;
-        let token = self.api.token_of(&lease)?.to_owned();
-        HANDED.set(lease.generation);
+        let grant = self.api.grant(freshness).await?;
+        let token = self.api.token_of(&grant)?.to_owned();
+        HANDED.set(grant.generation);
         Ok(token)
     }
 }

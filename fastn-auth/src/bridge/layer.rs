@@ -11,7 +11,7 @@ use url::Url;
 
 use super::{TokenError, covers, retry_after_401};
 use crate::api::ApiClient;
-use crate::api::lease::Lease;
+use crate::api::grant::Grant;
 use crate::cache::Freshness;
 use crate::provider::Placed;
 
@@ -96,9 +96,9 @@ impl<S, B> std::fmt::Debug for TokenService<S, B> {
     }
 }
 
-/// `request` with `lease`'s token where the manifest says.
-fn attach<B>(api: &ApiClient, lease: &Lease, request: &mut Request<B>) -> Result<(), TokenError> {
-    match api.placed(lease).map_err(TokenError)? {
+/// `request` with `grant`'s token where the manifest says.
+fn attach<B>(api: &ApiClient, grant: &Grant, request: &mut Request<B>) -> Result<(), TokenError> {
+    match api.placed(grant).map_err(TokenError)? {
         Placed::Header(name, value) => {
             request.headers_mut().insert(name, value);
         }
@@ -155,17 +155,17 @@ where
             if known.is_some_and(outside) {
                 return inner.call(request).await.map_err(Into::into);
             }
-            let lease = api.lease(Freshness::Any).await.map_err(TokenError)?;
-            if outside(&lease.base) {
+            let grant = api.grant(Freshness::Any).await.map_err(TokenError)?;
+            if outside(&grant.base) {
                 return inner.call(request).await.map_err(Into::into);
             }
             let again = copy(&request, replay);
-            attach(&api, &lease, &mut request)?;
+            attach(&api, &grant, &mut request)?;
             let response = inner.call(request).await.map_err(Into::into)?;
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
-            let retry = retry_after_401(&api, &lease, again).await.map_err(TokenError)?;
+            let retry = retry_after_401(&api, &grant, again).await.map_err(TokenError)?;
             let Some((mut again, fresh)) = retry else { return Ok(response) };
             drop(response);
             attach(&api, &fresh, &mut again)?;

@@ -70,17 +70,17 @@ impl Middleware for TokenMiddleware {
         if api.known_base().map_err(failed)?.is_some_and(|base| !covers(base, request.url())) {
             return next.run(request, extensions).await;
         }
-        let lease = api.lease(Freshness::Any).await.map_err(failed)?;
-        if !covers(&lease.base, request.url()) {
+        let grant = api.grant(Freshness::Any).await.map_err(failed)?;
+        if !covers(&grant.base, request.url()) {
             return next.run(request, extensions).await;
         }
         let again = request.try_clone();
-        api.attach(&lease, &mut request).map_err(failed)?;
+        api.attach(&grant, &mut request).map_err(failed)?;
         let response = next.clone().run(request, extensions).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let Some((mut again, fresh)) = retry_after_401(api, &lease, again).await.map_err(failed)? else {
+        let Some((mut again, fresh)) = retry_after_401(api, &grant, again).await.map_err(failed)? else {
             return Ok(response);
         };
         drop(response);

@@ -59,16 +59,16 @@ impl std::error::Error for TokenError {
     }
 }
 
-/// After the provider answered 401 to a request sent with `lease`'s token: the copy to send
+/// After the provider answered 401 to a request sent with `grant`'s token: the copy to send
 /// again (`again`, made before the token was set) with the newer credentials, or `None` to
 /// hand the 401 back (the API client's one 401 rule, [`ApiClient::after_401`](crate::ApiClient)).
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 pub(crate) async fn retry_after_401<'a, R>(
     api: &'a crate::api::ApiClient,
-    lease: &crate::api::lease::Lease<'_>,
+    grant: &crate::api::grant::Grant<'_>,
     again: Option<R>,
-) -> crate::Result<Option<(R, crate::api::lease::Lease<'a>)>> {
-    let fresh = api.after_401(lease, again.is_some(), api.call_deadline()).await?;
+) -> crate::Result<Option<(R, crate::api::grant::Grant<'a>)>> {
+    let fresh = api.after_401(grant, again.is_some(), api.call_deadline()).await?;
     Ok(again.zip(fresh))
 }
 

@@ -39,7 +39,9 @@ pub use options::{CacheOptions, CacheStats};
 use shared::encode;
 pub(crate) use slot::Freshness;
 use slot::view;
-use slot::{Cached, Call, Ids, Outcome, RETRY_REFRESH, Rejected, Slot, State, Step, far_future, lifetime};
+use slot::{
+    Cached, Call, FetchResult, Ids, RETRY_REFRESH, Rejected, Slot, State, Step, far_future, lifetime,
+};
 pub use slot::{MAX_UNAUTHORIZED_BACKOFF, UNAUTHORIZED_BACKOFF};
 
 /// The cache of one client and its clones.
@@ -223,7 +225,7 @@ impl Cache {
         &self,
         key: Key<'_>,
         fetch_id: u64,
-        tx: watch::Sender<Outcome>,
+        tx: watch::Sender<FetchResult>,
         outcome: Result<(Credentials<Map<String, Value>>, SystemTime)>,
         ahead: bool,
     ) -> Result<(Credentials<E>, u64)> {

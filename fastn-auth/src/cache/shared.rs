@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::Cache;
 use crate::credentials::Credentials;
 use crate::error::Result;
-use crate::store::{self, Lease, SharedLevel, Stored};
+use crate::store::{self, LockAttempt, SharedLevel, Stored};
 use crate::target::Key;
 
 /// How often a replica waiting for another's fetch looks for its answer (plus jitter).
@@ -73,7 +73,7 @@ impl Cache {
         };
         loop {
             match shared.try_lock(&key, self.options.lease).await {
-                Lease::Held(token) => {
+                LockAttempt::Held(token) => {
                     // Another replica may have written between the look and the lock.
                     if let Some(answer) = from_store(shared.get(&key).await) {
                         shared.unlock(&key, token).await;
@@ -84,16 +84,16 @@ impl Cache {
                     return outcome;
                 }
                 // The store is down: Fastn directly, never an error for the caller.
-                Lease::Unavailable => return fetch().await.map(|c| (c, SystemTime::now())),
+                LockAttempt::Unavailable => return fetch().await.map(|c| (c, SystemTime::now())),
                 // The holder did not answer in time: fetch without the lease.
-                Lease::Taken if stop_waiting.is_some_and(|at| Instant::now() >= at) => {
+                LockAttempt::Taken if stop_waiting.is_some_and(|at| Instant::now() >= at) => {
                     tracing::debug!(
                         connector = %target.connector_id,
                         "another holder of the lease did not answer in time; fetching without it"
                     );
                     return self.fetch_and_share(shared, &key, fetch()).await;
                 }
-                Lease::Taken => {
+                LockAttempt::Taken => {
                     let pause = LEASE_POLL + crate::jitter::jitter(LEASE_POLL);
                     let wake =
                         stop_waiting.map_or(Instant::now() + pause, |at| at.min(Instant::now() + pause));

@@ -88,14 +88,14 @@ pub(super) fn view<E: Extra>(slot: &mut Slot, connector_id: &str) -> Result<Cred
 }
 
 /// A fetch in flight: its outcome, once known, is `Some`.
-pub(super) type Outcome = Option<std::result::Result<(), Arc<Error>>>;
+pub(super) type FetchResult = Option<std::result::Result<(), Arc<Error>>>;
 
 pub(super) struct Slot {
     pub(super) cached: Option<Cached>,
     /// The newest fetch time of any answer this slot has held: the shared store is never
     /// accepted below it, even after the answer itself is dropped (a 404, expiry).
     pub(super) high_water: Option<SystemTime>,
-    pub(super) inflight: Option<(u64, watch::Receiver<Outcome>)>,
+    pub(super) inflight: Option<(u64, watch::Receiver<FetchResult>)>,
     pub(super) not_found: Option<(Instant, Arc<Error>)>,
     pub(super) rejected: Option<Rejected>,
     pub(super) last_used: Instant,
@@ -126,8 +126,8 @@ impl Ids {
 pub(super) enum Step<E> {
     Serve(Credentials<E>, u64),
     Fail(Error),
-    Wait(watch::Receiver<Outcome>),
-    Lead { fetch_id: u64, tx: watch::Sender<Outcome>, ahead: bool, fetched_before: Option<SystemTime> },
+    Wait(watch::Receiver<FetchResult>),
+    Lead { fetch_id: u64, tx: watch::Sender<FetchResult>, ahead: bool, fetched_before: Option<SystemTime> },
 }
 
 impl Slot {
@@ -171,7 +171,7 @@ impl Slot {
     }
 
     /// Records a fetch `fetch_id` in flight; its sender is the leader's to answer on.
-    pub(super) fn start_fetch(&mut self, fetch_id: u64) -> watch::Sender<Outcome> {
+    pub(super) fn start_fetch(&mut self, fetch_id: u64) -> watch::Sender<FetchResult> {
         let (tx, rx) = watch::channel(None);
         self.inflight = Some((fetch_id, rx));
         tx

@@ -24,8 +24,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::calls::Calls;
 use crate::error::{Error, Result};
+use crate::inner::ClientInner;
 use crate::target::Scope;
 use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, Endpoint};
@@ -171,14 +171,14 @@ macro_rules! scope_setters {
 /// Owned, cheap to clone, `Send + Sync + 'static`.
 #[derive(Debug, Clone)]
 pub struct ToolClient {
-    calls: Arc<Calls>,
+    inner: Arc<ClientInner>,
     connector: Arc<str>,
     scope: ToolScope,
 }
 
 impl ToolClient {
-    pub(crate) fn new(calls: Arc<Calls>, connector: &str) -> Self {
-        ToolClient { calls, connector: connector.into(), scope: ToolScope::default() }
+    pub(crate) fn new(inner: Arc<ClientInner>, connector: &str) -> Self {
+        ToolClient { inner, connector: connector.into(), scope: ToolScope::default() }
     }
 
     scope_setters!(
@@ -228,7 +228,7 @@ impl ToolClient {
 
     fn prepared(&self, prepared: Prepared) -> ToolCall {
         ToolCall {
-            calls: self.calls.clone(),
+            inner: self.inner.clone(),
             prepared,
             scope: self.scope.clone(),
             idempotent: false,
@@ -271,7 +271,7 @@ struct Prepared {
 #[derive(Debug)]
 #[must_use = "a tool call does nothing until .send().await"]
 pub struct ToolCall {
-    calls: Arc<Calls>,
+    inner: Arc<ClientInner>,
     prepared: Prepared,
     scope: ToolScope,
     idempotent: bool,
@@ -347,7 +347,7 @@ impl ToolCall {
                 transport::shown(&prepared.label)
             )));
         }
-        let settings = &self.calls.tools;
+        let settings = &self.inner.tools;
         let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
         let scope = self.scope.wire();
         let mut input = Map::with_capacity(5);
@@ -368,7 +368,7 @@ impl ToolCall {
         headers.insert(HeaderName::from_static(wire::CUSTOM_AUTH), HeaderValue::from_static("false"));
         headers.insert(HeaderName::from_static("realm"), HeaderValue::from_static("fastn"));
         headers.insert(HeaderName::from_static("stage"), settings.stage.clone());
-        let transport = &self.calls.transport;
+        let transport = &self.inner.transport;
         let outgoing = Outgoing {
             endpoint: Endpoint::ExecuteTool,
             url: settings.execute_url.clone(),

@@ -16,7 +16,7 @@ use crate::wire::{self, Endpoint, InitAnswer, Route, StatusAnswer};
 
 /// What every clone of a client shares.
 #[derive(Debug)]
-pub(crate) struct Calls {
+pub(crate) struct ClientInner {
     pub(crate) transport: Transport,
     /// The credentials cache: of every credentials request when the client was built with
     /// one (`caches_credentials`), else of API calls only.
@@ -45,7 +45,7 @@ impl ToolSettings {
     }
 }
 
-impl Calls {
+impl ClientInner {
     fn budget(&self, deadline: Option<Instant>) -> Budget {
         Budget { retries: self.transport.retry.max_retries, deadline }
     }
@@ -140,7 +140,7 @@ impl Calls {
     }
 }
 
-impl Calls {
+impl ClientInner {
     /// One query of Fastn's GraphQL API asked as `space`: its `data`, or the first of its
     /// `errors`; retried as a read, bodies up to `max_body` bytes.
     pub(crate) async fn graphql(

@@ -1,6 +1,6 @@
 //! The one 401 rule of provider calls, for [`ApiClient::send`](super::ApiRequest::send)
 //! and the bridges (`fastn_auth::bridge`) alike: the credentials a request goes with (a
-//! [`Lease`]), and after the provider's 401 one coalesced refresh, or none when the refusals
+//! [`Grant`]), and after the provider's 401 one coalesced refresh, or none when the refusals
 //! are final for a while or Fastn hands back the refused token.
 
 use std::borrow::Cow;
@@ -17,7 +17,7 @@ use crate::provider::Template;
 
 /// The credentials a request is sent with: their cache generation (for the refresh after
 /// a 401) and the base URL they resolve.
-pub(crate) struct Lease<'c> {
+pub(crate) struct Grant<'c> {
     pub(crate) credentials: Credentials<ExtraMap>,
     pub(crate) generation: u64,
     /// The client's own route, borrowed, or the template filled in with the credentials.
@@ -39,28 +39,28 @@ impl ApiClient {
     /// The current credentials, through the cache (`freshness` as for API calls), within a
     /// call's deadline of their own.
     #[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
-    pub(crate) async fn lease(&self, freshness: Freshness) -> Result<Lease<'_>> {
+    pub(crate) async fn grant(&self, freshness: Freshness) -> Result<Grant<'_>> {
         crate::transport::in_runtime()?;
-        self.lease_within(freshness, self.call_deadline()).await
+        self.grant_within(freshness, self.call_deadline()).await
     }
 
     /// The deadline of a call starting now (the client's call timeout).
     #[cfg(any(feature = "reqwest-middleware", feature = "tower", feature = "google-apis"))]
     pub(crate) fn call_deadline(&self) -> Option<Instant> {
-        self.calls.transport.call_deadline(None)
+        self.inner.transport.call_deadline(None)
     }
 
     /// The current credentials, through the cache, by `deadline`.
-    pub(crate) async fn lease_within(
+    pub(crate) async fn grant_within(
         &self,
         freshness: Freshness,
         deadline: Option<Instant>,
-    ) -> Result<Lease<'_>> {
+    ) -> Result<Grant<'_>> {
         let template = self.template()?;
         let (credentials, generation) =
-            self.calls.cached::<ExtraMap>(self.target.key(), deadline, freshness).await?;
+            self.inner.cached::<ExtraMap>(self.target.key(), deadline, freshness).await?;
         let base = self.resolve_base(template, &credentials)?;
-        Ok(Lease { credentials, generation, base })
+        Ok(Grant { credentials, generation, base })
     }
 
     /// After the provider answered 401 to a request sent with `rejected`'s token: the newer
@@ -72,10 +72,10 @@ impl ApiClient {
     /// failure is logged, and the 401 is what the caller gets.
     pub(crate) async fn after_401(
         &self,
-        rejected: &Lease<'_>,
+        rejected: &Grant<'_>,
         can_resend: bool,
         deadline: Option<Instant>,
-    ) -> Result<Option<Lease<'_>>> {
+    ) -> Result<Option<Grant<'_>>> {
         if !can_resend {
             tracing::warn!(
                 connector = %self.target.connector_id,
@@ -91,54 +91,54 @@ impl ApiClient {
     }
 
     /// Newer credentials than `rejected`'s, or `None` when asking is pointless.
-    async fn refreshed(&self, rejected: &Lease<'_>, deadline: Option<Instant>) -> Result<Option<Lease<'_>>> {
+    async fn refreshed(&self, rejected: &Grant<'_>, deadline: Option<Instant>) -> Result<Option<Grant<'_>>> {
         if self.unauthorized_is_final(rejected.generation) {
             return Ok(None);
         }
         tracing::debug!(connector = %self.target.connector_id, "the provider refused the token; refreshing it");
-        let lease = self.lease_within(Freshness::NewerThan(rejected.generation), deadline).await?;
+        let grant = self.grant_within(Freshness::NewerThan(rejected.generation), deadline).await?;
         let token = |credentials| self.placement.token(credentials).ok();
-        if token(&rejected.credentials).is_some() && token(&rejected.credentials) == token(&lease.credentials)
+        if token(&rejected.credentials).is_some() && token(&rejected.credentials) == token(&grant.credentials)
         {
             // Fastn gave back the token just refused: sending it again is pointless, and so
             // is asking Fastn again soon.
-            self.calls.cache.reject(&self.target, lease.generation);
+            self.inner.cache.reject(&self.target, grant.generation);
             return Ok(None);
         }
-        Ok(Some(lease))
+        Ok(Some(grant))
     }
 
     /// The refreshed token was refused too: no more refreshes for a while.
-    pub(crate) fn refused_again(&self, lease: &Lease<'_>) {
-        self.refused_generation(lease.generation);
+    pub(crate) fn refused_again(&self, grant: &Grant<'_>) {
+        self.refused_generation(grant.generation);
     }
 
     /// [`refused_again`](Self::refused_again) by generation.
     pub(crate) fn refused_generation(&self, generation: u64) {
-        self.calls.cache.reject(&self.target, generation);
+        self.inner.cache.reject(&self.target, generation);
     }
 
     /// Whether a 401 for `generation` is not worth a refresh now.
     pub(crate) fn unauthorized_is_final(&self, generation: u64) -> bool {
-        self.calls.cache.unauthorized_is_final(&self.target, generation)
+        self.inner.cache.unauthorized_is_final(&self.target, generation)
     }
 
     #[cfg(feature = "google-apis")]
-    /// The token of `lease`, as the manifest's placement reads it.
-    pub(crate) fn token_of<'l>(&self, lease: &'l Lease<'_>) -> Result<&'l str> {
-        self.placement.token(&lease.credentials)
+    /// The token of `grant`, as the manifest's placement reads it.
+    pub(crate) fn token_of<'l>(&self, grant: &'l Grant<'_>) -> Result<&'l str> {
+        self.placement.token(&grant.credentials)
     }
 
     #[cfg(feature = "tower")]
-    /// Where `lease`'s token goes.
-    pub(crate) fn placed<'l>(&'l self, lease: &'l Lease<'_>) -> Result<crate::provider::Placed<'l>> {
-        self.placement.placed(&lease.credentials)
+    /// Where `grant`'s token goes.
+    pub(crate) fn placed<'l>(&'l self, grant: &'l Grant<'_>) -> Result<crate::provider::Placed<'l>> {
+        self.placement.placed(&grant.credentials)
     }
 
     #[cfg(feature = "reqwest-middleware")]
-    /// `lease`'s token on `request`, where the manifest says.
-    pub(crate) fn attach(&self, lease: &Lease<'_>, request: &mut reqwest::Request) -> Result<()> {
-        self.placement.attach(&lease.credentials, request)
+    /// `grant`'s token on `request`, where the manifest says.
+    pub(crate) fn attach(&self, grant: &Grant<'_>, request: &mut reqwest::Request) -> Result<()> {
+        self.placement.attach(&grant.credentials, request)
     }
 
     /// The connector, for logs.
