@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use fastn_auth::{Endpoint, Error, FastnAuth, PollOptions};
+use fastn_auth::{Endpoint, Error, ErrorKind, FastnAuth, PollOptions};
 use fastn_auth_emulator::{Fault, MockServer};
 
 #[tokio::main]
@@ -47,18 +47,18 @@ fn report(what: &str, outcome: Result<(), Error>) {
         println!("{what}: succeeded");
         return;
     };
-    let kind = match &err {
-        Error::Timeout { timeout, last_status, .. } => {
+    let kind = match err.kind() {
+        ErrorKind::Timeout { timeout, last_status, .. } => {
             format!("timed out after {timeout:?}, last status {last_status:?}")
         }
-        Error::Authentication { message, .. } => format!("the flow failed: {message}"),
-        Error::Network { .. } if err.is_not_found() => format!("not connected: {err}"),
-        Error::Network { .. } if err.is_unauthorized() => format!("check the API key: {err}"),
-        Error::Network { status_code, .. } => {
+        ErrorKind::Authentication { message, .. } => format!("the flow failed: {message}"),
+        ErrorKind::Network { .. } if err.is_not_found() => format!("not connected: {err}"),
+        ErrorKind::Network { .. } if err.is_unauthorized() => format!("check the API key: {err}"),
+        ErrorKind::Network { status_code, .. } => {
             format!("HTTP failure, status {status_code:?}, retriable: {}", err.is_transient())
         }
-        Error::InvalidResponse { message, .. } => format!("unusable answer: {message}"),
-        Error::Config { message, .. } => format!("refused locally: {message}"),
+        ErrorKind::InvalidResponse { message, .. } => format!("unusable answer: {message}"),
+        ErrorKind::Config { message, .. } => format!("refused locally: {message}"),
         _ => format!("{err}"),
     };
     println!("{what}: [{}] {kind}", err.code());

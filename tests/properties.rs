@@ -1,5 +1,5 @@
 //! For arbitrary ids, every request stays under `/connect/…` with each value in its own path
-//! segment, and header-unsafe input is refused with `Error::Config` before anything is sent.
+//! segment, and header-unsafe input is refused with `ErrorKind::Config` before anything is sent.
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 

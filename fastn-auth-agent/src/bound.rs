@@ -2,7 +2,7 @@
 //! call, maps it back to its tool, runs it and says what to hand back to the model.
 
 use fastn_auth::tools::{ToolCall, ToolOutput};
-use fastn_auth::{Error, FastnAuth, Result};
+use fastn_auth::{ErrorKind, FastnAuth, Result};
 use fastn_auth_rules::shown_id as shown;
 use serde_json::{Map, Value};
 
@@ -73,7 +73,7 @@ impl ToolSet {
 impl BoundTools {
     /// The tenant the calls run for (sent as `x-fastn-space-tenantid`). A tenant is always
     /// said, or [`no_tenant`](Self::no_tenant): a call that said neither is an
-    /// [`Error::Config`], and nothing is sent.
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config), and nothing is sent.
     pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
         self.tenant_id = Some(tenant_id.into());
         self.no_tenant = false;
@@ -174,11 +174,11 @@ impl BoundTools {
     pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
         let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
         if let Err(err) = entry.arguments.check(&entry.name, &arguments) {
-            let text = match &err {
-                Error::InvalidArguments { message, .. } => {
+            let text = match err.kind() {
+                ErrorKind::InvalidArguments { message, .. } => {
                     format!("invalid arguments for `{}`: {message}. Fix them and call again.", entry.name)
                 }
-                other => other.to_string(),
+                _ => err.to_string(),
             };
             return Err(ModelReply::rejected(text, self.max_output));
         }
@@ -192,8 +192,8 @@ impl BoundTools {
     /// its name.
     ///
     /// # Errors
-    /// [`Error::Config`] for a connector or tool the set does not have (with the nearest
-    /// names), [`Error::InvalidArguments`] naming the field; nothing is sent.
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) for a connector or tool the set does not have (with the nearest
+    /// names), [`ErrorKind::InvalidArguments`](fastn_auth::ErrorKind::InvalidArguments) naming the field; nothing is sent.
     pub fn call_tool(&self, connector: &str, tool: &str, arguments: Value) -> Result<ToolCall> {
         let entry = self.set.entry_of(connector, tool)?;
         entry.arguments.check(&entry.name, &arguments)?;

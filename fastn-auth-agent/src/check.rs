@@ -58,9 +58,9 @@ impl Checked {
             .as_ref()
     }
 
-    /// `Ok` when `arguments` match the schema; else [`Error::InvalidArguments`] naming the
+    /// `Ok` when `arguments` match the schema; else [`ErrorKind::InvalidArguments`](fastn_auth::ErrorKind::InvalidArguments) naming the
     /// first offending value's JSON pointer and listing up to five problems, values not
-    /// quoted. A schema the validator cannot compile is [`Error::Config`].
+    /// quoted. A schema the validator cannot compile is [`ErrorKind::Config`](fastn_auth::ErrorKind::Config).
     pub(crate) fn check(&self, tool: &str, arguments: &Value) -> Result<()> {
         let validator = self.validator().map_err(|err| {
             Error::config(format!("the input schema of tool `{tool}` cannot be used: {err}"))
@@ -109,7 +109,9 @@ mod tests {
             "channel": {"type": "string"}, "count": {"type": "integer"}}, "required": ["channel"]}));
         assert!(checked.check("t", &json!({"channel": "C1"})).is_ok());
         let err = checked.check("t", &json!({"channel": 5, "count": "secret-value"})).unwrap_err();
-        let Error::InvalidArguments { pointer, message, .. } = &err else { panic!("{err:?}") };
+        let fastn_auth::ErrorKind::InvalidArguments { pointer, message, .. } = err.kind() else {
+            panic!("{err:?}")
+        };
         assert!(pointer == "/channel" || pointer == "/count", "{pointer}");
         assert!(message.contains("`/channel`") && message.contains("`/count`"), "{message}");
         assert!(!err.to_string().contains("secret-value"), "{err}");
@@ -127,7 +129,7 @@ mod tests {
         let checked = nested.compiled_if_patterned().unwrap();
         let hostile: Vec<String> = (0..300).map(|_| format!("{}b", "a".repeat(30))).collect();
         let err = checked.check("t", &json!(hostile)).unwrap_err();
-        let Error::InvalidArguments { message, .. } = &err else { panic!("{err:?}") };
+        let fastn_auth::ErrorKind::InvalidArguments { message, .. } = err.kind() else { panic!("{err:?}") };
         assert_eq!(message.matches("does not match").count(), MAX_LISTED, "{message}");
         assert!(message.ends_with("; and more"), "{message}");
     }

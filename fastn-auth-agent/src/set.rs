@@ -145,7 +145,7 @@ impl ToolSet {
     /// Every tool of the registry in `json` (Fastn's `.fastn/registry.json` format).
     ///
     /// # Errors
-    /// [`Error::Config`] saying where the registry is wrong.
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) saying where the registry is wrong.
     pub fn from_json(json: &str) -> Result<ToolSet> {
         let registry =
             Registry::parse(json).map_err(|err| Error::config(format!("the tool registry: {err}")))?;
@@ -155,7 +155,7 @@ impl ToolSet {
     /// The tools of this set named in `names` (an allow-list of model names).
     ///
     /// # Errors
-    /// [`Error::Config`] for a name the set does not have, with the nearest one.
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) for a name the set does not have, with the nearest one.
     pub fn only<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) -> Result<ToolSet> {
         let mut kept = Vec::new();
         for name in names {

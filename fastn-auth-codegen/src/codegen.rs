@@ -84,7 +84,7 @@ fn connector(spec: &ConnectorSpec) -> TokenStream {
             /// Continues a flow of this connector from its handle.
             ///
             /// # Errors
-            /// `Error::Config` when the handle belongs to another connector.
+            /// `ErrorKind::Config` when the handle belongs to another connector.
             pub fn resume(
                 client: &::fastn_auth::FastnAuth,
                 handle: ::fastn_auth::SessionHandle,

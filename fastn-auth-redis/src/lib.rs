@@ -111,7 +111,7 @@ impl RedisStore {
     /// sealing values with `key`. Connects on first use, and reconnects by itself.
     ///
     /// # Errors
-    /// [`Error::Config`] when the URL is not a Redis URL (the message never shows it).
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) when the URL is not a Redis URL (the message never shows it).
     pub fn new(redis_url: &str, key: [u8; 32]) -> Result<RedisStore> {
         RedisStore::builder(key).url(redis_url).build()
     }
@@ -153,7 +153,7 @@ impl RedisStore {
     /// A 32-byte key from 64 hex characters (as `openssl rand -hex 32` prints).
     ///
     /// # Errors
-    /// [`Error::Config`] when `hex` is not 64 hex characters (the message never shows it).
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) when `hex` is not 64 hex characters (the message never shows it).
     pub fn key_from_hex(hex: &str) -> Result<[u8; 32]> {
         let hex = hex.trim().as_bytes();
         let digit = |c: u8| (c as char).to_digit(16);
@@ -355,7 +355,7 @@ impl RedisStoreBuilder {
     /// Checks the settings and builds the store; it connects on first use.
     ///
     /// # Errors
-    /// [`Error::Config`] when neither or both of a URL and a cluster are given, a URL is not
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) when neither or both of a URL and a cluster are given, a URL is not
     /// `redis://` or `rediss://` (or the URLs mix them), a password would go over plain
     /// `redis://` to a host that is not loopback (see
     /// [`allow_plaintext_password`](Self::allow_plaintext_password)), or a CA is given

@@ -24,7 +24,7 @@
 //! # }
 //! ```
 //!
-//! Called from an async task, every call returns [`Error::Config`] saying so (blocking a
+//! Called from an async task, every call returns [`ErrorKind::Config`](crate::ErrorKind::Config) saying so (blocking a
 //! runtime's thread would stall every task on it): use the async client there. Where tokio
 //! allows blocking — `tokio::task::spawn_blocking`, `block_in_place`, a plain thread — it
 //! works.
@@ -126,7 +126,7 @@ impl FastnAuth {
     /// its settings: cache, timeouts, gateway).
     ///
     /// # Errors
-    /// [`Error::Config`] when the runtime's thread cannot be started.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the runtime's thread cannot be started.
     pub fn new(client: crate::FastnAuth) -> Result<FastnAuth> {
         Ok(FastnAuth { client, runtime: Arc::new(Runtime::new()?) })
     }
@@ -134,7 +134,7 @@ impl FastnAuth {
     /// A client from the environment; see [`crate::FastnAuthBuilder::from_env`].
     ///
     /// # Errors
-    /// [`Error::Config`] naming the variable that is missing or unusable.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the variable that is missing or unusable.
     pub fn from_env() -> Result<FastnAuth> {
         FastnAuth::new(crate::FastnAuth::from_env()?)
     }
@@ -224,7 +224,7 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
     /// Starts the flow; see [`crate::ConnectRequest::send`].
     ///
     /// # Errors
-    /// As [`crate::ConnectRequest::send`], and [`Error::Config`] on an async task.
+    /// As [`crate::ConnectRequest::send`], and [`ErrorKind::Config`](crate::ErrorKind::Config) on an async task.
     pub fn send(self) -> Result<AuthSession<C>> {
         let inner = self.runtime.wait(self.inner.send())?;
         Ok(AuthSession { inner, runtime: self.runtime.clone() })
@@ -250,7 +250,7 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
     /// Fetches the credentials; see [`crate::CredentialsRequest::send`].
     ///
     /// # Errors
-    /// As [`crate::CredentialsRequest::send`], and [`Error::Config`] inside an async
+    /// As [`crate::CredentialsRequest::send`], and [`ErrorKind::Config`](crate::ErrorKind::Config) inside an async
     /// runtime.
     pub fn send(self) -> Result<Credentials<C::Extra>> {
         self.runtime.wait(self.inner.send())
@@ -289,7 +289,7 @@ impl<C: Connector> AuthSession<C> {
     /// Asks once where the flow stands; see [`crate::AuthSession::get_status`].
     ///
     /// # Errors
-    /// As [`crate::AuthSession::get_status`], and [`Error::Config`] on an async task.
+    /// As [`crate::AuthSession::get_status`], and [`ErrorKind::Config`](crate::ErrorKind::Config) on an async task.
     pub fn get_status(&self) -> Result<StatusResponse> {
         self.runtime.wait(self.inner.get_status())
     }
@@ -297,7 +297,7 @@ impl<C: Connector> AuthSession<C> {
     /// The connection's credentials; see [`crate::AuthSession::get_credentials`].
     ///
     /// # Errors
-    /// As [`crate::AuthSession::get_credentials`], and [`Error::Config`] inside an async
+    /// As [`crate::AuthSession::get_credentials`], and [`ErrorKind::Config`](crate::ErrorKind::Config) inside an async
     /// runtime.
     pub fn get_credentials(&self) -> Result<Credentials<C::Extra>> {
         self.runtime.wait(self.inner.get_credentials())
@@ -306,7 +306,7 @@ impl<C: Connector> AuthSession<C> {
     /// Polls until the flow ends; see [`crate::AuthSession::wait_for_completion`].
     ///
     /// # Errors
-    /// As [`crate::AuthSession::wait_for_completion`], and [`Error::Config`] inside an
+    /// As [`crate::AuthSession::wait_for_completion`], and [`ErrorKind::Config`](crate::ErrorKind::Config) inside an
     /// async runtime.
     pub fn wait_for_completion(&self, options: PollOptions) -> Result<Credentials<C::Extra>> {
         self.runtime.wait(self.inner.wait_for_completion(options))
@@ -402,7 +402,7 @@ impl ApiRequest<'_> {
     /// Sends the request; see [`crate::ApiRequest::send`].
     ///
     /// # Errors
-    /// As [`crate::ApiRequest::send`], and [`Error::Config`] on an async task.
+    /// As [`crate::ApiRequest::send`], and [`ErrorKind::Config`](crate::ErrorKind::Config) on an async task.
     pub fn send(self) -> Result<ApiResponse> {
         let inner = self.runtime.wait(self.inner.send())?;
         Ok(ApiResponse { inner, runtime: self.runtime.clone() })

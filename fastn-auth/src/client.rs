@@ -107,7 +107,7 @@ impl FastnAuth {
     /// A client from the environment; see [`FastnAuthBuilder::from_env`].
     ///
     /// # Errors
-    /// [`Error::Config`] naming the variable that is missing or unusable.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the variable that is missing or unusable.
     pub fn from_env() -> Result<FastnAuth> {
         FastnAuthBuilder::from_env()?.build()
     }
@@ -166,7 +166,7 @@ impl FastnAuth {
     /// of `fastn-auth-agent` asks; the answer's body is read up to `max_body` bytes.
     ///
     /// # Errors
-    /// As any Fastn call; a 2xx answer with `errors` is [`Error::InvalidResponse`] with the
+    /// As any Fastn call; a 2xx answer with `errors` is [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) with the
     /// first error's message, one without a `data` object too.
     pub async fn graphql(
         &self,
@@ -214,7 +214,7 @@ impl FastnAuth {
     /// `Slack::resume`.
     ///
     /// # Errors
-    /// [`Error::Config`] when the handle belongs to another connector.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the handle belongs to another connector.
     pub fn resume_with<C: Connector>(&self, connector: C, handle: SessionHandle) -> Result<AuthSession<C>> {
         if handle.connector_id() != connector.id() {
             return Err(Error::config(format!(
@@ -234,7 +234,7 @@ impl FastnAuthBuilder {
     /// count as unset.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the variable that is missing, not UTF-8, or set twice over
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) naming the variable that is missing, not UTF-8, or set twice over
     /// (`FASTN_API_KEY` and `FASTN_AUTH_TOKEN` together).
     pub fn from_env() -> Result<FastnAuthBuilder> {
         Self::from_vars(|name| std::env::var_os(name))
@@ -437,7 +437,7 @@ impl FastnAuthBuilder {
     /// Checks the settings and builds the client.
     ///
     /// # Errors
-    /// [`Error::Config`] when neither or both of an API key and an auth token are set, one
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when neither or both of an API key and an auth token are set, one
     /// is empty or has a control character, the space id is unusable, the base URL is not
     /// an absolute http(s) URL (or is plain http to a remote host), a proxy is set where
     /// none may be used, or a limit is zero or over its maximum.

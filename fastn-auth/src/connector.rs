@@ -36,7 +36,7 @@ pub trait Connector: Clone + Send + Sync + 'static {
 /// the rules crate's types, which the manifest reader, the generated code (with
 /// [`ApiSpec::from_static`]), the command line and the emulator share. Checked when the
 /// manifest is; a hand-written [`Connector`] whose spec cannot work makes every request an
-/// [`Error::Config`].
+/// [`ErrorKind::Config`](crate::ErrorKind::Config).
 pub use fastn_auth_rules::api::{ApiSpec, TokenPlacement};
 
 /// How a connector authenticates its users, as declared in the manifest.

@@ -76,15 +76,21 @@ impl fmt::Display for RequestInfo {
     }
 }
 
-/// Everything that can go wrong: one variant per error class of the official Python client
-/// plus [`Error::Config`] for what this SDK refuses before sending anything.
+/// Everything that can go wrong, as one pointer (`size_of::<Error>()` is 8: every `Result`
+/// of the SDK moves that much, the error's details are on the heap). Branch on the methods
+/// ([`is_not_found`](Self::is_not_found), [`fastn_code`](Self::fastn_code), …) or match
+/// [`kind`](Self::kind): one variant per error class of the official Python client plus
+/// [`ErrorKind::Config`] for what this SDK refuses before sending anything.
 ///
 /// No message ever contains the API key, the auth token or a credential token. Text from
 /// the server is cut to [`MAX_SERVER_TEXT_CHARS`](crate::wire::MAX_SERVER_TEXT_CHARS)
 /// characters with control characters escaped.
+pub struct Error(Box<ErrorKind>);
+
+/// What went wrong, in detail: [`Error::kind`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// `wait_for_completion` did not see `ACTIVE` or `FAILED` within its timeout.
     #[error("the flow did not complete within {timeout:?} (last status seen: {})", last_status.map_or("none", AuthStatus::as_str))]
     #[non_exhaustive]
@@ -203,7 +209,7 @@ pub enum Error {
     },
 }
 
-/// Why Fastn refused to run a tool ([`Error::ToolRefused`]).
+/// Why Fastn refused to run a tool ([`ErrorKind::ToolRefused`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ToolRefusal {
@@ -219,22 +225,32 @@ pub enum ToolRefusal {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// What went wrong, to match on.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, owned.
+    pub fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+
     /// The official client's error code.
     pub fn code(&self) -> ErrorCode {
-        match self {
-            Error::Timeout { .. } => ErrorCode::Timeout,
-            Error::Authentication { .. } => ErrorCode::AuthFailed,
-            Error::Network { .. } | Error::ToolRefused { .. } => ErrorCode::NetworkError,
-            Error::InvalidResponse { .. } | Error::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
-            Error::Config { .. } | Error::InvalidArguments { .. } => ErrorCode::ConfigError,
+        match self.kind() {
+            ErrorKind::Timeout { .. } => ErrorCode::Timeout,
+            ErrorKind::Authentication { .. } => ErrorCode::AuthFailed,
+            ErrorKind::Network { .. } | ErrorKind::ToolRefused { .. } => ErrorCode::NetworkError,
+            ErrorKind::InvalidResponse { .. } | ErrorKind::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
+            ErrorKind::Config { .. } | ErrorKind::InvalidArguments { .. } => ErrorCode::ConfigError,
         }
     }
 
     /// The HTTP status code of a non-2xx answer.
     pub fn status_code(&self) -> Option<u16> {
-        match self {
-            Error::Network { status_code, .. } => *status_code,
-            Error::ToolRefused { status_code, .. } => Some(*status_code),
+        match self.kind() {
+            ErrorKind::Network { status_code, .. } => *status_code,
+            ErrorKind::ToolRefused { status_code, .. } => Some(*status_code),
             _ => None,
         }
     }
@@ -242,11 +258,11 @@ impl Error {
     /// What the server said: the message of its JSON error body, or a failed flow's
     /// `errorMessage`; sanitised.
     pub fn server_message(&self) -> Option<&str> {
-        match self {
-            Error::Network { server_message, .. } | Error::ToolRefused { server_message, .. } => {
+        match self.kind() {
+            ErrorKind::Network { server_message, .. } | ErrorKind::ToolRefused { server_message, .. } => {
                 server_message.as_deref()
             }
-            Error::Authentication { message, .. } => Some(message),
+            ErrorKind::Authentication { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -256,8 +272,8 @@ impl Error {
     /// `CONN-REFRESH-FAILED`), made only of capitals, digits, `_` and `-`. Branch on it (or
     /// on the predicates below, which use it), never on the message.
     pub fn fastn_code(&self) -> Option<&str> {
-        match self {
-            Error::Network { fastn_code, .. } | Error::ToolRefused { fastn_code, .. } => {
+        match self.kind() {
+            ErrorKind::Network { fastn_code, .. } | ErrorKind::ToolRefused { fastn_code, .. } => {
                 fastn_code.as_deref()
             }
             _ => None,
@@ -282,9 +298,9 @@ impl Error {
     /// The tenant has no such connection: Fastn's `CONNECTION_NOT_FOUND`, a tool refused
     /// for it, or a credentials request answered 404.
     pub fn is_not_connected(&self) -> bool {
-        match self {
-            Error::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
-            Error::Network { request, status_code, fastn_code, .. } => {
+        match self.kind() {
+            ErrorKind::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
+            ErrorKind::Network { request, status_code, fastn_code, .. } => {
                 fastn_code.as_deref() == Some("CONNECTION_NOT_FOUND")
                     || (request.endpoint == Endpoint::Credentials && *status_code == Some(404))
             }
@@ -296,8 +312,8 @@ impl Error {
     /// connect again (`CONN-AUTH-FAILED`, `CONN-REFRESH-FAILED`, or a flow or connection
     /// that ended `EXPIRED` or `FAILED`).
     pub fn needs_reconnect(&self) -> bool {
-        match self {
-            Error::Authentication { .. } => true,
+        match self.kind() {
+            ErrorKind::Authentication { .. } => true,
             _ => matches!(self.fastn_code(), Some("CONN-AUTH-FAILED" | "CONN-REFRESH-FAILED")),
         }
     }
@@ -312,40 +328,40 @@ impl Error {
     /// assert_eq!(err.brief(), "the tool service is not configured correctly (CONFIG_ERROR)");
     /// ```
     pub fn brief(&self) -> String {
-        let what = match self {
-            Error::ToolRefused { refusal: ToolRefusal::NotConnected, .. } => {
+        let what = match self.kind() {
+            ErrorKind::ToolRefused { refusal: ToolRefusal::NotConnected, .. } => {
                 "the user has not connected this app yet".to_owned()
             }
-            Error::ToolRefused { refusal: ToolRefusal::NotEnabled, .. } => {
+            ErrorKind::ToolRefused { refusal: ToolRefusal::NotEnabled, .. } => {
                 "the tool is not enabled for this workspace".to_owned()
             }
-            Error::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. } => {
+            ErrorKind::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. } => {
                 "the tool service does not know this tool".to_owned()
             }
-            Error::InvalidArguments { .. } => "the arguments do not match the tool's schema".to_owned(),
-            Error::Timeout { .. } | Error::Network { timed_out: true, .. } => {
+            ErrorKind::InvalidArguments { .. } => "the arguments do not match the tool's schema".to_owned(),
+            ErrorKind::Timeout { .. } | ErrorKind::Network { timed_out: true, .. } => {
                 "the tool service did not answer in time".to_owned()
             }
             _ if self.is_unauthorized() => "the tool service refused this server's credentials".to_owned(),
-            Error::Network { status_code: Some(status), .. } => {
+            ErrorKind::Network { status_code: Some(status), .. } => {
                 format!("the tool service answered with an error (HTTP {status})")
             }
-            Error::Network { .. } => "the tool service could not be reached".to_owned(),
-            Error::InvalidResponse { .. } | Error::BodyTooLarge { .. } => {
+            ErrorKind::Network { .. } => "the tool service could not be reached".to_owned(),
+            ErrorKind::InvalidResponse { .. } | ErrorKind::BodyTooLarge { .. } => {
                 "the tool service's answer could not be read".to_owned()
             }
-            Error::Authentication { .. } => "connecting the app failed".to_owned(),
-            Error::Config { .. } => "the tool service is not configured correctly".to_owned(),
+            ErrorKind::Authentication { .. } => "connecting the app failed".to_owned(),
+            ErrorKind::Config { .. } => "the tool service is not configured correctly".to_owned(),
         };
         format!("{what} ({})", self.code())
     }
 
     /// The request the error is about, when there was one.
     pub fn request(&self) -> Option<&RequestInfo> {
-        match self {
-            Error::Network { request, .. } => Some(request),
-            Error::InvalidResponse { request, .. } => request.as_deref(),
-            Error::BodyTooLarge { request, .. } | Error::ToolRefused { request, .. } => Some(request),
+        match self.kind() {
+            ErrorKind::Network { request, .. } => Some(request),
+            ErrorKind::InvalidResponse { request, .. } => request.as_deref(),
+            ErrorKind::BodyTooLarge { request, .. } | ErrorKind::ToolRefused { request, .. } => Some(request),
             _ => None,
         }
     }
@@ -353,26 +369,26 @@ impl Error {
     /// No such connection (this tenant has not connected this connector: the server
     /// answered 404, or refused a tool for it) or no such flow `state`.
     pub fn is_not_found(&self) -> bool {
-        match self {
-            Error::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
+        match self.kind() {
+            ErrorKind::ToolRefused { refusal, .. } => *refusal == ToolRefusal::NotConnected,
             _ => self.status_code() == Some(404),
         }
     }
 
     /// Fastn knows no such tool ([`ToolRefusal::ToolNotFound`]).
     pub fn is_tool_not_found(&self) -> bool {
-        matches!(self, Error::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. })
+        matches!(self.kind(), ErrorKind::ToolRefused { refusal: ToolRefusal::ToolNotFound, .. })
     }
 
     /// The tool is not enabled for the space ([`ToolRefusal::NotEnabled`]).
     pub fn is_tool_not_enabled(&self) -> bool {
-        matches!(self, Error::ToolRefused { refusal: ToolRefusal::NotEnabled, .. })
+        matches!(self.kind(), ErrorKind::ToolRefused { refusal: ToolRefusal::NotEnabled, .. })
     }
 
-    /// A tool call's arguments did not match its schema ([`Error::InvalidArguments`]:
+    /// A tool call's arguments did not match its schema ([`ErrorKind::InvalidArguments`]:
     /// nothing was sent), or Fastn refused them (`VALIDATION_ERROR`, `INVALID_PARAMETERS`).
     pub fn is_invalid_arguments(&self) -> bool {
-        matches!(self, Error::InvalidArguments { .. })
+        matches!(self.kind(), ErrorKind::InvalidArguments { .. })
             || matches!(self.fastn_code(), Some("VALIDATION_ERROR" | "INVALID_PARAMETERS"))
     }
 
@@ -382,14 +398,14 @@ impl Error {
         matches!(self.status_code(), Some(401 | 403)) && !self.needs_reconnect()
     }
 
-    /// An answer's body was over the limit ([`Error::BodyTooLarge`]).
+    /// An answer's body was over the limit ([`ErrorKind::BodyTooLarge`]).
     pub fn is_too_large(&self) -> bool {
-        matches!(self, Error::BodyTooLarge { .. })
+        matches!(self.kind(), ErrorKind::BodyTooLarge { .. })
     }
 
-    /// A deadline ended it: [`Error::Timeout`], or a request or call timeout.
+    /// A deadline ended it: [`ErrorKind::Timeout`], or a request or call timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. } | Error::Network { timed_out: true, .. })
+        matches!(self.kind(), ErrorKind::Timeout { .. } | ErrorKind::Network { timed_out: true, .. })
     }
 
     /// Whether retrying the same request may succeed: no answer (connection failures,
@@ -400,9 +416,9 @@ impl Error {
             // A 429 that waiting will not clear.
             return false;
         }
-        match self {
-            Error::Network { status_code: None, .. } => true,
-            Error::Network { status_code: Some(code), .. } => {
+        match self.kind() {
+            ErrorKind::Network { status_code: None, .. } => true,
+            ErrorKind::Network { status_code: Some(code), .. } => {
                 matches!(code, 408 | 425 | 429 | 500 | 502 | 503 | 504)
             }
             _ => false,
@@ -411,41 +427,43 @@ impl Error {
 
     /// How long the server asked the client to wait (`Retry-After`), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Error::Network { retry_after, .. } => *retry_after,
+        match self.kind() {
+            ErrorKind::Network { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 
-    /// An [`Error::Config`]: for crates built on this one that refuse a value before
+    /// An [`ErrorKind::Config`]: for crates built on this one that refuse a value before
     /// sending anything. `message` says what was expected and where.
     pub fn config(message: impl Into<String>) -> Self {
-        Error::Config { message: message.into() }
+        ErrorKind::Config { message: message.into() }.into()
     }
 
-    /// An [`Error::InvalidArguments`] of `tool`: the JSON pointer of the first offending
+    /// An [`ErrorKind::InvalidArguments`] of `tool`: the JSON pointer of the first offending
     /// value and what is wrong (never quoting the values).
     pub fn invalid_arguments(
         tool: impl Into<String>,
         pointer: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Error::InvalidArguments { tool: tool.into(), pointer: pointer.into(), message: message.into() }
+        ErrorKind::InvalidArguments { tool: tool.into(), pointer: pointer.into(), message: message.into() }
+            .into()
     }
 
     pub(crate) fn decode(endpoint: Endpoint, request: Option<&RequestInfo>, err: DecodeError) -> Self {
         let (message, source) = err.into_parts();
-        Error::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
+        ErrorKind::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
+            .into()
     }
 
-    /// An [`Error::InvalidResponse`] of `endpoint` that is no parse error: for crates built
+    /// An [`ErrorKind::InvalidResponse`] of `endpoint` that is no parse error: for crates built
     /// on this one that read an answer further.
     pub fn invalid(endpoint: Endpoint, message: impl Into<String>) -> Self {
-        Error::InvalidResponse { endpoint, request: None, message: message.into(), source: None }
+        ErrorKind::InvalidResponse { endpoint, request: None, message: message.into(), source: None }.into()
     }
 
     pub(crate) fn network(request: &RequestInfo, message: impl Into<String>) -> Self {
-        Error::Network {
+        ErrorKind::Network {
             request: Box::new(request.clone()),
             message: message.into(),
             status_code: None,
@@ -455,19 +473,20 @@ impl Error {
             timed_out: false,
             source: None,
         }
+        .into()
     }
 
     /// The same error for another caller that waited on the same request: every field but
     /// the source, which cannot be cloned (its text is in the message already).
     pub(crate) fn for_waiter(&self) -> Self {
-        match self {
-            Error::Timeout { timeout, last_status } => {
-                Error::Timeout { timeout: *timeout, last_status: *last_status }
+        let kind = match self.kind() {
+            ErrorKind::Timeout { timeout, last_status } => {
+                ErrorKind::Timeout { timeout: *timeout, last_status: *last_status }
             }
-            Error::Authentication { connector_id, message } => {
-                Error::Authentication { connector_id: connector_id.clone(), message: message.clone() }
+            ErrorKind::Authentication { connector_id, message } => {
+                ErrorKind::Authentication { connector_id: connector_id.clone(), message: message.clone() }
             }
-            Error::Network {
+            ErrorKind::Network {
                 request,
                 message,
                 status_code,
@@ -476,7 +495,7 @@ impl Error {
                 retry_after,
                 timed_out,
                 ..
-            } => Error::Network {
+            } => ErrorKind::Network {
                 request: request.clone(),
                 message: message.clone(),
                 status_code: *status_code,
@@ -486,17 +505,17 @@ impl Error {
                 timed_out: *timed_out,
                 source: None,
             },
-            Error::InvalidResponse { endpoint, request, message, .. } => Error::InvalidResponse {
+            ErrorKind::InvalidResponse { endpoint, request, message, .. } => ErrorKind::InvalidResponse {
                 endpoint: *endpoint,
                 request: request.clone(),
                 message: message.clone(),
                 source: None,
             },
-            Error::BodyTooLarge { request, limit, declared } => {
-                Error::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }
+            ErrorKind::BodyTooLarge { request, limit, declared } => {
+                ErrorKind::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }
             }
-            Error::ToolRefused { request, refusal, message, status_code, server_message, fastn_code } => {
-                Error::ToolRefused {
+            ErrorKind::ToolRefused { request, refusal, message, status_code, server_message, fastn_code } => {
+                ErrorKind::ToolRefused {
                     request: request.clone(),
                     refusal: *refusal,
                     message: message.clone(),
@@ -505,29 +524,55 @@ impl Error {
                     fastn_code: fastn_code.clone(),
                 }
             }
-            Error::InvalidArguments { tool, pointer, message } => Error::InvalidArguments {
+            ErrorKind::InvalidArguments { tool, pointer, message } => ErrorKind::InvalidArguments {
                 tool: tool.clone(),
                 pointer: pointer.clone(),
                 message: message.clone(),
             },
-            Error::Config { message } => Error::Config { message: message.clone() },
-        }
+            ErrorKind::Config { message } => ErrorKind::Config { message: message.clone() },
+        };
+        kind.into()
     }
 
-    /// A [`Error::Network`] marked as ended by a deadline.
+    /// A [`ErrorKind::Network`] marked as ended by a deadline.
     pub(crate) fn timed_out(mut self) -> Self {
-        if let Error::Network { timed_out, .. } = &mut self {
+        if let ErrorKind::Network { timed_out, .. } = &mut *self.0 {
             *timed_out = true;
         }
         self
     }
 
-    /// A [`Error::Network`] with its transport error.
+    /// A [`ErrorKind::Network`] with its transport error.
     pub(crate) fn with_source(mut self, error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        if let Error::Network { source, .. } = &mut self {
+        if let ErrorKind::Network { source, .. } = &mut *self.0 {
             *source = Some(Box::new(error));
         }
         self
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// As the [`ErrorKind`]'s: the variant and its fields.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
     }
 }
 
@@ -547,6 +592,12 @@ mod tests {
     }
 
     #[test]
+    fn an_error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert!(std::mem::size_of::<Result<()>>() <= 16);
+    }
+
+    #[test]
     fn codes_are_the_official_strings() {
         let codes = [
             (ErrorCode::Timeout, "TIMEOUT"),
@@ -562,7 +613,7 @@ mod tests {
 
     #[test]
     fn a_404_names_the_request_and_keeps_the_server_message() {
-        let err = Error::Network {
+        let err: Error = ErrorKind::Network {
             request: Box::new(request()),
             message: "the server answered 404 Not Found: \"no completed connection\"".into(),
             status_code: Some(404),
@@ -571,7 +622,8 @@ mod tests {
             retry_after: None,
             timed_out: false,
             source: None,
-        };
+        }
+        .into();
         assert!(err.is_not_found() && !err.is_unauthorized() && !err.is_transient() && !err.is_timeout());
         assert!(err.is_not_connected() && !err.needs_reconnect() && !err.is_rate_limited());
         assert_eq!(

@@ -70,7 +70,7 @@ pub use cache::{CacheOptions, CacheStats};
 pub use client::{ApiKeyHeader, FastnAuth, FastnAuthBuilder};
 pub use connector::Connector;
 pub use credentials::{Credentials, Extra};
-pub use error::{Error, ErrorCode, Result, ToolRefusal};
+pub use error::{Error, ErrorCode, ErrorKind, Result, ToolRefusal};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use fastn_auth_macros::connectors;

@@ -35,7 +35,7 @@ enum Piece {
 
 impl Template {
     /// Parses `text`; a template with no placeholder must be a usable base URL already.
-    /// The error is the message of an [`Error::Config`].
+    /// The error is the message of an [`ErrorKind::Config`](crate::ErrorKind::Config).
     pub(crate) fn parse(text: &str) -> std::result::Result<Template, String> {
         let shown = fastn_auth_rules::escape(text, 100);
         let refuse = |problem: String| format!("the API base URL \"{shown}\" is refused: {problem}");
@@ -70,7 +70,7 @@ impl Template {
     /// The base URL for a connection whose credentials hold `extra`.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] naming the field when a placeholder's field is missing,
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) naming the field when a placeholder's field is missing,
     /// not a string, or makes a base URL that is refused (not http(s), not absolute, with
     /// user info, plain http to a host that is not loopback, …).
     pub(crate) fn resolve(&self, extra: &Map<String, Value>) -> Result<Cow<'_, Url>> {
@@ -189,7 +189,7 @@ impl Routes {
 pub(crate) struct CheckedPath<'a>(&'a str);
 
 impl<'a> CheckedPath<'a> {
-    /// `path`, or `Error::Config` saying why it could leave the base.
+    /// `path`, or `ErrorKind::Config` saying why it could leave the base.
     pub(crate) fn new(path: &'a str) -> Result<Self> {
         match rules::path_problem(path) {
             Some(problem) => Err(Error::config(problem)),
@@ -197,7 +197,7 @@ impl<'a> CheckedPath<'a> {
         }
     }
 
-    /// The path under `base`, with its query; `Error::Config` if, parsed, it is not under
+    /// The path under `base`, with its query; `ErrorKind::Config` if, parsed, it is not under
     /// the base after all (the pin check).
     pub(crate) fn under(self, base: &Url) -> Result<Url> {
         let (path, query) = match self.0.split_once('?') {
@@ -249,7 +249,7 @@ fn stays_a_segment(segment: &str) -> bool {
 }
 
 /// `name` as a header name a request or a connector's spec may set, or the message of an
-/// [`Error::Config`]: the rules' header name check (reserved names included), then the
+/// [`ErrorKind::Config`](crate::ErrorKind::Config): the rules' header name check (reserved names included), then the
 /// parser's.
 pub(crate) fn header_name(name: &str) -> std::result::Result<HeaderName, String> {
     match rules::header_name_problem(name) {
@@ -276,7 +276,7 @@ impl Placement {
         }
     }
 
-    /// The placement of `token`; the error is the message of an [`Error::Config`].
+    /// The placement of `token`; the error is the message of an [`ErrorKind::Config`](crate::ErrorKind::Config).
     pub(crate) fn new(token: &TokenPlacement) -> std::result::Result<Placement, String> {
         let header = |name: &str| header_name(name).map_err(|problem| format!("the token header: {problem}"));
         Ok(match token {
@@ -295,7 +295,7 @@ impl Placement {
     /// Puts the token of `credentials` on `request`: a sensitive header, or a query pair.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] when the credentials have no such field, or it cannot be
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the credentials have no such field, or it cannot be
     /// sent (not a string, not a valid header value).
     pub(crate) fn attach(
         &self,
@@ -438,7 +438,7 @@ mod tests {
             "",
         ] {
             let err = template.resolve(&extra(&[("instance_url", hostile)])).unwrap_err();
-            assert!(matches!(err, Error::InvalidResponse { .. }), "{hostile}: {err}");
+            assert!(matches!(err.kind(), crate::ErrorKind::InvalidResponse { .. }), "{hostile}: {err}");
             assert!(err.to_string().contains("instance_url"), "{err}");
         }
         let err = template.resolve(&Map::new()).unwrap_err().to_string();

@@ -83,11 +83,11 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
     /// Starts the flow. Transient failures are retried as the client is configured.
     ///
     /// # Errors
-    /// [`Error::Config`](crate::Error::Config) for an id that cannot be sent (nothing is
-    /// sent then), [`Error::Network`](crate::Error::Network) when the call failed,
-    /// [`Error::InvalidResponse`](crate::Error::InvalidResponse) when the answer has no
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for an id that cannot be sent (nothing is
+    /// sent then), [`ErrorKind::Network`](crate::ErrorKind::Network) when the call failed,
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the answer has no
     /// usable `state` or an `redirectUrl` that is not http(s). Outside a tokio runtime,
-    /// [`Error::Config`](crate::Error::Config) saying so (every call of the async client
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) saying so (every call of the async client
     /// returns that there; `fastn_auth::blocking` is for such code).
     pub async fn send(self) -> Result<AuthSession<C>> {
         crate::transport::in_runtime()?;
@@ -132,7 +132,7 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
     /// Transient failures are retried as the client is configured.
     ///
     /// # Errors
-    /// [`Error::Network`](crate::Error::Network) with
+    /// [`ErrorKind::Network`](crate::ErrorKind::Network) with
     /// [`is_not_found()`](crate::Error::is_not_found) when the tenant has no connection of
     /// this connector; otherwise as [`ConnectRequest::send`].
     pub async fn send(self) -> Result<Credentials<C::Extra>> {

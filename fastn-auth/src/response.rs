@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::error::{Error, RequestInfo, Result};
+use crate::error::{Error, ErrorKind, RequestInfo, Result};
 use crate::target::Target;
 use crate::wire::Endpoint;
 
@@ -137,8 +137,8 @@ impl ApiResponse {
     /// together within the limit.
     ///
     /// # Errors
-    /// [`Error::BodyTooLarge`] past the limit (or when the declared length is over it);
-    /// [`Error::Network`] when the deadline passes ([`is_timeout`](Error::is_timeout)) or
+    /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) past the limit (or when the declared length is over it);
+    /// [`ErrorKind::Network`](crate::ErrorKind::Network) when the deadline passes ([`is_timeout`](Error::is_timeout)) or
     /// the connection fails while reading.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         crate::transport::in_runtime()?;
@@ -210,25 +210,28 @@ impl ApiResponse {
     /// The body as JSON of type `T` (a `serde_json::Value` for any JSON).
     ///
     /// # Errors
-    /// As [`chunk`](Self::chunk), and [`Error::InvalidResponse`] when the body is not
+    /// As [`chunk`](Self::chunk), and [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the body is not
     /// JSON of that shape: the message says where, never what the body held.
     pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
         let request = Box::new(self.request());
         let bytes = self.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|err| Error::InvalidResponse {
-            endpoint: Endpoint::Api,
-            message: format!(
-                "the body is not the JSON expected ({:?} error at line {}, column {})",
-                err.classify(),
-                err.line(),
-                err.column()
-            ),
-            request: Some(request),
-            source: Some(err),
+        serde_json::from_slice(&bytes).map_err(|err| {
+            ErrorKind::InvalidResponse {
+                endpoint: Endpoint::Api,
+                message: format!(
+                    "the body is not the JSON expected ({:?} error at line {}, column {})",
+                    err.classify(),
+                    err.line(),
+                    err.column()
+                ),
+                request: Some(request),
+                source: Some(err),
+            }
+            .into()
         })
     }
 
     fn too_large(&self, declared: Option<u64>) -> Error {
-        Error::BodyTooLarge { request: Box::new(self.request()), limit: self.limit, declared }
+        ErrorKind::BodyTooLarge { request: Box::new(self.request()), limit: self.limit, declared }.into()
     }
 }

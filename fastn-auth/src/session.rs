@@ -11,7 +11,7 @@ use url::Url;
 use crate::cache::Freshness;
 use crate::connector::{Connector, Untyped};
 use crate::credentials::Credentials;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::inner::ClientInner;
 use crate::jitter::jitter;
 use crate::target::Target;
@@ -36,7 +36,7 @@ pub struct PollOptions {
     /// Time between polls; each wait is jittered by ±10 % so that many sessions spread out.
     /// Must be greater than zero.
     pub interval: Duration,
-    /// The whole wait, credentials fetch included; `Error::Timeout` once it has passed.
+    /// The whole wait, credentials fetch included; `ErrorKind::Timeout` once it has passed.
     pub timeout: Duration,
 }
 
@@ -216,7 +216,7 @@ impl<C: Connector> AuthSession<C> {
 
     /// Polls until the flow is `ACTIVE`, then fetches and returns its credentials (seeding
     /// the client's cache, when it has one); a flow that ends `FAILED` or `EXPIRED` is
-    /// [`Error::Authentication`] (`needs_reconnect()`).
+    /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) (`needs_reconnect()`).
     ///
     /// Transient faults (connection errors, timeouts, 408/425/429/5xx) do not end the wait:
     /// polling backs off (honouring `Retry-After`, never faster than the interval) and
@@ -224,9 +224,9 @@ impl<C: Connector> AuthSession<C> {
     /// `options.timeout`; dropping the future cancels everything.
     ///
     /// # Errors
-    /// [`Error::Authentication`] when the flow failed, [`Error::Timeout`] when the timeout
-    /// passed, [`Error::Network`] for a non-transient HTTP error (401, 403, 404, …),
-    /// [`Error::InvalidResponse`] for an answer that cannot be read, [`Error::Config`] for
+    /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) when the flow failed, [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) when the timeout
+    /// passed, [`ErrorKind::Network`](crate::ErrorKind::Network) for a non-transient HTTP error (401, 403, 404, …),
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) for an answer that cannot be read, [`ErrorKind::Config`](crate::ErrorKind::Config) for
     /// a zero interval.
     pub async fn wait_for_completion(&self, options: PollOptions) -> Result<Credentials<C::Extra>> {
         let key = self.handle.target.key();
@@ -278,14 +278,14 @@ impl<C: Connector> AuthSession<C> {
         match outcome {
             Some(Err(err)) if err.is_timeout() && deadline.is_some_and(|d| Instant::now() >= d) => {
                 // A request cut by the wait's own deadline is the wait timing out.
-                Err(Error::Timeout { timeout: options.timeout, last_status })
+                Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into())
             }
             Some(outcome) => outcome,
-            None => Err(Error::Timeout { timeout: options.timeout, last_status }),
+            None => Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into()),
         }
     }
 
-    /// Polls the status until `ACTIVE` (`Ok`), `FAILED` or `EXPIRED` ([`Error::Authentication`]).
+    /// Polls the status until `ACTIVE` (`Ok`), `FAILED` or `EXPIRED` ([`ErrorKind::Authentication`](crate::ErrorKind::Authentication)).
     async fn poll(
         &self,
         interval: Duration,
@@ -304,10 +304,11 @@ impl<C: Connector> AuthSession<C> {
                     } else {
                         "authentication failed"
                     };
-                    return Err(Error::Authentication {
+                    return Err(ErrorKind::Authentication {
                         connector_id: self.handle.target.connector_id.clone(),
                         message: answer.error_message.unwrap_or_else(|| ended.to_owned()),
-                    });
+                    }
+                    .into());
                 }
                 AuthStatus::Inactive => {}
             }
@@ -319,7 +320,7 @@ impl<C: Connector> AuthSession<C> {
     /// shows every status (a web page's progress), not only the end.
     ///
     /// # Errors
-    /// [`Error::Config`] for a zero interval.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for a zero interval.
     pub fn poller(&self, interval: Duration) -> Result<StatusPoller<'_, C>> {
         if interval.is_zero() {
             return Err(Error::config("the poll interval must be greater than zero"));

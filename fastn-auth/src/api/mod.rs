@@ -161,7 +161,7 @@ impl ApiClient {
 
     /// The tenant (your customer) whose connection is used. Every client says its tenant,
     /// or [`no_tenant`](Self::no_tenant): a request of a client that said neither is an
-    /// [`Error::Config`], and nothing is sent.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config), and nothing is sent.
     #[must_use]
     pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.target).tenant_id = Some(tenant_id.into());
@@ -188,7 +188,7 @@ impl ApiClient {
     /// The API's base URL, replacing the manifest's: `https://api.notion.com/v1`, or a
     /// template whose `{field}` placeholders are filled from the connection's credentials
     /// (`{instance_url}/services/data/v60.0`). Checked now; a template that cannot work
-    /// makes every request an [`Error::Config`].
+    /// makes every request an [`ErrorKind::Config`](crate::ErrorKind::Config).
     #[must_use]
     pub fn base_url(mut self, template: impl AsRef<str>) -> Self {
         self.base = Some(Template::parse(template.as_ref()).map_err(Arc::from));
@@ -197,7 +197,7 @@ impl ApiClient {
 
     /// The most bytes an answer's body may have (default
     /// [`DEFAULT_MAX_API_BODY`](crate::limits::DEFAULT_MAX_API_BODY), 16 MiB): reading past
-    /// it is an [`Error::BodyTooLarge`]. A request can set its own with
+    /// it is an [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge). A request can set its own with
     /// [`ApiRequest::max_body`].
     #[must_use]
     pub fn max_body(mut self, bytes: u64) -> Self {
@@ -231,7 +231,7 @@ impl ApiClient {
     /// says where they go instead.
     ///
     /// # Errors
-    /// [`Error::Config`] for a bad base or none at all.
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for a bad base or none at all.
     fn template(&self) -> Result<Option<&Template>> {
         if !self.tenant_said {
             return Err(Error::config(format!(
@@ -270,7 +270,7 @@ impl ApiClient {
 }
 
 /// The manifest's static headers, checked; the error is the message of an
-/// [`Error::Config`].
+/// [`ErrorKind::Config`](crate::ErrorKind::Config).
 fn static_headers(spec: &ApiSpec) -> std::result::Result<Vec<(HeaderName, HeaderValue)>, String> {
     spec.headers
         .iter()
@@ -380,7 +380,7 @@ impl ApiRequest<'_> {
     }
 
     /// Adds a header (it replaces a header of the same name from the manifest's `api:`
-    /// block). A name or value HTTP cannot carry makes `send` an [`Error::Config`], and so
+    /// block). A name or value HTTP cannot carry makes `send` an [`ErrorKind::Config`](crate::ErrorKind::Config), and so
     /// does a header that would move the request or its framing
     /// ([`RESERVED_HEADERS`](fastn_auth_rules::api::RESERVED_HEADERS): `Host`, the forwarding
     /// headers, `Connection`, `Transfer-Encoding`, `Content-Length`, `Proxy-*`, …): nothing
@@ -450,11 +450,11 @@ impl ApiRequest<'_> {
     /// within [`max_body`](Self::max_body).
     ///
     /// # Errors
-    /// [`Error::Config`] for a path that leaves the base URL (absolute, `//host`, `..`, a
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) for a path that leaves the base URL (absolute, `//host`, `..`, a
     /// control character), a header or body that cannot be sent, or no base URL: nothing is
-    /// sent then. [`Error::Network`] with [`is_not_found()`](Error::is_not_found) when the
+    /// sent then. [`ErrorKind::Network`](crate::ErrorKind::Network) with [`is_not_found()`](Error::is_not_found) when the
     /// tenant has no such connection (or it was revoked), or when Fastn or the provider
-    /// did not answer in time. [`Error::InvalidResponse`] when the credentials make an
+    /// did not answer in time. [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the credentials make an
     /// unusable base URL (a hostile `instance_url`, a `{field}` value that is not one
     /// segment) or hold no token.
     // Over 80 lines for a reason: the refresh-on-401 and busy-retry loop shares the body,

@@ -141,7 +141,7 @@ macro_rules! scope_setters {
         #[doc = $tenant_doc]
         ///
         /// A tenant is always said, or [`no_tenant`](Self::no_tenant): a call that said
-        /// neither is an [`Error::Config`](crate::Error::Config), and nothing is sent.
+        /// neither is an [`ErrorKind::Config`](crate::ErrorKind::Config), and nothing is sent.
         pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
             self.scope.tenant_id = Some(tenant_id.into());
             self.scope.no_tenant = false;
@@ -315,8 +315,8 @@ impl ToolCall {
     /// Runs the tool.
     ///
     /// # Errors
-    /// What the call could not do: [`Error::Config`] or [`Error::InvalidArguments`]
-    /// before sending; [`Error::ToolRefused`] when Fastn refused (`is_tool_not_found`,
+    /// What the call could not do: [`ErrorKind::Config`](crate::ErrorKind::Config) or [`ErrorKind::InvalidArguments`](crate::ErrorKind::InvalidArguments)
+    /// before sending; [`ErrorKind::ToolRefused`](crate::ErrorKind::ToolRefused) when Fastn refused (`is_tool_not_found`,
     /// `is_tool_not_enabled`, `is_not_found` for a tenant without a connection); a 401 of
     /// Fastn for the space's key (`is_unauthorized`); network failures and deadlines. A
     /// provider's own error status is an `Ok` [`ToolOutput`].

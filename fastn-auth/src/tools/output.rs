@@ -4,7 +4,7 @@
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result, ToolRefusal};
+use crate::error::{Error, ErrorKind, Result, ToolRefusal};
 use crate::wire::{DecodeError, Endpoint};
 
 /// The answer of a tool Fastn ran: the provider's status and body, as Fastn's envelope
@@ -39,7 +39,7 @@ impl ToolOutput {
     /// The provider's answer as `T`.
     ///
     /// # Errors
-    /// [`Error::InvalidResponse`] when the body is not a `T`, saying what serde expected.
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the body is not a `T`, saying what serde expected.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         T::deserialize(&self.body).map_err(|err| {
             Error::invalid(Endpoint::ExecuteTool, format!("the tool's body is not the type asked for: {err}"))
@@ -154,7 +154,9 @@ fn raw_body(value: Option<Value>) -> std::result::Result<Option<String>, DecodeE
 /// Fastn's refusal of a tool call, from its code (its status when it sent none); `None` for
 /// answers that are no refusal (a 401 for the space's key, a 5xx), which stay as they are.
 pub(crate) fn refusal(err: &Error) -> Option<Error> {
-    let Error::Network { request, status_code: Some(status), server_message, fastn_code, message, .. } = err
+    let ErrorKind::Network {
+        request, status_code: Some(status), server_message, fastn_code, message, ..
+    } = err.kind()
     else {
         return None;
     };
@@ -164,14 +166,14 @@ pub(crate) fn refusal(err: &Error) -> Option<Error> {
         (Some("FORBIDDEN" | "TOOL_NOT_ENABLED"), _) => ToolRefusal::NotEnabled,
         _ => return None,
     };
-    Some(Error::ToolRefused {
+    Some(Error::from(ErrorKind::ToolRefused {
         request: request.clone(),
         refusal,
         message: message.clone(),
         status_code: *status,
         server_message: server_message.clone(),
         fastn_code: fastn_code.clone(),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 use url::Url;
 
-use crate::error::{Error, RequestInfo, Result};
+use crate::error::{Error, ErrorKind, RequestInfo, Result};
 use crate::target::Scope;
 use crate::telemetry::{self, Outcome};
 use crate::wire::{self, DecodeError, Endpoint, Route};
@@ -224,7 +224,7 @@ impl Transport {
     /// Sends `route`, retries as `budget` allows, and decodes the 2xx body with `decode`.
     ///
     /// Every input is checked before the first byte is sent: an id that cannot make a
-    /// valid request is `Error::Config` (or, for the server's own `state`, an invalid
+    /// valid request is `ErrorKind::Config` (or, for the server's own `state`, an invalid
     /// response at init). The rest is [`send`](Self::send)'s.
     pub(crate) async fn call<T>(
         &self,
@@ -468,16 +468,19 @@ impl Transport {
                     Some(said) => format!("the server answered {status}: {said:?}"),
                     None => format!("the server answered {status}"),
                 };
-                return Err(Failure::of(Error::Network {
-                    request: Box::new(ctx.info()),
-                    message,
-                    status_code: Some(status.as_u16()),
-                    server_message,
-                    fastn_code: said.code,
-                    retry_after,
-                    timed_out: false,
-                    source: None,
-                }));
+                return Err(Failure::of(
+                    ErrorKind::Network {
+                        request: Box::new(ctx.info()),
+                        message,
+                        status_code: Some(status.as_u16()),
+                        server_message,
+                        fastn_code: said.code,
+                        retry_after,
+                        timed_out: false,
+                        source: None,
+                    }
+                    .into(),
+                ));
             }
             read_body(response, max_body, ctx).await.map_err(Failure::of)
         };
@@ -522,15 +525,13 @@ impl Ctx<'_> {
     }
 }
 
-/// The error of a call that found no complete answer before its deadline, `waited` after
-/// it started.
 /// A request not sent: the key's rate limit is spent for `wait`, past the call's deadline.
 fn rate_limited_unsent(info: &RequestInfo, wait: Duration) -> Error {
     let message = format!(
         "the key's rate limit is spent for {wait:?} more (X-RateLimit-Remaining: 0), past the call's \
          deadline; nothing was sent"
     );
-    Error::Network {
+    ErrorKind::Network {
         request: Box::new(info.clone()),
         message,
         status_code: None,
@@ -540,8 +541,11 @@ fn rate_limited_unsent(info: &RequestInfo, wait: Duration) -> Error {
         timed_out: false,
         source: None,
     }
+    .into()
 }
 
+/// The error of a call that found no complete answer before its deadline, `waited` after
+/// it started.
 fn deadline_passed(info: &RequestInfo, waited: Duration) -> Error {
     Error::network(info, format!("no complete answer within the call's deadline ({waited:?})")).timed_out()
 }
@@ -602,7 +606,7 @@ fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
 }
 
 /// `Ok` inside a tokio runtime, which every call needs (its connections, timers and
-/// deadlines are tokio's); else the [`Error::Config`] that says so, instead of tokio's
+/// deadlines are tokio's); else the [`ErrorKind::Config`](crate::ErrorKind::Config) that says so, instead of tokio's
 /// panic deep inside a call.
 pub(crate) fn in_runtime() -> Result<()> {
     if tokio::runtime::Handle::try_current().is_ok() {
@@ -647,10 +651,8 @@ pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValu
 }
 
 async fn read_body(mut response: reqwest::Response, limit: usize, ctx: &Ctx<'_>) -> Result<Vec<u8>> {
-    let too_large = |declared: Option<u64>| Error::BodyTooLarge {
-        request: Box::new(ctx.info()),
-        limit: limit as u64,
-        declared,
+    let too_large = |declared: Option<u64>| -> Error {
+        ErrorKind::BodyTooLarge { request: Box::new(ctx.info()), limit: limit as u64, declared }.into()
     };
     if let Some(len) = response.content_length().filter(|&len| len > limit as u64) {
         return Err(too_large(Some(len)));
