@@ -351,7 +351,6 @@ pub fn header_value_problem(value: &str) -> Option<String> {
 /// assert!(path_problem("/a/%2E%2e/b").is_some());
 /// ```
 pub fn path_problem(path: &str) -> Option<String> {
-    let shown = crate::escape(path, 80);
     let before_query = path.split('?').next().unwrap_or_default();
     let first_segment = before_query.split('/').next().unwrap_or_default();
     let problem = if path.chars().any(|c| c.is_control() || c.is_whitespace() || is_bidi(c)) {
@@ -362,28 +361,48 @@ pub fn path_problem(path: &str) -> Option<String> {
         "it is an absolute URL; give a path under the base URL"
     } else if path.contains('\\') {
         "it contains a backslash, which some servers read as `/`"
-    } else if ["%2f", "%5c"].iter().any(|encoded| before_query.to_ascii_lowercase().contains(encoded)) {
+    } else if has_encoded_separator(before_query) {
         "it has an encoded `/` or `\\` (`%2F`, `%5C`), which some servers decode before routing"
     } else if path.contains('#') {
         "it has a fragment (`#`), which is never sent"
-    } else if before_query.split('/').any(is_dot_dot) {
+    } else if before_query.split('/').any(|segment| dot_segment(segment) == Some(2)) {
         "it has a `..` segment, which climbs above the base URL"
     } else {
         return None;
     };
-    Some(format!("the path \"{shown}\" is refused: {problem}"))
+    Some(format!("the path \"{}\" is refused: {problem}", crate::escape(path, 80)))
+}
+
+/// Whether `text` holds an encoded `/` or `\\` (`%2F`, `%5C`, any case): a separator some
+/// servers decode before routing.
+pub fn has_encoded_separator(text: &str) -> bool {
+    text.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && matches!((w[1], w[2] | 0x20), (b'2', b'f') | (b'5', b'c')))
+}
+
+/// How many dots `segment` is as URL parsers read it (any mix of `.` and `%2e`, any case):
+/// `Some(1)` for `.`, `Some(2)` for `..`; `None` for a segment that is not only dots, or
+/// more than two. Reads the bytes as they are, allocating nothing: it runs on every
+/// request's path.
+pub fn dot_segment(segment: &str) -> Option<usize> {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() && dots < 3 {
+        rest = match rest {
+            [b'.', tail @ ..] => tail,
+            [b'%', b'2', e, tail @ ..] if e | 0x20 == b'e' => tail,
+            _ => return None,
+        };
+        dots += 1;
+    }
+    (rest.is_empty() && (1..=2).contains(&dots)).then_some(dots)
 }
 
 /// Whether `text` is a URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
 fn is_scheme(text: &str) -> bool {
     text.starts_with(|c: char| c.is_ascii_alphabetic())
         && text.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-}
-
-/// `..` as URL parsers read it: any mix of `.` and `%2e`.
-fn is_dot_dot(segment: &str) -> bool {
-    let lower = segment.to_ascii_lowercase();
-    matches!(lower.as_str(), ".." | ".%2e" | "%2e." | "%2e%2e")
 }
 
 #[cfg(test)]
@@ -404,6 +423,24 @@ mod tests {
         assert_eq!(parse_template("https://a.b").unwrap(), [Part::Literal("https://a.b")]);
         for bad in ["{}", "{a b}", "x}", "{a", "{a{b}}"] {
             assert!(parse_template(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dots_and_encoded_separators_are_read_as_servers_decode_them() {
+        for (segment, dots) in
+            [(".", Some(1)), ("%2e", Some(1)), ("..", Some(2)), (".%2E", Some(2)), ("%2e%2e", Some(2))]
+        {
+            assert_eq!(dot_segment(segment), dots, "{segment}");
+        }
+        for segment in ["", "...", "a.", ".a", "%2", "%2f", "%2e%2e%2e", "%2ex"] {
+            assert_eq!(dot_segment(segment), None, "{segment}");
+        }
+        for text in ["a%2Fb", "%5c", "x%2fy"] {
+            assert!(has_encoded_separator(text), "{text}");
+        }
+        for text in ["a/b", "%25", "%2", "2f", "%2e"] {
+            assert!(!has_encoded_separator(text), "{text}");
         }
     }
 

@@ -78,6 +78,16 @@ impl ClientInner {
         Ok(answer)
     }
 
+    /// What the client's own cache answers for `key` at once, when it caches credentials
+    /// requests and holds an answer (or a remembered "not connected"): nothing awaited.
+    pub(crate) fn hit<E: Extra>(&self, key: Key<'_>, freshness: Freshness) -> Option<Result<Credentials<E>>> {
+        if !self.caches_credentials {
+            return None;
+        }
+        let settled = self.cache.settled(key, freshness)?;
+        Some(settled.map(|(credentials, _)| credentials))
+    }
+
     /// `GET /connect/credentials/{org}/{connector}`, through the cache when there is one.
     pub(crate) async fn credentials<E: Extra>(
         &self,

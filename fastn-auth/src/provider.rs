@@ -238,14 +238,10 @@ pub(crate) fn is_under(base: &Url, url: &Url) -> bool {
         })
 }
 
-/// Whether a path segment, as sent, means one segment to a server that decodes it first.
+/// Whether a path segment, as sent, means one segment to a server that decodes it first
+/// (the rules crate's reading of encoded separators and dots, as for a request's path).
 fn stays_a_segment(segment: &str) -> bool {
-    let lower = segment.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
-        return false;
-    }
-    let dots = lower.replace("%2e", ".");
-    dots != "." && dots != ".."
+    !rules::has_encoded_separator(segment) && rules::dot_segment(segment).is_none()
 }
 
 /// `name` as a header name a request or a connector's spec may set, or the message of an

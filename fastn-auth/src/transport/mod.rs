@@ -12,7 +12,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument as _;
-use url::Url;
+use url::{Host, Url};
 
 use crate::error::{Error, ErrorKind, RequestInfo, Result};
 use crate::target::Scope;
@@ -111,9 +111,15 @@ pub(crate) fn may_proxy(url: &Url) -> bool {
     url.scheme() == "https" && !is_loopback(url)
 }
 
-/// Whether `url`'s host is loopback (the rules crate's one rule).
+/// Whether `url`'s host is loopback: the rules crate's one rule, the addresses `url`
+/// parsed already taken as they are (a request's path must not parse them again).
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    url.host_str().is_some_and(fastn_auth_rules::api::is_loopback_host)
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => fastn_auth_rules::api::is_loopback_host(name),
+        None => false,
+    }
 }
 
 /// The settings of every HTTP client the SDK builds: no redirects (following one to another
