@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::wire::tools::ToolRefusal;
 use crate::wire::{AuthStatus, DecodeError, Endpoint};
 
 /// The official client's error code of an [`Error`], plus `CONFIG_ERROR` for what this SDK
@@ -207,18 +208,6 @@ pub enum ErrorKind {
         /// What was expected and which setting, argument or variable was wrong.
         message: String,
     },
-}
-
-/// Why Fastn refused to run a tool ([`ErrorKind::ToolRefused`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ToolRefusal {
-    /// No such tool (or connector) in the space.
-    ToolNotFound,
-    /// The tool exists but is not enabled (or is disabled, or not authorized) for the space.
-    NotEnabled,
-    /// The tenant has no connection of the tool's connector: connect it first.
-    NotConnected,
 }
 
 /// `Result` with this crate's [`Error`].

@@ -350,24 +350,26 @@ impl ToolCall {
         let settings = &self.inner.tools;
         let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
         let scope = self.scope.wire();
-        let mut input = Map::with_capacity(5);
-        input.insert("toolId".into(), prepared.tool_id.into());
-        input.insert("connectorId".into(), prepared.connector_id.into());
-        input.insert("agentId".into(), agent.into());
-        input.insert("parameters".into(), prepared.parameters);
-        if let Some(connection) = &self.scope.connection_id {
-            input.insert("connectionId".into(), connection.as_str().into());
-        }
-        let body = serde_json::to_vec(&serde_json::json!({ "input": input }))
-            .map_err(|err| Error::config(format!("the call cannot be serialized: {err}")))?;
+        let connection = self.scope.connection_id.as_deref();
+        let body = wire::tools::request_body(
+            prepared.tool_id,
+            prepared.connector_id,
+            agent,
+            prepared.parameters,
+            connection,
+        )
+        .map_err(|err| Error::config(format!("the call cannot be serialized: {err}")))?;
         let mut headers = HeaderMap::with_capacity(4);
         headers.insert(
             HeaderName::from_static(wire::TENANT_ID),
             transport::header_value("tenant_id", scope.tenant_id)?,
         );
         headers.insert(HeaderName::from_static(wire::CUSTOM_AUTH), HeaderValue::from_static("false"));
-        headers.insert(HeaderName::from_static("realm"), HeaderValue::from_static("fastn"));
-        headers.insert(HeaderName::from_static("stage"), settings.stage.clone());
+        headers.insert(
+            HeaderName::from_static(wire::tools::REALM),
+            HeaderValue::from_static(wire::tools::REALM_FASTN),
+        );
+        headers.insert(HeaderName::from_static(wire::tools::STAGE), settings.stage.clone());
         let transport = &self.inner.transport;
         let outgoing = Outgoing {
             endpoint: Endpoint::ExecuteTool,

@@ -4,8 +4,8 @@
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, ErrorKind, Result, ToolRefusal};
-use crate::wire::{DecodeError, Endpoint};
+use crate::error::{Error, ErrorKind, Result};
+use crate::wire::{self, DecodeError, Endpoint};
 
 /// The answer of a tool Fastn ran: the provider's status and body, as Fastn's envelope
 /// (`{"statusCode", "body", "rawBody"}`) carries them.
@@ -89,70 +89,21 @@ impl RawToolOutput {
     }
 }
 
-/// Fastn's envelope, each value as its JSON text.
-type Envelope<'a> = std::collections::HashMap<&'a str, &'a RawValue>;
-
-/// Reads Fastn's envelope. Every key is optional; what is there must have its type, and the
-/// status must be an HTTP status.
+/// Reads Fastn's envelope ([`wire::tools::decode_answer`]).
 pub(crate) fn decode(body: &[u8]) -> std::result::Result<ToolOutput, DecodeError> {
-    let envelope: Value = serde_json::from_slice(body)
-        .map_err(|err| DecodeError::new(format!("the answer is not JSON: {err}")))?;
-    let Value::Object(mut envelope) = envelope else {
-        return Err(DecodeError::new("expected a JSON object (statusCode, body, rawBody)"));
-    };
-    let status = status(envelope.get("statusCode"))?;
-    let raw_body = raw_body(envelope.remove("rawBody"))?;
-    let body = envelope.remove("body").unwrap_or(Value::Null);
+    let wire::tools::Answer { status, body, raw_body } = wire::tools::decode_answer(body)?;
     Ok(ToolOutput { status, body, raw_body })
 }
 
 /// As [`decode`], the body kept as its JSON text.
 pub(crate) fn decode_raw(body: &[u8]) -> std::result::Result<RawToolOutput, DecodeError> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|err| match err.classify() {
-        serde_json::error::Category::Data => {
-            DecodeError::new("expected a JSON object (statusCode, body, rawBody)")
-        }
-        _ => DecodeError::new(format!("the answer is not JSON: {err}")),
-    })?;
-    let small = |key: &str| -> std::result::Result<Option<Value>, DecodeError> {
-        envelope
-            .get(key)
-            .map(|raw| serde_json::from_str(raw.get()))
-            .transpose()
-            .map_err(|err| DecodeError::new(format!("`{key}` cannot be read: {err}")))
-    };
-    let status = status(small("statusCode")?.as_ref())?;
-    let raw_body = raw_body(small("rawBody")?)?;
-    let body = envelope
-        .get("body")
-        .map_or_else(|| RawValue::from_string("null".to_owned()), |raw| Ok((*raw).to_owned()));
-    let body = body.map_err(|err| DecodeError::new(format!("`body` cannot be kept: {err}")))?;
+    let wire::tools::Answer { status, body, raw_body } = wire::tools::decode_answer_raw(body)?;
     Ok(RawToolOutput { status, body, raw_body })
 }
 
-/// The envelope's `statusCode`: absent, `null` or an HTTP status.
-fn status(value: Option<&Value>) -> std::result::Result<Option<u16>, DecodeError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64().filter(|code| (100..=599).contains(code)) {
-            Some(code) => Ok(Some(code as u16)),
-            None => Err(DecodeError::new(format!("`statusCode` is {n}, not an HTTP status (100 to 599)"))),
-        },
-        Some(_) => Err(DecodeError::new("`statusCode` is not a number")),
-    }
-}
-
-/// The envelope's `rawBody`: absent, `null` or a string.
-fn raw_body(value: Option<Value>) -> std::result::Result<Option<String>, DecodeError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(raw)) => Ok(Some(raw)),
-        Some(_) => Err(DecodeError::new("`rawBody` is not a string")),
-    }
-}
-
-/// Fastn's refusal of a tool call, from its code (its status when it sent none); `None` for
-/// answers that are no refusal (a 401 for the space's key, a 5xx), which stay as they are.
+/// Fastn's refusal of a tool call, from its code (its status when it sent none,
+/// [`wire::tools::refusal`]); `None` for answers that are no refusal (a 401 for the space's
+/// key, a 5xx), which stay as they are.
 pub(crate) fn refusal(err: &Error) -> Option<Error> {
     let ErrorKind::Network {
         request, status_code: Some(status), server_message, fastn_code, message, ..
@@ -160,12 +111,7 @@ pub(crate) fn refusal(err: &Error) -> Option<Error> {
     else {
         return None;
     };
-    let refusal = match (fastn_code.as_deref(), status) {
-        (Some("CONNECTION_NOT_FOUND"), _) => ToolRefusal::NotConnected,
-        (Some("TOOL_NOT_FOUND"), _) | (None, 404) => ToolRefusal::ToolNotFound,
-        (Some("FORBIDDEN" | "TOOL_NOT_ENABLED"), _) => ToolRefusal::NotEnabled,
-        _ => return None,
-    };
+    let refusal = wire::tools::refusal(fastn_code.as_deref(), *status)?;
     Some(Error::from(ErrorKind::ToolRefused {
         request: request.clone(),
         refusal,

@@ -8,6 +8,8 @@
 //! be sent), and its callers turn them into [`Error`](crate::Error)s with the request's
 //! context.
 
+pub mod tools;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
