@@ -241,7 +241,7 @@ fn connector_id_enum(connectors: &[ConnectorSpec]) -> TokenStream {
             type Err = ::fastn_auth::Error;
 
             fn from_str(id: &str) -> ::fastn_auth::Result<Self> {
-                ::fastn_auth::__private::parse_connector_id(id, &Self::ALL, Self::as_str)
+                ::fastn_auth::generated::parse_connector_id(id, &Self::ALL, Self::as_str)
             }
         }
     }

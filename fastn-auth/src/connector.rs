@@ -2,7 +2,6 @@
 //! chosen at run time.
 
 use crate::credentials::Extra;
-use crate::error::{Error, Result};
 
 /// A Fastn connector: its wire id and the type of its connector-specific credential
 /// fields. [`connectors!`](crate::connectors) implements it for a unit type per manifest
@@ -74,15 +73,4 @@ impl Connector for Untyped {
     fn id(&self) -> &str {
         &self.id
     }
-}
-
-/// `FromStr` of a generated `ConnectorId`: finds `id` among `all` by wire id.
-#[doc(hidden)]
-#[doc(hidden)]
-pub fn parse_connector_id<T: Copy>(id: &str, all: &[T], as_str: fn(T) -> &'static str) -> Result<T> {
-    all.iter().copied().find(|known| as_str(*known) == id).ok_or_else(|| {
-        let known: Vec<&str> = all.iter().map(|known| as_str(*known)).collect();
-        let shown: String = id.chars().take(64).collect();
-        Error::config(format!("unknown connector id {shown:?}, expected one of: {}", known.join(", ")))
-    })
 }
