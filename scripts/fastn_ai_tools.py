@@ -1,4 +1,5 @@
-"""Fastn's own Python client `fastn-ai` runs tools against a base URL (the emulator).
+"""Fastn's own Python client `fastn-ai` runs tools, and its connections API (`auth.connect`,
+`auth.status`), against a base URL (the emulator).
 
 Usage: fastn_ai_tools.py BASE_URL API_KEY REGISTRY_JSON
 `fastn-ai` hard-codes its hosts: the constants are pointed at BASE_URL here. The registry is
@@ -13,12 +14,14 @@ import tempfile
 
 import httpx
 import fastn
+import fastn._auth_ns
 import fastn.client
 
 
 def main(base_url: str, api_key: str, registry: str) -> None:
     origin = base_url.removesuffix("/api")
     fastn.client.API_BASE_URL = f"{base_url}/ucl"
+    fastn._auth_ns.CONNECTIONS_API_URL = f"{base_url}/connections"
     headers = {"x-fastn-api-key": api_key, "x-fastn-space-id": "mock-space"}
     connection = {"space_id": "mock-space", "connector_id": "slack", "tenant_id": "acme"}
     httpx.post(f"{origin}/_emulator/connections", json=connection, headers=headers).raise_for_status()
@@ -47,6 +50,17 @@ def main(base_url: str, api_key: str, registry: str) -> None:
         print("invalid=accepted")
     except Exception as err:  # fastn-ai raises APIError with the status and body
         print(f"invalid_status={getattr(err, 'status_code', None)}")
+
+
+    # The connections API: a flow whose user comes back to the app, approved through the
+    # emulator's control API, then the status by id and by connector and tenant.
+    started = client.auth.connect(connector="hubspot", tenant_id="acme", redirect_url="https://app.example.com/back")
+    print(f"connect_status={started['status']}")
+    print(f"connect_auth_url_is_the_emulators={started['auth_url'].startswith(origin + '/authorize')}")
+    # Approved before any status poll: the emulator's auto-approval (on a poll) cannot race it.
+    httpx.post(f"{origin}/_emulator/flows/{started['connection_id']}/approve", headers=headers).raise_for_status()
+    print(f"status_after={client.auth.status(connection_id=started['connection_id'])['status']}")
+    print(f"status_by_tenant={client.auth.status(connector='hubspot', tenant_id='acme')['status']}")
 
 
 main(sys.argv[1], sys.argv[2], sys.argv[3])

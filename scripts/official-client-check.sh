@@ -63,7 +63,8 @@ result="$("$python" scripts/fastn_ai_tools.py "$base_url" mock-api-key "$work/.f
 echo "$result"
 for line in "proxy_tool=send_message" "proxy_tenant=acme" \
     'proxy_parameters={"body": {"channel": "C1", "text": "from fastn-ai"}}' "execute_tool=list_channels" \
-    "invalid_status=400"; do
+    "invalid_status=400" "connect_status=pending" "connect_auth_url_is_the_emulators=True" \
+    "status_after=authorized" "status_by_tenant=authorized"; do
     grep -qF -- "$line" <<<"$result" || { echo "missing \`$line\` in fastn-ai's output"; exit 1; }
 done
-echo "Fastn's own Python client (fastn-ai) ran tools against the emulator"
+echo "Fastn's own Python client (fastn-ai) ran tools and its connections API against the emulator"

@@ -18,6 +18,8 @@ mod blocking;
 mod bridges;
 #[path = "browser.rs"]
 mod browser;
+#[path = "connections.rs"]
+mod connections;
 #[path = "fault_matrix.rs"]
 mod fault_matrix;
 #[path = "hardening.rs"]

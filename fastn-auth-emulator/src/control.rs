@@ -166,7 +166,7 @@ fn one() -> usize {
 }
 
 async fn inject(State(store): Shared, body: axum::body::Bytes) -> Response {
-    let expected = r#"{"endpoint": "init" | "status" | "credentials" | "api" | "executeTool" | "graphql", "fault": {"kind": …}, "times"?: N}"#;
+    let expected = r#"{"endpoint": "init" | "status" | "credentials" | "api" | "executeTool" | "graphql" | "initiate" | "connection-status", "fault": {"kind": …}, "times"?: N}"#;
     let inject: Inject = match parse(&body, expected) {
         Ok(inject) => inject,
         Err(message) => return bad_request(&message),

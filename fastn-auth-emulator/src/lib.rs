@@ -40,6 +40,7 @@
 
 mod app;
 mod config;
+mod connections;
 mod consent;
 mod control;
 mod faults;

@@ -131,6 +131,8 @@ fn api(app: Arc<App>) -> Router {
         .route("/api/connect/init/{org}/{connector}", post(init))
         .route("/api/connect/status/{state}", get(status))
         .route("/api/connect/credentials/{org}/{connector}", get(credentials))
+        .route("/api/connections/initiate", post(crate::connections::initiate))
+        .route("/api/connections/status", post(crate::connections::status))
         .route("/api/ucl/executeTool", post(crate::tools::execute))
         .route("/api/ucl/getTools", post(crate::tools::get_tools))
         .route("/api/graphql", post(crate::tools::graphql))
@@ -345,6 +347,14 @@ async fn consent_decision(State(app): Shared, Form(form): Form<Decision>) -> Res
             )),
         )
             .into_response();
+    }
+    if let Some(back) = app.store.return_to(&form.state) {
+        // The connections API's flow: the user goes back to the app's page.
+        if let Ok(mut url) = fastn_auth::Url::parse(&back) {
+            let status = if approve { "authorized" } else { "failed" };
+            url.query_pairs_mut().append_pair("connection_id", &form.state).append_pair("status", status);
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response();
+        }
     }
     let (title, text) = if approve {
         ("Connected", "Access granted. You can close this window and return to the app.")

@@ -23,6 +23,9 @@ struct Flow {
     polls: u32,
     /// The consent form's anti-forgery token: a decision posted without it is refused.
     csrf: String,
+    /// Where the consent page sends the user after a decision (the connections API's
+    /// `redirect_url`); `None` for a connect-API flow, whose page says to close it.
+    return_to: Option<String>,
 }
 
 /// What the consent page shows of a pending flow.
@@ -61,18 +64,20 @@ pub(crate) struct Store {
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) requests_served: AtomicU64,
     /// Requests per endpoint, in [`ENDPOINTS`] order.
-    served: [AtomicU64; 6],
+    served: [AtomicU64; 8],
 }
 
-/// The endpoints counted apart: Fastn's connect API, the provider API, tool calls and the
-/// registry's queries.
-pub(crate) const ENDPOINTS: [Endpoint; 6] = [
+/// The endpoints counted apart: Fastn's connect API, the provider API, tool calls, the
+/// registry's queries and the connections API.
+pub(crate) const ENDPOINTS: [Endpoint; 8] = [
     Endpoint::Init,
     Endpoint::Status,
     Endpoint::Credentials,
     Endpoint::Api,
     Endpoint::ExecuteTool,
     Endpoint::Registry,
+    Endpoint::ConnectionsInitiate,
+    Endpoint::ConnectionsStatus,
 ];
 
 /// A completed connection: its credentials, and their answer body rendered once.
@@ -122,6 +127,11 @@ impl Store {
     /// Starts a flow and returns its state. Expired flows are dropped here, oldest first,
     /// so the emulator's memory follows the flows of the last `flow_ttl`, not all time.
     pub(crate) fn start(&self, key: ConnectionKey) -> String {
+        self.start_returning(key, None)
+    }
+
+    /// [`start`](Self::start), the user sent to `return_to` after the consent page.
+    pub(crate) fn start_returning(&self, key: ConnectionKey, return_to: Option<String>) -> String {
         let state = crate::generate::token(32);
         let now = Instant::now();
         let flow = Flow {
@@ -131,6 +141,7 @@ impl Store {
             started: now,
             polls: 0,
             csrf: crate::generate::token(32),
+            return_to,
         };
         let mut guard = lock(&self.flows);
         let flows = &mut *guard;
@@ -170,6 +181,29 @@ impl Store {
             return Some((AuthStatus::Active, None));
         }
         Some((flow.status, flow.error_message.clone()))
+    }
+
+    /// How long a flow lives.
+    pub(crate) fn flow_ttl(&self) -> Duration {
+        self.limits.flow_ttl
+    }
+
+    /// The connection a live flow of `space_id` is for.
+    pub(crate) fn flow_key(&self, space_id: &str, state: &str) -> Option<ConnectionKey> {
+        let mut flows = lock(&self.flows);
+        self.live(&mut flows, state).filter(|flow| flow.key.space_id == space_id).map(|flow| flow.key.clone())
+    }
+
+    /// Where the consent page sends the user of flow `state` after a decision.
+    pub(crate) fn return_to(&self, state: &str) -> Option<String> {
+        lock(&self.flows).by_state.get(state).and_then(|flow| flow.return_to.clone())
+    }
+
+    /// Whether `space_id` holds a connection of `connector_id` for `tenant_id`.
+    pub(crate) fn is_connected(&self, space_id: &str, connector_id: &str, tenant_id: &str) -> bool {
+        lock(&self.connections).keys().any(|held| {
+            held.space_id == space_id && held.connector_id == connector_id && held.tenant_id == tenant_id
+        })
     }
 
     /// Ends a pending flow; `false` when no pending flow has that state, or `csrf` is given

@@ -155,6 +155,12 @@ impl FastnAuth {
         ToolClient::new(self.inner.clone(), connector_id.as_ref())
     }
 
+    /// Fastn's connections API: a flow whose user comes back to your page, and a
+    /// connection's status by id or by connector and tenant. See [`connections`](crate::connections).
+    pub fn connections(&self) -> crate::connections::Connections {
+        crate::connections::Connections::new(self.inner.clone())
+    }
+
     /// The space this client acts for, as given to [`builder`](Self::builder).
     pub fn space_id(&self) -> &str {
         &self.inner.space_id

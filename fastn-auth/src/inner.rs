@@ -178,6 +178,32 @@ impl ClientInner {
     }
 }
 
+impl ClientInner {
+    /// `POST {base}/connections/{verb}` with `body` (the connections API), retried as the
+    /// connect API's calls are (a repeated `initiate` only makes a flow the user never sees).
+    pub(crate) async fn connections<T>(
+        &self,
+        endpoint: Endpoint,
+        body: &Value,
+        tenant_id: Option<&str>,
+        deadline: Option<Instant>,
+        decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
+    ) -> Result<T> {
+        let body = serde_json::to_vec(body)
+            .map_err(|err| crate::Error::config(format!("the request cannot be serialized: {err}")))?;
+        let outgoing = Outgoing {
+            endpoint,
+            url: self.transport.url_of(["connections", endpoint.verb_path()])?,
+            scope: Scope { tenant_id, connection_id: None },
+            headers: HeaderMap::new(),
+            body: Some(body.into()),
+            resend: Resend::OnTransient,
+            max_body: transport::MAX_BODY_BYTES,
+        };
+        self.transport.send(&outgoing, self.budget(deadline), decode).await
+    }
+}
+
 fn credentials_route(key: Key<'_>) -> Route<'_> {
     Route::Credentials { org: key.org_id, connector: key.connector_id }
 }

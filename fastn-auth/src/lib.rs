@@ -44,6 +44,7 @@ pub mod blocking;
 pub mod bridge;
 mod cache;
 mod client;
+pub mod connections;
 pub mod connector;
 pub mod credentials;
 pub mod env;
@@ -119,6 +120,9 @@ fn futures_are_send(client: &FastnAuth, session: &AuthSession) {
     send(session.wait_for_completion(PollOptions::default()));
     let api = client.api("c");
     send(api.get("/").send());
+    let connections = client.connections();
+    send(connections.initiate("c").tenant_id("t").redirect_url("https://x/").send());
+    send(connections.wait_until_authorized("id", PollOptions::default()));
 }
 
 /// Entry points for the fuzz targets in `fuzz/`: decode raw response bodies exactly as the

@@ -292,7 +292,7 @@ impl<C: Connector> AuthSession<C> {
         deadline: Option<Instant>,
         last_status: &mut Option<AuthStatus>,
     ) -> Result<()> {
-        let mut poller = StatusPoller { session: self, interval, deadline, pause: None, failures: 0 };
+        let mut poller = StatusPoller { session: self, deadline, pacing: Pacing::new(interval) };
         loop {
             let answer = poller.next().await?;
             *last_status = Some(answer.status);
@@ -325,7 +325,7 @@ impl<C: Connector> AuthSession<C> {
         if interval.is_zero() {
             return Err(Error::config("the poll interval must be greater than zero"));
         }
-        Ok(StatusPoller { session: self, interval, deadline: None, pause: None, failures: 0 })
+        Ok(StatusPoller { session: self, deadline: None, pacing: Pacing::new(interval) })
     }
 }
 
@@ -336,13 +336,58 @@ impl<C: Connector> AuthSession<C> {
 #[derive(Debug)]
 pub struct StatusPoller<'s, C: Connector = Untyped> {
     session: &'s AuthSession<C>,
-    interval: Duration,
     /// The end of the wait, for each request's own deadline.
     deadline: Option<Instant>,
-    /// What to wait before the next poll: none before the first.
+    pacing: Pacing,
+}
+
+/// The pace of a status wait: the interval (±10 %) after an answer; after a transient
+/// fault a back-off that honours `Retry-After` and is never shorter than the interval. The
+/// one pace of every status wait (a flow's, a connection's).
+#[derive(Debug)]
+pub(crate) struct Pacing {
+    interval: Duration,
+    /// What to wait before the next ask: none before the first.
     pause: Option<Duration>,
     /// Transient failures in a row.
     failures: u32,
+}
+
+impl Pacing {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Pacing { interval, pause: None, failures: 0 }
+    }
+
+    /// `ask`'s next answer, paced; transient faults are logged and asked again, never
+    /// returned.
+    pub(crate) async fn next<T, F>(&mut self, mut ask: impl FnMut() -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        loop {
+            if let Some(pause) = self.pause.take() {
+                tokio::time::sleep(pause).await;
+            }
+            match ask().await {
+                Ok(answer) => {
+                    self.failures = 0;
+                    self.pause = Some(jittered(self.interval));
+                    return Ok(answer);
+                }
+                Err(err) if err.is_transient() => {
+                    self.failures = self.failures.saturating_add(1);
+                    // Past the cap the server asked for more than any call may wait: the
+                    // wait's own deadline decides, asking at the cap meanwhile.
+                    let backoff = RetryPolicy::delay(self.failures - 1, err.retry_after())
+                        .unwrap_or(crate::transport::MAX_RETRY_DELAY);
+                    let pause = backoff.max(self.interval);
+                    tracing::warn!(error = %err, failures = self.failures, ?pause, "status poll failed; polling on");
+                    self.pause = Some(pause);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
 }
 
 impl<C: Connector> StatusPoller<'_, C> {
@@ -355,30 +400,10 @@ impl<C: Connector> StatusPoller<'_, C> {
     /// A non-transient error of the status request (401, 403, 404, an unreadable answer).
     pub async fn next(&mut self) -> Result<StatusResponse> {
         crate::transport::in_runtime()?;
-        let session = self.session;
-        loop {
-            if let Some(pause) = self.pause.take() {
-                tokio::time::sleep(pause).await;
-            }
-            match session.inner.status(&session.handle.state, &session.handle.target, self.deadline).await {
-                Ok(answer) => {
-                    self.failures = 0;
-                    self.pause = Some(jittered(self.interval));
-                    return Ok(StatusResponse { status: answer.status, error_message: answer.error_message });
-                }
-                Err(err) if err.is_transient() => {
-                    self.failures = self.failures.saturating_add(1);
-                    // Past the cap the server asked for more than any call may wait:
-                    // the wait's own deadline decides, polling at the cap meanwhile.
-                    let backoff = RetryPolicy::delay(self.failures - 1, err.retry_after())
-                        .unwrap_or(crate::transport::MAX_RETRY_DELAY);
-                    let pause = backoff.max(self.interval);
-                    tracing::warn!(error = %err, failures = self.failures, ?pause, "status poll failed; polling on");
-                    self.pause = Some(pause);
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        let (session, deadline) = (self.session, self.deadline);
+        let ask = || session.inner.status(&session.handle.state, &session.handle.target, deadline);
+        let answer = self.pacing.next(ask).await?;
+        Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
     }
 }
 

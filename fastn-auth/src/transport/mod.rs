@@ -606,7 +606,11 @@ impl Resend {
 
 fn endpoint_method(endpoint: Endpoint) -> reqwest::Method {
     match endpoint {
-        Endpoint::Init | Endpoint::ExecuteTool | Endpoint::Registry => reqwest::Method::POST,
+        Endpoint::Init
+        | Endpoint::ExecuteTool
+        | Endpoint::Registry
+        | Endpoint::ConnectionsInitiate
+        | Endpoint::ConnectionsStatus => reqwest::Method::POST,
         Endpoint::Status | Endpoint::Credentials | Endpoint::Api => reqwest::Method::GET,
     }
 }

@@ -8,6 +8,7 @@
 //! be sent), and its callers turn them into [`Error`](crate::Error)s with the request's
 //! context.
 
+pub(crate) mod connections;
 pub mod tools;
 
 use std::fmt;
@@ -80,6 +81,12 @@ pub enum Endpoint {
     /// `POST {base}/graphql`: the registry's queries (`tools sync`). Not in
     /// [`Endpoint::ALL`].
     Registry,
+    /// `POST {base}/connections/initiate`: the connections API's flow, which sends the user
+    /// back to the app. Not in [`Endpoint::ALL`].
+    ConnectionsInitiate,
+    /// `POST {base}/connections/status`: a connection's status by id, or by connector and
+    /// tenant. Not in [`Endpoint::ALL`].
+    ConnectionsStatus,
 }
 
 impl Endpoint {
@@ -95,13 +102,19 @@ impl Endpoint {
             Endpoint::Api => "{METHOD} {api base URL}/{path}",
             Endpoint::ExecuteTool => "POST /ucl/executeTool",
             Endpoint::Registry => "POST /graphql",
+            Endpoint::ConnectionsInitiate => "POST /connections/initiate",
+            Endpoint::ConnectionsStatus => "POST /connections/status",
         }
     }
 
     /// `POST` for init, `GET` for status and credentials, `*` for API calls (any method).
     pub const fn method(self) -> &'static str {
         match self {
-            Endpoint::Init | Endpoint::ExecuteTool | Endpoint::Registry => "POST",
+            Endpoint::Init
+            | Endpoint::ExecuteTool
+            | Endpoint::Registry
+            | Endpoint::ConnectionsInitiate
+            | Endpoint::ConnectionsStatus => "POST",
             Endpoint::Status | Endpoint::Credentials => "GET",
             Endpoint::Api => "*",
         }
@@ -116,12 +129,25 @@ impl Endpoint {
             Endpoint::Api => "api",
             Endpoint::ExecuteTool => "executeTool",
             Endpoint::Registry => "graphql",
+            Endpoint::ConnectionsInitiate => "initiate",
+            Endpoint::ConnectionsStatus => "connection-status",
+        }
+    }
+
+    /// The last segment of the path (`initiate`, `status` of the connections API).
+    pub(crate) const fn verb_path(self) -> &'static str {
+        match self {
+            Endpoint::ConnectionsStatus => "status",
+            other => other.verb(),
         }
     }
 
     /// Whether sending the request twice has the effect of sending it once.
     pub(crate) const fn is_idempotent(self) -> bool {
-        matches!(self, Endpoint::Status | Endpoint::Credentials | Endpoint::Registry)
+        matches!(
+            self,
+            Endpoint::Status | Endpoint::Credentials | Endpoint::Registry | Endpoint::ConnectionsStatus
+        )
     }
 }
 
@@ -385,7 +411,13 @@ pub(crate) fn decode_init(body: &[u8]) -> Result<InitAnswer, DecodeError> {
 
 /// The user's browser goes to the redirect URL: only `http(s)` (no `javascript:`, `data:`).
 fn redirect_url(text: &str) -> Result<url::Url, DecodeError> {
-    let invalid = |why: &str| DecodeError::new(format!("`redirectUrl` {:?} {why}", sanitize(text)));
+    browser_url("redirectUrl", text)
+}
+
+/// A URL a user's browser is sent to, from the field `field`: only `http(s)` (no
+/// `javascript:`, `data:`).
+pub(crate) fn browser_url(field: &str, text: &str) -> Result<url::Url, DecodeError> {
+    let invalid = |why: &str| DecodeError::new(format!("`{field}` {:?} {why}", sanitize(text)));
     let url = url::Url::parse(text).map_err(|_| invalid("is not an absolute URL"))?;
     match url.scheme() {
         "https" | "http" => Ok(url),
@@ -535,13 +567,16 @@ fn epoch(number: f64) -> Option<SystemTime> {
 }
 
 /// Takes the string field `key`, which must be present.
-fn required_string(body: &mut Map<String, Value>, key: &str) -> Result<String, DecodeError> {
+pub(crate) fn required_string(body: &mut Map<String, Value>, key: &str) -> Result<String, DecodeError> {
     optional_string(body, key)?
         .ok_or_else(|| DecodeError::new(format!("the required field `{key}` is missing")))
 }
 
 /// Takes the string field `key`; `None` when absent or null.
-fn optional_string(body: &mut Map<String, Value>, key: &str) -> Result<Option<String>, DecodeError> {
+pub(crate) fn optional_string(
+    body: &mut Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, DecodeError> {
     match body.remove(key) {
         Some(Value::String(text)) => Ok(Some(text)),
         None | Some(Value::Null) => Ok(None),
