@@ -58,6 +58,8 @@ pub(crate) struct App {
     pub(crate) tools: Option<Arc<ToolRegistry>>,
     /// The rate limit per key, when set.
     pub(crate) rate: Option<crate::rate::RateLimit>,
+    /// The shape of the API's error answers.
+    pub(crate) error_shape: crate::config::ErrorShape,
 }
 
 /// A header's value as UTF-8 (ids may be any text, `Zürich` included; `to_str` would take

@@ -16,6 +16,21 @@ pub enum AutoApprove {
     AfterPolls(u32),
 }
 
+/// The shape of the emulator's error answers: Fastn's documented envelope, or one of the
+/// older shapes some of its paths still return, to test a client against each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ErrorShape {
+    /// `{"success": false, "error": {"code", "message", "retryAfter"?}}` (the default, as
+    /// documented).
+    #[default]
+    Documented,
+    /// `{"error": "CODE", "message": …}`.
+    ErrorString,
+    /// `{"code": "CODE", "statusCode": N, "message": …}`.
+    CodeAndStatus,
+}
+
 /// Whether credentials come wrapped in `{"success": true, "credentials": …}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

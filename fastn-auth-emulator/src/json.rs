@@ -2,7 +2,9 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
+
+use crate::config::ErrorShape;
 
 /// An error answer as Fastn documents it: `{"error": {"code", "message"}}`, the code the
 /// one its documentation derives from the status (`NOT_FOUND` for 404, …).
@@ -27,6 +29,36 @@ pub(crate) fn coded_with(
         error["retryAfter"] = secs.into();
     }
     (status, axum::Json(json!({ "success": false, "error": error }))).into_response()
+}
+
+/// The most bytes of an error answer [`reshaped`] reads: the emulator's own are far smaller.
+const MAX_RESHAPED: usize = 64 * 1024;
+
+/// `response` in `shape`: an error answer in the documented envelope rewritten into an
+/// older shape; any other answer (a success, a scripted fault's own body) as it is.
+pub(crate) async fn reshaped(response: Response, shape: ErrorShape) -> Response {
+    if shape == ErrorShape::Documented || response.status().as_u16() < 400 {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_RESHAPED).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "an error answer too large to reshape").into_response();
+    };
+    let envelope = serde_json::from_slice::<Value>(&bytes).ok();
+    let error = envelope.as_ref().and_then(|e| e.get("error")).filter(|e| e.is_object());
+    let Some(error) = error else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let (code, message) = (&error["code"], &error["message"]);
+    let mut older = match shape {
+        ErrorShape::ErrorString => json!({ "error": code, "message": message }),
+        _ => json!({ "code": code, "statusCode": parts.status.as_u16(), "message": message }),
+    };
+    if let Some(retry_after) = error.get("retryAfter") {
+        older["retryAfter"] = retry_after.clone();
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(older.to_string()))
 }
 
 /// The code Fastn's documentation gives an error answer without one of its own.

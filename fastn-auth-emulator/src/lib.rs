@@ -64,7 +64,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-pub use config::{AutoApprove, CredentialsShape, KeyCase, Wrapping};
+pub use config::{AutoApprove, CredentialsShape, ErrorShape, KeyCase, Wrapping};
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
 pub use key::ConnectionKey;
 pub use live::StartError;
@@ -93,9 +93,17 @@ pub struct MockServerBuilder {
     registry: Option<String>,
     log_requests: bool,
     rate_limit: Option<(u64, Duration)>,
+    error_shape: ErrorShape,
 }
 
 impl MockServerBuilder {
+    /// The shape of every error answer of the API (default [`ErrorShape::Documented`]): the
+    /// older shapes some of Fastn's paths still return, to test that a client reads each.
+    pub fn error_shape(mut self, shape: ErrorShape) -> Self {
+        self.error_shape = shape;
+        self
+    }
+
     /// A rate limit per key, as Fastn documents one: at most `limit` requests of the API
     /// (init, status, credentials, tools, registry) in each `window` (at least 1 s); every
     /// answer announces it (`X-RateLimit-Limit`, `-Remaining`, `-Reset`), and a request past
@@ -267,6 +275,7 @@ impl MockServerBuilder {
             log_requests: self.log_requests,
             tools,
             rate: self.rate_limit.map(|(limit, window)| rate::RateLimit::new(limit, window)),
+            error_shape: self.error_shape,
         });
         let serve =
             server::serve(listener, server::router(app), store.clone(), self.header_read_timeout, shutdown);
@@ -333,6 +342,7 @@ impl MockServer {
             registry: None,
             log_requests: false,
             rate_limit: None,
+            error_shape: ErrorShape::Documented,
         }
     }
 

@@ -77,7 +77,16 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let control = crate::control::routes()
         .with_state(app.store.clone())
         .layer(middleware::from_fn_with_state(app.clone(), control_guard));
-    api(app.clone()).merge(control).layer(middleware::from_fn_with_state(app, host_guard))
+    let api = api(app.clone()).layer(middleware::from_fn_with_state(app.clone(), error_shape));
+    api.merge(control).layer(middleware::from_fn_with_state(app, host_guard))
+}
+
+/// Fastn's error answers (under `/api/`, not a provider's) in the shape the emulator was
+/// built with.
+async fn error_shape(State(app): Shared, request: Request, next: Next) -> Response {
+    let fastns = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if fastns { crate::json::reshaped(response, app.error_shape).await } else { response }
 }
 
 /// Refuses a request whose `Host` is not this emulator's loopback address and port: a page

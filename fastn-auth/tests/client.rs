@@ -11,7 +11,7 @@ use common::{fast, join_all};
 use fastn_auth::{
     AuthStatus, Endpoint, Error, ErrorCode, ErrorKind, ExposeSecret, FastnAuth, PollOptions, SessionHandle,
 };
-use fastn_auth_emulator::{ConnectionKey, Fault, KeyCase, MockServer, Wrapping};
+use fastn_auth_emulator::{ConnectionKey, ErrorShape, Fault, KeyCase, MockServer, Wrapping};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// The workspace manifest: the emulator generates the extra fields it declares.
@@ -711,4 +711,43 @@ async fn a_connection_whose_refresh_failed_says_to_reconnect_not_that_the_key_is
     assert_eq!((err.status_code(), err.fastn_code()), (Some(401), Some("CONN-REFRESH-FAILED")), "{err}");
     assert!(err.needs_reconnect() && !err.is_unauthorized() && !err.is_transient(), "{err}");
     assert_eq!(count(&mock, "/credentials/"), 1, "not retried");
+}
+
+#[tokio::test]
+async fn every_error_shape_fastn_returns_reads_to_the_same_codes() {
+    for shape in [ErrorShape::Documented, ErrorShape::ErrorString, ErrorShape::CodeAndStatus] {
+        let mock = MockServer::builder().connectors(MANIFEST).error_shape(shape).start().await.unwrap();
+        let client = mock.client();
+        // The answer as sent, in the shape asked for.
+        let raw: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/connect/credentials/community/slack", mock.base_url()))
+            .header("x-fastn-api-key", MockServer::API_KEY)
+            .header("x-fastn-space-id", SPACE)
+            .header("x-fastn-space-tenantid", "nobody")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = match shape {
+            ErrorShape::ErrorString => &raw["error"],
+            ErrorShape::CodeAndStatus => &raw["code"],
+            _ => &raw["error"]["code"],
+        };
+        assert_eq!(code, "NOT_FOUND", "{shape:?}: {raw}");
+        let missing = client.credentials("slack").tenant_id("nobody").send().await.unwrap_err();
+        assert_eq!((missing.status_code(), missing.fastn_code()), (Some(404), Some("NOT_FOUND")), "{shape:?}");
+        assert!(missing.is_not_connected(), "{shape:?}: {missing}");
+        mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+        assert!(mock.expire_connection("slack", "acme"));
+        let expired = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+        assert_eq!(expired.fastn_code(), Some("CONN-REFRESH-FAILED"), "{shape:?}: {expired}");
+        assert!(expired.needs_reconnect() && !expired.is_unauthorized(), "{shape:?}: {expired}");
+        assert!(expired.server_message().is_some_and(|said| said.contains("reconnect")), "{shape:?}");
+        let wrong_key = mock.client_builder().api_key("not-the-key").build().unwrap();
+        let refused = wrong_key.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+        assert_eq!(refused.fastn_code(), Some("AUTH_INVALID"), "{shape:?}: {refused}");
+        assert!(refused.is_unauthorized(), "{shape:?}: {refused}");
+    }
 }
