@@ -3,22 +3,77 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fastn_auth_emulator::MockServer;
+use fastn_auth_emulator::{ErrorShape, MockServer};
 
 use crate::{Cli, Failure, usage};
 
-/// Serves until Ctrl-C, accepting the key or token the clients use.
-pub(crate) async fn run(
-    cli: &Cli,
+/// The arguments of `emulator`.
+#[derive(clap::Args)]
+pub(crate) struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0: any free one).
+    #[arg(long, default_value_t = 8787)]
     port: u16,
+    /// Approve each flow by itself this long after init, e.g. 2s (0s: at once).
+    #[arg(long, value_parser = humantime::parse_duration)]
     auto_approve: Option<Duration>,
-    manifest: Option<&PathBuf>,
-    registry: Option<&PathBuf>,
+    /// Give each extra field this manifest declares a value of its type, and serve the
+    /// tools of its `registry:`.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Serve the tools of this registry file (instead of the manifest's).
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// A rate limit per key, as Fastn announces one: LIMIT/WINDOW, e.g. 100/60s (every
+    /// answer carries X-RateLimit-*; past it, 429 RATE_LIMITED).
+    #[arg(long, value_parser = rate_limit)]
+    rate_limit: Option<(u64, Duration)>,
+    /// The shape of error answers: Fastn's documented envelope, or an older one.
+    #[arg(long, value_enum, default_value_t = Shape::Documented)]
+    error_shape: Shape,
+    /// Print no line per request.
+    #[arg(long)]
     quiet: bool,
-) -> Result<(), Failure> {
-    let mut builder = MockServer::builder().port(port).log_requests(!quiet);
+}
+
+/// `--error-shape`'s values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Shape {
+    /// {"error": {"code", "message"}}
+    Documented,
+    /// {"error": "CODE", "message"}
+    ErrorString,
+    /// {"code": "CODE", "statusCode", "message"}
+    CodeAndStatus,
+}
+
+/// `LIMIT/WINDOW` (`100/60s`): a limit of at least 1 per a window of at least a second.
+fn rate_limit(text: &str) -> Result<(u64, Duration), String> {
+    let expected =
+        || format!("expected LIMIT/WINDOW such as 100/60s, got {}", fastn_auth_rules::escape(text, 40));
+    let (limit, window) = text.split_once('/').ok_or_else(expected)?;
+    let limit: u64 = limit.trim().parse().ok().filter(|limit| *limit > 0).ok_or_else(expected)?;
+    let window = humantime::parse_duration(window.trim()).map_err(|_| expected())?;
+    if window < Duration::from_secs(1) {
+        return Err(format!("the window is at least 1s, got {}", fastn_auth_rules::escape(text, 40)));
+    }
+    Ok((limit, window))
+}
+
+/// Serves until Ctrl-C, accepting the key or token the clients use.
+pub(crate) async fn run(cli: &Cli, args: &EmulatorArgs) -> Result<(), Failure> {
+    let EmulatorArgs { port, auto_approve, manifest, registry, rate_limit, error_shape, quiet } = args;
+    let port = *port;
+    let shape = match error_shape {
+        Shape::Documented => ErrorShape::Documented,
+        Shape::ErrorString => ErrorShape::ErrorString,
+        Shape::CodeAndStatus => ErrorShape::CodeAndStatus,
+    };
+    let mut builder = MockServer::builder().port(port).log_requests(!quiet).error_shape(shape);
     if let Some(delay) = auto_approve {
-        builder = builder.auto_approve_after(delay);
+        builder = builder.auto_approve_after(*delay);
+    }
+    if let Some((limit, window)) = rate_limit {
+        builder = builder.rate_limit(*limit, *window);
     }
     if let Some(path) = manifest {
         let written = path.display().to_string();

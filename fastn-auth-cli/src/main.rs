@@ -108,24 +108,7 @@ enum Command {
     /// tenant has not connected answers with the link to connect it.
     Mcp(mcp::McpArgs),
     /// Runs the Fastn API emulator on loopback until Ctrl-C.
-    Emulator {
-        /// Port on 127.0.0.1 (0: any free one).
-        #[arg(long, default_value_t = 8787)]
-        port: u16,
-        /// Approve each flow by itself this long after init, e.g. 2s (0s: at once).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        auto_approve: Option<Duration>,
-        /// Give each extra field this manifest declares a value of its type, and serve the
-        /// tools of its `registry:`.
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        /// Serve the tools of this registry file (instead of the manifest's).
-        #[arg(long)]
-        registry: Option<PathBuf>,
-        /// Print no line per request.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Emulator(emulator::EmulatorArgs),
     /// Prints shell completions.
     Completions {
         /// The shell.
@@ -342,9 +325,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             tools::sync(&cli, out.as_deref(), org.as_deref(), *partial, manifest).await
         }
         Command::Mcp(args) => mcp::run(&cli, args).await,
-        Command::Emulator { port, auto_approve, manifest, registry, quiet } => {
-            emulator::run(&cli, *port, *auto_approve, manifest.as_ref(), registry.as_ref(), *quiet).await
-        }
+        Command::Emulator(args) => emulator::run(&cli, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fastn-auth", &mut std::io::stdout());
             Ok(())

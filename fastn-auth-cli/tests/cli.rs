@@ -241,6 +241,36 @@ async fn the_emulator_subcommand_serves_a_flow_to_the_connect_subcommand() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_subcommand_takes_a_rate_limit_and_an_older_error_shape() {
+    let args =
+        ["emulator", "--port", "0", "--rate-limit", "2/60s", "--error-shape", "error-string", "--quiet"];
+    let mut emulator = cli(None, &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(emulator.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let host = first_line.trim().trim_start_matches("http://").trim_end_matches("/api").to_owned();
+    let request = format!(
+        "GET /api/connect/credentials/community/slack HTTP/1.1\r\nHost: {host}\r\nx-fastn-api-key: {}\r\n\
+         x-fastn-space-id: {}\r\nx-fastn-space-tenantid: nobody\r\nConnection: close\r\n\r\n",
+        MockServer::API_KEY,
+        MockServer::SPACE_ID
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await.unwrap();
+    emulator.kill().unwrap();
+    let _ = emulator.wait();
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 404") && lower.contains("x-ratelimit-limit: 2\r\n"), "{answer}");
+    assert!(answer.contains(r#""error":"NOT_FOUND""#), "the older shape: {answer}");
+    for bad in ["0/60s", "2/100ms", "two/60s"] {
+        let out = run(cli(None, &["emulator", "--port", "0", "--rate-limit", bad])).await;
+        assert_eq!(code(&out), 1, "a usage error: {bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--rate-limit"), "{bad}: {}", stderr(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_for_a_shell() {
     let out = run(cli(None, &["completions", "bash"])).await;
     assert_eq!(code(&out), 0);

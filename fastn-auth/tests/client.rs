@@ -737,7 +737,11 @@ async fn every_error_shape_fastn_returns_reads_to_the_same_codes() {
         };
         assert_eq!(code, "NOT_FOUND", "{shape:?}: {raw}");
         let missing = client.credentials("slack").tenant_id("nobody").send().await.unwrap_err();
-        assert_eq!((missing.status_code(), missing.fastn_code()), (Some(404), Some("NOT_FOUND")), "{shape:?}");
+        assert_eq!(
+            (missing.status_code(), missing.fastn_code()),
+            (Some(404), Some("NOT_FOUND")),
+            "{shape:?}"
+        );
         assert!(missing.is_not_connected(), "{shape:?}: {missing}");
         mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
         assert!(mock.expire_connection("slack", "acme"));
