@@ -56,8 +56,6 @@ pub(crate) struct App {
     pub(crate) log_requests: bool,
     /// The registry tools are served from, when given one.
     pub(crate) tools: Option<Arc<ToolRegistry>>,
-    /// The rate limit per key, when set.
-    pub(crate) rate: Option<crate::rate::RateLimit>,
     /// The shape of the API's error answers.
     pub(crate) error_shape: crate::config::ErrorShape,
 }
@@ -93,7 +91,7 @@ impl App {
         if Self::test_key_refused(headers) {
             return crate::json::error(StatusCode::UNAUTHORIZED, "the key is not valid for this request");
         }
-        let Some(rate) = &self.rate else { return answer(space_id) };
+        let Some(rate) = self.store.rate_limit() else { return answer(space_id) };
         let key = header_text(headers, wire::API_KEY);
         let key = if key.is_empty() { header_text(headers, "authorization") } else { key };
         match rate.admit(key) {

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<Store>> {
         .route("/_emulator/connections/revoke", post(revoke))
         .route("/_emulator/connections/expire", post(expire))
         .route("/_emulator/faults", post(inject).delete(clear_faults))
+        .route("/_emulator/rate-limit", put(set_rate_limit).delete(clear_rate_limit))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/{*rest}", delete(unknown).get(unknown).post(unknown).put(unknown))
 }
@@ -229,6 +230,32 @@ fn changed(count: usize) -> Response {
         return crate::json::error(StatusCode::NOT_FOUND, "no connection of this connector and tenant");
     }
     axum::Json(json!({ "connections": count })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct RateLimitBody {
+    limit: u64,
+    window_secs: u64,
+}
+
+/// `PUT /_emulator/rate-limit` `{"limit": N, "window_secs": S}`: a rate limit per key from
+/// now on (at least 1 request, a window of at least 1 s).
+async fn set_rate_limit(State(store): Shared, body: axum::body::Bytes) -> Response {
+    const EXPECTED: &str = r#"{"limit": N ≥ 1, "window_secs": S ≥ 1}"#;
+    match parse::<RateLimitBody>(&body, EXPECTED) {
+        Ok(RateLimitBody { limit, window_secs }) if limit >= 1 && (1..=86_400).contains(&window_secs) => {
+            store.set_rate_limit(Some((limit, std::time::Duration::from_secs(window_secs))));
+            no_content()
+        }
+        Ok(_) => bad_request(&format!("expected {EXPECTED}, a window of at most a day")),
+        Err(message) => bad_request(&message),
+    }
+}
+
+/// `DELETE /_emulator/rate-limit`: no rate limit from now on.
+async fn clear_rate_limit(State(store): Shared) -> Response {
+    store.set_rate_limit(None);
+    no_content()
 }
 
 async fn clear_faults(State(store): Shared) -> Response {

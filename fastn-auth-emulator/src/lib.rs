@@ -254,6 +254,7 @@ impl MockServerBuilder {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));
+        store.set_rate_limit(self.rate_limit);
         let (stop, shutdown) = watch::channel(false);
         let (api_keys, auth_tokens) = if self.api_keys.is_empty() && self.auth_tokens.is_empty() {
             (vec![MockServer::API_KEY.to_owned()], vec![MockServer::AUTH_TOKEN.to_owned()])
@@ -274,7 +275,6 @@ impl MockServerBuilder {
             shutdown: shutdown.clone(),
             log_requests: self.log_requests,
             tools,
-            rate: self.rate_limit.map(|(limit, window)| rate::RateLimit::new(limit, window)),
             error_shape: self.error_shape,
         });
         let serve =
@@ -400,6 +400,13 @@ impl MockServer {
     /// (`needs_reconnect()`) from now on. `false` when there is no such connection.
     pub fn expire_connection(&self, connector_id: &str, tenant_id: &str) -> bool {
         self.store.expire(connector_id, tenant_id) > 0
+    }
+
+    /// Sets the rate limit per key from now on, as
+    /// [`MockServerBuilder::rate_limit`] does (`None`: no limit); every key's window starts
+    /// afresh. The control API's `PUT /_emulator/rate-limit` does the same.
+    pub fn set_rate_limit(&self, limit: Option<(u64, Duration)>) {
+        self.store.set_rate_limit(limit);
     }
 
     /// How many requests `endpoint` has received (`Endpoint::Api`: the provider API),

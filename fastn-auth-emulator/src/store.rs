@@ -2,8 +2,8 @@
 //! request log. Plain data and locks; no HTTP here.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -60,6 +60,8 @@ pub(crate) struct Store {
     /// Per endpoint, the faults to come, each with how many requests it has left.
     faults: Mutex<HashMap<Endpoint, VecDeque<(Fault, usize)>>>,
     any_faults: AtomicBool,
+    /// The rate limit per key, when one is set (the builder, the CLI, the control API).
+    rate: Mutex<Option<Arc<crate::rate::RateLimit>>>,
     log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) requests_served: AtomicU64,
@@ -117,6 +119,7 @@ impl Store {
             templates: Mutex::default(),
             faults: Mutex::default(),
             any_faults: AtomicBool::new(false),
+            rate: Mutex::new(None),
             log: Mutex::default(),
             connections_accepted: AtomicU64::new(0),
             requests_served: AtomicU64::new(0),
@@ -181,6 +184,17 @@ impl Store {
             return Some((AuthStatus::Active, None));
         }
         Some((flow.status, flow.error_message.clone()))
+    }
+
+    /// Sets the rate limit per key (`limit` requests per `window`, at least 1 s), or none;
+    /// a new limit starts every key's window afresh.
+    pub(crate) fn set_rate_limit(&self, limit: Option<(u64, Duration)>) {
+        *lock(&self.rate) = limit.map(|(limit, window)| Arc::new(crate::rate::RateLimit::new(limit, window)));
+    }
+
+    /// The rate limit per key, when one is set.
+    pub(crate) fn rate_limit(&self) -> Option<Arc<crate::rate::RateLimit>> {
+        lock(&self.rate).clone()
     }
 
     /// How long a flow lives.

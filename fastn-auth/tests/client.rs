@@ -755,3 +755,32 @@ async fn every_error_shape_fastn_returns_reads_to_the_same_codes() {
         assert!(refused.is_unauthorized(), "{shape:?}: {refused}");
     }
 }
+
+#[tokio::test]
+async fn a_rate_limit_set_through_the_control_api_is_announced_and_cleared() {
+    let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
+    let client = mock.client();
+    client.credentials("slack").tenant_id("acme").send().await.unwrap();
+    assert_eq!(client.rate_limit(), None, "no limit, none announced");
+    let control = |method: reqwest::Method, body: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}/_emulator/rate-limit", mock.base_url().trim_end_matches("/api")))
+            .header("x-fastn-api-key", MockServer::API_KEY);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        request.send()
+    };
+    let refused = control(reqwest::Method::PUT, Some(r#"{"limit": 0, "window_secs": 60}"#)).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let set = control(reqwest::Method::PUT, Some(r#"{"limit": 3, "window_secs": 60}"#)).await.unwrap();
+    assert_eq!(set.status(), 204);
+    client.credentials("slack").tenant_id("acme").send().await.unwrap();
+    let announced = client.rate_limit().unwrap();
+    assert_eq!((announced.limit, announced.remaining), (Some(3), 2));
+    assert_eq!(control(reqwest::Method::DELETE, None).await.unwrap().status(), 204);
+    let fresh = mock.client();
+    fresh.credentials("slack").tenant_id("acme").send().await.unwrap();
+    assert_eq!(fresh.rate_limit(), None, "cleared: nothing announced");
+}
