@@ -313,7 +313,7 @@ impl<C: Connector> AuthSession<C> {
     }
 }
 
-/// ClientInner a connection's own API; see [`crate::ApiClient`].
+/// Calls a connection's own API; see [`crate::ApiClient`].
 #[derive(Clone)]
 pub struct ApiClient {
     inner: crate::ApiClient,

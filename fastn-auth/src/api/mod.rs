@@ -1,4 +1,4 @@
-//! ClientInner to a connected app's own API for one connection: [`ApiClient`] and its requests.
+//! Calls to a connected app's own API for one connection: [`ApiClient`] and its requests.
 //! The token comes from the credentials cache and goes on the request at send time; user
 //! code never holds it.
 
@@ -61,7 +61,7 @@ macro_rules! http_verbs {
 #[cfg_attr(not(feature = "blocking"), allow(unused_imports))]
 pub(crate) use http_verbs;
 
-/// ClientInner one connection's third-party API (Slack, Salesforce, Notion…) with its token:
+/// Calls one connection's third-party API (Slack, Salesforce, Notion…) with its token:
 /// made by a generated `Salesforce::api(&client)` or by
 /// [`FastnAuth::api`](crate::FastnAuth::api).
 ///

@@ -111,15 +111,15 @@ impl CacheOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheStats {
-    /// ClientInner answered from the cache, without waiting on Fastn.
+    /// Calls answered from the cache, without waiting on Fastn.
     pub hits: u64,
     /// Provider `401`s returned as they are, without asking Fastn: the connection's token
     /// was refreshed and rejected again (or came back the same) within the back-off
     /// ([`UNAUTHORIZED_BACKOFF`](crate::limits::UNAUTHORIZED_BACKOFF)).
     pub unauthorized_returned: u64,
-    /// ClientInner that fetched from Fastn themselves: a cold or expired key, or `.fresh()`.
+    /// Calls that fetched from Fastn themselves: a cold or expired key, or `.fresh()`.
     pub misses: u64,
-    /// ClientInner that waited for another caller's fetch instead of making their own.
+    /// Calls that waited for another caller's fetch instead of making their own.
     pub coalesced: u64,
     /// Fetches made because a token entered its refresh window (others were served meanwhile).
     pub refreshes_ahead: u64,
