@@ -32,7 +32,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::inner::ClientInner;
-use crate::session::{Pacing, PollOptions};
+use crate::session::{Pacing, PollOptions, by_deadline};
 use crate::transport::shown;
 use crate::wire::connections::{ConnectionAnswer, InitiatedAnswer, decode_connection, decode_initiated};
 use crate::wire::{AuthStatus, Endpoint};
@@ -125,17 +125,8 @@ impl Connections {
         let mut last_status = None;
         let query = self.status().connection_id(connection_id);
         let work = query.until_authorized(options.interval, deadline, &mut last_status);
-        let outcome = match deadline {
-            Some(at) => tokio::time::timeout_at(at, work).await.ok(),
-            None => Some(work.await),
-        };
-        match outcome {
-            Some(Err(err)) if err.is_timeout() && deadline.is_some_and(|at| Instant::now() >= at) => {
-                Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into())
-            }
-            Some(outcome) => outcome,
-            None => Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into()),
-        }
+        let outcome = by_deadline(deadline, work).await;
+        outcome.unwrap_or_else(|| Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into()))
     }
 }
 

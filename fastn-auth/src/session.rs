@@ -271,18 +271,8 @@ impl<C: Connector> AuthSession<C> {
             finish(deadline).await
         };
         let work = tracing::Instrument::instrument(work, span);
-        let outcome = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
-            None => Some(work.await),
-        };
-        match outcome {
-            Some(Err(err)) if err.is_timeout() && deadline.is_some_and(|d| Instant::now() >= d) => {
-                // A request cut by the wait's own deadline is the wait timing out.
-                Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into())
-            }
-            Some(outcome) => outcome,
-            None => Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into()),
-        }
+        let outcome = by_deadline(deadline, work).await;
+        outcome.unwrap_or_else(|| Err(ErrorKind::Timeout { timeout: options.timeout, last_status }.into()))
     }
 
     /// Polls the status until `ACTIVE` (`Ok`), `FAILED` or `EXPIRED` ([`ErrorKind::Authentication`](crate::ErrorKind::Authentication)).
@@ -404,6 +394,22 @@ impl<C: Connector> StatusPoller<'_, C> {
         let ask = || session.inner.status(&session.handle.state, &session.handle.target, deadline);
         let answer = self.pacing.next(ask).await?;
         Ok(StatusResponse { status: answer.status, error_message: answer.error_message })
+    }
+}
+
+/// `work`'s outcome, or `None` when the wait's `deadline` ended it: it passed first, or a
+/// request was cut by it (which is the wait timing out, not a failed request).
+pub(crate) async fn by_deadline<T>(
+    deadline: Option<Instant>,
+    work: impl Future<Output = Result<T>>,
+) -> Option<Result<T>> {
+    let outcome = match deadline {
+        Some(at) => tokio::time::timeout_at(at, work).await.ok()?,
+        None => work.await,
+    };
+    match outcome {
+        Err(err) if err.is_timeout() && deadline.is_some_and(|at| Instant::now() >= at) => None,
+        outcome => Some(outcome),
     }
 }
 
