@@ -20,6 +20,8 @@ mod bridges;
 mod browser;
 #[path = "connections.rs"]
 mod connections;
+#[path = "documented_stub.rs"]
+mod documented_stub;
 #[path = "fault_matrix.rs"]
 mod fault_matrix;
 #[path = "hardening.rs"]
