@@ -33,7 +33,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inner::ClientInner;
 use crate::session::{Pacing, PollOptions, by_deadline};
-use crate::transport::shown;
+use crate::transport::{check_id, shown};
 use crate::wire::connections::{ConnectionAnswer, InitiatedAnswer, decode_connection, decode_initiated};
 use crate::wire::{AuthStatus, Endpoint};
 
@@ -162,11 +162,11 @@ impl Initiate {
     /// any Fastn call ([`ErrorKind::InvalidResponse`] for an `auth_url` that is not `http(s)`).
     pub async fn send(self) -> Result<Initiated> {
         crate::transport::in_runtime()?;
-        checked_id("connector", &self.connector)?;
+        check_id("connector", &self.connector)?;
         let tenant = self.tenant_id.as_deref().ok_or_else(|| {
             Error::config("initiate needs .tenant_id(…): the customer the connection is for")
         })?;
-        checked_id("tenant_id", tenant)?;
+        check_id("tenant_id", tenant)?;
         let redirect = self.redirect_url.as_deref().ok_or_else(|| {
             Error::config("initiate needs .redirect_url(…): the page the user comes back to")
         })?;
@@ -262,7 +262,7 @@ impl StatusQuery {
             ("tenant_id", &self.tenant_id),
         ] {
             if let Some(value) = value {
-                checked_id(name, value)?;
+                check_id(name, value)?;
                 body.insert(name.to_owned(), Value::from(value.as_str()));
             }
         }
@@ -279,17 +279,4 @@ impl StatusQuery {
             .await?;
         Ok(answer.into())
     }
-}
-
-/// `value` as an id the connections API can take: not empty, bounded, no control character
-/// (a connection id may hold `:`; it travels in the JSON body, not the path).
-fn checked_id(name: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value.len() > crate::wire::MAX_STATE_BYTES || value.chars().any(char::is_control) {
-        return Err(Error::config(format!(
-            "{name} cannot be sent: it is empty, over {} bytes or has a control character (got \"{}\")",
-            crate::wire::MAX_STATE_BYTES,
-            shown(value)
-        )));
-    }
-    Ok(())
 }

@@ -148,9 +148,7 @@ impl ClientInner {
         let decode = |body: &[u8]| Credentials::from_answer(key.connector_id, body);
         self.transport.call(credentials_route(key), key.scope(), self.budget(deadline), decode).await
     }
-}
 
-impl ClientInner {
     /// One query of Fastn's GraphQL API asked as `space`: its `data`, or the first of its
     /// `errors`; retried as a read, bodies up to `max_body` bytes.
     pub(crate) async fn graphql(
@@ -163,22 +161,16 @@ impl ClientInner {
         let mut headers = HeaderMap::with_capacity(1);
         headers
             .insert(HeaderName::from_static(wire::SPACE_ID), transport::header_value("space", Some(space))?);
-        let body = serde_json::to_vec(&json!({"query": query, "variables": variables}))
-            .map_err(|err| crate::Error::config(format!("the query cannot be serialized: {err}")))?;
-        let outgoing = Outgoing {
+        let body = json!({"query": query, "variables": variables});
+        let post = Post {
             endpoint: Endpoint::Registry,
             url: self.transport.url_of(["graphql"])?,
-            scope: Scope::default(),
             headers,
-            body: Some(body.into()),
-            resend: Resend::OnTransient,
             max_body,
         };
-        self.transport.send(&outgoing, self.budget(None), wire::decode_graphql).await
+        self.post_json(post, &body, Scope::default(), None, wire::decode_graphql).await
     }
-}
 
-impl ClientInner {
     /// `POST {base}/connections/{verb}` with `body` (the connections API), retried as the
     /// connect API's calls are (a repeated `initiate` only makes a flow the user never sees).
     pub(crate) async fn connections<T>(
@@ -189,19 +181,43 @@ impl ClientInner {
         deadline: Option<Instant>,
         decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
     ) -> Result<T> {
+        let url = self.transport.url_of(["connections", endpoint.verb_path()])?;
+        let post = Post { endpoint, url, headers: HeaderMap::new(), max_body: transport::MAX_BODY_BYTES };
+        let scope = Scope { tenant_id, connection_id: None };
+        self.post_json(post, body, scope, deadline, decode).await
+    }
+
+    /// `body` as JSON to `post.url`, retried on any transient fault (a read, or a call
+    /// harmless to repeat).
+    async fn post_json<T>(
+        &self,
+        post: Post,
+        body: &Value,
+        scope: Scope<'_>,
+        deadline: Option<Instant>,
+        decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
+    ) -> Result<T> {
         let body = serde_json::to_vec(body)
             .map_err(|err| crate::Error::config(format!("the request cannot be serialized: {err}")))?;
         let outgoing = Outgoing {
-            endpoint,
-            url: self.transport.url_of(["connections", endpoint.verb_path()])?,
-            scope: Scope { tenant_id, connection_id: None },
-            headers: HeaderMap::new(),
+            endpoint: post.endpoint,
+            url: post.url,
+            scope,
+            headers: post.headers,
             body: Some(body.into()),
             resend: Resend::OnTransient,
-            max_body: transport::MAX_BODY_BYTES,
+            max_body: post.max_body,
         };
         self.transport.send(&outgoing, self.budget(deadline), decode).await
     }
+}
+
+/// Where [`ClientInner::post_json`] sends, and what it reads back.
+struct Post {
+    endpoint: Endpoint,
+    url: url::Url,
+    headers: HeaderMap,
+    max_body: usize,
 }
 
 fn credentials_route(key: Key<'_>) -> Route<'_> {

@@ -649,6 +649,14 @@ fn refused(name: &str, value: &str, problem: &str) -> Error {
     Error::config(format!("{name} cannot be sent: {problem} (got \"{}\")", shown(value)))
 }
 
+/// `value` as an id sent in a header or a JSON body, or the error naming `name` and why not.
+pub(crate) fn check_id(name: &str, value: &str) -> Result<()> {
+    match wire::id_problem(value, false) {
+        None => Ok(()),
+        Some(problem) => Err(refused(name, value, &problem)),
+    }
+}
+
 /// A header value from caller input; `None` sends the empty string, as the protocol says.
 pub(crate) fn header_value(name: &str, value: Option<&str>) -> Result<HeaderValue> {
     let Some(value) = value else { return Ok(HeaderValue::from_static("")) };

@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{
-    AuthStatus, DecodeError, MAX_STATE_BYTES, browser_url, optional_string, parse_object, required_string,
-    sanitize,
-};
+use super::{AuthStatus, DecodeError, browser_url, optional_string, parse_object, required_string, sanitize};
 
 /// The longest `expires_in` taken as it is: a day (Fastn says 600 s).
 const MAX_EXPIRES_IN: Duration = Duration::from_secs(24 * 60 * 60);
@@ -57,15 +54,15 @@ fn status(object: &mut Map<String, Value>) -> Result<AuthStatus, DecodeError> {
     })
 }
 
-/// A connection id Fastn gave: bounded, without control characters (ids may hold `:`).
+/// A connection id Fastn gave, one the SDK can send back (ids may hold `:`).
 fn connection_id(text: String) -> Result<String, DecodeError> {
-    if text.is_empty() || text.len() > MAX_STATE_BYTES || text.chars().any(char::is_control) {
-        return Err(DecodeError::new(format!(
-            "`connection_id` {:?} is not a usable id (empty, over {MAX_STATE_BYTES} bytes, or a control character)",
+    match super::id_problem(&text, false) {
+        None => Ok(text),
+        Some(problem) => Err(DecodeError::new(format!(
+            "`connection_id` {:?} is not a usable id: {problem}",
             sanitize(&text)
-        )));
+        ))),
     }
-    Ok(text)
 }
 
 pub(crate) fn decode_initiated(body: &[u8]) -> Result<InitiatedAnswer, DecodeError> {
