@@ -36,10 +36,8 @@ fn field<'b>(body: &'b Value, name: &str) -> Result<Option<&'b str>, Box<Respons
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => match fastn_auth_rules::id_problem(text, false) {
-            Some(problem) if name != "connection_id" => {
-                Err(Box::new(refuse(&format!("{name} is not a usable id: {problem}"))))
-            }
-            _ => Ok(Some(text)),
+            Some(problem) => Err(Box::new(refuse(&format!("{name} is not a usable id: {problem}")))),
+            None => Ok(Some(text)),
         },
         Some(_) => Err(Box::new(refuse(&format!("{name} must be a string")))),
     }
