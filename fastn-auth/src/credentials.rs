@@ -13,17 +13,17 @@ use crate::wire::{self, DecodeError, json_kind};
 
 /// A connection's credentials.
 ///
-/// Tokens are [`SecretString`]s: `Debug` shows `[REDACTED]` and reading one takes
-/// `expose_secret()`. `E` holds the connector-specific fields: a JSON map by default, or
+/// Tokens are [`Token`]s, shared [`SecretString`]s: `Debug` shows `[REDACTED]` and reading
+/// one takes `expose_secret()`. `E` holds the connector-specific fields: a JSON map by default, or
 /// the struct [`connectors!`](crate::connectors) generates (Salesforce's `instance_url` as a
 /// [`Url`](crate::Url), …).
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Credentials<E = ExtraMap> {
     /// The access token (`access_token` or `accessToken` on the wire).
-    pub access_token: Option<SecretString>,
+    pub access_token: Option<Token>,
     /// The refresh token (`refresh_token` or `refreshToken`).
-    pub refresh_token: Option<SecretString>,
+    pub refresh_token: Option<Token>,
     /// Every other field of the credentials.
     pub extra: E,
     expires_at: Option<SystemTime>,
@@ -57,12 +57,22 @@ impl<E: Extra> Credentials<E> {
         let expires_at =
             common.lifetime.map(|left| SystemTime::now().checked_add(left).unwrap_or(far_future()));
         Ok(Credentials {
-            access_token: common.access_token.map(SecretString::from),
-            refresh_token: common.refresh_token.map(SecretString::from),
+            access_token: common.access_token.map(token),
+            refresh_token: common.refresh_token.map(token),
             extra: E::from_fields(&mut Fields::new(connector, rest))?,
             expires_at,
         })
     }
+}
+
+/// A token of [`Credentials`]: a [`SecretString`] shared by every copy of the credentials —
+/// a cache hit hands out the same token, not a copy, and it is zeroed when the last copy
+/// drops. `Debug` shows `[REDACTED]`; `token.expose_secret()` reads it.
+pub type Token = Arc<SecretString>;
+
+/// A [`Token`] of `text`.
+pub(crate) fn token(text: String) -> Token {
+    Arc::new(SecretString::from(text))
 }
 
 /// The `extra` of untyped credentials: every field of the answer but the common ones,
@@ -76,8 +86,7 @@ impl Credentials<ExtraMap> {
     /// `"[REDACTED]"`, `extra` strings shown only under [`SHOWN_KEYS`] when they do not look
     /// like credentials themselves. For tools that print credentials (the `fastn-auth` CLI).
     pub fn to_redacted_json(&self) -> Value {
-        let token =
-            |token: &Option<SecretString>| token.as_ref().map_or(Value::Null, |_| Value::from("[REDACTED]"));
+        let token = |token: &Option<Token>| token.as_ref().map_or(Value::Null, |_| Value::from("[REDACTED]"));
         serde_json::json!({
             "access_token": token(&self.access_token),
             "refresh_token": token(&self.refresh_token),
@@ -90,8 +99,8 @@ impl Credentials<ExtraMap> {
 impl Credentials<Map<String, Value>> {
     /// Credentials read back from a shared store.
     pub(crate) fn from_parts(
-        access_token: Option<SecretString>,
-        refresh_token: Option<SecretString>,
+        access_token: Option<Token>,
+        refresh_token: Option<Token>,
         expires_at: Option<SystemTime>,
         extra: Map<String, Value>,
     ) -> Self {

@@ -70,7 +70,7 @@ pub use api::{ApiClient, ApiRequest};
 pub use cache::{CacheOptions, CacheStats};
 pub use client::{ApiKeyHeader, FastnAuth, FastnAuthBuilder};
 pub use connector::Connector;
-pub use credentials::{Credentials, Extra};
+pub use credentials::{Credentials, Extra, Token};
 pub use error::{Error, ErrorCode, ErrorKind, Result, ToolRefusal};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -159,7 +159,8 @@ fn from_millis(ms: u64) -> SystemTime {
 }
 
 pub(crate) fn encode(credentials: &Credentials<Map<String, Value>>, fetched_at: SystemTime) -> Vec<u8> {
-    let expose = |token: &Option<SecretString>| token.as_ref().map(|t| t.expose_secret().to_owned());
+    let expose =
+        |token: &Option<crate::credentials::Token>| token.as_ref().map(|t| t.expose_secret().to_owned());
     let entry = Entry {
         v: 1,
         fetched_at_ms: millis(fetched_at),
@@ -176,8 +177,8 @@ fn decode(bytes: &[u8]) -> Option<Stored> {
     let entry: Entry = serde_json::from_slice(bytes).ok().filter(|entry: &Entry| entry.v == 1)?;
     Some(Stored {
         credentials: Credentials::from_parts(
-            entry.access_token.map(SecretString::from),
-            entry.refresh_token.map(SecretString::from),
+            entry.access_token.map(crate::credentials::token),
+            entry.refresh_token.map(crate::credentials::token),
             entry.expires_at_ms.map(from_millis),
             entry.extra,
         ),

@@ -280,3 +280,15 @@ fn connect_acme(mock: &MockServer) {
     let key = ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id(TENANT);
     mock.insert_connection(key, Some(json!({ "access_token": "token-1", "expires_in": 3600 })));
 }
+
+#[tokio::test(start_paused = true)]
+async fn hits_hand_out_the_one_token_the_cache_holds_not_copies() {
+    let (mock, client) = setup(3600, CacheOptions::default()).await;
+    let first = client.credentials("slack").tenant_id(TENANT).send().await.unwrap();
+    let second = client.credentials("slack").tenant_id(TENANT).send().await.unwrap();
+    let (first, second) = (first.access_token.unwrap(), second.access_token.unwrap());
+    assert!(std::sync::Arc::ptr_eq(&first, &second), "a hit shares the cached token");
+    assert_eq!(second.expose_secret(), "token-1");
+    assert_eq!(format!("{second:?}"), "SecretBox<str>([REDACTED])");
+    assert_eq!(upstream(&mock), 1);
+}

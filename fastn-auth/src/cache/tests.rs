@@ -89,7 +89,7 @@ fn store_keys_bind_everything_that_decides_the_answer() {
 
 fn raw(token: &str, expires_in: Duration) -> Credentials<Map<String, Value>> {
     let expires_at = SystemTime::now() + expires_in;
-    Credentials::from_parts(Some(token.into()), None, Some(expires_at), Map::new())
+    Credentials::from_parts(Some(crate::credentials::token(token.into())), None, Some(expires_at), Map::new())
 }
 
 fn slot_with(now: Instant, generation: u64, refresh_in: Duration, valid_for: Duration) -> Slot {
@@ -324,7 +324,7 @@ impl Replica {
             self.cache.get::<Map<String, Value>, _>(target.key(), freshness, deadline, fetch).await?;
         Ok(credentials
             .access_token
-            .map(|t| secrecy::ExposeSecret::expose_secret(&t).to_owned())
+            .map(|t| secrecy::ExposeSecret::expose_secret(&*t).to_owned())
             .unwrap_or_default())
     }
 
