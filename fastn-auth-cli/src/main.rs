@@ -228,7 +228,7 @@ struct Failure {
 impl From<fastn_auth::Error> for Failure {
     fn from(err: fastn_auth::Error) -> Self {
         let code = match err.code() {
-            ErrorCode::ConfigError => 1,
+            ErrorCode::ConfigError | ErrorCode::InvalidArguments => 1,
             ErrorCode::Timeout | ErrorCode::AuthFailed => 2,
             _ => 3,
         };

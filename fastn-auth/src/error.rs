@@ -9,26 +9,54 @@ use std::time::Duration;
 pub use crate::wire::tools::ToolRefusal;
 use crate::wire::{AuthStatus, DecodeError, Endpoint};
 
-/// The official client's error code of an [`Error`], plus `CONFIG_ERROR` for what this SDK
-/// refuses before sending anything.
+/// What kind of failure an [`Error`] is, as one stable string to log, count or branch on
+/// ([`Error::code`]). The first five are the official Python client's codes; an answer
+/// Fastn gave has a code of its own (decided from Fastn's error code, the status as the
+/// fallback), never `NETWORK_ERROR`, which means no answer came.
+/// [`Error::official_code`] maps back to the official client's five.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// `TIMEOUT`: `wait_for_completion` ran past its timeout.
     Timeout,
-    /// `AUTH_FAILED`: the flow ended `FAILED`.
+    /// `AUTH_FAILED`: the flow ended `FAILED` or `EXPIRED`.
     AuthFailed,
-    /// `NETWORK_ERROR`: no answer, or a non-2xx answer.
+    /// `NETWORK_ERROR`: no answer came (no connection, a request timeout, a cut body).
     NetworkError,
     /// `INVALID_RESPONSE`: a 2xx answer that cannot be used.
     InvalidResponse,
     /// `CONFIG_ERROR`: a setting or id refused before sending.
     ConfigError,
+    /// `UNAUTHORIZED`: Fastn refused the API key or token (401, 403, `AUTH_INVALID`,
+    /// `AUTH_EXPIRED`).
+    Unauthorized,
+    /// `NOT_CONNECTED`: the tenant has no such connection ([`Error::is_not_connected`]).
+    NotConnected,
+    /// `RECONNECT_REQUIRED`: the connection is broken until the tenant connects again
+    /// (`CONN-AUTH-FAILED`, `CONN-REFRESH-FAILED`: [`Error::needs_reconnect`]).
+    ReconnectRequired,
+    /// `NOT_FOUND`: no such flow, connection id or resource (404, `NOT_FOUND`).
+    NotFound,
+    /// `RATE_LIMITED`: Fastn throttled the key; waiting clears it.
+    RateLimited,
+    /// `QUOTA_EXCEEDED`: the plan's quota is spent; waiting does not clear it.
+    QuotaExceeded,
+    /// `INVALID_ARGUMENTS`: a tool call's arguments do not match its schema (checked here,
+    /// nothing sent, or refused by Fastn: `VALIDATION_ERROR`, `INVALID_PARAMETERS`).
+    InvalidArguments,
+    /// `TOOL_UNAVAILABLE`: Fastn knows no such tool, or it is not enabled for the space.
+    ToolUnavailable,
+    /// `REQUEST_REFUSED`: any other 4xx answer.
+    RequestRefused,
+    /// `SERVER_ERROR`: a 5xx answer (after the retries the call allowed).
+    ServerError,
 }
 
 impl ErrorCode {
-    /// The official client's string: `TIMEOUT`, `AUTH_FAILED`, `NETWORK_ERROR`,
-    /// `INVALID_RESPONSE`, or `CONFIG_ERROR`.
+    /// The code as a string: `TIMEOUT`, `AUTH_FAILED`, `NETWORK_ERROR`, `INVALID_RESPONSE`,
+    /// `CONFIG_ERROR`, `UNAUTHORIZED`, `NOT_CONNECTED`, `RECONNECT_REQUIRED`, `NOT_FOUND`,
+    /// `RATE_LIMITED`, `QUOTA_EXCEEDED`, `INVALID_ARGUMENTS`, `TOOL_UNAVAILABLE`,
+    /// `REQUEST_REFUSED` or `SERVER_ERROR`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Timeout => "TIMEOUT",
@@ -36,6 +64,16 @@ impl ErrorCode {
             ErrorCode::NetworkError => "NETWORK_ERROR",
             ErrorCode::InvalidResponse => "INVALID_RESPONSE",
             ErrorCode::ConfigError => "CONFIG_ERROR",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::NotConnected => "NOT_CONNECTED",
+            ErrorCode::ReconnectRequired => "RECONNECT_REQUIRED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::InvalidArguments => "INVALID_ARGUMENTS",
+            ErrorCode::ToolUnavailable => "TOOL_UNAVAILABLE",
+            ErrorCode::RequestRefused => "REQUEST_REFUSED",
+            ErrorCode::ServerError => "SERVER_ERROR",
         }
     }
 }
@@ -224,8 +262,53 @@ impl Error {
         *self.0
     }
 
-    /// The official client's error code.
+    /// What kind of failure this is ([`ErrorCode`]): for an answer Fastn gave, decided by
+    /// its error code with the status as the fallback, in this order: quota, rate limit,
+    /// reconnect, not connected, invalid arguments, unavailable tool, unauthorized, 404,
+    /// 5xx, any other refusal.
     pub fn code(&self) -> ErrorCode {
+        match self.kind() {
+            ErrorKind::Timeout { .. } => ErrorCode::Timeout,
+            ErrorKind::Authentication { .. } => ErrorCode::AuthFailed,
+            ErrorKind::Network { status_code: None, .. } => ErrorCode::NetworkError,
+            ErrorKind::Network { status_code: Some(status), .. }
+            | ErrorKind::ToolRefused { status_code: status, .. } => self.answer_code(*status),
+            ErrorKind::InvalidResponse { .. } | ErrorKind::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
+            ErrorKind::Config { .. } => ErrorCode::ConfigError,
+            ErrorKind::InvalidArguments { .. } => ErrorCode::InvalidArguments,
+        }
+    }
+
+    /// The code of an answer Fastn gave with `status`.
+    fn answer_code(&self, status: u16) -> ErrorCode {
+        if self.is_quota_exceeded() {
+            ErrorCode::QuotaExceeded
+        } else if self.is_rate_limited() {
+            ErrorCode::RateLimited
+        } else if self.needs_reconnect() {
+            ErrorCode::ReconnectRequired
+        } else if self.is_not_connected() {
+            ErrorCode::NotConnected
+        } else if self.is_invalid_arguments() {
+            ErrorCode::InvalidArguments
+        } else if self.is_tool_not_found() || self.is_tool_not_enabled() {
+            ErrorCode::ToolUnavailable
+        } else if self.is_unauthorized() {
+            ErrorCode::Unauthorized
+        } else if status == 404 || self.fastn_code().is_some_and(|code| code.ends_with("NOT_FOUND")) {
+            ErrorCode::NotFound
+        } else if status >= 500 {
+            ErrorCode::ServerError
+        } else {
+            ErrorCode::RequestRefused
+        }
+    }
+
+    /// The official Python client's code for this error (`TIMEOUT`, `AUTH_FAILED`,
+    /// `NETWORK_ERROR` for any failed request or non-2xx answer, `INVALID_RESPONSE`), or
+    /// `CONFIG_ERROR` for what this SDK refuses before sending: for logs and dashboards
+    /// shared with services on that client.
+    pub fn official_code(&self) -> ErrorCode {
         match self.kind() {
             ErrorKind::Timeout { .. } => ErrorCode::Timeout,
             ErrorKind::Authentication { .. } => ErrorCode::AuthFailed,
@@ -381,10 +464,14 @@ impl Error {
             || matches!(self.fastn_code(), Some("VALIDATION_ERROR" | "INVALID_PARAMETERS"))
     }
 
-    /// The server answered 401 or 403: the API key or token is wrong or lacks access to
-    /// the space (not a connection's own refusal, [`needs_reconnect`](Self::needs_reconnect)).
+    /// Fastn refused the API key or token (`AUTH_INVALID`, `AUTH_EXPIRED`, `FORBIDDEN`, or a
+    /// 401 or 403 without another code): it is wrong or lacks access to the space — not a
+    /// connection's own refusal ([`needs_reconnect`](Self::needs_reconnect)).
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self.status_code(), Some(401 | 403)) && !self.needs_reconnect()
+        match self.fastn_code() {
+            Some("AUTH_INVALID" | "AUTH_EXPIRED" | "FORBIDDEN") => true,
+            _ => matches!(self.status_code(), Some(401 | 403)) && !self.needs_reconnect(),
+        }
     }
 
     /// An answer's body was over the limit ([`ErrorKind::BodyTooLarge`]).

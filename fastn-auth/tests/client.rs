@@ -132,8 +132,8 @@ async fn a_missing_connection_is_not_found_with_the_servers_words() {
     let err = mock.client().credentials("slack").tenant_id("globex").send().await.unwrap_err();
     assert!(err.is_not_found() && !err.is_transient(), "{err:?}");
     assert_eq!(
-        (err.code(), err.code().as_str(), err.status_code()),
-        (ErrorCode::NetworkError, "NETWORK_ERROR", Some(404))
+        (err.code(), err.code().as_str(), err.official_code(), err.status_code()),
+        (ErrorCode::NotConnected, "NOT_CONNECTED", ErrorCode::NetworkError, Some(404))
     );
     assert_eq!(err.server_message(), Some("no completed connection for this connector and tenant"));
     let text = err.to_string();
@@ -627,23 +627,65 @@ async fn keys_go_as_fastn_issues_them_and_a_test_key_only_with_its_header() {
 async fn fastns_codes_decide_in_every_shape_of_its_errors() {
     let mock = MockServer::builder().connectors(MANIFEST).start().await.unwrap();
     let client = mock.client();
-    for (status, body, check) in [
+    type Check = fn(&Error) -> bool;
+    let cases: [(u16, &str, Check, ErrorCode); 8] = [
         (
             401,
             r#"{"error": {"code": "CONN-REFRESH-FAILED", "message": "reconnect"}}"#,
-            Error::needs_reconnect as fn(&Error) -> bool,
+            Error::needs_reconnect,
+            ErrorCode::ReconnectRequired,
         ),
-        (401, r#"{"error": "CONNECTOR_AUTH_FAILED", "message": "refused"}"#, Error::needs_reconnect),
-        (404, r#"{"code": "CONNECTION_NOT_FOUND", "statusCode": 404}"#, Error::is_not_connected),
-        (400, r#"{"error": {"code": "VALIDATION_ERROR", "message": "bad"}}"#, Error::is_invalid_arguments),
-        (429, r#"{"error": {"code": "QUOTA_EXCEEDED", "message": "plan"}}"#, Error::is_quota_exceeded),
-    ] {
+        (
+            401,
+            r#"{"error": "CONNECTOR_AUTH_FAILED", "message": "refused"}"#,
+            Error::needs_reconnect,
+            ErrorCode::ReconnectRequired,
+        ),
+        (
+            401,
+            r#"{"error": {"code": "AUTH_EXPIRED", "message": "old"}}"#,
+            Error::is_unauthorized,
+            ErrorCode::Unauthorized,
+        ),
+        (
+            403,
+            r#"{"error": {"code": "FORBIDDEN", "message": "no"}}"#,
+            Error::is_unauthorized,
+            ErrorCode::Unauthorized,
+        ),
+        (
+            404,
+            r#"{"code": "CONNECTION_NOT_FOUND", "statusCode": 404}"#,
+            Error::is_not_connected,
+            ErrorCode::NotConnected,
+        ),
+        (
+            400,
+            r#"{"error": {"code": "VALIDATION_ERROR", "message": "bad"}}"#,
+            Error::is_invalid_arguments,
+            ErrorCode::InvalidArguments,
+        ),
+        (
+            429,
+            r#"{"error": {"code": "QUOTA_EXCEEDED", "message": "plan"}}"#,
+            Error::is_quota_exceeded,
+            ErrorCode::QuotaExceeded,
+        ),
+        (409, r#"{"error": {"code": "CONFLICT", "message": "twice"}}"#, |_| true, ErrorCode::RequestRefused),
+    ];
+    for (status, body, check, code) in cases {
         mock.clear_requests();
         mock.inject(Endpoint::Credentials, Fault::Body { code: status, body: body.into() });
         let err = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
         assert!(check(&err), "{body}: {err:?}");
+        assert_eq!((err.code(), err.official_code()), (code, ErrorCode::NetworkError), "{body}");
         assert_eq!(count(&mock, "/credentials/"), 1, "{body}: never retried");
     }
+    // A 5xx that lasts past the retries is Fastn's trouble, not the network's.
+    let upstream = r#"{"error": {"code": "UPSTREAM_ERROR", "message": "down"}}"#;
+    mock.inject_times(Endpoint::Credentials, Fault::Body { code: 502, body: upstream.into() }, 3);
+    let err = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert_eq!((err.code().as_str(), err.fastn_code()), ("SERVER_ERROR", Some("UPSTREAM_ERROR")), "{err}");
     // A throttle with `retryAfter` (no header): waited for, then retried once.
     mock.insert_connection(ConnectionKey::new(SPACE, "slack").tenant_id("acme"), None);
     let limited = r#"{"error": {"code": "RATE_LIMITED", "message": "slow down", "retryAfter": 1}}"#;
