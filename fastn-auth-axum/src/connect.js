@@ -2,8 +2,11 @@
 // in a popup, follows the flow's events, and dispatches `fastn:connected` or `fastn:failed`
 // on the button (they bubble; `event.detail` has `connector`, `state`, `status`, `message`).
 // Without JavaScript the same button submits its form: a plain POST to the same route.
+// A router built with `return_to` serves this with RETURN_MODE true: the same tab goes to the
+// consent page, and Fastn sends the user back to the app's page.
 (() => {
   "use strict";
+  const RETURN_MODE = false;
   const script = document.currentScript;
   // Where the router is mounted: this script's own URL, less "/connect.js".
   const base = new URL(".", script ? script.src : location.href).pathname.replace(/\/$/, "");
@@ -12,7 +15,26 @@
     button.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
   }
 
+  async function connectBack(button) {
+    const connector = button.getAttribute("data-fastn-connect");
+    button.disabled = true;
+    try {
+      const answer = await fetch(`${base}/${encodeURIComponent(connector)}/connect`, {
+        method: "POST",
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const body = await answer.json().catch(() => ({}));
+      if (!answer.ok || !body.redirect_url) throw new Error(body.error || `HTTP ${answer.status}`);
+      location.assign(body.redirect_url);
+    } catch (error) {
+      button.disabled = false;
+      tell(button, "fastn:failed", { connector, status: "FAILED", message: error.message || String(error) });
+    }
+  }
+
   async function connect(button) {
+    if (RETURN_MODE) return connectBack(button);
     const connector = button.getAttribute("data-fastn-connect");
     // Opened in the click itself, so that no popup blocker stops it; sent on once the
     // flow exists.

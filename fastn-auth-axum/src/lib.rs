@@ -42,7 +42,7 @@
 //!
 //! | route | answers |
 //! |---|---|
-//! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}`; `403` cross-site, `429` with `Retry-After` past the tenant's limits |
+//! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}`; `403` cross-site, `429` with `Retry-After` past the tenant's limits. With [`ConnectRouter::return_to`]: through Fastn's connections API, `303` to the consent page or `{"connection_id", "redirect_url"}`, and the user comes back to your page |
 //! | `GET /flows/{state}` | `{"status": "INACTIVE" \| "ACTIVE" \| "FAILED", "message"?}`; a self-refreshing page for `Accept: text/html` |
 //! | `GET /flows/{state}/events` | Server-Sent Events: `event: status` with that JSON on each change, closed after `ACTIVE` or `FAILED` or at the flow's deadline |
 //! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
@@ -70,6 +70,9 @@
 //!   ([`ConnectRouter::flow_ttl`], default 10 minutes).
 //! - **Any replica**: with `RedisHandles` (feature `redis`), a flow started on one
 //!   replica is followed on any other.
+//! - **Back to your page instead of a popup**: [`ConnectRouter::return_to`] starts flows
+//!   through Fastn's connections API; after consent the user lands on your page, which asks
+//!   `GET /{connector}` whether the tenant is now connected.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
@@ -150,6 +153,7 @@ pub struct ConnectRouter {
     max_pending_flows: usize,
     max_starts_per_minute: usize,
     only: Option<std::collections::HashSet<String>>,
+    return_to: Option<fastn_auth::Url>,
 }
 
 impl std::fmt::Debug for ConnectRouter {
@@ -163,6 +167,7 @@ impl std::fmt::Debug for ConnectRouter {
             .field("max_pending_flows", &self.max_pending_flows)
             .field("max_starts_per_minute", &self.max_starts_per_minute)
             .field("only", &self.only)
+            .field("return_to", &self.return_to)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +202,7 @@ impl ConnectRouter {
             max_pending_flows: DEFAULT_PENDING_FLOWS_PER_TENANT,
             max_starts_per_minute: DEFAULT_STARTS_PER_MINUTE,
             only: None,
+            return_to: None,
         }
     }
 
@@ -242,6 +248,38 @@ impl ConnectRouter {
         self
     }
 
+    /// Starts flows through Fastn's connections API so that the user comes back to `url`, a
+    /// page of your app, instead of finishing in a popup: `POST /{connector}/connect`
+    /// answers `303` to Fastn's consent page (or `{"connection_id", "redirect_url"}` as
+    /// JSON, which `connect.js` then follows in the same tab), and after consent Fastn sends
+    /// the user to `url` with `connector={id}` added to its query (and Fastn's own
+    /// `connection_id` and `status`). Those parameters come from the browser: the page asks
+    /// `GET /{connector}` whether the tenant is connected before it says so.
+    ///
+    /// # Errors
+    /// [`fastn_auth::ErrorKind::Config`] when `url` is not an absolute `http(s)` URL.
+    ///
+    /// ```
+    /// # fn build(client: fastn_auth::FastnAuth) -> Result<axum::Router, fastn_auth::Error> {
+    /// let routes = fastn_auth_axum::ConnectRouter::new(client, ["hubspot"])
+    ///     .return_to("https://app.example.com/settings/integrations")?
+    ///     .into_router();
+    /// # Ok(routes)
+    /// # }
+    /// ```
+    pub fn return_to(mut self, url: &str) -> Result<Self, fastn_auth::Error> {
+        match fastn_auth::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => {
+                self.return_to = Some(parsed);
+                Ok(self)
+            }
+            _ => Err(fastn_auth::Error::config(format!(
+                "return_to needs an absolute http(s) URL of your app's page, got {:?}",
+                url.chars().take(200).collect::<String>()
+            ))),
+        }
+    }
+
     /// The routes, to `nest` under a path of your app.
     pub fn into_router(self) -> axum::Router {
         let watchers = Arc::new(watch::Watchers::new(
@@ -257,6 +295,8 @@ impl ConnectRouter {
             quotas: quota::Quotas::new(self.max_pending_flows, self.max_starts_per_minute),
             only: self.only,
             flow_ttl: self.flow_ttl,
+            script: routes::script_for(self.return_to.is_some()),
+            return_to: self.return_to,
         });
         axum::Router::new()
             .route("/connect.js", get(routes::script))

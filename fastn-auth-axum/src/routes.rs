@@ -25,6 +25,10 @@ pub(crate) struct Shared {
     /// The connectors served, when the app said ([`ConnectRouter::only`](crate::ConnectRouter::only)).
     pub(crate) only: Option<std::collections::HashSet<String>>,
     pub(crate) flow_ttl: Duration,
+    /// The app's page users come back to, in return mode ([`ConnectRouter::return_to`](crate::ConnectRouter::return_to)).
+    pub(crate) return_to: Option<fastn_auth::Url>,
+    /// `connect.js`, for this router's mode.
+    pub(crate) script: String,
 }
 
 impl Shared {
@@ -102,6 +106,9 @@ pub(crate) async fn connect(
         Ok(admitted) => admitted,
         Err(refusal) => return too_many(refusal),
     };
+    if let Some(return_to) = &app.return_to {
+        return connect_back(&app, admitted, tenant, connector, return_to, &headers).await;
+    }
     let session = match app.client.connect(connector.clone()).tenant_id(tenant.0.clone()).send().await {
         Ok(session) => session,
         Err(err) => return sdk_error(&err),
@@ -129,6 +136,35 @@ pub(crate) async fn connect(
     }
     // Without JavaScript: to the consent page, or the status page when the flow has none.
     Redirect::to(redirect_url.as_deref().unwrap_or(&status_url)).into_response()
+}
+
+/// A start in return mode: through Fastn's connections API, the user sent to the consent
+/// page and from there back to the app's page, with `connector` in its query.
+async fn connect_back(
+    app: &Shared,
+    admitted: crate::quota::Admitted,
+    tenant: Tenant,
+    connector: String,
+    return_to: &fastn_auth::Url,
+    headers: &HeaderMap,
+) -> Response {
+    let mut back = return_to.clone();
+    back.query_pairs_mut().append_pair("connector", &connector);
+    let started = app.client.connections().initiate(connector).tenant_id(tenant.0.clone()).redirect_url(back);
+    let started = match started.send().await {
+        Ok(started) => started,
+        Err(err) => return sdk_error(&err),
+    };
+    // Pending until Fastn's own deadline for the consent, or the router's, whichever is first.
+    let ttl = started.expires_in.map_or(app.flow_ttl, |left| left.min(app.flow_ttl));
+    app.quotas.started(admitted, &tenant.0, &started.connection_id, SystemTime::now() + ttl);
+    if accepts(headers, "application/json") {
+        return axum::Json(
+            json!({ "connection_id": started.connection_id, "redirect_url": started.auth_url.as_str() }),
+        )
+        .into_response();
+    }
+    Redirect::to(started.auth_url.as_str()).into_response()
 }
 
 /// `429` with `Retry-After` for a start over the tenant's limits.
@@ -255,11 +291,21 @@ pub(crate) async fn connected(State(app): App, tenant: Tenant, Path(connector): 
     }
 }
 
+/// `connect.js` for a router in return mode or not: the script reads its mode from one
+/// constant.
+pub(crate) fn script_for(return_mode: bool) -> String {
+    if return_mode {
+        crate::CONNECT_JS.replacen("const RETURN_MODE = false;", "const RETURN_MODE = true;", 1)
+    } else {
+        crate::CONNECT_JS.to_owned()
+    }
+}
+
 /// `GET /connect.js`.
-pub(crate) async fn script() -> Response {
+pub(crate) async fn script(State(app): App) -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=300")],
-        crate::CONNECT_JS,
+        app.script.clone(),
     )
         .into_response()
 }

@@ -367,3 +367,65 @@ async fn only_the_declared_connectors_are_served() {
     assert_eq!(app.mock.requests_to(Endpoint::Init), 1, "nothing sent for an undeclared id");
     assert_eq!(app.mock.requests_to(Endpoint::Credentials), 0);
 }
+
+/// The emulator's consent form, approved as a browser posts it; where it sends the user.
+async fn approve(app: &App, consent: &str) -> String {
+    let page = app.http.get(consent).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let state = page.split("name=\"state\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let decided = app
+        .http
+        .post(format!("http://{}/authorize", app.mock.addr()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("state={state}&decision=approve&csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 303);
+    decided.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn in_return_mode_the_user_consents_and_comes_back_to_the_apps_page() {
+    const PAGE: &str = "https://app.example.com/settings?tab=apps";
+    let app = app(|router| router.return_to(PAGE).unwrap()).await;
+    let connected = app.get("/hubspot", "acme").send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(connected, json!({ "connected": false }));
+
+    // Without JavaScript: the form post goes to Fastn's consent page, not to a popup's flow.
+    let answer = app
+        .http
+        .post(format!("{}/hubspot/connect", app.url))
+        .header("x-test-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let consent = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(consent.starts_with(&format!("http://{}/", app.mock.addr())), "{consent}");
+    assert_eq!(app.mock.requests().iter().filter(|r| r.path.ends_with("/connections/initiate")).count(), 1);
+    let back = approve(&app, &consent).await;
+    assert!(back.starts_with(&format!("{PAGE}&connector=hubspot&connection_id=")), "{back}");
+    assert!(back.ends_with("&status=authorized"), "{back}");
+    // The page asks the router, not the query, whether the tenant is connected.
+    let connected = app.get("/hubspot", "acme").send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(connected, json!({ "connected": true }));
+    let other = app.get("/hubspot", "globex").send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(other, json!({ "connected": false }), "another tenant's consent is not this one's");
+
+    // With JavaScript: the same start as JSON, and the script that follows it in the same tab.
+    let started = app.start("slack", "acme").await;
+    assert!(started["connection_id"].is_string() && started.get("events_url").is_none(), "{started}");
+    assert!(started["redirect_url"].as_str().unwrap().starts_with(&format!("http://{}/", app.mock.addr())));
+    let script = app.get("/connect.js", "acme").send().await.unwrap().text().await.unwrap();
+    assert!(script.contains("const RETURN_MODE = true;"), "the script of a router in return mode");
+}
+
+#[test]
+fn return_mode_needs_an_absolute_http_url_of_the_app() {
+    for bad in ["/settings", "javascript:alert(1)", "ftp://app.example.com/", "https://", ""] {
+        let client = fastn_auth::FastnAuth::builder("space").api_key("k").build().unwrap();
+        let err = ConnectRouter::any(client).return_to(bad).unwrap_err();
+        assert!(err.to_string().contains("absolute http(s) URL"), "{bad:?}: {err}");
+    }
+}
