@@ -386,3 +386,25 @@ async fn flow_handles_are_sealed_and_a_planted_or_copied_record_is_a_miss() {
     let other_key = RedisHandles::new(RedisStore::builder([9; 32]).url(redis.url()).build().unwrap());
     assert_eq!(other_key.get("state-a").await.unwrap(), None, "another fleet's key does not open it");
 }
+
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_one_replica_spent_is_kept_by_another_without_a_429() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::builder().rate_limit(2, Duration::from_secs(10)).start().await.unwrap();
+    let first = client(&mock, &redis, KEY);
+    for _ in 0..2 {
+        let _session = first.connect("slack").tenant_id("acme").send().await.unwrap();
+    }
+    assert_eq!(first.rate_limit().map(|limit| limit.remaining), Some(0));
+
+    // Another replica, cold, whose calls may take 1 s: the reset is ~10 s away, so its call
+    // fails at once, unsent, instead of spending a request on Fastn's 429.
+    let other = replica_with(&mock, &redis, |builder, cache| {
+        builder.call_timeout(Duration::from_secs(1)).cache(cache)
+    });
+    let err = other.connect("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(err.is_rate_limited() && err.status_code().is_none(), "refused unsent: {err:?}");
+    assert_eq!(mock.requests_to(Endpoint::Init), 2, "the second replica sent nothing");
+    assert_eq!(other.rate_limit().map(|limit| limit.remaining), Some(0));
+}

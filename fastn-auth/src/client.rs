@@ -126,7 +126,9 @@ impl FastnAuth {
 
     /// The rate limit Fastn last announced for this client's key (`X-RateLimit-*`), when it
     /// did: with nothing remaining, the next request waits for the reset when its deadline
-    /// allows, else fails at once with `is_rate_limited()`, nothing sent.
+    /// allows, else fails at once with `is_rate_limited()`, nothing sent. With a shared
+    /// store ([`CacheOptions::store`]), a limit another client on it spent counts too (read
+    /// at most once a second, before a request to Fastn).
     pub fn rate_limit(&self) -> Option<crate::RateLimit> {
         self.inner.transport.rate_limit()
     }
@@ -492,7 +494,7 @@ impl FastnAuthBuilder {
                 )));
             }
         }
-        let transport = Transport::new(TransportConfig {
+        let mut transport = Transport::new(TransportConfig {
             base_url,
             space_id,
             auth,
@@ -528,6 +530,9 @@ impl FastnAuthBuilder {
         // Without a cache of its own, a client still caches for its API calls.
         let cache =
             Cache::new(self.cache.unwrap_or_default(), transport.base_url(), &self.space_id, credential);
+        if let Some((level, key)) = cache.shared_rate_limit() {
+            transport.share_rate_limit(level, key);
+        }
         let providers = Providers { http, routes };
         let agent_id = self.agent_id.unwrap_or_else(|| self.space_id.clone());
         transport::header_value("agent_id", Some(&agent_id))?;

@@ -263,12 +263,17 @@ impl SharedLevel {
 
     /// The stored credentials of `key`, when readable.
     pub(crate) async fn get(&self, key: &str) -> Option<Stored> {
-        let bytes = self.run(self.store.get(key)).await??;
+        let bytes = self.get_bytes(key).await?;
         let stored = decode(&bytes);
         if stored.is_none() {
             tracing::debug!("a stored credentials entry could not be read; treated as a miss");
         }
         stored
+    }
+
+    /// The bytes stored under `key`, when readable.
+    pub(crate) async fn get_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        self.run(self.store.get(key)).await?
     }
 
     pub(crate) async fn set(&self, key: &str, value: &[u8], ttl: Duration) {

@@ -48,7 +48,7 @@ pub use slot::{MAX_UNAUTHORIZED_BACKOFF, UNAUTHORIZED_BACKOFF};
 pub(crate) struct Cache {
     options: CacheOptions,
     state: Mutex<State>,
-    shared: Option<SharedLevel>,
+    shared: Option<Arc<SharedLevel>>,
     /// What the client's answers depend on besides the connection — its base URL, space
     /// and credential — encoded: the start of every shared-store key.
     scope: String,
@@ -74,7 +74,8 @@ impl Cache {
             State { slots: hashbrown::HashMap::default(), stats: CacheStats::default(), ids: Ids::default() };
         let identity =
             options.store.as_ref().map(|store| store::credential_id(store.identity_key(), credential));
-        let shared = options.store.clone().map(|store| SharedLevel::new(store, options.store_timeout));
+        let shared =
+            options.store.clone().map(|store| Arc::new(SharedLevel::new(store, options.store_timeout)));
         // The URL as parsed: scheme, host, port (unless the scheme's default) and path, so
         // `https://h/api` and `https://h:443/api/` are one deployment, `/other/api` another.
         let base = base_url.as_str().trim_end_matches('/');
@@ -84,6 +85,13 @@ impl Cache {
             shared,
             scope: format!("v2/{}/{}/{}", encode(base), encode(space), identity.unwrap_or_default()),
         }
+    }
+
+    /// The shared store, when there is one, and the key under which the client's rate limit
+    /// is shared there (bound, as every key of the cache, to the base URL, space and
+    /// credential).
+    pub(crate) fn shared_rate_limit(&self) -> Option<(Arc<SharedLevel>, String)> {
+        self.shared.as_ref().map(|shared| (shared.clone(), format!("{}/rate-limit", self.scope)))
     }
 
     pub(crate) fn stats(&self) -> CacheStats {

@@ -217,6 +217,11 @@ impl Transport {
         }
     }
 
+    /// Shares a spent rate limit with every client on the store `level`, under `key`.
+    pub(crate) fn share_rate_limit(&mut self, level: std::sync::Arc<crate::store::SharedLevel>, key: String) {
+        self.rate.share(level, key);
+    }
+
     /// The rate limit Fastn last announced, when it did.
     pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
         self.rate.last()
@@ -289,7 +294,7 @@ impl Transport {
                     request
                 };
                 // A spent rate limit: wait for its reset, or fail unsent past the deadline.
-                match self.rate.before_send(deadline) {
+                match self.rate.before_send(deadline).await {
                     Ok(None) => {}
                     Ok(Some(wait)) => {
                         tracing::debug!(?wait, "the key's rate limit is spent; waiting for its reset");
@@ -454,7 +459,9 @@ impl Transport {
                     unsent,
                 }
             })?;
-            self.rate.observe(response.headers());
+            if let Some(publish) = self.rate.observe(response.headers()) {
+                publish.run().await;
+            }
             if response.url() != &sent_url {
                 return Err(Failure::of(Error::network(
                     &ctx.info(),
