@@ -102,3 +102,21 @@ async fn what_cannot_work_is_refused_unsent_and_a_wrapped_answer_is_read() {
     let err = connections.initiate("slack").tenant_id("acme").redirect_url(BACK).send().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidResponse, "{err}");
 }
+
+#[tokio::test]
+async fn an_expired_connection_reads_expired_everywhere_and_needs_a_reconnect() {
+    let mock = MockServer::builder().auto_approve_after_polls(1).start().await.unwrap();
+    let client = mock.client();
+    let session = client.connect("hubspot").tenant_id("acme").send().await.unwrap();
+    session.wait_for_completion(fast()).await.unwrap();
+    assert!(mock.expire_connection("hubspot", "acme"));
+
+    assert_eq!(session.get_status().await.unwrap().status, AuthStatus::Expired, "the flow's status");
+    let err = session.wait_for_completion(fast()).await.unwrap_err();
+    assert!(err.needs_reconnect(), "{err:?}");
+    let by_tenant =
+        client.connections().status().connector("hubspot").tenant_id("acme").send().await.unwrap();
+    assert_eq!(by_tenant.status, AuthStatus::Expired, "the connections API's `expired`");
+    let err = client.credentials("hubspot").tenant_id("acme").send().await.unwrap_err();
+    assert_eq!((err.code(), err.fastn_code()), (ErrorCode::ReconnectRequired, Some("CONN-REFRESH-FAILED")));
+}

@@ -100,11 +100,9 @@ pub(crate) async fn status(State(app): State<Arc<App>>, headers: HeaderMap, body
             else {
                 return Err(Box::new(refuse("give connection_id, or connector and tenant_id")));
             };
-            if !app.store.is_connected(space_id, connector, tenant) {
-                return Err(not_found());
-            }
+            let status = app.store.connection_status(space_id, connector, tenant).ok_or_else(not_found)?;
             Ok(axum::Json(json!({"connection_id": format!("{connector}:{tenant}"), "connector": connector,
-                "status": "authorized", "tenant_id": tenant}))
+                "status": api_name(status), "tenant_id": tenant}))
             .into_response())
         };
         answer().unwrap_or_else(|refused| *refused)

@@ -397,7 +397,8 @@ impl MockServer {
 
     /// Expires the connections of `connector_id` and `tenant_id`, as a refresh that failed
     /// for good: their credentials are answered `401` with Fastn's `CONN-REFRESH-FAILED`
-    /// (`needs_reconnect()`) from now on. `false` when there is no such connection.
+    /// (`needs_reconnect()`), the flows that made them `EXPIRED` and the connections API
+    /// `expired` from now on. `false` when there is no such connection.
     pub fn expire_connection(&self, connector_id: &str, tenant_id: &str) -> bool {
         self.store.expire(connector_id, tenant_id) > 0
     }

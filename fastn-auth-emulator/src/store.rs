@@ -214,10 +214,20 @@ impl Store {
     }
 
     /// Whether `space_id` holds a connection of `connector_id` for `tenant_id`.
-    pub(crate) fn is_connected(&self, space_id: &str, connector_id: &str, tenant_id: &str) -> bool {
-        lock(&self.connections).keys().any(|held| {
-            held.space_id == space_id && held.connector_id == connector_id && held.tenant_id == tenant_id
-        })
+    /// The status of the tenant's connection of `connector_id`: `Expired` once
+    /// [`expire`](Self::expire)d, else `Active`; `None` when there is none.
+    pub(crate) fn connection_status(
+        &self,
+        space_id: &str,
+        connector_id: &str,
+        tenant_id: &str,
+    ) -> Option<AuthStatus> {
+        lock(&self.connections)
+            .iter()
+            .find(|(held, _)| {
+                held.space_id == space_id && held.connector_id == connector_id && held.tenant_id == tenant_id
+            })
+            .map(|(_, connection)| if connection.expired { AuthStatus::Expired } else { AuthStatus::Active })
     }
 
     /// Ends a pending flow; `false` when no pending flow has that state, or `csrf` is given
@@ -293,7 +303,18 @@ impl Store {
         let of_tenant = connections
             .iter_mut()
             .filter(|(key, _)| key.connector_id == connector_id && key.tenant_id == tenant_id);
-        of_tenant.map(|(_, connection)| connection.expired = true).count()
+        let expired = of_tenant.map(|(_, connection)| connection.expired = true).count();
+        drop(connections);
+        // The flows that made them answer `EXPIRED` from now on, as Fastn's statuses do.
+        for flow in lock(&self.flows).by_state.values_mut() {
+            if flow.status == AuthStatus::Active
+                && flow.key.connector_id == connector_id
+                && flow.key.tenant_id == tenant_id
+            {
+                flow.status = AuthStatus::Expired;
+            }
+        }
+        expired
     }
 
     /// The connection of `connector_id` whose current token is `token` (as the manifest
