@@ -4,6 +4,7 @@
 //!
 //! [`MockServer`]: crate::MockServer
 
+use crate::key::ConnectionBreak;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<Store>> {
         .route("/_emulator/connections/rotate", post(rotate))
         .route("/_emulator/connections/revoke", post(revoke))
         .route("/_emulator/connections/expire", post(expire))
+        .route("/_emulator/connections/break", post(break_connection))
         .route("/_emulator/faults", post(inject).delete(clear_faults))
         .route("/_emulator/rate-limit", put(set_rate_limit).delete(clear_rate_limit))
         .route("/_emulator/reset", post(reset))
@@ -219,7 +221,26 @@ async fn revoke(State(store): Shared, body: axum::body::Bytes) -> Response {
 /// failed: credentials answer `CONN-REFRESH-FAILED`).
 async fn expire(State(store): Shared, body: axum::body::Bytes) -> Response {
     match parse::<Tenant>(&body, TENANT) {
-        Ok(tenant) => changed(store.expire(&tenant.connector_id, &tenant.tenant_id)),
+        Ok(tenant) => {
+            changed(store.break_connection(&tenant.connector_id, &tenant.tenant_id, ConnectionBreak::Expired))
+        }
+        Err(message) => bad_request(&message),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BreakBody {
+    connector_id: String,
+    tenant_id: String,
+    kind: ConnectionBreak,
+}
+
+/// `POST /_emulator/connections/break`: a tenant's connections broken as `kind` says
+/// (`expired`, `refresh_failed`, `revoked`, `deleted`).
+async fn break_connection(State(store): Shared, body: axum::body::Bytes) -> Response {
+    const EXPECTED: &str = r#"{"connector_id": "…", "tenant_id": "…", "kind": "expired" | "refresh_failed" | "revoked" | "deleted"}"#;
+    match parse::<BreakBody>(&body, EXPECTED) {
+        Ok(broken) => changed(store.break_connection(&broken.connector_id, &broken.tenant_id, broken.kind)),
         Err(message) => bad_request(&message),
     }
 }

@@ -1,4 +1,4 @@
-//! [`ConnectionKey`]: which connection a set of credentials belongs to.
+//! [`ConnectionKey`]: which connection a set of credentials belongs to; [`ConnectionBreak`]: how one breaks.
 
 /// Which connection credentials belong to: the emulator keeps one set per key, so a tenant
 /// only ever reads its own.
@@ -49,4 +49,23 @@ impl ConnectionKey {
         self.connection_id = connection_id.into();
         self
     }
+}
+
+/// How [`MockServer::break_connection`](crate::MockServer::break_connection) breaks a
+/// connection, as Fastn and the provider then answer for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConnectionBreak {
+    /// Expired: the flows that made it answer `EXPIRED`, the connections API `expired`, its
+    /// credentials `401` with `CONN-REFRESH-FAILED`.
+    Expired,
+    /// Its refresh failed for good: credentials `401` with `CONN-REFRESH-FAILED`; statuses
+    /// still say it is active.
+    RefreshFailed,
+    /// Revoked at the provider: Fastn still hands out its token, the provider's API answers
+    /// it `401`.
+    Revoked,
+    /// Deleted: Fastn no longer has it (credentials `404`), and its token is refused.
+    Deleted,
 }

@@ -66,7 +66,7 @@ use tokio::sync::watch;
 
 pub use config::{AutoApprove, CredentialsShape, ErrorShape, KeyCase, Wrapping};
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
-pub use key::ConnectionKey;
+pub use key::{ConnectionBreak, ConnectionKey};
 pub use live::StartError;
 pub use requests::RecordedRequest;
 
@@ -400,7 +400,15 @@ impl MockServer {
     /// (`needs_reconnect()`), the flows that made them `EXPIRED` and the connections API
     /// `expired` from now on. `false` when there is no such connection.
     pub fn expire_connection(&self, connector_id: &str, tenant_id: &str) -> bool {
-        self.store.expire(connector_id, tenant_id) > 0
+        self.break_connection(connector_id, tenant_id, ConnectionBreak::Expired)
+    }
+
+    /// Breaks the connections of `connector_id` and `tenant_id` as `kind` says (expired,
+    /// refresh failed, revoked at the provider, deleted), answering for them as Fastn and
+    /// the provider do; the control API's `POST /_emulator/connections/break` does the same.
+    /// `false` when there is no such connection.
+    pub fn break_connection(&self, connector_id: &str, tenant_id: &str, kind: ConnectionBreak) -> bool {
+        self.store.break_connection(connector_id, tenant_id, kind) > 0
     }
 
     /// Sets the rate limit per key from now on, as

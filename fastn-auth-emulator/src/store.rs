@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{AutoApprove, CredentialsShape, KeyCase, Wrapping};
 use crate::faults::Fault;
-use crate::key::ConnectionKey;
+use crate::key::{ConnectionBreak, ConnectionKey};
 use crate::requests::RecordedRequest;
 use fastn_auth::wire::{self, AuthStatus, Endpoint};
 
@@ -86,8 +86,8 @@ pub(crate) const ENDPOINTS: [Endpoint; 8] = [
 struct Connection {
     creds: Map<String, Value>,
     body: Bytes,
-    /// Its refresh failed: credentials are refused with `CONN-REFRESH-FAILED`.
-    expired: bool,
+    /// How it is broken ([`ConnectionBreak`]), when it is.
+    broken: Option<ConnectionBreak>,
 }
 
 /// Flows by state, and their states in start order for expiry.
@@ -227,7 +227,10 @@ impl Store {
             .find(|(held, _)| {
                 held.space_id == space_id && held.connector_id == connector_id && held.tenant_id == tenant_id
             })
-            .map(|(_, connection)| if connection.expired { AuthStatus::Expired } else { AuthStatus::Active })
+            .map(|(_, connection)| match connection.broken {
+                Some(ConnectionBreak::Expired) => AuthStatus::Expired,
+                _ => AuthStatus::Active,
+            })
     }
 
     /// Ends a pending flow; `false` when no pending flow has that state, or `csrf` is given
@@ -270,7 +273,7 @@ impl Store {
             .cloned()
             .unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
-        lock(&self.connections).insert(key, Connection { creds, body, expired: false });
+        lock(&self.connections).insert(key, Connection { creds, body, broken: None });
     }
 
     pub(crate) fn set_template(&self, connector_id: &str, creds: Map<String, Value>) {
@@ -284,7 +287,7 @@ impl Store {
     ) -> Map<String, Value> {
         let creds = creds.unwrap_or_else(|| crate::generate::credentials(&key, &self.declared));
         let body = self.render(creds.clone());
-        lock(&self.connections).insert(key, Connection { creds: creds.clone(), body, expired: false });
+        lock(&self.connections).insert(key, Connection { creds: creds.clone(), body, broken: None });
         creds
     }
 
@@ -293,28 +296,41 @@ impl Store {
     pub(crate) fn credentials_body(&self, key: &ConnectionKey) -> Option<Result<Bytes, ()>> {
         let connections = lock(&self.connections);
         let connection = connections.get(key)?;
-        Some(if connection.expired { Err(()) } else { Ok(connection.body.clone()) })
+        match connection.broken {
+            Some(ConnectionBreak::Expired | ConnectionBreak::RefreshFailed) => Some(Err(())),
+            _ => Some(Ok(connection.body.clone())),
+        }
     }
 
-    /// Expires every connection of `connector_id` and `tenant_id` (its refresh failed);
-    /// how many there were.
-    pub(crate) fn expire(&self, connector_id: &str, tenant_id: &str) -> usize {
+    /// Breaks every connection of `connector_id` and `tenant_id` as `kind` says; how many
+    /// there were.
+    pub(crate) fn break_connection(
+        &self,
+        connector_id: &str,
+        tenant_id: &str,
+        kind: ConnectionBreak,
+    ) -> usize {
+        if kind == ConnectionBreak::Deleted {
+            return self.revoke(connector_id, tenant_id);
+        }
         let mut connections = lock(&self.connections);
         let of_tenant = connections
             .iter_mut()
             .filter(|(key, _)| key.connector_id == connector_id && key.tenant_id == tenant_id);
-        let expired = of_tenant.map(|(_, connection)| connection.expired = true).count();
+        let broken = of_tenant.map(|(_, connection)| connection.broken = Some(kind)).count();
         drop(connections);
-        // The flows that made them answer `EXPIRED` from now on, as Fastn's statuses do.
-        for flow in lock(&self.flows).by_state.values_mut() {
-            if flow.status == AuthStatus::Active
-                && flow.key.connector_id == connector_id
-                && flow.key.tenant_id == tenant_id
-            {
-                flow.status = AuthStatus::Expired;
+        if kind == ConnectionBreak::Expired {
+            // The flows that made them answer `EXPIRED` from now on, as Fastn's statuses do.
+            for flow in lock(&self.flows).by_state.values_mut() {
+                if flow.status == AuthStatus::Active
+                    && flow.key.connector_id == connector_id
+                    && flow.key.tenant_id == tenant_id
+                {
+                    flow.status = AuthStatus::Expired;
+                }
             }
         }
-        expired
+        broken
     }
 
     /// The connection of `connector_id` whose current token is `token` (as the manifest
@@ -325,6 +341,7 @@ impl Store {
             .iter()
             .find(|(key, connection)| {
                 key.connector_id == connector_id
+                    && connection.broken != Some(ConnectionBreak::Revoked)
                     && connection
                         .creds
                         .get(field)
