@@ -117,6 +117,9 @@ async fn an_expired_connection_reads_expired_everywhere_and_needs_a_reconnect() 
     let by_tenant =
         client.connections().status().connector("hubspot").tenant_id("acme").send().await.unwrap();
     assert_eq!(by_tenant.status, AuthStatus::Expired, "the connections API's `expired`");
+    // The status said so already: the connection is known broken, its call refused unsent.
+    let asked = mock.requests_to(Endpoint::Credentials);
     let err = client.credentials("hubspot").tenant_id("acme").send().await.unwrap_err();
-    assert_eq!((err.code(), err.fastn_code()), (ErrorCode::ReconnectRequired, Some("CONN-REFRESH-FAILED")));
+    assert!(err.code() == ErrorCode::ReconnectRequired && err.needs_reconnect(), "{err}");
+    assert_eq!(mock.requests_to(Endpoint::Credentials), asked);
 }

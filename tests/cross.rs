@@ -26,6 +26,8 @@ mod documented_stub;
 mod fault_matrix;
 #[path = "hardening.rs"]
 mod hardening;
+#[path = "health.rs"]
+mod health;
 #[path = "leaks.rs"]
 mod leaks;
 #[path = "mcp.rs"]

@@ -212,6 +212,28 @@ impl FastnAuth {
         CredentialsRequest::new(&self.inner, connector)
     }
 
+    /// The health of a connection of `connector_id`, as this client's calls learned it
+    /// (`.probe()` to ask Fastn now): see [`health`](crate::health).
+    pub fn health(&self, connector_id: impl Into<String>) -> crate::HealthRequest<'_> {
+        crate::HealthRequest::new(&self.inner, connector_id.into())
+    }
+
+    /// Every change of a connection's health from now on: one
+    /// [`ConnectionEvent`](crate::health::ConnectionEvent) per change, never one per failed
+    /// call. A slow subscriber is told how many it missed and never holds a call up.
+    pub fn events(&self) -> crate::health::ConnectionEvents {
+        self.inner.health.subscribe()
+    }
+
+    /// Starts a flow that connects a broken connection again (give the same tenant and, when
+    /// calls name one, connection id): its consent page is what calls refused for the broken
+    /// connection carry ([`Error::reconnect_url`](crate::Error::reconnect_url)); when it ends
+    /// `ACTIVE` the connection is [`Reconnected`](crate::health::EventKind::Reconnected) and
+    /// its stale token dropped.
+    pub fn reconnect(&self, connector_id: impl Into<String>) -> ConnectRequest<'_, Untyped> {
+        ConnectRequest::reconnect(&self.inner, Untyped::new(connector_id))
+    }
+
     /// Continues a flow started elsewhere (another request, another process) from its
     /// [`SessionHandle`], untyped.
     pub fn resume(&self, handle: SessionHandle) -> AuthSession<Untyped> {
@@ -539,7 +561,15 @@ impl FastnAuthBuilder {
         let tools = ToolSettings::new(&transport, agent_id, &self.stage)?;
         let space_id = self.space_id;
         Ok(FastnAuth {
-            inner: Arc::new(ClientInner { transport, cache, caches_credentials, providers, space_id, tools }),
+            inner: Arc::new(ClientInner {
+                transport,
+                cache,
+                caches_credentials,
+                providers,
+                space_id,
+                tools,
+                health: crate::health::Board::default(),
+            }),
         })
     }
 }

@@ -239,6 +239,25 @@ pub enum ErrorKind {
         message: String,
     },
 
+    /// The connection is broken ([`crate::health`]): the call was refused at once, nothing
+    /// sent, until the tenant connects again or the next probe.
+    #[error("the connection of `{connector_id}`{} is broken ({reason}{}): it needs a reconnect; nothing was sent (next probe in {probe_in:?})", tenant_id.as_ref().map_or_else(String::new, |tenant| format!(" (tenant `{tenant}`)")), fastn_code.as_ref().map_or_else(String::new, |code| format!(", {code}")))]
+    #[non_exhaustive]
+    ConnectionBroken {
+        /// The connector.
+        connector_id: String,
+        /// The tenant, if any.
+        tenant_id: Option<String>,
+        /// Why it is broken.
+        reason: crate::health::BreakReason,
+        /// Fastn's code that said so, when it said one.
+        fastn_code: Option<String>,
+        /// The consent page of a reconnect started for it, when one was.
+        reconnect_url: Option<url::Url>,
+        /// How long until a call is let through to ask again.
+        probe_in: Duration,
+    },
+
     /// A value given to the SDK is unusable, detected before any request.
     #[error("invalid configuration: {message}")]
     #[non_exhaustive]
@@ -276,6 +295,7 @@ impl Error {
             ErrorKind::InvalidResponse { .. } | ErrorKind::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
             ErrorKind::Config { .. } => ErrorCode::ConfigError,
             ErrorKind::InvalidArguments { .. } => ErrorCode::InvalidArguments,
+            ErrorKind::ConnectionBroken { .. } => ErrorCode::ReconnectRequired,
         }
     }
 
@@ -312,7 +332,9 @@ impl Error {
         match self.kind() {
             ErrorKind::Timeout { .. } => ErrorCode::Timeout,
             ErrorKind::Authentication { .. } => ErrorCode::AuthFailed,
-            ErrorKind::Network { .. } | ErrorKind::ToolRefused { .. } => ErrorCode::NetworkError,
+            ErrorKind::Network { .. }
+            | ErrorKind::ToolRefused { .. }
+            | ErrorKind::ConnectionBroken { .. } => ErrorCode::NetworkError,
             ErrorKind::InvalidResponse { .. } | ErrorKind::BodyTooLarge { .. } => ErrorCode::InvalidResponse,
             ErrorKind::Config { .. } | ErrorKind::InvalidArguments { .. } => ErrorCode::ConfigError,
         }
@@ -345,9 +367,9 @@ impl Error {
     /// on the predicates below, which use it), never on the message.
     pub fn fastn_code(&self) -> Option<&str> {
         match self.kind() {
-            ErrorKind::Network { fastn_code, .. } | ErrorKind::ToolRefused { fastn_code, .. } => {
-                fastn_code.as_deref()
-            }
+            ErrorKind::Network { fastn_code, .. }
+            | ErrorKind::ToolRefused { fastn_code, .. }
+            | ErrorKind::ConnectionBroken { fastn_code, .. } => fastn_code.as_deref(),
             _ => None,
         }
     }
@@ -381,11 +403,12 @@ impl Error {
     }
 
     /// The connection exists but is broken, and will not mend by itself: the tenant has to
-    /// connect again (`CONN-AUTH-FAILED`, `CONN-REFRESH-FAILED`, or a flow or connection
-    /// that ended `EXPIRED` or `FAILED`).
+    /// connect again (`CONN-AUTH-FAILED`, `CONN-REFRESH-FAILED`, a flow or connection
+    /// that ended `EXPIRED` or `FAILED`, or a call refused because the connection is known
+    /// broken: [`reconnect_url`](Self::reconnect_url)).
     pub fn needs_reconnect(&self) -> bool {
         match self.kind() {
-            ErrorKind::Authentication { .. } => true,
+            ErrorKind::Authentication { .. } | ErrorKind::ConnectionBroken { .. } => true,
             _ => matches!(self.fastn_code(), Some("CONN-AUTH-FAILED" | "CONN-REFRESH-FAILED")),
         }
     }
@@ -423,9 +446,20 @@ impl Error {
                 "the tool service's answer could not be read".to_owned()
             }
             ErrorKind::Authentication { .. } => "connecting the app failed".to_owned(),
+            ErrorKind::ConnectionBroken { .. } => "the user must connect this app again".to_owned(),
             ErrorKind::Config { .. } => "the tool service is not configured correctly".to_owned(),
         };
         format!("{what} ({})", self.code())
+    }
+
+    /// The consent page of a reconnect started for a broken connection
+    /// ([`FastnAuth::reconnect`](crate::FastnAuth::reconnect)), for a call refused because
+    /// of it.
+    pub fn reconnect_url(&self) -> Option<&url::Url> {
+        match self.kind() {
+            ErrorKind::ConnectionBroken { reconnect_url, .. } => reconnect_url.as_ref(),
+            _ => None,
+        }
     }
 
     /// The request the error is about, when there was one.
@@ -586,6 +620,21 @@ impl Error {
                 request: request.clone(),
                 message: message.clone(),
                 source: None,
+            },
+            ErrorKind::ConnectionBroken {
+                connector_id,
+                tenant_id,
+                reason,
+                fastn_code,
+                reconnect_url,
+                probe_in,
+            } => ErrorKind::ConnectionBroken {
+                connector_id: connector_id.clone(),
+                tenant_id: tenant_id.clone(),
+                reason: *reason,
+                fastn_code: fastn_code.clone(),
+                reconnect_url: reconnect_url.clone(),
+                probe_in: *probe_in,
             },
             ErrorKind::BodyTooLarge { request, limit, declared } => {
                 ErrorKind::BodyTooLarge { request: request.clone(), limit: *limit, declared: *declared }

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
+use crate::health::{Board, ConnectionEvent, Learned};
 use crate::provider::Providers;
 use crate::target::Scope;
 use crate::target::{Key, Target};
@@ -26,6 +27,8 @@ pub(crate) struct ClientInner {
     /// The space, as given.
     pub(crate) space_id: String,
     pub(crate) tools: ToolSettings,
+    /// What calls learned of each connection's health.
+    pub(crate) health: Board,
 }
 
 /// What every `executeTool` call of a client sends besides the call's own fields.
@@ -72,10 +75,38 @@ impl ClientInner {
         let route = Route::Status { state };
         let mut answer = self.transport.call(route, target.scope(), budget, wire::decode_status).await?;
         answer.error_message = answer.error_message.map(|said| self.transport.scrub(said));
-        if answer.status == wire::AuthStatus::Active {
-            self.cache.connected(target);
+        match answer.status {
+            wire::AuthStatus::Active => {
+                self.cache.connected(target);
+                self.learn(target.key(), Learned::Connected);
+            }
+            wire::AuthStatus::Expired => {
+                self.learn(target.key(), Learned::Broken(crate::health::BreakReason::Expired, None));
+            }
+            _ => {}
         }
         Ok(answer)
+    }
+
+    /// Records what a call learned of `key`'s health; a connection that broke, went or was
+    /// mended loses its cached answer (a token that no longer works, or a stale one).
+    pub(crate) fn learn(&self, key: Key<'_>, learned: Learned) -> Option<ConnectionEvent> {
+        let event = self.health.learned(key, learned)?;
+        self.cache.forget(key);
+        Some(event)
+    }
+
+    /// What a failed call for `key` tells of its health, recorded.
+    fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
+        if let Some(learned) = Learned::from_error(err) {
+            self.learn(key, learned);
+        }
+    }
+
+    /// Whether a call for `key` may go on: refused at once while the connection is broken
+    /// and no probe is due (its cached answer dropped, so that hits stop too).
+    fn gate(&self, key: Key<'_>) -> Result<()> {
+        self.health.gate(key).inspect_err(|_| self.cache.forget(key))
     }
 
     /// What the client's own cache answers for `key` at once, when it caches credentials
@@ -96,6 +127,7 @@ impl ClientInner {
         freshness: Freshness,
     ) -> Result<Credentials<E>> {
         if !self.caches_credentials {
+            self.gate(key)?;
             // Boxed, like the cache's slow path: a request's future is not moved in kilobytes.
             return Box::pin(self.fetch(key, deadline)).await;
         }
@@ -117,6 +149,7 @@ impl ClientInner {
             return settled;
         }
         Transport::check_ids(credentials_route(key), key.scope())?;
+        self.gate(key)?;
         // The wait and the fetch make a future of kilobytes (the whole fetch path), boxed so
         // that a hit's future, which every caller moves, stays small.
         Box::pin(self.waited(key, deadline, freshness)).await
@@ -146,7 +179,15 @@ impl ClientInner {
     /// `GET /connect/credentials/{org}/{connector}` itself.
     async fn fetch<E: Extra>(&self, key: Key<'_>, deadline: Option<Instant>) -> Result<Credentials<E>> {
         let decode = |body: &[u8]| Credentials::from_answer(key.connector_id, body);
-        self.transport.call(credentials_route(key), key.scope(), self.budget(deadline), decode).await
+        let fetched =
+            self.transport.call(credentials_route(key), key.scope(), self.budget(deadline), decode).await;
+        match &fetched {
+            Ok(_) => {
+                self.learn(key, Learned::Served);
+            }
+            Err(err) => self.learn_from(key, err),
+        }
+        fetched
     }
 
     /// One query of Fastn's GraphQL API asked as `space`: its `data`, or the first of its

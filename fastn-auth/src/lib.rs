@@ -49,6 +49,7 @@ pub mod connector;
 pub mod credentials;
 pub mod env;
 pub mod error;
+pub mod health;
 mod inner;
 mod jitter;
 pub mod limits;
@@ -75,7 +76,7 @@ pub use error::{Error, ErrorCode, ErrorKind, Result, ToolRefusal};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use fastn_auth_macros::connectors;
-pub use request::{ConnectRequest, CredentialsRequest};
+pub use request::{ConnectRequest, CredentialsRequest, HealthRequest};
 /// The HTTP method of an [`ApiClient::request`], and the status, headers and version of an
 /// [`ApiResponse`] (reqwest's, which are the `http` crate's).
 pub use reqwest::{Method, StatusCode, Version, header};

@@ -1,6 +1,6 @@
-//! The two requests, typed or not: start a flow, fetch credentials. Both are made by the
-//! client (`client.connect("slack")`) or a generated connector (`Slack::connect(&client)`)
-//! and end in `.send().await`.
+//! The requests about one connection: start a flow, fetch credentials (typed or not: made by
+//! the client, `client.connect("slack")`, or a generated connector, `Slack::connect(&client)`),
+//! and read its health. Each ends in `.send().await`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use crate::cache::Freshness;
 use crate::connector::{Connector, Untyped};
 use crate::credentials::Credentials;
 use crate::error::Result;
+use crate::health::Health;
 use crate::inner::ClientInner;
 use crate::session::{AuthSession, SessionHandle};
 use crate::target::Key;
@@ -71,11 +72,17 @@ macro_rules! selector_setters {
 pub struct ConnectRequest<'a, C: Connector = Untyped> {
     inner: &'a Arc<ClientInner>,
     selector: Selector<'a, C>,
+    /// A flow for a broken connection ([`FastnAuth::reconnect`](crate::FastnAuth::reconnect)).
+    reconnect: bool,
 }
 
 impl<'a, C: Connector> ConnectRequest<'a, C> {
     pub(crate) fn new(inner: &'a Arc<ClientInner>, connector: C) -> Self {
-        ConnectRequest { inner, selector: Selector::new(connector) }
+        ConnectRequest { inner, selector: Selector::new(connector), reconnect: false }
+    }
+
+    pub(crate) fn reconnect(inner: &'a Arc<ClientInner>, connector: C) -> Self {
+        ConnectRequest { inner, selector: Selector::new(connector), reconnect: true }
     }
 
     selector_setters!();
@@ -96,6 +103,9 @@ impl<'a, C: Connector> ConnectRequest<'a, C> {
             tracing::info_span!("fastn_auth.connect", connector = %target.connector_id, org = %target.org_id);
         let init = tracing::Instrument::instrument(self.inner.init(&target), span).await?;
         let handle = SessionHandle::started(target, init);
+        if self.reconnect {
+            self.inner.health.reconnect_started(self.selector.key(), handle.redirect_url().cloned());
+        }
         tracing::debug!(connector = handle.connector_id(), state = handle.state(), "flow started");
         Ok(AuthSession::new(self.inner.clone(), handle))
     }
@@ -145,5 +155,80 @@ impl<'a, C: Connector> CredentialsRequest<'a, C> {
         let span =
             tracing::info_span!("fastn_auth.credentials", connector = %key.connector_id, org = %key.org_id);
         tracing::Instrument::instrument(self.inner.credentials(key, None, self.freshness), span).await
+    }
+}
+
+/// A connection's health: `client.health("slack").tenant_id(t).send().await`. Made by
+/// [`FastnAuth::health`](crate::FastnAuth::health).
+#[derive(Debug)]
+#[must_use = "call .send().await"]
+pub struct HealthRequest<'a> {
+    inner: &'a Arc<ClientInner>,
+    connector_id: String,
+    org_id: Option<Cow<'a, str>>,
+    tenant_id: Option<Cow<'a, str>>,
+    connection_id: Option<Cow<'a, str>>,
+    probe: bool,
+}
+
+impl<'a> HealthRequest<'a> {
+    pub(crate) fn new(inner: &'a Arc<ClientInner>, connector_id: String) -> Self {
+        HealthRequest {
+            inner,
+            connector_id,
+            org_id: None,
+            tenant_id: None,
+            connection_id: None,
+            probe: false,
+        }
+    }
+
+    /// The org ([`DEFAULT_ORG_ID`](crate::limits::DEFAULT_ORG_ID) when not given).
+    pub fn org_id(mut self, org_id: impl Into<Cow<'a, str>>) -> Self {
+        self.org_id = Some(org_id.into());
+        self
+    }
+
+    /// The tenant.
+    pub fn tenant_id(mut self, tenant_id: impl Into<Cow<'a, str>>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The connection id.
+    pub fn connection_id(mut self, connection_id: impl Into<Cow<'a, str>>) -> Self {
+        self.connection_id = Some(connection_id.into());
+        self
+    }
+
+    /// Asks Fastn now (a fresh credentials request, let through even while the
+    /// connection is broken) instead of telling what calls learned.
+    pub fn probe(mut self) -> Self {
+        self.probe = true;
+        self
+    }
+
+    fn key(&self) -> Key<'_> {
+        Key {
+            connector_id: &self.connector_id,
+            org_id: self.org_id.as_deref().unwrap_or(crate::wire::DEFAULT_ORG_ID),
+            tenant_id: self.tenant_id.as_deref(),
+            connection_id: self.connection_id.as_deref(),
+        }
+    }
+
+    /// The health; with [`probe`](Self::probe), after asking Fastn (whose answer sets it:
+    /// a failure that tells nothing of the connection — the network, a 5xx — leaves it as
+    /// it was).
+    pub async fn send(self) -> Health {
+        let key = self.key();
+        if self.probe {
+            self.inner.health.probe_now(key);
+            let probed = self.inner.cached::<crate::credentials::ExtraMap>(key, None, Freshness::Newer).await;
+            if let Err(err) = probed {
+                tracing::debug!(error = %err, connector = key.connector_id, "the health probe failed");
+            }
+        }
+        self.inner.health.health(key)
     }
 }

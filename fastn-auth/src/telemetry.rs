@@ -86,6 +86,14 @@ counter! {
     rate_limit_wait => "fastn_auth_rate_limit_waits_total";
 }
 
+/// A change of a connection's health (`kind`: `connected`, `broken`, …).
+#[inline]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn health_event(kind: &'static str) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!("fastn_auth_connection_events_total", "kind" => kind).increment(1);
+}
+
 /// One HTTP request to `endpoint` that ended with `outcome` after `took`.
 #[inline]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]

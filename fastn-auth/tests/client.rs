@@ -676,7 +676,8 @@ async fn fastns_codes_decide_in_every_shape_of_its_errors() {
     for (status, body, check, code) in cases {
         mock.clear_requests();
         mock.inject(Endpoint::Credentials, Fault::Body { code: status, body: body.into() });
-        let err = client.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+        // A client of its own each: a broken connection's next call is refused unsent.
+        let err = mock.client().credentials("slack").tenant_id("acme").send().await.unwrap_err();
         assert!(check(&err), "{body}: {err:?}");
         assert_eq!((err.code(), err.official_code()), (code, ErrorCode::NetworkError), "{body}");
         assert_eq!(count(&mock, "/credentials/"), 1, "{body}: never retried");

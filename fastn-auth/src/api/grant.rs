@@ -12,6 +12,7 @@ use super::ApiClient;
 use crate::cache::Freshness;
 use crate::credentials::{Credentials, ExtraMap};
 use crate::error::Result;
+use crate::health::Learned;
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 use crate::provider::Template;
 
@@ -102,7 +103,7 @@ impl ApiClient {
         {
             // Fastn gave back the token just refused: sending it again is pointless, and so
             // is asking Fastn again soon.
-            self.inner.cache.reject(&self.target, grant.generation);
+            self.refused_generation(grant.generation);
             return Ok(None);
         }
         Ok(Some(grant))
@@ -113,9 +114,20 @@ impl ApiClient {
         self.refused_generation(grant.generation);
     }
 
-    /// [`refused_again`](Self::refused_again) by generation.
+    /// [`refused_again`](Self::refused_again) by generation: the provider refuses the
+    /// connection's token even after a refresh, so its access was revoked there (the
+    /// connection is broken until a reconnect, or the provider accepts it again).
     pub(crate) fn refused_generation(&self, generation: u64) {
         self.inner.cache.reject(&self.target, generation);
+        let revoked = Learned::Broken(crate::health::BreakReason::Revoked, None);
+        self.inner.learn(self.target.key(), revoked);
+    }
+
+    /// The provider answered a request with something other than 401: its token works.
+    pub(crate) fn accepted(&self) {
+        if self.inner.health.any_broken() {
+            self.inner.learn(self.target.key(), Learned::Accepted);
+        }
     }
 
     /// Whether a 401 for `generation` is not worth a refresh now.

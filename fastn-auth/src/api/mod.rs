@@ -526,7 +526,10 @@ impl ApiRequest<'_> {
                         // `pause` made sure it ends before the deadline.
                         tokio::time::sleep(wait).await;
                     }
-                    _ => return Ok(response),
+                    _ => {
+                        client.accepted();
+                        return Ok(response);
+                    }
                 }
             }
         };

@@ -163,6 +163,7 @@ where
             attach(&api, &grant, &mut request)?;
             let response = inner.call(request).await.map_err(Into::into)?;
             if response.status() != StatusCode::UNAUTHORIZED {
+                api.accepted();
                 return Ok(response);
             }
             let retry = retry_after_401(&api, &grant, again).await.map_err(TokenError)?;

@@ -78,6 +78,7 @@ impl Middleware for TokenMiddleware {
         api.attach(&grant, &mut request).map_err(failed)?;
         let response = next.clone().run(request, extensions).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
+            api.accepted();
             return Ok(response);
         }
         let Some((mut again, fresh)) = retry_after_401(api, &grant, again).await.map_err(failed)? else {

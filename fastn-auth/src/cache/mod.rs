@@ -213,6 +213,14 @@ impl Cache {
         );
     }
 
+    /// Drops the cached answer of `key`: its token no longer works (the connection broke or
+    /// went), or a reconnect made it stale.
+    pub(crate) fn forget(&self, key: Key<'_>) {
+        if let Some(slot) = self.lock().slots.get_mut(&key) {
+            slot.cached = None;
+        }
+    }
+
     /// Forgets a remembered "not connected" of `target`: a flow just made the connection.
     pub(crate) fn connected(&self, target: &Target) {
         let mut state = self.lock();
