@@ -126,6 +126,12 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>("streamed")]);
         let streamed = queried.post("/x").body(reqwest::Body::wrap_stream(chunks)).send().await;
         shown.push(format!("{streamed:?}"));
+        // Slack's API refused the query token after a refresh: the connection is broken, and
+        // its errors, then a reconnect, are shown too.
+        shown.push(format!("{:?}", queried.get("/x").send().await));
+        let reconnect = client.reconnect("slack").tenant_id("acme").send().await.unwrap();
+        shown.push(format!("{reconnect:?} {:?}", queried.get("/x").send().await));
+        reconnect.wait_for_completion(poll).await.unwrap();
         for path in ["//evil.example/x", "/../x", "/x\r\ny"] {
             shown.push(format!("{:?}", salesforce.get(path).send().await));
         }

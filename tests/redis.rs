@@ -54,7 +54,11 @@ fn token(credentials: &fastn_auth::Credentials) -> String {
 /// against the emulator and Redis, its output captured.
 fn spawn_replica(role: &str, mock: &MockServer, redis: &Redis, extra: &[(&str, String)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_redis-replica"));
-    command.args([role, &mock.base_url(), &redis.url()]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .args([role, &mock.base_url(), &redis.url()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (name, value) in extra {
         command.env(name, value);
     }
@@ -407,4 +411,98 @@ async fn a_rate_limit_one_replica_spent_is_kept_by_another_without_a_429() {
     assert!(err.is_rate_limited() && err.status_code().is_none(), "refused unsent: {err:?}");
     assert_eq!(mock.requests_to(Endpoint::Init), 2, "the second replica sent nothing");
     assert_eq!(other.rate_limit().map(|limit| limit.remaining), Some(0));
+}
+
+/// Waits until `count` connections listen on the store's health channel.
+async fn health_listeners(redis: &Redis, count: i64) {
+    let mut connection = redis.raw().await;
+    for _ in 0..400 {
+        let channels: Vec<String> =
+            redis::cmd("PUBSUB").arg("CHANNELS").arg("*:h:*").query_async(&mut connection).await.unwrap();
+        if let Some(channel) = channels.first() {
+            let counts: Vec<(String, i64)> =
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut connection).await.unwrap();
+            if counts.first().is_some_and(|(_, listening)| *listening >= count) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{count} replicas never listened on the health channel");
+}
+
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_break_one_replica_sees_reaches_every_replica_once_and_stops_their_calls() {
+    use std::io::{BufRead as _, BufReader};
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::builder().connectors(fastn_auth_tests::MANIFEST).start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let mut replicas: Vec<_> = (0..2).map(|_| spawn_replica("health", &mock, &redis, &[])).collect();
+    let mut lines: Vec<_> =
+        replicas.iter_mut().map(|child| BufReader::new(child.stdout.take().unwrap()).lines()).collect();
+    let mut next_line = |index: usize| lines[index].next().unwrap().unwrap();
+    for index in 0..2 {
+        assert_eq!(next_line(index), "ready");
+    }
+    let client = client(&mock, &redis, KEY);
+    let mut events = client.events();
+    let slack = fastn_auth_tests::Slack::api(&client).tenant_id("acme");
+    assert_eq!(slack.get("/auth.test").send().await.unwrap().status(), 200);
+    health_listeners(&redis, 3).await;
+
+    // This replica sees the provider refuse the token after a refresh: revoked.
+    mock.break_connection("slack", "acme", fastn_auth_emulator::ConnectionBreak::Revoked);
+    assert_eq!(slack.get("/auth.test").send().await.unwrap().status(), 401);
+    let provider_calls = mock.requests_to(Endpoint::Api);
+    for index in 0..2 {
+        assert_eq!(next_line(index), "event broken", "replica {index}");
+        assert_eq!(next_line(index), "call refused needs_reconnect=true", "replica {index}");
+    }
+    assert_eq!(mock.requests_to(Endpoint::Api), provider_calls, "no replica called with the revoked token");
+    for (index, child) in replicas.iter_mut().enumerate() {
+        drop(child.stdin.take());
+        assert_eq!(next_line(index), "more events 0", "replica {index} heard it once");
+    }
+    for mut child in replicas {
+        assert!(child.wait().unwrap().success());
+    }
+    let mut kinds = Vec::new();
+    while let Some(Some(event)) =
+        futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut events))
+    {
+        kinds.push(event.unwrap().kind.as_str().to_owned());
+    }
+    assert_eq!(kinds, ["broken"], "the replica that saw it heard it once, not again from the others");
+}
+
+#[cfg_attr(missing_redis, ignore = "redis-server is not installed (apt-get install redis-server)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_starts_later_reads_that_the_connection_is_broken() {
+    let Some(redis) = Redis::start() else { return };
+    let mock = MockServer::start().await.unwrap();
+    connect(&mock, "acme", CANARY);
+    let first = client(&mock, &redis, KEY);
+    mock.break_connection("slack", "acme", fastn_auth_emulator::ConnectionBreak::RefreshFailed);
+    assert!(first.credentials("slack").tenant_id("acme").send().await.unwrap_err().needs_reconnect());
+    // The state is written in the background: wait until the store holds it.
+    let mut stored = false;
+    for _ in 0..400 {
+        stored = redis.dump().await.iter().any(|(name, _)| name.contains("/health"));
+        if stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(stored, "the broken state was never stored");
+    let asked = upstream(&mock);
+    let later = client(&mock, &redis, KEY);
+    let err = later.credentials("slack").tenant_id("acme").send().await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::ConnectionBroken { .. }),
+        "known broken, refused unsent: {err:?}"
+    );
+    assert_eq!(upstream(&mock), asked, "the later replica did not ask Fastn");
+    let health = later.health("slack").tenant_id("acme").send().await;
+    assert!(matches!(health.state, fastn_auth::health::HealthState::Broken { .. }), "{health:?}");
 }

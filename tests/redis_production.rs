@@ -196,6 +196,8 @@ async fn an_acl_user_works_and_a_wrong_password_is_one_log_line_and_no_caller_er
         "on",
         &format!(">{PASSWORD}"),
         "~*",
+        // Channels too: connection health crosses replicas on the store's channel.
+        "&*",
         "+@all",
     ];
     let Some(_redis) = RedisServer::launch(port, acl.iter().map(|arg| (*arg).to_owned()).collect()) else {

@@ -5,18 +5,19 @@
 #![warn(missing_docs)]
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use futures_util::StreamExt as _;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
-use fastn_auth::store::{CacheStore, LockToken, StoreError, StoreFuture};
+use fastn_auth::store::{CacheStore, LockToken, StoreError, StoreFuture, Subscription};
 use fastn_auth::{Error, Result};
 
 /// The first bytes of every sealed value: format 2, XChaCha20-Poly1305 with the full Redis
@@ -86,12 +87,16 @@ return 0"#,
 /// the cache goes to Fastn, never failing a call that Fastn can answer.
 pub struct RedisStore {
     backend: Backend,
+    /// A client of one node, for the connections that subscribe to a channel (in a cluster
+    /// any node hears every message published).
+    subscriber: redis::Client,
     connection: OnceCell<Connection>,
     /// Where it connects, for `Debug`: host and port, never a password.
     server: String,
     prefix: String,
-    /// The key values are sealed with, then older keys still accepted for reading.
-    keys: Vec<XChaCha20Poly1305>,
+    /// The key values are sealed with, then older keys still accepted for reading (shared
+    /// with the subscriptions, which open messages).
+    keys: Arc<Vec<XChaCha20Poly1305>>,
     /// Keys the hash of a client's credential in key names; derived from the oldest key.
     identity_key: [u8; 32],
 }
@@ -145,7 +150,7 @@ impl RedisStore {
     /// them, and each connection is then fetched from Fastn once more.
     #[must_use]
     pub fn previous_key(mut self, key: [u8; 32]) -> Self {
-        self.keys.push(XChaCha20Poly1305::new(&key.into()));
+        Arc::make_mut(&mut self.keys).push(XChaCha20Poly1305::new(&key.into()));
         self.identity_key = derive(&key, IDENTITY);
         self
     }
@@ -202,10 +207,18 @@ impl RedisStore {
         format!("{}:l:{{{key}}}", self.prefix)
     }
 
+    fn channel_name(&self, channel: &str) -> String {
+        format!("{}:h:{{{channel}}}", self.prefix)
+    }
+
     /// `MAGIC`, a random nonce, and the ciphertext of `plain` with the Redis key of `key`
     /// as associated data.
     fn seal(&self, key: &str, plain: &[u8]) -> std::result::Result<Vec<u8>, StoreError> {
-        let aad = self.value_key(key);
+        self.seal_for(&self.value_key(key), plain)
+    }
+
+    /// [`seal`](Self::seal) bound to the Redis name `aad` (a key's, or a channel's).
+    fn seal_for(&self, aad: &str, plain: &[u8]) -> std::result::Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce)
             .map_err(|e| StoreError::new(format!("no randomness for a nonce: {e}")))?;
@@ -222,15 +235,25 @@ impl RedisStore {
     /// The plain value, or `None` for anything that does not open under the Redis key of
     /// `key` with one of the keys.
     fn open(&self, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-        let aad = self.value_key(key);
-        let rest = sealed.strip_prefix(MAGIC.as_slice())?;
-        if rest.len() < NONCE_BYTES {
-            return None;
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
-        let payload = || Payload { msg: ciphertext, aad: aad.as_bytes() };
-        self.keys.iter().find_map(|cipher| cipher.decrypt(XNonce::from_slice(nonce), payload()).ok())
+        self.open_for(&self.value_key(key), sealed)
     }
+
+    /// [`open`](Self::open) bound to the Redis name `aad`.
+    fn open_for(&self, aad: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        open_with(&self.keys, aad, sealed)
+    }
+}
+
+/// The plain text of `sealed` (`MAGIC`, nonce, ciphertext) under one of `keys`, bound to the
+/// Redis name `aad`; `None` for anything else.
+fn open_with(keys: &[XChaCha20Poly1305], aad: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    let rest = sealed.strip_prefix(MAGIC.as_slice())?;
+    if rest.len() < NONCE_BYTES {
+        return None;
+    }
+    let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
+    let payload = || Payload { msg: ciphertext, aad: aad.as_bytes() };
+    keys.iter().find_map(|cipher| cipher.decrypt(XNonce::from_slice(nonce), payload()).ok())
 }
 
 /// A 32-byte subkey of `key` for `purpose`, so no key serves two uses.
@@ -413,6 +436,11 @@ impl RedisStoreBuilder {
         let certificates = || redis::TlsCertificates { client_tls: None, root_cert: self.root_pem.clone() };
         let refuse = |err: redis::RedisError| Error::config(format!("RedisStore: {:?}", err.kind()));
         let shown: Vec<String> = infos.iter().map(|info| info.addr().to_string()).collect();
+        let node = |info: redis::ConnectionInfo| match self.root_pem {
+            Some(_) => redis::Client::build_with_tls(info, certificates()).map_err(refuse),
+            None => redis::Client::open(info).map_err(refuse),
+        };
+        let subscriber = node(infos[0].clone())?;
         let backend = if is_cluster {
             let mut builder = redis::cluster::ClusterClientBuilder::new(infos)
                 .connection_timeout(Duration::from_millis(500))
@@ -423,19 +451,15 @@ impl RedisStoreBuilder {
             }
             Backend::Cluster(builder.build().map_err(refuse)?)
         } else {
-            let info = infos.remove(0);
-            let client = match self.root_pem {
-                Some(_) => redis::Client::build_with_tls(info, certificates()).map_err(refuse)?,
-                None => redis::Client::open(info).map_err(refuse)?,
-            };
-            Backend::Single(client)
+            Backend::Single(subscriber.clone())
         };
         Ok(RedisStore {
             backend,
+            subscriber,
             connection: OnceCell::new(),
             server: shown.join(", ").chars().take(200).collect(),
             prefix: self.prefix.unwrap_or_else(|| "fastn-auth".to_owned()),
-            keys: vec![XChaCha20Poly1305::new(&self.key.into())],
+            keys: Arc::new(vec![XChaCha20Poly1305::new(&self.key.into())]),
             identity_key: derive(&self.key, IDENTITY),
         })
     }
@@ -496,6 +520,35 @@ impl CacheStore for RedisStore {
                 .await
                 .map_err(redis_error)?;
             Ok((taken == 1).then(|| LockToken::new(token)))
+        })
+    }
+
+    fn publish<'a>(&'a self, channel: &'a str, message: &'a [u8]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let name = self.channel_name(channel);
+            let sealed = self.seal_for(&name, message)?;
+            let mut connection = self.connection().await?;
+            redis::cmd("PUBLISH")
+                .arg(&name)
+                .arg(sealed)
+                .query_async::<()>(&mut connection)
+                .await
+                .map_err(redis_error)
+        })
+    }
+
+    fn subscribe<'a>(&'a self, channel: &'a str) -> StoreFuture<'a, Option<Subscription>> {
+        Box::pin(async move {
+            let name = self.channel_name(channel);
+            let mut pubsub = self.subscriber.get_async_pubsub().await.map_err(redis_error)?;
+            pubsub.subscribe(&name).await.map_err(redis_error)?;
+            // Each message opened under the channel's name with the store's keys; one that
+            // does not open (planted, or from another key) is dropped.
+            let keys = self.keys.clone();
+            let messages = pubsub.into_on_message().filter_map(move |message| {
+                std::future::ready(open_with(&keys, &name, message.get_payload_bytes()))
+            });
+            Ok(Some(Box::pin(messages) as Subscription))
         })
     }
 

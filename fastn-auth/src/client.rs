@@ -222,6 +222,7 @@ impl FastnAuth {
     /// [`ConnectionEvent`](crate::health::ConnectionEvent) per change, never one per failed
     /// call. A slow subscriber is told how many it missed and never holds a call up.
     pub fn events(&self) -> crate::health::ConnectionEvents {
+        self.inner.listen();
         self.inner.health.subscribe()
     }
 
@@ -552,25 +553,30 @@ impl FastnAuthBuilder {
         // Without a cache of its own, a client still caches for its API calls.
         let cache =
             Cache::new(self.cache.unwrap_or_default(), transport.base_url(), &self.space_id, credential);
-        if let Some((level, key)) = cache.shared_rate_limit() {
-            transport.share_rate_limit(level, key);
-        }
+        let fleet = cache.shared_level().map(|(level, scope)| {
+            transport.share_rate_limit(level.clone(), format!("{scope}/rate-limit"));
+            Arc::new(crate::health::Fleet::new(level, scope))
+        });
         let providers = Providers { http, routes };
         let agent_id = self.agent_id.unwrap_or_else(|| self.space_id.clone());
         transport::header_value("agent_id", Some(&agent_id))?;
         let tools = ToolSettings::new(&transport, agent_id, &self.stage)?;
         let space_id = self.space_id;
-        Ok(FastnAuth {
-            inner: Arc::new(ClientInner {
-                transport,
-                cache,
-                caches_credentials,
-                providers,
-                space_id,
-                tools,
-                health: crate::health::Board::default(),
-            }),
-        })
+        let inner = Arc::new_cyclic(|me| ClientInner {
+            me: me.clone(),
+            transport,
+            cache,
+            caches_credentials,
+            providers,
+            space_id,
+            tools,
+            health: crate::health::Board::default(),
+            fleet,
+        });
+        // With a shared store, the other replicas' changes are taken in from now on (or
+        // from the first call, for a client built outside a runtime).
+        inner.listen();
+        Ok(FastnAuth { inner })
     }
 }
 

@@ -84,6 +84,38 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// Why a connection is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BreakReason {
+    /// The connection expired (a status `EXPIRED`).
+    Expired,
+    /// Fastn's refresh of the token failed for good (`CONN-REFRESH-FAILED`).
+    RefreshFailed,
+    /// Fastn's credentials for the provider were refused (`CONN-AUTH-FAILED`).
+    AuthFailed,
+    /// The provider refused the token again after a refresh: access was revoked there.
+    Revoked,
+}
+
+impl BreakReason {
+    /// `expired`, `refresh_failed`, `auth_failed` or `revoked`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BreakReason::Expired => "expired",
+            BreakReason::RefreshFailed => "refresh_failed",
+            BreakReason::AuthFailed => "auth_failed",
+            BreakReason::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for BreakReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The request an error is about, as it was sent: method, host, the actual path with its
 /// ids, and the tenant and connection. Never a key or a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +281,7 @@ pub enum ErrorKind {
         /// The tenant, if any.
         tenant_id: Option<String>,
         /// Why it is broken.
-        reason: crate::health::BreakReason,
+        reason: BreakReason,
         /// Fastn's code that said so, when it said one.
         fastn_code: Option<String>,
         /// The consent page of a reconnect started for it, when one was.

@@ -8,7 +8,10 @@ use tokio::time::Instant;
 use crate::cache::{Cache, Freshness};
 use crate::credentials::{Credentials, Extra};
 use crate::error::Result;
-use crate::health::{Board, ConnectionEvent, Learned};
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use crate::health::{Board, ConnectionEvent, EventKind, Fleet, Learned};
 use crate::provider::Providers;
 use crate::target::Scope;
 use crate::target::{Key, Target};
@@ -29,6 +32,10 @@ pub(crate) struct ClientInner {
     pub(crate) tools: ToolSettings,
     /// What calls learned of each connection's health.
     pub(crate) health: Board,
+    /// The replicas sharing the store, when there is one: health changes go both ways.
+    pub(crate) fleet: Option<Arc<Fleet>>,
+    /// This client, for the task that takes in the fleet's changes.
+    pub(crate) me: Weak<ClientInner>,
 }
 
 /// What every `executeTool` call of a client sends besides the call's own fields.
@@ -93,11 +100,58 @@ impl ClientInner {
     pub(crate) fn learn(&self, key: Key<'_>, learned: Learned) -> Option<ConnectionEvent> {
         let event = self.health.learned(key, learned)?;
         self.cache.forget(key);
+        self.health.tell(&event);
+        if let (Some(fleet), Ok(runtime)) = (&self.fleet, tokio::runtime::Handle::try_current()) {
+            // Told to the other replicas in the background: the call is not held for it.
+            let (fleet, shared, state_key) = (fleet.clone(), event.clone(), self.cache.health_key(key));
+            runtime.spawn(async move { fleet.publish(&shared, &state_key).await });
+        }
         Some(event)
     }
 
+    /// A change another replica saw (or stored before this one started), taken in.
+    fn take_in(&self, key: Key<'_>, kind: EventKind, at: SystemTime) {
+        if let Some(event) = self.health.apply_remote(key, kind, at) {
+            self.cache.forget(key);
+            self.health.tell(&event);
+        }
+    }
+
+    /// Starts taking in the fleet's changes, once (a no-op without a shared store, or
+    /// outside a runtime: a later call starts it).
+    pub(crate) fn listen(&self) {
+        let Some(fleet) = &self.fleet else { return };
+        let me = self.me.clone();
+        fleet.listen(move |target, kind, at| {
+            let Some(inner) = me.upgrade() else { return false };
+            inner.take_in(target.key(), kind, at);
+            true
+        });
+    }
+
+    /// Before a connection's first fetch in this process: the state another replica stored
+    /// for it, so a broken one is known broken here too.
+    async fn catch_up(&self, key: Key<'_>) {
+        let Some(fleet) = &self.fleet else { return };
+        self.listen();
+        if self.health.knows(key) {
+            return;
+        }
+        if let Some((_, kind, at)) = fleet.stored(&self.cache.health_key(key)).await {
+            self.take_in(key, kind, at);
+        }
+    }
+
+    /// The connection `key` worked (the provider, or Fastn for it, accepted the call): a
+    /// broken one is mended. Takes no lock while nothing is broken.
+    pub(crate) fn accepted(&self, key: Key<'_>) {
+        if self.health.any_broken() {
+            self.learn(key, Learned::Accepted);
+        }
+    }
+
     /// What a failed call for `key` tells of its health, recorded.
-    fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
+    pub(crate) fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
         if let Some(learned) = Learned::from_error(err) {
             self.learn(key, learned);
         }
@@ -105,7 +159,7 @@ impl ClientInner {
 
     /// Whether a call for `key` may go on: refused at once while the connection is broken
     /// and no probe is due (its cached answer dropped, so that hits stop too).
-    fn gate(&self, key: Key<'_>) -> Result<()> {
+    pub(crate) fn gate(&self, key: Key<'_>) -> Result<()> {
         self.health.gate(key).inspect_err(|_| self.cache.forget(key))
     }
 
@@ -149,7 +203,6 @@ impl ClientInner {
             return settled;
         }
         Transport::check_ids(credentials_route(key), key.scope())?;
-        self.gate(key)?;
         // The wait and the fetch make a future of kilobytes (the whole fetch path), boxed so
         // that a hit's future, which every caller moves, stays small.
         Box::pin(self.waited(key, deadline, freshness)).await
@@ -163,6 +216,8 @@ impl ClientInner {
         deadline: Option<Instant>,
         freshness: Freshness,
     ) -> Result<(Credentials<E>, u64)> {
+        self.catch_up(key).await;
+        self.gate(key)?;
         // Waiting on another caller's fetch counts against this call's deadline too.
         let started = Instant::now();
         let deadline = self.transport.call_deadline(deadline);

@@ -61,7 +61,27 @@ pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
     fn identity_key(&self) -> Option<[u8; 32]> {
         None
     }
+
+    /// Publishes `message` on `channel` to every client of the store subscribed to it: how
+    /// a change of a connection's health reaches the other replicas ([`crate::health`]).
+    /// Like a value, a message must be sealed by the store and one that does not open
+    /// dropped. The default publishes nothing.
+    fn publish<'a>(&'a self, channel: &'a str, message: &'a [u8]) -> StoreFuture<'a, ()> {
+        let _ = (channel, message);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The messages published on `channel` from now on, opened, until the stream ends (the
+    /// connection was lost: the client subscribes again). `None`, the default: the store
+    /// carries no messages, and replicas learn a change from the state stored with `set`.
+    fn subscribe<'a>(&'a self, channel: &'a str) -> StoreFuture<'a, Option<Subscription>> {
+        let _ = channel;
+        Box::pin(async { Ok(None) })
+    }
 }
+
+/// The messages of a [`CacheStore::subscribe`].
+pub type Subscription = Pin<Box<dyn futures_core::Stream<Item = Vec<u8>> + Send>>;
 
 /// The proof of holding a lease lock, made by a [`CacheStore`].
 #[derive(Clone, PartialEq, Eq)]
@@ -200,6 +220,8 @@ pub(crate) struct SharedLevel {
     /// While `Some` and in the future, the store is skipped.
     down_until: std::sync::Mutex<Option<Instant>>,
     down: AtomicBool,
+    /// Publishing or subscribing fails now (reported once).
+    messaging_down: AtomicBool,
     pub(crate) hits: AtomicU64,
     pub(crate) errors: AtomicU64,
 }
@@ -220,6 +242,7 @@ impl SharedLevel {
             timeout,
             down_until: std::sync::Mutex::new(None),
             down: AtomicBool::new(false),
+            messaging_down: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         }
@@ -249,15 +272,20 @@ impl SharedLevel {
                 Some(value)
             }
             Err(why) => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                crate::telemetry::store_error();
-                *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(Instant::now() + BREAKER);
-                if !self.down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(error = %why, "credentials store unavailable; going to Fastn directly until it is back");
-                }
+                self.failed(&why);
                 None
             }
+        }
+    }
+
+    /// Counts a failed operation, skips the store for a while, and says so once.
+    fn failed(&self, why: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::store_error();
+        *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Instant::now() + BREAKER);
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %why, "credentials store unavailable; going to Fastn directly until it is back");
         }
     }
 
@@ -269,6 +297,59 @@ impl SharedLevel {
             tracing::debug!("a stored credentials entry could not be read; treated as a miss");
         }
         stored
+    }
+
+    /// Publishes `message` on `channel`. Messaging has its own failures (a Redis ACL
+    /// without channels, say): reported once, never taking the credentials level down.
+    pub(crate) async fn publish(&self, channel: &str, message: &[u8]) {
+        match tokio::time::timeout(self.timeout, self.store.publish(channel, message)).await {
+            Ok(Ok(())) => self.messaging_works(),
+            Ok(Err(err)) => self.messaging_failed(&err.to_string()),
+            Err(_) => self.messaging_failed(&format!("no answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// The messages of `channel`: `Some(None)` when the store carries none, `None` when
+    /// it failed now. A subscription opens a connection of its own, so it may take longer
+    /// than an operation: at least 5 s.
+    pub(crate) async fn subscribe(&self, channel: &str) -> Option<Option<Subscription>> {
+        let within = self.timeout.max(Duration::from_secs(5));
+        match tokio::time::timeout(within, self.store.subscribe(channel)).await {
+            Ok(Ok(subscription)) => {
+                self.messaging_works();
+                Some(subscription)
+            }
+            Ok(Err(err)) => {
+                self.messaging_failed(&err.to_string());
+                None
+            }
+            Err(_) => {
+                self.messaging_failed(&format!("no subscription within {within:?}"));
+                None
+            }
+        }
+    }
+
+    /// Whether the store's operations are failing now (its breaker is open).
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    fn messaging_failed(&self, why: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::store_error();
+        if !self.messaging_down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                error = %why,
+                "the store carries no health messages now; replicas learn of a broken connection from its stored state"
+            );
+        }
+    }
+
+    fn messaging_works(&self) {
+        if self.messaging_down.swap(false, Ordering::Relaxed) {
+            tracing::info!("the store's health messages work again");
+        }
     }
 
     /// The bytes stored under `key`, when readable.

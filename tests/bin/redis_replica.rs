@@ -2,8 +2,10 @@
 //! sharing the credentials cache on Redis. `redis-replica ROLE BASE_URL REDIS_URL` (or
 //! `cluster:URL,URL,…` for a Redis Cluster), where ROLE is `callers` (250
 //! concurrent callers on one cold key, started at `FASTN_REPLICA_START_MS`, wall-clock
-//! milliseconds) or `one-call`; `FASTN_REPLICA_LEASE_MS` sets the lease. It prints what the
-//! test reads and exits non-zero when any call fails.
+//! milliseconds), `one-call`, or `health` (a Slack API call, then the first health event it
+//! hears and the call after it, then, once stdin closes, how many more events came);
+//! `FASTN_REPLICA_LEASE_MS` sets the lease. It prints what the test reads and exits non-zero
+//! when any call fails.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,9 +36,11 @@ async fn main() {
         None => RedisStore::new(redis_url, KEY),
     }
     .expect("a Redis URL");
+    let origin = base_url.trim_end_matches("/api");
     let client = FastnAuth::builder(MockServer::SPACE_ID)
         .api_key(MockServer::API_KEY)
         .base_url(base_url.clone())
+        .api_gateway(format!("{origin}/_provider"))
         .cache(CacheOptions::default().store(store).lease(lease))
         .build()
         .expect("a valid client");
@@ -67,9 +71,36 @@ async fn main() {
             assert_eq!(token(&credentials), CANARY);
             println!("replica done after {} ms", started.elapsed().as_millis());
         }
+        "health" => health(&client).await,
         other => {
             eprintln!("unknown role {other}");
             std::process::exit(2);
         }
     }
+}
+
+/// The `health` role: see the crate docs.
+async fn health(client: &FastnAuth) {
+    use futures_util::StreamExt as _;
+    let mut events = client.events();
+    let slack = fastn_auth_tests::Slack::api(client).tenant_id("acme");
+    let call = || async { slack.get("/auth.test").send().await };
+    assert_eq!(call().await.expect("the first call").status(), 200);
+    println!("ready");
+    let event = tokio::time::timeout(Duration::from_secs(20), events.next()).await;
+    let event = event.expect("an event within 20 s").expect("open").expect("not lagged");
+    println!("event {}", event.kind.as_str());
+    match call().await {
+        Ok(response) => println!("call {}", response.status().as_u16()),
+        Err(err) => println!("call refused needs_reconnect={}", err.needs_reconnect()),
+    }
+    // Until the test closes stdin: any event after the first is a duplicate.
+    let mut stdin = tokio::io::stdin();
+    let mut sink = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stdin, &mut sink).await.expect("stdin");
+    let mut more = 0;
+    while let Some(Some(_)) = futures_util::FutureExt::now_or_never(events.next()) {
+        more += 1;
+    }
+    println!("more events {more}");
 }

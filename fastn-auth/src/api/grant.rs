@@ -125,9 +125,7 @@ impl ApiClient {
 
     /// The provider answered a request with something other than 401: its token works.
     pub(crate) fn accepted(&self) {
-        if self.inner.health.any_broken() {
-            self.inner.learn(self.target.key(), Learned::Accepted);
-        }
+        self.inner.accepted(self.target.key());
     }
 
     /// Whether a 401 for `generation` is not worth a refresh now.

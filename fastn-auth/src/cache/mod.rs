@@ -87,11 +87,16 @@ impl Cache {
         }
     }
 
-    /// The shared store, when there is one, and the key under which the client's rate limit
-    /// is shared there (bound, as every key of the cache, to the base URL, space and
-    /// credential).
-    pub(crate) fn shared_rate_limit(&self) -> Option<(Arc<SharedLevel>, String)> {
-        self.shared.as_ref().map(|shared| (shared.clone(), format!("{}/rate-limit", self.scope)))
+    /// The shared store, when there is one, and the start of every key of this client in
+    /// it (bound to the base URL, space and credential): for what else the client shares
+    /// there, its rate limit and its connections' health.
+    pub(crate) fn shared_level(&self) -> Option<(Arc<SharedLevel>, &str)> {
+        self.shared.as_ref().map(|shared| (shared.clone(), self.scope.as_str()))
+    }
+
+    /// The shared-store key of `key`'s health state.
+    pub(crate) fn health_key(&self, key: Key<'_>) -> String {
+        format!("{}/health", self.store_key(key))
     }
 
     pub(crate) fn stats(&self) -> CacheStats {

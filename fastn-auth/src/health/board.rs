@@ -150,8 +150,8 @@ impl Board {
         }
     }
 
-    /// Records what a call learned of `key`; the event, when its state changed (told to
-    /// every subscriber).
+    /// Records what a call learned of `key`; the event, when its state changed (for
+    /// [`tell`](Self::tell)).
     pub(crate) fn learned(&self, key: Key<'_>, learned: Learned) -> Option<ConnectionEvent> {
         let now = SystemTime::now();
         let mut entries = self.lock();
@@ -171,33 +171,82 @@ impl Board {
             }
         };
         let was_broken = matches!(previous, Some(HealthState::Broken { .. }));
+        Some(self.change(entries, key, was_broken, state, kind, now))
+    }
+
+    /// Takes a change another replica saw ([`super::fleet`]): recorded, and its event
+    /// returned for this process's subscribers, when it changes this process's view (a
+    /// `Connected` always does: a flow ended); never published again.
+    pub(crate) fn apply_remote(
+        &self,
+        key: Key<'_>,
+        kind: EventKind,
+        at: SystemTime,
+    ) -> Option<ConnectionEvent> {
+        let state = match &kind {
+            EventKind::Broken { reason, fastn_code } => {
+                HealthState::Broken { reason: *reason, fastn_code: fastn_code.clone() }
+            }
+            EventKind::Disconnected => HealthState::Disconnected,
+            _ => HealthState::Healthy,
+        };
+        let entries = self.lock();
+        let previous = entries.get(&key).map(|entry| &entry.state);
+        let same = previous.map(std::mem::discriminant) == Some(std::mem::discriminant(&state));
+        if same && kind != EventKind::Connected {
+            return None;
+        }
+        let was_broken = matches!(previous, Some(HealthState::Broken { .. }));
+        Some(self.change(entries, key, was_broken, state, kind, at))
+    }
+
+    /// Tells `event` (a change [`learned`](Self::learned) or
+    /// [`apply_remote`](Self::apply_remote) returned) to the subscribers, counted and logged:
+    /// the caller first drops what the change made stale, so that a subscriber acting on it
+    /// meets the new state.
+    pub(crate) fn tell(&self, event: &ConnectionEvent) {
+        crate::telemetry::health_event(event.kind.as_str());
+        tracing::info!(
+            connector = event.connector_id,
+            tenant = event.tenant_id.as_deref().unwrap_or_default(),
+            event = event.kind.as_str(),
+            "connection health changed"
+        );
+        // No subscriber is no error: the state is kept all the same.
+        let _ = self.events.send(event.clone());
+    }
+
+    /// Whether anything is known of `key` in this process.
+    pub(crate) fn knows(&self, key: Key<'_>) -> bool {
+        self.lock().contains_key(&key)
+    }
+
+    /// Sets `key` to `state` (it changed, as `kind` says) and counts it; the event.
+    fn change(
+        &self,
+        mut entries: MutexGuard<'_, hashbrown::HashMap<Target, Entry, foldhash::fast::RandomState>>,
+        key: Key<'_>,
+        was_broken: bool,
+        state: HealthState,
+        kind: EventKind,
+        at: SystemTime,
+    ) -> ConnectionEvent {
         let is_broken = matches!(state, HealthState::Broken { .. });
-        let entry = entries.entry(key.to_target()).or_insert_with(|| Entry::new(HealthState::Unknown, now));
-        *entry = Entry::new(state, now);
+        entries.insert(key.to_target(), Entry::new(state, at));
         drop(entries);
         match (was_broken, is_broken) {
             (false, true) => self.broken.fetch_add(1, Ordering::Relaxed),
             (true, false) => self.broken.fetch_sub(1, Ordering::Relaxed),
             _ => 0,
         };
-        let event = ConnectionEvent {
+        ConnectionEvent {
             connector_id: key.connector_id.to_owned(),
             org_id: key.org_id.to_owned(),
             tenant_id: key.tenant_id.map(str::to_owned),
             connection_id: key.connection_id.map(str::to_owned),
             kind,
-            at: now,
-        };
-        crate::telemetry::health_event(event.kind.as_str());
-        tracing::info!(
-            connector = key.connector_id,
-            tenant = key.tenant_id.unwrap_or_default(),
-            event = event.kind.as_str(),
-            "connection health changed"
-        );
-        // No subscriber is no error: the state is kept all the same.
-        let _ = self.events.send(event.clone());
-        Some(event)
+            at,
+        }
     }
 }
 

@@ -33,12 +33,15 @@
 
 mod board;
 mod events;
+mod fleet;
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
+/// Why a connection is broken (declared with the errors, which carry it).
+pub use crate::error::BreakReason;
 pub(crate) use board::{Board, Learned};
 pub use events::{ConnectionEvents, EventsLagged};
+pub(crate) use fleet::Fleet;
 
 /// How long after a connection breaks its calls are refused before one is let through to
 /// ask again (a probe); the pause doubles after each probe that finds it still broken, up to
@@ -49,38 +52,6 @@ pub const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// The most connections whose health a client tracks; past it, healthy connections are not
 /// tracked (broken ones always are).
 pub const MAX_TRACKED: usize = 100_000;
-
-/// Why a connection is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BreakReason {
-    /// The connection expired (a status `EXPIRED`).
-    Expired,
-    /// Fastn's refresh of the token failed for good (`CONN-REFRESH-FAILED`).
-    RefreshFailed,
-    /// Fastn's credentials for the provider were refused (`CONN-AUTH-FAILED`).
-    AuthFailed,
-    /// The provider refused the token again after a refresh: access was revoked there.
-    Revoked,
-}
-
-impl BreakReason {
-    /// `expired`, `refresh_failed`, `auth_failed` or `revoked`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            BreakReason::Expired => "expired",
-            BreakReason::RefreshFailed => "refresh_failed",
-            BreakReason::AuthFailed => "auth_failed",
-            BreakReason::Revoked => "revoked",
-        }
-    }
-}
-
-impl fmt::Display for BreakReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the client knows of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

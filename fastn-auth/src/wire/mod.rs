@@ -295,7 +295,7 @@ pub(crate) fn fastn_error(body: &[u8]) -> FastnError {
 
 /// Whether `text` is an error code: `RATE_LIMITED`, `CONN-AUTH-FAILED` (capitals, digits,
 /// `_` and `-`, at most 64 bytes).
-fn is_code(text: &str) -> bool {
+pub(crate) fn is_code(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= MAX_CODE_BYTES
         && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
