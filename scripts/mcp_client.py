@@ -6,12 +6,15 @@ tests) start the server and the emulator, run this and judge the output.
     mcp_client.py EMULATOR_ORIGIN stdio  TENANT COMMAND ARG...
     mcp_client.py EMULATOR_ORIGIN http   TENANT URL BEARER
     mcp_client.py EMULATOR_ORIGIN tenants URL BEARER_A BEARER_B
+    mcp_client.py EMULATOR_ORIGIN broken URL BEARER
 
 `stdio` and `http` run, and judge, the whole scenario for one tenant: list, a valid call, a malformed
 call, three calls for an app the tenant has not connected (the consent URL as a tool
 error, approved by a user on the emulator's page, then the call again), and a call
 answered by a URL elicitation that the user approves (legacy handshake on stdio, the
-2026-07-28 protocol over HTTP). `tenants` checks two tenants on one HTTP server.
+2026-07-28 protocol over HTTP). `tenants` checks two tenants on one HTTP server. `broken` breaks the tenant's Slack connection on the
+emulator (its refresh failed) between two calls, then approves the consent link the second
+call answers with, and calls again.
 """
 
 import asyncio
@@ -216,6 +219,29 @@ async def two_tenants(origin, url, bearer_a, bearer_b):
              a_again=text_of(again_a))
 
 
+def break_connection(origin, connector, tenant, kind):
+    headers = {"x-fastn-api-key": os.environ["FASTN_API_KEY"], "x-fastn-space-id": os.environ["FASTN_SPACE_ID"],
+               "content-type": "application/json"}
+    body = json.dumps({"connector_id": connector, "tenant_id": tenant, "kind": kind}).encode()
+    request = urllib.request.Request(f"{origin}/_emulator/connections/break", data=body, headers=headers)
+    with urllib.request.urlopen(request) as answer:
+        return answer.status
+
+
+async def broken(origin, url, bearer):
+    arguments = {"channel": "C1", "text": "hi"}
+    async with client("http", url, bearer, mode="legacy") as plain:
+        first = await plain.call_tool("slack_send_message", arguments)
+        broke = break_connection(origin, "slack", "acme", "refresh_failed")
+        second, delta = await measured(origin, lambda: plain.call_tool("slack_send_message", arguments))
+        link = url_in(text_of(second))
+        approved = approve(link) if link else None
+        third = await plain.call_tool("slack_send_message", arguments)
+        emit("broken", first_error=first.is_error, broke=broke, second_error=second.is_error,
+             second_text=text_of(second), link=link, second_delta=delta, approved=approved,
+             third_error=third.is_error, third_text=text_of(third))
+
+
 async def main():
     origin, kind, *rest = sys.argv[1:]
     if kind == "stdio":
@@ -224,6 +250,8 @@ async def main():
     elif kind == "http":
         await one_tenant(origin, "http", rest[1], rest[2])
         judge("http")
+    elif kind == "broken":
+        await broken(origin, *rest)
     else:
         await two_tenants(origin, *rest)
 

@@ -14,7 +14,7 @@ use fastn_auth::wire::Endpoint;
 use fastn_auth_axum::Tenant;
 use fastn_auth_emulator::{ConnectionKey, MockServer};
 use fastn_auth_mcp::McpServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The app's own auth: a bearer token per tenant.
 async fn bearer_auth(mut request: Request, next: Next) -> Response {
@@ -265,4 +265,20 @@ async fn fastns_text_never_reaches_the_model_and_the_key_never_any_message() {
     for leaked in [MockServer::API_KEY, "internal", "REDACTED", host.as_str(), "/api/"] {
         assert!(!answer.contains(leaked), "{leaked} in {answer}");
     }
+}
+
+#[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_connection_is_answered_with_the_consent_link_and_works_after_reconnecting() {
+    let (mock, _server, url) = served().await;
+    let steps = client_steps(&mock, &["broken", &url, "token-of-acme"]).await;
+    let step = &steps["broken"];
+    assert_eq!((&step["first_error"], &step["broke"]), (&json!(false), &json!(200)), "{step}");
+    assert_eq!(step["second_error"], json!(true), "{step}");
+    let link = step["link"].as_str().unwrap_or_else(|| panic!("a consent link: {step}"));
+    assert!(link.contains("/authorize?state="), "{step}");
+    assert!(!step["second_text"].as_str().unwrap().contains("CONN-REFRESH-FAILED"), "no Fastn text: {step}");
+    assert_eq!(step["second_delta"]["init"], json!(1), "one reconnect flow started: {step}");
+    assert_eq!((&step["approved"], &step["third_error"]), (&json!(200), &json!(false)), "{step}");
+    assert!(step["third_text"].as_str().unwrap().contains("\"tenant\":\"acme\""), "the call ran: {step}");
 }

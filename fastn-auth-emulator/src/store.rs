@@ -374,12 +374,22 @@ impl Store {
 
     /// Whether `tenant_id` has a connection of the connector whose registry key is
     /// `registry_key` (`connection_id` that one, when not empty).
-    pub(crate) fn has_connection(&self, key: &str, tenant_id: &str, connection_id: &str) -> bool {
-        lock(&self.connections).keys().any(|held| {
-            fastn_auth_rules::registry::registry_key(&held.connector_id) == key
-                && held.tenant_id == tenant_id
-                && (connection_id.is_empty() || held.connection_id == connection_id)
-        })
+    /// The connection a tool call of registry connector `key` runs on: `None` when there is
+    /// none, else how it is broken, if it is.
+    pub(crate) fn tool_connection(
+        &self,
+        key: &str,
+        tenant_id: &str,
+        connection_id: &str,
+    ) -> Option<Option<ConnectionBreak>> {
+        lock(&self.connections)
+            .iter()
+            .find(|(held, _)| {
+                fastn_auth_rules::registry::registry_key(&held.connector_id) == key
+                    && held.tenant_id == tenant_id
+                    && (connection_id.is_empty() || held.connection_id == connection_id)
+            })
+            .map(|(_, connection)| connection.broken)
     }
 
     /// Removes every connection of `connector_id` and `tenant_id`: their tokens are refused

@@ -3,6 +3,7 @@
 //! and the registry's GraphQL queries (`searchDataSourceGroups`, `callCoreProjectFlow`),
 //! as `fastn-auth tools sync` and Fastn's own CLI ask them.
 
+use crate::key::ConnectionBreak;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -74,13 +75,24 @@ fn answer_execute(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
     }
     let tenant = header_text(headers, wire::TENANT_ID);
     let connection = text("connectionId");
-    if !app.store.has_connection(&connector.key, tenant, connection) {
-        let message = format!(
-            "no active connection of connector `{}` for tenant `{}`: connect it first",
-            connector.key,
-            wire::sanitize(tenant)
-        );
-        return refuse(StatusCode::NOT_FOUND, "CONNECTION_NOT_FOUND", &message);
+    match app.store.tool_connection(&connector.key, tenant, connection) {
+        None => {
+            let message = format!(
+                "no active connection of connector `{}` for tenant `{}`: connect it first",
+                connector.key,
+                wire::sanitize(tenant)
+            );
+            return refuse(StatusCode::NOT_FOUND, "CONNECTION_NOT_FOUND", &message);
+        }
+        Some(Some(ConnectionBreak::Revoked)) => {
+            let message = "the connector's credentials were refused by the provider";
+            return refuse(StatusCode::UNAUTHORIZED, "CONN-AUTH-FAILED", message);
+        }
+        Some(Some(_)) => {
+            let message = "the connection's refresh failed: reconnect it, this will not recover on its own";
+            return refuse(StatusCode::UNAUTHORIZED, "CONN-REFRESH-FAILED", message);
+        }
+        Some(None) => {}
     }
     let echo = json!({"tool": tool.key, "toolId": tool.id, "connector": connector.key, "tenant": tenant,
         "connectionId": connection, "agentId": text("agentId"), "parameters": parameters});

@@ -167,7 +167,9 @@ impl Flows {
             }
             *held = None;
         }
-        let started = client.connect(connector).tenant_id(tenant).send().await;
+        // A reconnect: for a broken connection its calls then point at this consent page
+        // (for one never made, the same as a connect).
+        let started = client.reconnect(connector).tenant_id(tenant).send().await;
         let session = match started {
             Ok(session) => session,
             Err(err) => {

@@ -100,7 +100,8 @@ impl McpServer {
         Some(self.inner.connect_ids.get(key).map_or(key, String::as_str))
     }
 
-    /// Runs the call; `None` when the tenant has not connected the tool's connector.
+    /// Runs the call; `None` when the tenant has not connected the tool's connector, or its
+    /// connection is broken.
     async fn run(&self, tenant: &str, name: &str, arguments: Value) -> Option<CallToolResult> {
         let _turn = self.inner.shares.turn(tenant).await;
         // `name` is the client's (a model's): shown escaped and cut, never as written.
@@ -111,7 +112,8 @@ impl McpServer {
                 }
                 Some(result(&reply))
             }
-            Err(err) if err.is_not_connected() => None,
+            // Not connected, or broken until the tenant connects again: the consent link.
+            Err(err) if err.is_not_connected() || err.needs_reconnect() => None,
             Err(err) => {
                 // Fastn's own words go to the operator's log, never to the model.
                 tracing::warn!(error = %err, tenant, "a tool call failed");

@@ -151,7 +151,7 @@ impl ClientInner {
     }
 
     /// What a failed call for `key` tells of its health, recorded.
-    pub(crate) fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
+    fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
         if let Some(learned) = Learned::from_error(err) {
             self.learn(key, learned);
         }
@@ -159,7 +159,7 @@ impl ClientInner {
 
     /// Whether a call for `key` may go on: refused at once while the connection is broken
     /// and no probe is due (its cached answer dropped, so that hits stop too).
-    pub(crate) fn gate(&self, key: Key<'_>) -> Result<()> {
+    fn gate(&self, key: Key<'_>) -> Result<()> {
         self.health.gate(key).inspect_err(|_| self.cache.forget(key))
     }
 

@@ -347,16 +347,6 @@ impl ToolCall {
                 transport::shown(&prepared.label)
             )));
         }
-        // The connection's health: a broken one is refused unsent; what Fastn answers is
-        // recorded for it.
-        let health_key = crate::target::Key {
-            connector_id: &prepared.connector_id,
-            org_id: wire::DEFAULT_ORG_ID,
-            tenant_id: self.scope.tenant_id.as_deref(),
-            connection_id: self.scope.connection_id.as_deref(),
-        };
-        self.inner.gate(health_key)?;
-        let health_key = health_key.to_target();
         let settings = &self.inner.tools;
         let agent = self.scope.agent_id.as_deref().unwrap_or(&settings.agent_id);
         let scope = self.scope.wire();
@@ -394,12 +384,10 @@ impl ToolCall {
         let budget = Budget { retries: transport.retry.max_retries, deadline };
         let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
         let sent = tracing::Instrument::instrument(transport.send(&outgoing, budget, decode), span).await;
-        let sent = sent.map_err(|err| output::refusal(&err).unwrap_or(err));
-        match &sent {
-            Ok(_) => self.inner.accepted(health_key.key()),
-            Err(err) => self.inner.learn_from(health_key.key(), err),
-        }
-        sent
+        // Not recorded as a connection's health: executeTool names the connector by Fastn's
+        // registry id, not the connect id health is kept by; its `needs_reconnect()` errors
+        // tell the caller (the MCP server answers them with a consent link).
+        sent.map_err(|err| output::refusal(&err).unwrap_or(err))
     }
 }
 
