@@ -92,6 +92,26 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Whether a tenant's connection works, asked of Fastn now: prints healthy, broken (with
+    /// why) or disconnected. Exit 0 healthy, 2 when the tenant must connect again, 3 when
+    /// Fastn could not tell.
+    Health {
+        /// The connector id, e.g. slack.
+        connector: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Prints every change of a connection's health that the service's replicas sharing a
+    /// Redis store see (broken, reconnected, …), one JSON object per line, until Ctrl-C.
+    /// Configure it as the service is (the same space, key and base URL).
+    Events {
+        /// The replicas' Redis.
+        #[arg(long, env = "FASTN_REDIS_URL", hide_env_values = true)]
+        redis_url: Option<String>,
+        /// The store's key, 64 hex characters.
+        #[arg(long = "cache-key", env = "FASTN_CACHE_KEY", hide_env_values = true)]
+        cache_key: Option<String>,
+    },
     /// Calls the connected app's own API for a tenant with its token, like `gh api`:
     /// `fastn-auth api slack GET /auth.test --tenant acme`. Prints the status on stderr and
     /// the body on stdout (`--json`: one object with both).
@@ -297,6 +317,7 @@ macro_rules! with_target {
 mod api;
 mod emulator;
 mod flows;
+mod health;
 mod manifest;
 mod mcp;
 mod output;
@@ -311,6 +332,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             flows::status(&cli, connector, state, tenant.as_ref(), connection.as_ref()).await
         }
         Command::Credentials { connector, target } => flows::credentials(&cli, connector, target).await,
+        Command::Health { connector, target } => health::health(&cli, connector, target).await,
+        Command::Events { redis_url, cache_key } => {
+            health::events(&cli, redis_url.as_deref(), cache_key.as_deref()).await
+        }
         Command::Api(args) => api::run(&cli, args).await,
         Command::Manifest(ManifestCommand::Check { path }) => manifest::check(&cli, path),
         Command::Manifest(ManifestCommand::Expand { path }) => manifest::expand(path),
@@ -335,6 +360,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// The client from the flags and `FASTN_*` variables.
 fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
+    Ok(builder(cli)?.build()?)
+}
+
+/// The client's builder from the flags and `FASTN_*` variables.
+fn builder(cli: &Cli) -> Result<FastnAuthBuilder, Failure> {
     let space = cli.space_id.clone().ok_or_else(|| usage("set FASTN_SPACE_ID or --space-id"))?;
     let mut builder: FastnAuthBuilder = FastnAuth::builder(space);
     // Which of the two may be set is the builder's rule; this only names the variables.
@@ -356,5 +386,5 @@ fn client(cli: &Cli) -> Result<FastnAuth, Failure> {
     if cli.allow_insecure_http {
         builder = builder.allow_insecure_http(true);
     }
-    Ok(builder.build()?)
+    Ok(builder)
 }

@@ -689,3 +689,30 @@ async fn mcp_off_loopback_needs_public_and_an_access_token_that_clients_send() {
     assert!(warned.contains("reachable from other hosts"), "{warned}");
     assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_asks_fastn_and_says_when_the_tenant_must_connect_again() {
+    let mock = emulator_with_slack().await;
+    let out = run(cli(Some(&mock), &["--json", "health", "slack", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!((&shown["state"], &shown["tenant"]), (&Value::from("healthy"), &Value::from("acme")));
+
+    mock.break_connection("slack", "acme", fastn_auth_emulator::ConnectionBreak::RefreshFailed);
+    let out = run(cli(Some(&mock), &["health", "slack", "--tenant", "acme"])).await;
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("slack: broken") && stdout(&out).contains("reason: refresh_failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("fastn-auth connect slack --tenant acme"), "{}", stderr(&out));
+
+    let out = run(cli(Some(&mock), &["events"])).await;
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("--redis-url") && stderr(&out).contains("FASTN_CACHE_KEY"),
+        "{}",
+        stderr(&out)
+    );
+}
