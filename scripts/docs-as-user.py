@@ -49,6 +49,7 @@ FEATURES = [
     ("agent", re.compile(r"\bfastn_auth_agent\b")),
     ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
     ("octocrab", re.compile(r"\boctocrab::")),
+    ("futures", re.compile(r"\bfutures_util::")),
 ]
 # Which of those are features of fastn-auth itself.
 SDK_FEATURES = {"blocking", "metrics", "reqwest-middleware", "tower", "google-apis"}
@@ -60,6 +61,8 @@ EXTRA_DEPS = {
               'http = "1"', 'http-body = "1"', 'http-body-util = "0.1"', 'bytes = "1"'],
     "google-apis": ['google-sheets4 = { version = "7", default-features = false }', HYPER],
     "octocrab": ['octocrab = { version = "0.54", default-features = false }'],
+    # A stream's `next()` (the health events).
+    "futures": ['futures-util = { version = "0.3", default-features = false }'],
 }
 
 

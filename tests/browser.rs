@@ -122,6 +122,11 @@ impl Drop for Browser {
 /// consent page in the popup the click opened, and returns the opener page's text once it
 /// shows `expected` — with no reload.
 async fn connect_in_popup(browser: &Browser, app: &str, decision: &str, expected: &str) -> String {
+    click_in_popup(browser, app, "Connect Salesforce", decision, expected).await
+}
+
+/// [`connect_in_popup`] through the button labelled `label`.
+async fn click_in_popup(browser: &Browser, app: &str, label: &str, decision: &str, expected: &str) -> String {
     let page = browser.client();
     page.goto(app).await.unwrap();
     // `connect.js` is deferred: wait until it has run before clicking.
@@ -133,7 +138,15 @@ async fn connect_in_popup(browser: &Browser, app: &str, decision: &str, expected
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let opener = page.window().await.unwrap();
-    page.find(Locator::XPath("//button[text()='Connect Salesforce']")).await.unwrap().click().await.unwrap();
+    let button = format!("//button[text()='{label}']");
+    // The script relabels a broken connection's button after asking the router.
+    for _ in 0..200 {
+        if page.find(Locator::XPath(&button)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    page.find(Locator::XPath(&button)).await.unwrap().click().await.unwrap();
     let mut popup = None;
     for _ in 0..200 {
         popup = page.windows().await.unwrap().into_iter().find(|window| *window != opener);
@@ -175,6 +188,12 @@ async fn a_person_connects_salesforce_in_a_popup_and_the_page_learns_it() {
     assert!(!approved.contains("not connected yet"), "{approved}");
     let denied = connect_in_popup(&browser, &app, "Deny", "Salesforce was not connected").await;
     assert!(denied.contains(fastn_auth_emulator::DENIED_MESSAGE), "{denied}");
+
+    // The connection breaks: on load the button says "Reconnect", and one click mends it.
+    mock.break_connection("salesforce", "acme", fastn_auth_emulator::ConnectionBreak::RefreshFailed);
+    let mended =
+        click_in_popup(&browser, &app, "Reconnect Salesforce", "Approve", "Salesforce connected").await;
+    assert!(!mended.contains("Reconnect"), "the button has its label back: {mended}");
     browser.close().await;
 }
 

@@ -37,6 +37,7 @@ guides! {
     ApiCallsDoctests = "../docs/api-calls.md";
     CachingDoctests = "../docs/caching.md";
     EmulatorDoctests = "../docs/emulator.md";
+    HealthDoctests = "../docs/health.md";
     ToolsDoctests = "../docs/tools.md";
     WebDoctests = "../docs/web.md";
 }

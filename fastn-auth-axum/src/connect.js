@@ -70,6 +70,7 @@
       if (status.status === "ACTIVE") {
         if (popup && !popup.closed) popup.close();
         button.disabled = false;
+        mark(button, false);
         tell(button, "fastn:connected", { connector, state: flow.state, status: status.status });
       } else {
         fail(status.message || "the connection failed", flow.state);
@@ -80,6 +81,52 @@
       if (events.readyState === EventSource.CLOSED) fail("the flow's events ended", flow.state);
     });
   }
+
+  // A broken connection: its button says "Reconnect" (a click connects it again, as any
+  // click does) and `fastn:broken` is dispatched on it; a mended one gets its label back.
+  function mark(button, broken, reason) {
+    if (broken === (button.dataset.fastnState === "broken")) return;
+    if (broken) {
+      button.dataset.fastnLabel = button.textContent;
+      button.dataset.fastnState = "broken";
+      button.textContent = button.textContent.replace(/^\s*Connect\b/, "Reconnect");
+      if (!/Reconnect/.test(button.textContent)) button.textContent = `Reconnect ${button.textContent.trim()}`;
+      const connector = button.getAttribute("data-fastn-connect");
+      tell(button, "fastn:broken", { connector, status: "BROKEN", reason });
+    } else {
+      button.textContent = button.dataset.fastnLabel || button.textContent;
+      delete button.dataset.fastnState;
+    }
+  }
+
+  function buttonsOf(connector) {
+    return [...document.querySelectorAll("[data-fastn-connect]")].filter(
+      (button) => button.getAttribute("data-fastn-connect") === connector,
+    );
+  }
+
+  async function checkHealth() {
+    const connectors = new Set(
+      [...document.querySelectorAll("[data-fastn-connect]")].map((b) => b.getAttribute("data-fastn-connect")),
+    );
+    for (const connector of connectors) {
+      try {
+        const answer = await fetch(`${base}/${encodeURIComponent(connector)}`, { credentials: "same-origin" });
+        const health = await answer.json();
+        for (const button of buttonsOf(connector)) mark(button, health.state === "broken", health.reason);
+      } catch (_) {
+        // The page works without it: a click still connects.
+      }
+    }
+    const live = new EventSource(`${base}/events`);
+    live.addEventListener("health", (event) => {
+      const change = JSON.parse(event.data);
+      for (const button of buttonsOf(change.connector)) mark(button, change.kind === "broken", change.reason);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", checkHealth);
+  else checkHealth();
 
   document.addEventListener("click", (event) => {
     const button = event.target instanceof Element && event.target.closest("[data-fastn-connect]");

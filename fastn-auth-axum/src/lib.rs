@@ -45,8 +45,9 @@
 //! | `POST /{connector}/connect` | starts a flow for the tenant, stores its handle; `303` to the consent page, or with `Accept: application/json` `{"state", "redirect_url", "events_url"}`; `403` cross-site, `429` with `Retry-After` past the tenant's limits. With [`ConnectRouter::return_to`]: through Fastn's connections API, `303` to the consent page or `{"connection_id", "redirect_url"}`, and the user comes back to your page |
 //! | `GET /flows/{state}` | `{"status": "INACTIVE" \| "ACTIVE" \| "FAILED", "message"?}`; a self-refreshing page for `Accept: text/html` |
 //! | `GET /flows/{state}/events` | Server-Sent Events: `event: status` with that JSON on each change, closed after `ACTIVE` or `FAILED` or at the flow's deadline |
-//! | `GET /{connector}` | `{"connected": true \| false}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn) |
-//! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble) |
+//! | `GET /{connector}` | `{"connected": true \| false, "state": "healthy" \| "broken" \| "disconnected" \| "unknown"}` for the tenant, through the client's credentials cache (build it with `.cache(..)`, or each answer asks Fastn); a broken one adds `"reason"` and `"reconnect"` (the route that starts a flow to mend it) |
+//! | `GET /events` | Server-Sent Events: `event: health` with `{"connector", "kind", "reason"?}` on each change of one of the tenant's connections (`broken`, `reconnected`, …) |
+//! | `GET /connect.js` | the script: a `data-fastn-connect` button opens the consent page in a popup, follows the events and dispatches `fastn:connected` / `fastn:failed` on the button (they bubble); a button whose connection is broken says "Reconnect" and dispatches `fastn:broken` |
 //!
 //! - **Only your connectors**: [`ConnectRouter::new`] takes the connectors served (a
 //!   manifest's `ConnectorId::ALL`); another connector id is `404` and nothing reaches
@@ -302,6 +303,7 @@ impl ConnectRouter {
             .route("/connect.js", get(routes::script))
             .route("/flows/{state}", get(routes::status))
             .route("/flows/{state}/events", get(routes::events))
+            .route("/events", get(routes::health_events))
             .route("/{connector}/connect", post(routes::connect))
             .route("/{connector}", get(routes::connected))
             .with_state(shared)

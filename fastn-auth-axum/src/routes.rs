@@ -8,7 +8,9 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use fastn_auth::health::{EventKind, HealthState};
 use fastn_auth::{ErrorCode, FastnAuth};
+use futures_util::Stream as _;
 use serde_json::json;
 
 use crate::Tenant;
@@ -109,7 +111,13 @@ pub(crate) async fn connect(
     if let Some(return_to) = &app.return_to {
         return connect_back(&app, admitted, tenant, connector, return_to, &headers).await;
     }
-    let session = match app.client.connect(connector.clone()).tenant_id(tenant.0.clone()).send().await {
+    // A broken connection is connected again (its calls then point at this flow's page).
+    let health = app.client.health(connector.clone()).tenant_id(tenant.0.clone()).send().await;
+    let start = match health.state {
+        HealthState::Broken { .. } => app.client.reconnect(connector.clone()),
+        _ => app.client.connect(connector.clone()),
+    };
+    let session = match start.tenant_id(tenant.0.clone()).send().await {
         Ok(session) => session,
         Err(err) => return sdk_error(&err),
     };
@@ -278,17 +286,76 @@ pub(crate) async fn events(State(app): App, tenant: Tenant, Path(state): Path<St
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
-/// `GET /{connector}`: whether the tenant has a connection of it (through the client's
-/// credentials cache, when it has one).
-pub(crate) async fn connected(State(app): App, tenant: Tenant, Path(connector): Path<String>) -> Response {
+/// `GET /{connector}`: whether the tenant has a working connection of it (through the
+/// client's credentials cache, when it has one), and when it is broken, why and where to
+/// connect it again.
+pub(crate) async fn connected(
+    State(app): App,
+    tenant: Tenant,
+    Path(connector): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     if let Some(refused) = app.refuse_unknown(&connector) {
         return refused;
     }
-    match app.client.credentials(connector).tenant_id(tenant.0).send().await {
-        Ok(_) => axum::Json(json!({ "connected": true })).into_response(),
-        Err(err) if err.is_not_found() => axum::Json(json!({ "connected": false })).into_response(),
+    match app.client.credentials(connector.clone()).tenant_id(tenant.0.clone()).send().await {
+        Ok(_) => axum::Json(json!({ "connected": true, "state": "healthy" })).into_response(),
+        Err(err) if err.needs_reconnect() => {
+            let health = app.client.health(connector).tenant_id(tenant.0).send().await;
+            let reason = match &health.state {
+                HealthState::Broken { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            };
+            let reconnect = format!("{}/connect", uri.path());
+            axum::Json(
+                json!({ "connected": false, "state": "broken", "reason": reason, "reconnect": reconnect }),
+            )
+            .into_response()
+        }
+        Err(err) if err.is_not_found() => {
+            let health = app.client.health(connector).tenant_id(tenant.0).send().await;
+            axum::Json(json!({ "connected": false, "state": health.state.as_str() })).into_response()
+        }
         Err(err) => sdk_error(&err),
     }
+}
+
+/// `GET /events`: Server-Sent Events, an `event: health` for each change of one of the
+/// tenant's connections (`{"connector", "kind", "reason"?}`), as this process (and, with a
+/// shared store, the fleet) sees them; ends at the flow deadline, counted with the flows'
+/// streams.
+pub(crate) async fn health_events(State(app): App, tenant: Tenant) -> Response {
+    let Some(slot) = app.watchers.open_stream(&tenant.0) else {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too many open event streams; close one and retry");
+    };
+    let deadline = tokio::time::Instant::now() + app.flow_ttl;
+    let events = app.client.events();
+    let stream = futures_util::stream::unfold((events, slot), move |(mut events, slot)| {
+        let tenant = tenant.0.clone();
+        async move {
+            loop {
+                let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut events).poll_next(cx));
+                let event = match tokio::time::timeout_at(deadline, next).await {
+                    Ok(Some(Ok(event))) => event,
+                    // Behind: the missed changes are gone; the page asks `GET /{connector}`.
+                    Ok(Some(Err(_))) => continue,
+                    Ok(None) | Err(_) => return None,
+                };
+                if event.tenant_id.as_deref() != Some(tenant.as_str()) {
+                    continue;
+                }
+                let reason = match &event.kind {
+                    EventKind::Broken { reason, .. } => Some(reason.as_str()),
+                    _ => None,
+                };
+                let data =
+                    json!({ "connector": event.connector_id, "kind": event.kind.as_str(), "reason": reason });
+                let sent = Event::default().event("health").json_data(&data).unwrap_or_default();
+                return Some((Ok::<_, Infallible>(sent), (events, slot)));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// `connect.js` for a router in return mode or not: the script reads its mode from one

@@ -89,11 +89,17 @@ struct Events {
 impl Events {
     /// The next `status` event's data, or `None` when the stream ended.
     async fn next(&mut self) -> Option<Value> {
+        self.next_of("status").await
+    }
+
+    /// The next event `name`'s data, or `None` when the stream ended.
+    async fn next_of(&mut self, name: &str) -> Option<Value> {
+        let wanted = format!("event: {name}");
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
                 if let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: "))
-                    && event.lines().any(|line| line == "event: status")
+                    && event.lines().any(|line| line == wanted)
                 {
                     return Some(serde_json::from_str(data).unwrap());
                 }
@@ -111,7 +117,7 @@ impl Events {
 async fn a_flow_is_started_followed_and_seen_connected() {
     let app = app(|router| router.poll_interval(Duration::from_millis(50))).await;
     let connected = app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(connected, json!({ "connected": false }));
+    assert_eq!(connected, json!({ "connected": false, "state": "unknown" }));
 
     let flow = app.start("slack", "acme").await;
     let state = flow["state"].as_str().unwrap();
@@ -127,7 +133,7 @@ async fn a_flow_is_started_followed_and_seen_connected() {
     assert_eq!(events.next().await, Some(json!({ "status": "ACTIVE" })));
     assert_eq!(events.next().await, None, "the stream ends after ACTIVE");
     let connected = app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(connected, json!({ "connected": true }));
+    assert_eq!(connected, json!({ "connected": true, "state": "healthy" }));
     // Any connector id, however it is encoded in the path.
     let odd = app.start("my%20crm%2Fv2", "acme").await;
     let odd_state = odd["state"].as_str().unwrap();
@@ -337,8 +343,8 @@ async fn a_tenant_is_connected_the_moment_its_flow_is_active() {
     // The page asks on load: not connected, and the cache remembers that for 5 s.
     let connected =
         || async { app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap() };
-    assert_eq!(connected().await, json!({ "connected": false }));
-    assert_eq!(connected().await, json!({ "connected": false }));
+    assert_eq!(connected().await, json!({ "connected": false, "state": "unknown" }));
+    assert_eq!(connected().await, json!({ "connected": false, "state": "unknown" }));
     assert_eq!(app.mock.requests_to(Endpoint::Credentials), 1, "the second answer was remembered");
 
     let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
@@ -347,7 +353,7 @@ async fn a_tenant_is_connected_the_moment_its_flow_is_active() {
     app.mock.approve(&state);
     assert_eq!(events.next().await, Some(json!({ "status": "ACTIVE" })));
     // On `fastn:connected` the page asks again: connected at once, and API calls work.
-    assert_eq!(connected().await, json!({ "connected": true }));
+    assert_eq!(connected().await, json!({ "connected": true, "state": "healthy" }));
     assert_eq!(app.mock.requests_to(Endpoint::Credentials), 2, "asked Fastn, not the remembered 404");
     let slack = client.api("slack").base_url("https://slack.com/api").tenant_id("acme");
     assert_eq!(slack.get("/auth.test").send().await.unwrap().status(), 200);
@@ -390,7 +396,7 @@ async fn in_return_mode_the_user_consents_and_comes_back_to_the_apps_page() {
     const PAGE: &str = "https://app.example.com/settings?tab=apps";
     let app = app(|router| router.return_to(PAGE).unwrap()).await;
     let connected = app.get("/hubspot", "acme").send().await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(connected, json!({ "connected": false }));
+    assert_eq!(connected, json!({ "connected": false, "state": "unknown" }));
 
     // Without JavaScript: the form post goes to Fastn's consent page, not to a popup's flow.
     let answer = app
@@ -409,9 +415,13 @@ async fn in_return_mode_the_user_consents_and_comes_back_to_the_apps_page() {
     assert!(back.ends_with("&status=authorized"), "{back}");
     // The page asks the router, not the query, whether the tenant is connected.
     let connected = app.get("/hubspot", "acme").send().await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(connected, json!({ "connected": true }));
+    assert_eq!(connected, json!({ "connected": true, "state": "healthy" }));
     let other = app.get("/hubspot", "globex").send().await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(other, json!({ "connected": false }), "another tenant's consent is not this one's");
+    assert_eq!(
+        other,
+        json!({ "connected": false, "state": "unknown" }),
+        "another tenant's consent is not this one's"
+    );
 
     // With JavaScript: the same start as JSON, and the script that follows it in the same tab.
     let started = app.start("slack", "acme").await;
@@ -428,4 +438,38 @@ fn return_mode_needs_an_absolute_http_url_of_the_app() {
         let err = ConnectRouter::any(client).return_to(bad).unwrap_err();
         assert!(err.to_string().contains("absolute http(s) URL"), "{bad:?}: {err}");
     }
+}
+
+#[tokio::test]
+async fn a_broken_connection_says_so_with_why_and_one_post_reconnects_it() {
+    let mock = MockServer::start().await.unwrap();
+    mock.insert_connection(
+        fastn_auth_emulator::ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"),
+        None,
+    );
+    let client = mock.client();
+    let app = app_on(mock, client, |router| router.poll_interval(Duration::from_millis(50))).await;
+    let health = || async { app.get("/slack", "acme").send().await.unwrap().json::<Value>().await.unwrap() };
+    assert_eq!(health().await, json!({ "connected": true, "state": "healthy" }));
+    let (_, mut live) = app.events("/events", "acme").await;
+
+    app.mock.break_connection("slack", "acme", fastn_auth_emulator::ConnectionBreak::RefreshFailed);
+    let broken = json!({
+        "connected": false, "state": "broken", "reason": "refresh_failed", "reconnect": "/integrations/slack/connect",
+    });
+    assert_eq!(health().await, broken);
+    let told = json!({ "connector": "slack", "kind": "broken", "reason": "refresh_failed" });
+    assert_eq!(live.next_of("health").await, Some(told));
+
+    // The button posts to `reconnect`: a flow for the same connection; approved, it is mended.
+    let state = app.start("slack", "acme").await["state"].as_str().unwrap().to_owned();
+    let (_, mut flow) = app.events(&format!("/flows/{state}/events"), "acme").await;
+    assert_eq!(flow.next().await, Some(json!({ "status": "INACTIVE" })));
+    app.mock.approve(&state);
+    assert_eq!(flow.next().await, Some(json!({ "status": "ACTIVE" })));
+    let mended = json!({ "connector": "slack", "kind": "reconnected", "reason": null });
+    assert_eq!(live.next_of("health").await, Some(mended));
+    assert_eq!(health().await, json!({ "connected": true, "state": "healthy" }));
+    let script = app.get("/connect.js", "acme").send().await.unwrap().text().await.unwrap();
+    assert!(script.contains("Reconnect") && script.contains("fastn:broken"), "the button's reconnect");
 }
