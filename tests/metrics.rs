@@ -50,6 +50,8 @@ async fn one_miss_and_99_hits_are_counted_and_no_label_names_a_tenant_or_a_token
     assert_eq!(count("fastn_auth_upstream_requests_total", &not_found), 1);
     assert_eq!(count("fastn_auth_polls_total", &[]), 2);
     assert_eq!(count("fastn_auth_store_errors_total", &[]), 0);
+    // The flow made a connection: one health event, by kind (never by tenant).
+    assert_eq!(count("fastn_auth_connection_events_total", &[("kind", "connected")]), 1, "{counters:?}");
     let timed: usize = histograms
         .iter()
         .filter(|(name, _, _)| name == "fastn_auth_upstream_request_seconds")
