@@ -147,3 +147,36 @@ async fn a_broken_connection_is_probed_after_its_back_off_and_a_probe_mends_it()
     assert_eq!(events.next().await.unwrap().unwrap().kind, EventKind::Reconnected);
     assert!(client.credentials("slack").tenant_id("acme").send().await.is_ok());
 }
+
+#[tokio::test]
+async fn a_tool_call_tells_the_connection_broke_and_works_after_the_reconnect() {
+    let mock = MockServer::builder()
+        .connectors(MANIFEST)
+        .registry(fastn_auth_tests::REGISTRY)
+        .auto_approve_after_polls(1)
+        .start()
+        .await
+        .unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let client = mock.client();
+    let mut events = client.events();
+    let message = || fastn_auth_tests::SlackSendMessage {
+        channel: "C1".into(),
+        text: "hi".into(),
+        thread_ts: None,
+        unfurl_links: None,
+    };
+    let tools = Slack::tools(&client).tenant_id("acme");
+    assert!(tools.send_message(message()).send().await.is_ok());
+    mock.break_connection("slack", "acme", ConnectionBreak::RefreshFailed);
+    let err = tools.send_message(message()).send().await.unwrap_err();
+    assert!(err.needs_reconnect() && err.fastn_code() == Some("CONN-REFRESH-FAILED"), "{err}");
+    assert_eq!(received(&mut events), ["broken"], "told under the connector's own id");
+    assert!(matches!(
+        client.health("slack").tenant_id("acme").send().await.state,
+        HealthState::Broken { .. }
+    ));
+    reconnect(&client).await;
+    assert!(tools.send_message(message()).send().await.is_ok());
+    assert_eq!(received(&mut events), ["reconnected"]);
+}

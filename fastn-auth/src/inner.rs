@@ -151,7 +151,7 @@ impl ClientInner {
     }
 
     /// What a failed call for `key` tells of its health, recorded.
-    fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
+    pub(crate) fn learn_from(&self, key: Key<'_>, err: &crate::Error) {
         if let Some(learned) = Learned::from_error(err) {
             self.learn(key, learned);
         }

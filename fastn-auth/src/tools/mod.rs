@@ -229,6 +229,7 @@ impl ToolClient {
     fn prepared(&self, prepared: Prepared) -> ToolCall {
         ToolCall {
             inner: self.inner.clone(),
+            connector: self.connector.clone(),
             prepared,
             scope: self.scope.clone(),
             idempotent: false,
@@ -272,6 +273,9 @@ struct Prepared {
 #[must_use = "a tool call does nothing until .send().await"]
 pub struct ToolCall {
     inner: Arc<ClientInner>,
+    /// The connector as the caller named it (the connect id, for a generated client): what
+    /// the connection's health is kept by.
+    connector: Arc<str>,
     prepared: Prepared,
     scope: ToolScope,
     idempotent: bool,
@@ -384,10 +388,22 @@ impl ToolCall {
         let budget = Budget { retries: transport.retry.max_retries, deadline };
         let span = tracing::debug_span!("fastn_auth.tool", tool = %prepared.label);
         let sent = tracing::Instrument::instrument(transport.send(&outgoing, budget, decode), span).await;
-        // Not recorded as a connection's health: executeTool names the connector by Fastn's
-        // registry id, not the connect id health is kept by; its `needs_reconnect()` errors
-        // tell the caller (the MCP server answers them with a consent link).
-        sent.map_err(|err| output::refusal(&err).unwrap_or(err))
+        let sent = sent.map_err(|err| output::refusal(&err).unwrap_or(err));
+        // What Fastn answered is recorded for the connection's health, by the connector as
+        // the caller named it. Not gated: a client made with a registry id (`BoundTools`)
+        // names the connector otherwise than its flows do, and a gate could hold a mended
+        // connection's calls until the next probe; Fastn answers a broken one's call itself.
+        let key = crate::target::Key {
+            connector_id: &self.connector,
+            org_id: wire::DEFAULT_ORG_ID,
+            tenant_id: self.scope.tenant_id.as_deref(),
+            connection_id: self.scope.connection_id.as_deref(),
+        };
+        match &sent {
+            Ok(_) => self.inner.accepted(key),
+            Err(err) => self.inner.learn_from(key, err),
+        }
+        sent
     }
 }
 
