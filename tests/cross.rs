@@ -34,6 +34,8 @@ mod leaks;
 mod mcp;
 #[path = "properties.rs"]
 mod properties;
+#[path = "provider_formats.rs"]
+mod provider_formats;
 #[path = "proxy.rs"]
 mod proxy;
 #[path = "redis.rs"]

@@ -335,3 +335,33 @@ async fn an_answer_larger_than_a_model_is_handed_is_not_read_nor_decoded() {
         reply.text
     );
 }
+
+#[tokio::test]
+async fn a_strict_models_nulls_for_left_out_fields_are_dropped_and_the_rest_sent_as_the_schema_says() {
+    let mock = emulator().await;
+    let client = client(&mock);
+    let set = ToolSet::from_json(REGISTRY).unwrap();
+    // What a model in OpenAI's strict mode is given: every field required, optional ones nullable.
+    let offered = set.openai_strict();
+    let send = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tool| tool["function"]["name"] == "slack_send_message")
+        .unwrap();
+    assert_eq!(send["function"]["parameters"]["properties"]["thread_ts"]["type"], json!(["string", "null"]));
+    let bound = set.bind(&client).tenant_id("acme");
+    let strict_call = r#"{"channel": "C1", "text": "hi", "thread_ts": null, "unfurl_links": null}"#;
+    let reply = bound.call("slack_send_message", strict_call).await.unwrap();
+    assert!(!reply.is_error, "{reply:?}");
+    let output = reply.output.unwrap();
+    assert_eq!(
+        &output.body()["parameters"],
+        &json!({"body": {"channel": "C1", "text": "hi"}}),
+        "nulls dropped, structure kept"
+    );
+    // A null for a required field is still the model's mistake: nothing is sent.
+    let reply = bound.call("slack_send_message", r#"{"channel": null, "text": "hi"}"#).await.unwrap();
+    assert!(reply.is_error && reply.text.contains("channel"), "{reply:?}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
+}

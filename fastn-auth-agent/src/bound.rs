@@ -167,12 +167,16 @@ impl BoundTools {
         Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output) })
     }
 
-    /// The checked call of `name`, not yet sent, or the error reply for the model.
+    /// The checked call of `name`, not yet sent, or the error reply for the model. A `null`
+    /// for an optional field whose schema takes none (what a strict-mode model sends for a
+    /// field it leaves out) is dropped first.
     ///
     /// # Errors
     /// The reply for a name the set does not have or arguments that do not match.
-    pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
+    pub fn prepare(&self, name: &str, mut arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
         let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
+        // A strict-mode model's `null` for a field it leaves out, as the schema reads it.
+        crate::drop_optional_nulls(entry.arguments.schema(), &mut arguments);
         if let Err(err) = entry.arguments.check(&entry.name, &arguments) {
             let text = match err.kind() {
                 ErrorKind::InvalidArguments { message, .. } => {

@@ -2,7 +2,8 @@
 //!
 //! - [`ToolSet`]: the tools of a registry (Fastn's `.fastn/registry.json`, the `REGISTRY` a
 //!   manifest's `tools:` generates, or one read from Fastn with [`RegistrySync`]), as the
-//!   tool lists of OpenAI, Anthropic, Gemini and Bedrock ([`ModelFormat`]), each under a
+//!   tool lists of OpenAI (Chat Completions and Responses, strict or not), Anthropic, Gemini
+//!   and Bedrock ([`ModelFormat`]), each in the form its provider's SDK validates, under a
 //!   name unique across connectors.
 //! - [`BoundTools`]: the set bound to a client and a tenant. [`BoundTools::call`] checks a
 //!   model's call against the tool's JSON Schema before anything is sent, runs it and
@@ -35,6 +36,7 @@
 
 mod bound;
 mod check;
+mod format;
 mod set;
 mod sync;
 
@@ -44,5 +46,6 @@ pub use fastn_auth_rules::registry::{
     Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,
     registry_key,
 };
-pub use set::{ModelFormat, ToolSet};
+pub use format::{ModelFormat, drop_optional_nulls, strict_schema};
+pub use set::ToolSet;
 pub use sync::{RegistrySync, SourceFailure};

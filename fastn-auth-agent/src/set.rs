@@ -7,58 +7,16 @@ use fastn_auth::tools::ToolCall;
 use fastn_auth::{Error, FastnAuth, Result};
 use fastn_auth_rules::model_text;
 use fastn_auth_rules::shown_id as shown;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::check::Checked;
+use crate::format::ModelFormat;
 use fastn_auth_rules::registry::{
     MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, registry_key,
 };
 
 /// The most tool names listed in an error about an unknown one.
 const MAX_NAMES_LISTED: usize = 20;
-
-/// A model provider's tool-list format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ModelFormat {
-    /// `[{"type": "function", "function": {"name", "description", "parameters"}}]`
-    OpenAi,
-    /// `[{"name", "description", "input_schema"}]`
-    Anthropic,
-    /// `{"function_declarations": [{"name", "description", "parameters"}]}`
-    Gemini,
-    /// `[{"toolSpec": {"name", "description", "inputSchema": {"json": …}}}]`
-    Bedrock,
-}
-
-impl ModelFormat {
-    /// Every format.
-    pub const ALL: [ModelFormat; 4] =
-        [ModelFormat::OpenAi, ModelFormat::Anthropic, ModelFormat::Gemini, ModelFormat::Bedrock];
-
-    /// The format's name on the command line: `openai`, `anthropic`, `gemini`, `bedrock`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ModelFormat::OpenAi => "openai",
-            ModelFormat::Anthropic => "anthropic",
-            ModelFormat::Gemini => "gemini",
-            ModelFormat::Bedrock => "bedrock",
-        }
-    }
-}
-
-impl std::str::FromStr for ModelFormat {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        ModelFormat::ALL.into_iter().find(|format| format.as_str() == text).ok_or_else(|| {
-            Error::config(format!(
-                "unknown format `{}`, expected openai, anthropic, gemini or bedrock",
-                shown(text)
-            ))
-        })
-    }
-}
 
 /// Tools handed to a language model ([`bind`](Self::bind) them to a client to run a
 /// model's calls): from a registry ([`from_registry`](Self::from_registry))
@@ -92,10 +50,15 @@ impl Entry {
         client.tools(&self.connector_id).call_id(&self.tool.id, parameters).named(&self.name)
     }
 
-    /// What a model reads about the tool: the registry's description (or, without one, its
-    /// name), escaped and cut as all model-facing text is.
+    /// What a model reads about the tool: the registry's description (or, without one or
+    /// with an empty one, its name), escaped and cut as all model-facing text is.
     fn description(&self) -> String {
-        let text = self.tool.description.as_deref().or(self.tool.name.as_deref()).unwrap_or(&self.tool.key);
+        fn given(text: Option<&str>) -> Option<&str> {
+            text.filter(|text| !text.trim().is_empty())
+        }
+        let text = given(self.tool.description.as_deref())
+            .or(given(self.tool.name.as_deref()))
+            .unwrap_or(&self.tool.key);
         model_text(text, MAX_DESCRIPTION_CHARS)
     }
 }
@@ -203,31 +166,36 @@ impl ToolSet {
 
     /// The tool list in `format`.
     pub fn format(&self, format: ModelFormat) -> Value {
-        let tools = self.entries.iter().map(|entry| {
-            let (name, description, schema) = (&entry.name, entry.description(), entry.arguments.schema());
-            match format {
-                ModelFormat::OpenAi => json!({"type": "function", "function":
-                    {"name": name, "description": description, "parameters": schema}}),
-                ModelFormat::Anthropic => {
-                    json!({"name": name, "description": description, "input_schema": schema})
-                }
-                ModelFormat::Gemini => {
-                    json!({"name": name, "description": description, "parameters": schema})
-                }
-                ModelFormat::Bedrock => json!({"toolSpec":
-                    {"name": name, "description": description, "inputSchema": {"json": schema}}}),
-            }
-        });
-        let tools = Value::Array(tools.collect());
-        match format {
-            ModelFormat::Gemini => json!({ "function_declarations": tools }),
-            _ => tools,
-        }
+        let tools = self
+            .entries
+            .iter()
+            .map(|entry| format.tool(&entry.name, &entry.description(), entry.arguments.schema()))
+            .collect();
+        format.list(tools)
     }
 
-    /// [`format`](Self::format) for OpenAI's Chat Completions and Responses `tools`.
+    /// [`format`](Self::format) for OpenAI's Chat Completions `tools`.
     pub fn openai(&self) -> Value {
         self.format(ModelFormat::OpenAi)
+    }
+
+    /// [`format`](Self::format) for OpenAI's Chat Completions `tools` in strict mode: every
+    /// object closed, every property required, optional ones nullable
+    /// ([`strict_schema`](crate::strict_schema)); a model's `null` for an optional field is
+    /// dropped when its call is run.
+    pub fn openai_strict(&self) -> Value {
+        self.format(ModelFormat::OpenAiStrict)
+    }
+
+    /// [`format`](Self::format) for OpenAI's Responses API `tools` (the flat function tool).
+    pub fn openai_responses(&self) -> Value {
+        self.format(ModelFormat::OpenAiResponses)
+    }
+
+    /// [`openai_responses`](Self::openai_responses) in strict mode, as
+    /// [`openai_strict`](Self::openai_strict).
+    pub fn openai_responses_strict(&self) -> Value {
+        self.format(ModelFormat::OpenAiResponsesStrict)
     }
 
     /// [`format`](Self::format) for Anthropic's Messages `tools`.
@@ -235,7 +203,8 @@ impl ToolSet {
         self.format(ModelFormat::Anthropic)
     }
 
-    /// [`format`](Self::format) for one Gemini `Tool` (its `function_declarations`).
+    /// [`format`](Self::format) for one Gemini `Tool` (its `function_declarations`, each
+    /// schema as `parametersJsonSchema`).
     pub fn gemini(&self) -> Value {
         self.format(ModelFormat::Gemini)
     }
@@ -296,6 +265,8 @@ impl ToolSet {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn set() -> ToolSet {

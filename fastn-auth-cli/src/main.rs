@@ -165,9 +165,13 @@ enum ToolsCommand {
     Schema {
         /// Only this connector's tools.
         connector: Option<String>,
-        /// openai, anthropic, gemini or bedrock.
+        /// openai, openai-responses, anthropic, gemini or bedrock.
         #[arg(long, default_value = "openai")]
         format: String,
+        /// OpenAI's strict mode (openai and openai-responses): every object closed, every
+        /// property required, optional ones nullable.
+        #[arg(long)]
+        strict: bool,
         #[command(flatten)]
         source: tools::Source,
     },
@@ -342,8 +346,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tools(ToolsCommand::List { connector, source }) => {
             tools::list(&cli, source, connector.as_deref())
         }
-        Command::Tools(ToolsCommand::Schema { connector, format, source }) => {
-            tools::schema(source, format, connector.as_deref())
+        Command::Tools(ToolsCommand::Schema { connector, format, strict, source }) => {
+            tools::schema(source, format, *strict, connector.as_deref())
         }
         Command::Tools(ToolsCommand::Run(args)) => tools::run(&cli, args).await,
         Command::Tools(ToolsCommand::Sync { out, org, partial, manifest }) => {

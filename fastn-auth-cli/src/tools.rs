@@ -97,8 +97,20 @@ pub(crate) fn list(cli: &Cli, source: &Source, connector: Option<&str>) -> Resul
 }
 
 /// `tools schema`: the tool list a model provider takes.
-pub(crate) fn schema(source: &Source, format: &str, connector: Option<&str>) -> Result<(), Failure> {
+pub(crate) fn schema(
+    source: &Source,
+    format: &str,
+    strict: bool,
+    connector: Option<&str>,
+) -> Result<(), Failure> {
     let format: ModelFormat = format.parse()?;
+    if strict && format.strict() == format && !format.as_str().ends_with("-strict") {
+        return Err(usage(format!(
+            "--strict is OpenAI's mode: give --format openai or openai-responses, not {}",
+            format.as_str()
+        )));
+    }
+    let format = if strict { format.strict() } else { format };
     let set = tool_set(&source.read()?, connector)?;
     let pretty = serde_json::to_string_pretty(&set.format(format)).unwrap_or_default();
     println!("{}", fastn_auth_rules::terminal_json(&pretty));

@@ -131,7 +131,8 @@ impl RegistryTool {
 
     /// The schema of the arguments a caller (or a model) gives: the group's schema when the
     /// tool has one group, the input schema otherwise, an open object when there is none.
-    /// Always an object schema: `"type": "object"` is added where a group or the input
+    /// An unwrapped group keeps the root's `$defs` (and `definitions`), so its references
+    /// resolve. Always an object schema: `"type": "object"` is added where a group or the input
     /// schema leaves it out (MCP clients and model providers refuse a tool list with one
     /// untyped entry).
     ///
@@ -145,7 +146,17 @@ impl RegistryTool {
             return Err(self.not_an_object(&format!("typed {}", escape(&kind.to_string(), 40))));
         }
         let mut schema = match (self.grouping(), &self.input_schema) {
-            (Grouping::Unwrapped(group), Some(schema)) => schema["properties"][group].clone(),
+            (Grouping::Unwrapped(group), Some(schema)) => {
+                let mut unwrapped = schema["properties"][group].clone();
+                // The root's definitions come along: the group's `$ref: "#/$defs/…"` resolve
+                // against the schema the model and the check are given.
+                for keyword in ["$defs", "definitions"] {
+                    if let (Some(defs), Value::Object(map)) = (schema.get(keyword), &mut unwrapped) {
+                        map.entry(keyword).or_insert_with(|| defs.clone());
+                    }
+                }
+                unwrapped
+            }
             (Grouping::AsIs, Some(schema)) => schema.clone(),
             _ => serde_json::json!({"type": "object", "properties": {}, "additionalProperties": true}),
         };
@@ -527,6 +538,18 @@ mod tests {
         assert_eq!(slack.tool("old").unwrap().grouping(), Grouping::Untyped);
         // What `tools sync` writes reads back the same.
         assert_eq!(Registry::from_value(&registry.to_json()).unwrap(), registry);
+    }
+
+    #[test]
+    fn an_unwrapped_group_keeps_the_definitions_its_references_name() {
+        let json = r##"{"connectors": {"crm": {"id": "c", "tools": {"create": {"toolId": "t",
+            "inputSchema": {"type": "object", "properties": {"body": {"type": "object",
+                "properties": {"owner": {"$ref": "#/$defs/user"}}}},
+                "$defs": {"user": {"type": "object", "properties": {"id": {"type": "string"}}}}}}}}}}"##;
+        let registry = Registry::parse(json).unwrap();
+        let schema = registry.connector("crm").unwrap().tool("create").unwrap().arguments_schema().unwrap();
+        assert_eq!(schema["properties"]["owner"]["$ref"], "#/$defs/user");
+        assert_eq!(schema["$defs"]["user"]["properties"]["id"]["type"], "string", "the reference resolves");
     }
 
     #[test]
