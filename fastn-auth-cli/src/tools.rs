@@ -17,9 +17,13 @@ pub(crate) struct Source {
     /// The registry file (default: the manifest's `registry:`, else .fastn/registry.json).
     #[arg(long)]
     registry: Option<PathBuf>,
-    /// The manifest whose `registry:` names the file.
+    /// The manifest whose `registry:` names the file, and whose `tools:` select the tools
+    /// `list` and `schema` print.
     #[arg(long, default_value = "connectors.yaml")]
     manifest: PathBuf,
+    /// Every tool of the registry, not only those the manifest selects.
+    #[arg(long)]
+    all: bool,
 }
 
 impl Source {
@@ -34,6 +38,27 @@ impl Source {
 
     fn read(&self) -> Result<Registry, Failure> {
         read_registry(&self.path()?)
+    }
+
+    /// The tools a model is given: those the manifest's `tools:` select — exactly what the
+    /// generated `tool_set()` holds — unless `--all`, `--registry` or a manifest that selects
+    /// none asks for the whole registry.
+    fn read_selected(&self) -> Result<Registry, Failure> {
+        let registry = self.read()?;
+        if self.all || self.registry.is_some() || !self.manifest.exists() {
+            return Ok(registry);
+        }
+        let written = self.manifest.display().to_string();
+        let text =
+            fastn_auth_codegen::read_text(&self.manifest, &written).map_err(|err| usage(err.to_string()))?;
+        let manifest =
+            fastn_auth_codegen::load(&self.manifest, &written).map_err(|err| usage(err.to_string()))?;
+        if manifest.connectors.iter().all(|spec| spec.tools.is_none()) {
+            return Ok(registry);
+        }
+        let selected = fastn_auth_codegen::tools::select(&manifest, &registry, &text, &written)
+            .map_err(|err| usage(err.to_string()))?;
+        Ok(fastn_auth_codegen::tools::selected_registry(&selected))
     }
 }
 
@@ -75,7 +100,7 @@ fn tool_set(registry: &Registry, connector: Option<&str>) -> Result<ToolSet, Fai
 
 /// `tools list [connector]`: a line per tool (model name, connector, tool, description).
 pub(crate) fn list(cli: &Cli, source: &Source, connector: Option<&str>) -> Result<(), Failure> {
-    let registry = source.read()?;
+    let registry = source.read_selected()?;
     let set = tool_set(&registry, connector)?;
     let rows: Vec<Value> = set
         .names()
@@ -111,7 +136,7 @@ pub(crate) fn schema(
         )));
     }
     let format = if strict { format.strict() } else { format };
-    let set = tool_set(&source.read()?, connector)?;
+    let set = tool_set(&source.read_selected()?, connector)?;
     let pretty = serde_json::to_string_pretty(&set.format(format)).unwrap_or_default();
     println!("{}", fastn_auth_rules::terminal_json(&pretty));
     Ok(())

@@ -716,3 +716,26 @@ async fn health_asks_fastn_and_says_when_the_tenant_must_connect_again() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_and_schema_give_the_tools_the_manifest_selects_unless_all() {
+    let names = |out: &Output| -> Vec<String> {
+        let rows: Value = serde_json::from_str(stdout(out).trim()).unwrap();
+        rows.as_array().unwrap().iter().map(|row| row["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let selected = run(cli(None, &["--json", "tools", "list"])).await;
+    assert_eq!(code(&selected), 0, "{}", stderr(&selected));
+    let selected = names(&selected);
+    assert!(selected.contains(&"slack_send_message".to_owned()), "{selected:?}");
+    assert!(!selected.contains(&"slack_add_reaction".to_owned()), "never selected, never handed to a model");
+    let all = names(&run(cli(None, &["--json", "tools", "list", "--all"])).await);
+    assert!(all.contains(&"slack_add_reaction".to_owned()) && all.len() > selected.len(), "{all:?}");
+    let schema = run(cli(None, &["tools", "schema", "--format", "openai-responses"])).await;
+    let schema: Value = serde_json::from_str(&stdout(&schema)).unwrap();
+    let offered: Vec<&str> =
+        schema.as_array().unwrap().iter().map(|tool| tool["name"].as_str().unwrap()).collect();
+    assert_eq!(offered, selected, "the schema offers exactly the listed tools");
+    let refused = run(cli(None, &["tools", "schema", "--format", "anthropic", "--strict"])).await;
+    assert_eq!(code(&refused), 1);
+    assert!(stderr(&refused).contains("--strict is OpenAI's mode"), "{}", stderr(&refused));
+}
