@@ -495,10 +495,11 @@ async fn api_needs_no_manifest_with_a_gateway_and_names_what_it_does_not_know() 
 
 /// An emulator of the workspace's manifest serving its sample registry, `acme` connected to
 /// Slack.
+/// The emulator as it comes: it serves its built-in sample registry, so `tools sync` works
+/// offline from an empty directory.
 async fn emulator_with_tools() -> MockServer {
-    let registry = std::fs::read_to_string(root().join(".fastn/registry.json")).unwrap();
     let manifest = std::fs::read_to_string(root().join("connectors.yaml")).unwrap();
-    let mock = MockServer::builder().connectors(manifest).registry(registry).start().await.unwrap();
+    let mock = MockServer::builder().connectors(manifest).start().await.unwrap();
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     mock
 }
@@ -512,6 +513,9 @@ async fn tools_sync_writes_a_registry_that_list_schema_and_run_read() {
     let out = run(cli(Some(&mock), &["tools", "sync", "--out", written, "--org", "acme-org"])).await;
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("wrote 5 connectors, 8 tools"), "{}", stdout(&out));
+    let parse = |text: &str| fastn_auth_rules::registry::Registry::parse(text).unwrap().connectors;
+    let synced = parse(&std::fs::read_to_string(&path).unwrap());
+    assert_eq!(synced, parse(fastn_auth_emulator::SAMPLE_REGISTRY), "a bare emulator's sample, synced whole");
     let list = run(cli(None, &["tools", "list", "--registry", written, "slack"])).await;
     assert_eq!(code(&list), 0, "{}", stderr(&list));
     let lines: Vec<String> = stdout(&list).lines().map(str::to_owned).collect();

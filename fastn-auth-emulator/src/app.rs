@@ -55,7 +55,7 @@ pub(crate) struct App {
     /// Print a line per request (method, path, status, time) on stderr.
     pub(crate) log_requests: bool,
     /// The registry tools are served from, when given one.
-    pub(crate) tools: Option<Arc<ToolRegistry>>,
+    pub(crate) tools: Arc<ToolRegistry>,
     /// The shape of the API's error answers.
     pub(crate) error_shape: crate::config::ErrorShape,
 }

@@ -67,6 +67,11 @@ use tokio::sync::watch;
 pub use config::{AutoApprove, CredentialsShape, ErrorShape, KeyCase, Wrapping};
 pub use faults::{Fault, MAX_DELAY_MS, MAX_FAULT_TIMES, MAX_OVERSIZED_BYTES, MAX_RETRY_AFTER_SECS};
 pub use key::{ConnectionBreak, ConnectionKey};
+
+/// The registry the emulator serves when given none: eight tools of Slack, Google Sheets,
+/// HubSpot, GitHub and Notion in Fastn's `.fastn/registry.json` format, so that `tools sync`
+/// against a bare emulator, and a tool call, work offline from an empty directory.
+pub const SAMPLE_REGISTRY: &str = include_str!("sample-registry.json");
 pub use live::StartError;
 pub use requests::RecordedRequest;
 
@@ -215,7 +220,8 @@ impl MockServerBuilder {
     }
 
     /// Serves Fastn's tools from this registry (the `.fastn/registry.json` format, or the
-    /// `REGISTRY` that `connectors!` generates for a manifest with `tools:`):
+    /// `REGISTRY` that `connectors!` generates for a manifest with `tools:`) instead of
+    /// [`SAMPLE_REGISTRY`]:
     /// `executeTool` checks the parameters against each tool's input schema (400 with the
     /// JSON pointer of the first error), requires the tenant's connection (404
     /// `CONNECTION_NOT_FOUND` without one) and answers an echo envelope; `getTools` and the
@@ -243,14 +249,12 @@ impl MockServerBuilder {
                 generate::declared(&manifest)
             }
         };
-        let tools = match &self.registry {
-            None => None,
-            Some(text) => Some(Arc::new(registry::ToolRegistry::new(
-                fastn_auth_rules::registry::Registry::parse(text).map_err(|err| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the tool registry: {err}"))
-                })?,
-            ))),
-        };
+        let text = self.registry.as_deref().unwrap_or(SAMPLE_REGISTRY);
+        let tools = Arc::new(registry::ToolRegistry::new(
+            fastn_auth_rules::registry::Registry::parse(text).map_err(|err| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("the tool registry: {err}"))
+            })?,
+        ));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let store = Arc::new(store::Store::new(self.auto_approve, self.shape, self.limits, declared));

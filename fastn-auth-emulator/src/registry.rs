@@ -45,3 +45,15 @@ impl ToolRegistry {
             .find_map(|c| Some((c, c.tool_by_id(tool_id)?)))
     }
 }
+
+#[cfg(test)]
+mod sample_tests {
+    /// The sample the emulator ships is the project's own registry (`.fastn/registry.json`,
+    /// which the workspace manifest's `tools:` select from): one set of tools everywhere.
+    #[test]
+    fn the_built_in_sample_is_the_workspaces_registry() {
+        let workspace = include_str!("../../.fastn/registry.json");
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+        assert_eq!(parse(crate::SAMPLE_REGISTRY), parse(workspace));
+    }
+}
