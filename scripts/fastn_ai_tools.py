@@ -52,6 +52,20 @@ def main(base_url: str, api_key: str, registry: str) -> None:
         print(f"invalid_status={getattr(err, 'status_code', None)}")
 
 
+    # getTools as fastn-ai's library reads it: ranked by the prompt, in every format it
+    # converts to; and run(prompt), whose parameters Fastn's model fills in (scripted here).
+    prompt = "send a message to the slack channel"
+    for fmt in ("openai", "anthropic", "gemini", "bedrock"):
+        listed = client.get_tools_for(prompt, format=fmt, limit=3)
+        first = listed[0]
+        name = first.get("name") or first.get("function", {}).get("name") or first.get("toolSpec", {}).get("name")
+        print(f"get_tools_{fmt}={name}")
+    scripted = {"prompt": prompt, "parameters": {"body": {"channel": "C1", "text": "from run"}}}
+    httpx.put(f"{origin}/_emulator/prompts", json=scripted, headers=headers).raise_for_status()
+    ran = client.run(prompt)
+    print(f"run_tool={ran['tool']}")
+    print(f"run_parameters={json.dumps(ran['parameters'], sort_keys=True)}")
+
     # The connections API: a flow whose user comes back to the app, approved through the
     # emulator's control API, then the status by id and by connector and tenant.
     started = client.auth.connect(connector="hubspot", tenant_id="acme", redirect_url="https://app.example.com/back")

@@ -64,7 +64,10 @@ echo "$result"
 for line in "proxy_tool=send_message" "proxy_tenant=acme" \
     'proxy_parameters={"body": {"channel": "C1", "text": "from fastn-ai"}}' "execute_tool=list_channels" \
     "invalid_status=400" "connect_status=pending" "connect_auth_url_is_the_emulators=True" \
-    "status_after=authorized" "status_by_tenant=authorized"; do
+    "status_after=authorized" "status_by_tenant=authorized" \
+    "get_tools_openai=slack_send_message" "get_tools_anthropic=slack_send_message" \
+    "get_tools_gemini=slack_send_message" "get_tools_bedrock=slack_send_message" \
+    "run_tool=send_message" 'run_parameters={"body": {"channel": "C1", "text": "from run"}}'; do
     grep -qF -- "$line" <<<"$result" || { echo "missing \`$line\` in fastn-ai's output"; exit 1; }
 done
 echo "Fastn's own Python client (fastn-ai) ran tools and its connections API against the emulator"

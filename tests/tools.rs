@@ -365,3 +365,36 @@ async fn a_strict_models_nulls_for_left_out_fields_are_dropped_and_the_rest_sent
     assert!(reply.is_error && reply.text.contains("channel"), "{reply:?}");
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
 }
+
+#[tokio::test]
+async fn get_tools_ranks_by_the_prompt_and_answers_the_shapes_fastns_clients_read() {
+    let mock = MockServer::start().await.unwrap(); // the built-in sample registry
+    let ask = |prompt: &'static str| {
+        let url = format!("{}/ucl/getTools", mock.base_url());
+        async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .header("x-fastn-api-key", MockServer::API_KEY)
+                .header("x-fastn-space-id", MockServer::SPACE_ID)
+                .json(&json!({"input": {"prompt": prompt, "limit": 3}}))
+                .send()
+                .await
+                .unwrap();
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let listed = ask("add an emoji reaction to the message").await;
+    let names: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|tool| tool["name"].as_str().unwrap()).collect();
+    assert_eq!((names.len(), names[0]), (3, "slack_add_reaction"), "{names:?}");
+    let top = &listed[0];
+    assert_eq!(top["function"]["name"], "add_reaction", "the CLI's shape");
+    assert_eq!(top["inputSchema"]["type"], "object", "the library's shape");
+    assert!(top.get("parameters").is_none(), "nothing scripted for this prompt");
+    mock.answer_prompt("open an issue", json!({"body": {"title": "t"}}));
+    let listed = ask("open an issue").await;
+    assert_eq!(
+        (&listed[0]["name"], &listed[0]["parameters"]),
+        (&json!("github_create_issue"), &json!({"body": {"title": "t"}}))
+    );
+}

@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<Store>> {
         .route("/_emulator/connections/break", post(break_connection))
         .route("/_emulator/faults", post(inject).delete(clear_faults))
         .route("/_emulator/rate-limit", put(set_rate_limit).delete(clear_rate_limit))
+        .route("/_emulator/prompts", put(answer_prompt))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/{*rest}", delete(unknown).get(unknown).post(unknown).put(unknown))
 }
@@ -251,6 +252,24 @@ fn changed(count: usize) -> Response {
         return crate::json::error(StatusCode::NOT_FOUND, "no connection of this connector and tenant");
     }
     axum::Json(json!({ "connections": count })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct PromptBody {
+    prompt: String,
+    parameters: serde_json::Value,
+}
+
+/// `PUT /_emulator/prompts` `{"prompt": "…", "parameters": {…}}`: what `getTools` gives its
+/// top tool for exactly that prompt.
+async fn answer_prompt(State(store): Shared, body: axum::body::Bytes) -> Response {
+    match parse::<PromptBody>(&body, r#"{"prompt": "…", "parameters": {…}}"#) {
+        Ok(PromptBody { prompt, parameters }) => {
+            store.answer_prompt(&prompt, parameters);
+            no_content()
+        }
+        Err(message) => bad_request(&message),
+    }
 }
 
 #[derive(serde::Deserialize)]

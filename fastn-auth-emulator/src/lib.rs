@@ -407,6 +407,13 @@ impl MockServer {
         self.break_connection(connector_id, tenant_id, ConnectionBreak::Expired)
     }
 
+    /// Scripts what Fastn's model fills in for a prompt: `getTools` asked with exactly
+    /// `prompt` gives its top tool these `parameters` (what `fastn-ai`'s `run(prompt)`
+    /// executes). The control API's `PUT /_emulator/prompts` does the same.
+    pub fn answer_prompt(&self, prompt: &str, parameters: serde_json::Value) {
+        self.store.answer_prompt(prompt, parameters);
+    }
+
     /// Breaks the connections of `connector_id` and `tenant_id` as `kind` says (expired,
     /// refresh failed, revoked at the provider, deleted), answering for them as Fastn and
     /// the provider do; the control API's `POST /_emulator/connections/break` does the same.

@@ -49,6 +49,9 @@ pub(crate) struct Limits {
 }
 
 pub(crate) struct Store {
+    /// What "Fastn's model" fills in for `getTools`'s top tool, by the exact prompt
+    /// ([`MockServer::answer_prompt`](crate::MockServer::answer_prompt)).
+    prompts: Mutex<HashMap<String, Value>>,
     /// What a manifest declares: extra fields, given a value of their type; token placement.
     pub(crate) declared: crate::generate::Declared,
     pub(crate) auto_approve: AutoApprove,
@@ -115,6 +118,7 @@ impl Store {
             shape,
             limits,
             flows: Mutex::default(),
+            prompts: Mutex::default(),
             connections: Mutex::default(),
             templates: Mutex::default(),
             faults: Mutex::default(),
@@ -184,6 +188,21 @@ impl Store {
             return Some((AuthStatus::Active, None));
         }
         Some((flow.status, flow.error_message.clone()))
+    }
+
+    /// Scripts the parameters `getTools` gives its top tool for `prompt` (at most 1,000
+    /// prompts are kept; the oldest are not told apart, the map is cleared past it).
+    pub(crate) fn answer_prompt(&self, prompt: &str, parameters: Value) {
+        let mut prompts = lock(&self.prompts);
+        if prompts.len() >= 1_000 {
+            prompts.clear();
+        }
+        prompts.insert(prompt.to_owned(), parameters);
+    }
+
+    /// The parameters scripted for `prompt`, if any.
+    pub(crate) fn prompt_parameters(&self, prompt: &str) -> Option<Value> {
+        lock(&self.prompts).get(prompt).cloned()
     }
 
     /// Sets the rate limit per key (`limit` requests per `window`, at least 1 s), or none;

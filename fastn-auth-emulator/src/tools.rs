@@ -1,9 +1,9 @@
 //! Fastn's tools, served from a registry: `executeTool` (parameters checked against the
-//! tool's input schema, the tenant's connection required, an echo envelope), `getTools`,
+//! tool's input schema, the tenant's connection required, an echo envelope), `getTools`
+//! (ranked by the prompt's words, in both shapes Fastn's clients read),
 //! and the registry's GraphQL queries (`searchDataSourceGroups`, `callCoreProjectFlow`),
 //! as `fastn-auth tools sync` and Fastn's own CLI ask them.
 
-use crate::key::ConnectionBreak;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::{App, header_text};
+use crate::key::ConnectionBreak;
 use crate::registry::ToolRegistry;
 use fastn_auth::wire::{self, Endpoint};
-use fastn_auth_rules::registry::registry_key;
-use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool};
+use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool, model_name, registry_key};
 
 /// The largest request body read.
 const MAX_TOOL_REQUEST: usize = 1024 * 1024;
@@ -130,25 +130,66 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
         let input = &request["input"];
         let filter = |key: &str| input[key].as_str().filter(|text| !text.is_empty());
         let limit = input["limit"].as_u64().map_or(MAX_LISTED, |n| (n as usize).min(MAX_LISTED));
-        let listed: Vec<Value> = tools
+        let prompt = input["prompt"].as_str().unwrap_or_default();
+        let mut found: Vec<(usize, &RegistryConnector, &RegistryTool)> = tools
             .registry
             .connectors
             .iter()
             .filter(|c| filter("connectorId").is_none_or(|id| c.id == id))
             .filter(|c| filter("connectorName").is_none_or(|name| c.key == registry_key(name)))
-            .flat_map(|c| c.tools.iter())
-            .filter(|t| {
+            .flat_map(|c| c.tools.iter().map(move |t| (c, t)))
+            .filter(|(_, t)| {
                 filter("toolName").is_none_or(|name| t.key == name || t.name.as_deref() == Some(name))
             })
+            .map(|(c, t)| (score(prompt, c, t), c, t))
+            .collect();
+        // Best first; ties in registry order (the sort is stable).
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        let scripted = app.store.prompt_parameters(prompt);
+        let listed: Vec<Value> = found
+            .into_iter()
             .take(limit)
-            .map(|t| {
-                json!({"toolId": t.id, "actionId": t.id, "type": "function", "function": {
-                    "name": t.key, "description": t.description, "parameters": t.input_schema}})
+            .enumerate()
+            .map(|(rank, (_, c, t))| {
+                // Both shapes Fastn's clients read: the CLI's `function`, the library's flat
+                // `name`/`description`/`inputSchema`; the top tool carries what the model
+                // filled in for the prompt, when scripted.
+                let mut tool = json!({"toolId": t.id, "actionId": t.id, "type": "function",
+                    "function": {"name": t.key, "description": t.description, "parameters": t.input_schema},
+                    "name": model_name(&c.key, &t.key), "description": t.description.clone().unwrap_or_default(),
+                    "inputSchema": t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"}))});
+                if let (0, Some(parameters)) = (rank, &scripted) {
+                    tool["parameters"] = parameters.clone();
+                }
+                tool
             })
             .collect();
         axum::Json(Value::Array(listed)).into_response()
     })
     .await
+}
+
+/// How well a tool answers `prompt`: the words of the prompt (letters and digits, three or
+/// more, lowercased) found in the tool's key, name and description and its connector's key,
+/// each counted once. A documented toy, not Fastn's ranking.
+fn score(prompt: &str, connector: &RegistryConnector, tool: &RegistryTool) -> usize {
+    let haystack = format!(
+        "{} {} {} {}",
+        connector.key,
+        tool.key,
+        tool.name.as_deref().unwrap_or_default(),
+        tool.description.as_deref().unwrap_or_default()
+    )
+    .to_lowercase()
+    .replace('_', " ");
+    let mut words: Vec<String> = prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| word.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words.iter().filter(|word| haystack.contains(word.as_str())).count()
 }
 
 /// `POST /api/graphql`: the two queries a registry is built from.
