@@ -144,7 +144,7 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
             .map(|(c, t)| (score(prompt, c, t), c, t))
             .collect();
         // Best first; ties in registry order (the sort is stable).
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(score, _, _)| std::cmp::Reverse(*score));
         let scripted = app.store.prompt_parameters(prompt);
         let listed: Vec<Value> = found
             .into_iter()
