@@ -15,17 +15,24 @@
     button.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
   }
 
+  // Starts a flow on the router: its JSON answer, or an Error saying why not.
+  async function start(connector) {
+    const answer = await fetch(`${base}/${encodeURIComponent(connector)}/connect`, {
+      method: "POST",
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const body = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error(body.error || `HTTP ${answer.status}`);
+    return body;
+  }
+
   async function connectBack(button) {
     const connector = button.getAttribute("data-fastn-connect");
     button.disabled = true;
     try {
-      const answer = await fetch(`${base}/${encodeURIComponent(connector)}/connect`, {
-        method: "POST",
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      const body = await answer.json().catch(() => ({}));
-      if (!answer.ok || !body.redirect_url) throw new Error(body.error || `HTTP ${answer.status}`);
+      const body = await start(connector);
+      if (!body.redirect_url) throw new Error("the flow has no consent page");
       location.assign(body.redirect_url);
     } catch (error) {
       button.disabled = false;
@@ -47,16 +54,9 @@
     button.disabled = true;
     let flow;
     try {
-      const answer = await fetch(`${base}/${encodeURIComponent(connector)}/connect`, {
-        method: "POST",
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      const body = await answer.json().catch(() => ({}));
-      if (!answer.ok) return fail(body.error || `HTTP ${answer.status}`);
-      flow = body;
+      flow = await start(connector);
     } catch (error) {
-      return fail(String(error));
+      return fail(error.message || String(error));
     }
     if (flow.redirect_url) {
       if (popup && !popup.closed) popup.location.href = flow.redirect_url;

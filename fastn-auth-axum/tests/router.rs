@@ -72,6 +72,19 @@ impl App {
         answer.json().await.unwrap()
     }
 
+    /// A start as a form without JavaScript posts it: where the `303` sends the browser.
+    async fn form_post(&self, connector: &str, tenant: &str) -> String {
+        let answer = self
+            .http
+            .post(format!("{}/{connector}/connect", self.url))
+            .header("x-test-tenant", tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303);
+        answer.headers()["location"].to_str().unwrap().to_owned()
+    }
+
     /// The `status` events of a stream, as they come, until it ends.
     async fn events(&self, path: &str, tenant: &str) -> (reqwest::StatusCode, Events) {
         let answer = self.get(path, tenant).send().await.unwrap();
@@ -151,15 +164,7 @@ async fn a_flow_is_started_followed_and_seen_connected() {
 #[tokio::test]
 async fn without_javascript_the_form_post_goes_to_the_consent_page() {
     let app = app(|router| router).await;
-    let answer = app
-        .http
-        .post(format!("{}/notion/connect", app.url))
-        .header("x-test-tenant", "acme")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let consent = answer.headers()["location"].to_str().unwrap().to_owned();
+    let consent = app.form_post("notion", "acme").await;
     assert!(consent.starts_with(&format!("http://{}/authorize?state=", app.mock.addr())), "{consent}");
     let state = consent.split("state=").nth(1).unwrap();
     let page =
@@ -399,15 +404,7 @@ async fn in_return_mode_the_user_consents_and_comes_back_to_the_apps_page() {
     assert_eq!(connected, json!({ "connected": false, "state": "unknown" }));
 
     // Without JavaScript: the form post goes to Fastn's consent page, not to a popup's flow.
-    let answer = app
-        .http
-        .post(format!("{}/hubspot/connect", app.url))
-        .header("x-test-tenant", "acme")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let consent = answer.headers()["location"].to_str().unwrap().to_owned();
+    let consent = app.form_post("hubspot", "acme").await;
     assert!(consent.starts_with(&format!("http://{}/", app.mock.addr())), "{consent}");
     assert_eq!(app.mock.requests().iter().filter(|r| r.path.ends_with("/connections/initiate")).count(), 1);
     let back = approve(&app, &consent).await;
