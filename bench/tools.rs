@@ -37,12 +37,7 @@ async fn slack_of_t0() -> Result<(Emulator, String, reqwest::Client, FastnAuth),
 pub(crate) async fn tools_part(calls: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
     let (emulator, origin, control, client) = slack_of_t0().await?;
     let slack = fastn::Slack::tools(&client).tenant_id("t0");
-    let message = fastn::SlackSendMessage {
-        channel: "C1".into(),
-        text: "hello".into(),
-        thread_ts: None,
-        unfurl_links: None,
-    };
+    let message = fastn::SlackSendMessage::new("C1", "hello");
     let sdk_call = || {
         let call = slack.send_message(message.clone());
         async move { call.send().await.is_ok_and(|output| output.is_success()) }

@@ -25,12 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Typed: a missing `text` would not compile.
     let slack = fastn::Slack::tools(&client).tenant_id("acme");
-    let message = fastn::SlackSendMessage {
-        channel: "C0123456789".into(),
-        text: "Deploy finished".into(),
-        thread_ts: None,
-        unfurl_links: Some(false),
-    };
+    let message = fastn::SlackSendMessage::new("C0123456789", "Deploy finished").unfurl_links(false);
     let output = slack.send_message(message).send().await?;
     println!("typed call: provider status {:?}, sent {}", output.status(), output.body()["parameters"]);
 

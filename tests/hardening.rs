@@ -270,12 +270,7 @@ async fn a_forgotten_tenant_is_an_error_naming_the_call_and_nothing_is_sent() {
     let err = client.tools("slack").call_id("t-1", json!({})).send().await.unwrap_err();
     assert!(err.to_string().contains("tool `t-1` has no tenant"), "{err}");
     let typed = fastn_auth_tests::Slack::tools(&client);
-    let message = fastn_auth_tests::SlackSendMessage {
-        channel: "C1".into(),
-        text: "hi".into(),
-        thread_ts: None,
-        unfurl_links: None,
-    };
+    let message = fastn_auth_tests::SlackSendMessage::new("C1", "hi");
     assert_eq!(typed.send_message(message).send().await.unwrap_err().code(), ErrorCode::ConfigError);
     assert_eq!(mock.requests_to(Endpoint::Credentials) + mock.requests_to(Endpoint::ExecuteTool), 0);
     // Said on purpose, the space's connection is used.

@@ -160,12 +160,7 @@ async fn a_tool_call_tells_the_connection_broke_and_works_after_the_reconnect() 
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
     let client = mock.client();
     let mut events = client.events();
-    let message = || fastn_auth_tests::SlackSendMessage {
-        channel: "C1".into(),
-        text: "hi".into(),
-        thread_ts: None,
-        unfurl_links: None,
-    };
+    let message = || fastn_auth_tests::SlackSendMessage::new("C1", "hi");
     let tools = Slack::tools(&client).tenant_id("acme");
     assert!(tools.send_message(message()).send().await.is_ok());
     mock.break_connection("slack", "acme", ConnectionBreak::RefreshFailed);

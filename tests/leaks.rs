@@ -153,12 +153,7 @@ async fn no_secret_in_logs_debug_output_or_errors() {
         // Tool calls: typed, untyped, a model's, refused by Fastn, refused before sending,
         // the space's key refused, a call that times out.
         let slack_tools = fastn_auth_tests::Slack::tools(&client).tenant_id("acme");
-        let message = fastn_auth_tests::SlackSendMessage {
-            channel: "C1".into(),
-            text: "hi".into(),
-            thread_ts: None,
-            unfurl_links: None,
-        };
+        let message = fastn_auth_tests::SlackSendMessage::new("C1", "hi");
         let call = slack_tools.send_message(message);
         shown.push(format!("{slack_tools:?} {call:?}"));
         shown.push(format!("{:?}", call.send().await));

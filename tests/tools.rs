@@ -222,28 +222,22 @@ async fn a_typed_call_sends_exactly_the_schemas_structure() {
     let mock = emulator().await;
     let client = client(&mock);
     let slack = Slack::tools(&client).tenant_id("acme");
-    let input = SlackSendMessage {
-        channel: "C1".into(),
-        text: "hi".into(),
-        thread_ts: None,
-        unfurl_links: Some(true),
-    };
+    let input = SlackSendMessage::new("C1", "hi").unfurl_links(true);
     let output = slack.send_message(input).send().await.unwrap();
     assert_eq!(
         output.body()["parameters"],
         json!({"body": {"channel": "C1", "text": "hi", "unfurl_links": true}})
     );
     let sheets = GoogleSheets::tools(&client).tenant_id("acme");
-    let input = GoogleSheetsAppendValues {
-        url: fastn_auth_tests::GoogleSheetsAppendValuesUrl {
-            spreadsheet_id: "s1".into(),
-            range: "A1".into(),
-        },
-        query: fastn_auth_tests::GoogleSheetsAppendValuesQuery {
-            value_input_option: fastn_auth_tests::GoogleSheetsAppendValuesQueryValueInputOption::UserEntered,
-        },
-        body: fastn_auth_tests::GoogleSheetsAppendValuesBody { values: vec![vec!["a".into(), "b".into()]] },
-    };
+    // The constructor takes the required fields in the order the schema's `required` lists
+    // them: url, query, body; spreadsheetId, range.
+    let input = GoogleSheetsAppendValues::new(
+        fastn_auth_tests::GoogleSheetsAppendValuesUrl::new("s1", "A1"),
+        fastn_auth_tests::GoogleSheetsAppendValuesQuery::new(
+            fastn_auth_tests::GoogleSheetsAppendValuesQueryValueInputOption::UserEntered,
+        ),
+        fastn_auth_tests::GoogleSheetsAppendValuesBody::new(vec![vec!["a".to_owned(), "b".to_owned()]]),
+    );
     let output = sheets.append_values(input).send().await.unwrap();
     let expected = json!({"url": {"spreadsheetId": "s1", "range": "A1"}, "query": {"valueInputOption": "USER_ENTERED"},
         "body": {"values": [["a", "b"]]}});
@@ -397,4 +391,35 @@ async fn get_tools_ranks_by_the_prompt_and_answers_the_shapes_fastns_clients_rea
         (&listed[0]["name"], &listed[0]["parameters"]),
         (&json!("github_create_issue"), &json!({"body": {"title": "t"}}))
     );
+}
+
+#[test]
+fn generated_inputs_have_constructors_setters_and_serde_on_the_wire_names() {
+    use fastn_auth_tests::{
+        GoogleSheetsAppendValuesQuery, GoogleSheetsAppendValuesQueryValueInputOption as Input,
+    };
+    use fastn_auth_tests::{SlackListChannels, SlackSendMessage};
+    let message = SlackSendMessage::new("C1", "hi").thread_ts("1.5");
+    let json = serde_json::to_value(&message).unwrap();
+    assert_eq!(json, json!({"channel": "C1", "text": "hi", "thread_ts": "1.5"}), "optional None left out");
+    let back: SlackSendMessage = serde_json::from_value(json!({"channel": "C1", "text": "hi",
+        "thread_ts": "1.5", "unknown": true}))
+    .unwrap();
+    assert_eq!(
+        back, message,
+        "a handler's Json<SlackSendMessage> reads what was sent; unknown fields ignored"
+    );
+    let err = serde_json::from_value::<SlackSendMessage>(json!({"channel": "C1"})).unwrap_err();
+    assert!(err.to_string().contains("/text: expected a value (the field is required)"), "{err}");
+    let err = serde_json::from_value::<SlackSendMessage>(json!({"channel": 5, "text": "t"})).unwrap_err();
+    assert!(err.to_string().contains("/channel: expected a string"), "{err}");
+    let query: GoogleSheetsAppendValuesQuery =
+        serde_json::from_value(json!({"valueInputOption": "RAW"})).unwrap();
+    assert_eq!(query, GoogleSheetsAppendValuesQuery::new(Input::Raw));
+    let err = serde_json::from_value::<GoogleSheetsAppendValuesQuery>(json!({"valueInputOption": "raw"}))
+        .unwrap_err();
+    assert!(err.to_string().contains(r#"one of "RAW", "USER_ENTERED""#), "{err}");
+    // Nothing required: `new()` and `Default` are the same.
+    assert_eq!(SlackListChannels::new(), SlackListChannels::default());
+    assert_eq!(serde_json::to_value(SlackListChannels::new().limit(10)).unwrap(), json!({"limit": 10}));
 }

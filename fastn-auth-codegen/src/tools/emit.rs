@@ -158,7 +158,12 @@ fn input_type(
                     "`body` on the wire (required). Any JSON object: the registry gives this tool no schema."
                         .into(),
             };
-            types.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields: vec![body] }));
+            types.defs.push(Def::Struct(StructDef {
+                name: name.clone(),
+                doc,
+                fields: vec![body],
+                required_order: vec![0],
+            }));
             none
         }
     };
@@ -215,14 +220,104 @@ fn struct_def(def: &StructDef) -> TokenStream {
         let wire = &field.wire;
         quote! { (#wire, &self.#ident) }
     });
+    let reads = def.fields.iter().map(|field| {
+        let ident = naming::ident(&field.ident);
+        let wire = &field.wire;
+        quote! { #ident: fields.take(#wire)? }
+    });
+    // In the schema's `required` order, as its author listed them.
+    let required: Vec<&FieldDef> = def.required_order.iter().map(|&at| &def.fields[at]).collect();
+    let params = required.iter().map(|field| {
+        let ident = naming::ident(&field.ident);
+        let ty = ty(&field.ty);
+        quote! { #ident: impl ::core::convert::Into<#ty> }
+    });
+    let inits = def.fields.iter().map(|field| {
+        let ident = naming::ident(&field.ident);
+        if field.required {
+            quote! { #ident: #ident.into() }
+        } else {
+            quote! { #ident: ::core::option::Option::None }
+        }
+    });
+    let setters = def.fields.iter().filter(|field| !field.required).map(|field| {
+        let ident = naming::ident(&field.ident);
+        // A field named `new` would take the constructor's name.
+        let setter = if field.ident == "new" { format_ident!("with_new") } else { ident.clone() };
+        let ty = ty(&field.ty);
+        let doc = format!("With `{}` set.", fastn_auth_rules::escape(&field.wire, 200));
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            pub fn #setter(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                self.#ident = ::core::option::Option::Some(value.into());
+                self
+            }
+        }
+    });
+    let new_doc = if required.is_empty() {
+        "The input with every (optional) field unset; set them with the methods named after them.".to_owned()
+    } else {
+        let names: Vec<String> = required.iter().map(|field| format!("`{}`", field.ident)).collect();
+        let optional = if required.len() < def.fields.len() {
+            "; set optional ones with the methods named after them"
+        } else {
+            ""
+        };
+        format!("The input with its required fields ({}){optional}.", names.join(", "))
+    };
+    let serde = serde_impls(&name);
     quote! {
         #[doc = #doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, #default)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #default)]
+        #[non_exhaustive]
         pub struct #name { #(#fields,)* }
+
+        impl #name {
+            #[doc = #new_doc]
+            pub fn new(#(#params),*) -> Self {
+                Self { #(#inits,)* }
+            }
+            #(#setters)*
+        }
 
         impl ::fastn_auth::tools::ToolValue for #name {
             fn to_value(&self) -> ::fastn_auth::serde_json::Value {
                 ::fastn_auth::tools::object(&[#(#values),*])
+            }
+        }
+
+        impl ::fastn_auth::tools::FromToolValue for #name {
+            fn from_value(
+                value: ::fastn_auth::serde_json::Value,
+            ) -> ::core::result::Result<Self, ::fastn_auth::tools::ValueError> {
+                let mut fields = ::fastn_auth::tools::Fields::of(value)?;
+                ::core::result::Result::Ok(Self { #(#reads,)* })
+            }
+        }
+
+        #serde
+    }
+}
+
+/// serde's traits for a generated type, over its `ToolValue` and `FromToolValue` (the wire
+/// names, unknown fields ignored).
+fn serde_impls(name: &proc_macro2::Ident) -> TokenStream {
+    quote! {
+        impl ::fastn_auth::generated::serde::Serialize for #name {
+            fn serialize<S: ::fastn_auth::generated::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                ::fastn_auth::tools::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> ::fastn_auth::generated::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::fastn_auth::generated::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                ::fastn_auth::tools::deserialize(deserializer)
             }
         }
     }
@@ -235,6 +330,12 @@ fn enum_def(def: &EnumDef) -> TokenStream {
     let variants: Vec<_> = def.variants.iter().map(|(variant, _)| naming::ident(variant)).collect();
     let docs = def.variants.iter().map(|(_, wire)| format!("`{}`", fastn_auth_rules::escape(wire, 200)));
     let wires = def.variants.iter().map(|(_, wire)| wire);
+    let wires_again = def.variants.iter().map(|(_, wire)| wire);
+    let variants_again = variants.clone();
+    let listed: Vec<String> =
+        def.variants.iter().map(|(_, wire)| format!("\"{}\"", fastn_auth_rules::escape(wire, 60))).collect();
+    let expected = format!("one of {}", listed.join(", "));
+    let serde = serde_impls(&name);
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq)]
@@ -252,6 +353,19 @@ fn enum_def(def: &EnumDef) -> TokenStream {
                 ::fastn_auth::serde_json::Value::from(self.as_str())
             }
         }
+
+        impl ::fastn_auth::tools::FromToolValue for #name {
+            fn from_value(
+                value: ::fastn_auth::serde_json::Value,
+            ) -> ::core::result::Result<Self, ::fastn_auth::tools::ValueError> {
+                match value.as_str() {
+                    #(::core::option::Option::Some(#wires_again) => ::core::result::Result::Ok(Self::#variants_again),)*
+                    _ => ::core::result::Result::Err(::fastn_auth::tools::ValueError::expected(#expected)),
+                }
+            }
+        }
+
+        #serde
     }
 }
 

@@ -34,6 +34,9 @@ pub(crate) struct StructDef {
     pub(crate) name: String,
     pub(crate) doc: String,
     pub(crate) fields: Vec<FieldDef>,
+    /// The required fields (indices into `fields`) in the order the schema's `required`
+    /// lists them: the constructor's parameters.
+    pub(crate) required_order: Vec<usize>,
 }
 
 /// One field of a generated struct.
@@ -103,7 +106,12 @@ impl<'n> Types<'n> {
                 required,
             });
         }
-        self.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields }));
+        let listed =
+            schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+        let mut required_order: Vec<usize> =
+            listed.filter_map(|wire| fields.iter().position(|field| field.wire == wire)).collect();
+        required_order.dedup();
+        self.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields, required_order }));
         name
     }
 

@@ -16,6 +16,7 @@
 //! which covers the answer's body too.
 
 mod output;
+mod value;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, Endpoint};
 
 pub use output::{RawToolOutput, ToolOutput};
+pub use value::{Fields, FromToolValue, ToolValue, ValueError, deserialize, object, serialize};
 
 /// The largest answer of `executeTool` read, unless a call sets its own
 /// ([`ToolCall::max_body`]): 16 MiB.
@@ -57,81 +59,6 @@ pub struct ToolSpec {
 pub trait ToolInput: ToolValue {
     /// The tool this is the input of.
     const SPEC: ToolSpec;
-}
-
-/// A value of a generated tool input as the JSON its schema declares. Generated types
-/// implement it (instead of a serde derive: far less code to compile per tool); so do the
-/// types their fields have.
-pub trait ToolValue {
-    /// The JSON of this value.
-    fn to_value(&self) -> Value;
-
-    /// The JSON of this value as an object's field: `None` leaves the field out (an
-    /// optional field that is `None`).
-    fn to_field(&self) -> Option<Value> {
-        Some(self.to_value())
-    }
-}
-
-impl ToolValue for String {
-    fn to_value(&self) -> Value {
-        Value::String(self.clone())
-    }
-}
-
-impl ToolValue for i64 {
-    fn to_value(&self) -> Value {
-        Value::from(*self)
-    }
-}
-
-/// A number that is not finite is `null`, as JSON has no such number.
-impl ToolValue for f64 {
-    fn to_value(&self) -> Value {
-        Value::from(*self)
-    }
-}
-
-impl ToolValue for bool {
-    fn to_value(&self) -> Value {
-        Value::Bool(*self)
-    }
-}
-
-impl ToolValue for Value {
-    fn to_value(&self) -> Value {
-        self.clone()
-    }
-}
-
-impl ToolValue for Map<String, Value> {
-    fn to_value(&self) -> Value {
-        Value::Object(self.clone())
-    }
-}
-
-impl<T: ToolValue> ToolValue for Vec<T> {
-    fn to_value(&self) -> Value {
-        Value::Array(self.iter().map(ToolValue::to_value).collect())
-    }
-}
-
-/// `None` is `null` as a value, and left out as a field.
-impl<T: ToolValue> ToolValue for Option<T> {
-    fn to_value(&self) -> Value {
-        self.as_ref().map_or(Value::Null, ToolValue::to_value)
-    }
-
-    fn to_field(&self) -> Option<Value> {
-        self.as_ref().map(ToolValue::to_value)
-    }
-}
-
-/// The JSON object of `fields` (wire name, value), those whose [`ToolValue::to_field`] is
-/// `None` left out: what a generated struct's `to_value` is.
-pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
-    let fields = fields.iter().filter_map(|(name, value)| Some(((*name).to_owned(), value.to_field()?)));
-    Value::Object(fields.collect())
 }
 
 /// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,

@@ -39,3 +39,15 @@ fn the_tools_input_types_build_as_a_user_writes_them() {
     assert!(fastn::REGISTRY.contains("\"send_message\"") && fastn::REGISTRY.contains("append_values"));
     assert!(!fastn::REGISTRY.contains("add_reaction") && !fastn::REGISTRY.contains("create_issue"));
 }
+
+#[test]
+fn the_input_types_have_constructors_setters_and_serde_in_the_users_crate_too() {
+    let message = SlackSendMessage::new("C1", "hi").thread_ts("1.5").unfurl_links(false);
+    let json = fastn_auth::serde_json::to_value(&message).unwrap();
+    assert_eq!(json["thread_ts"], "1.5");
+    let back: SlackSendMessage = fastn_auth::serde_json::from_value(json).unwrap();
+    assert_eq!(back, message);
+    let contact = HubspotCreateContactProperties::new("a@example.com")
+        .lifecyclestage(fastn::HubspotCreateContactPropertiesLifecyclestage::Customer);
+    assert_eq!(fastn::HubspotCreateContact::new(contact.clone()).properties, contact);
+}
