@@ -497,6 +497,7 @@ async fn a_replica_that_starts_later_reads_that_the_connection_is_broken() {
     assert!(stored, "the broken state was never stored");
     let asked = upstream(&mock);
     let later = client(&mock, &redis, KEY);
+    let mut heard = later.events();
     let err = later.credentials("slack").tenant_id("acme").send().await.unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::ConnectionBroken { .. }),
@@ -505,4 +506,6 @@ async fn a_replica_that_starts_later_reads_that_the_connection_is_broken() {
     assert_eq!(upstream(&mock), asked, "the later replica did not ask Fastn");
     let health = later.health("slack").tenant_id("acme").send().await;
     assert!(matches!(health.state, fastn_auth::health::HealthState::Broken { .. }), "{health:?}");
+    let told = futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut heard));
+    assert!(told.is_none(), "a state read back is no event: {told:?}");
 }

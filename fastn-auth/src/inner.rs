@@ -109,11 +109,14 @@ impl ClientInner {
         Some(event)
     }
 
-    /// A change another replica saw (or stored before this one started), taken in.
-    fn take_in(&self, key: Key<'_>, kind: EventKind, at: SystemTime) {
+    /// A change another replica saw, taken in: recorded, and told to this process's
+    /// subscribers when `tell` (a change as it happens, not one read back from the store).
+    fn take_in(&self, key: Key<'_>, kind: EventKind, at: SystemTime, tell: bool) {
         if let Some(event) = self.health.apply_remote(key, kind, at) {
             self.cache.forget(key);
-            self.health.tell(&event);
+            if tell {
+                self.health.tell(&event);
+            }
         }
     }
 
@@ -124,13 +127,14 @@ impl ClientInner {
         let me = self.me.clone();
         fleet.listen(move |target, kind, at| {
             let Some(inner) = me.upgrade() else { return false };
-            inner.take_in(target.key(), kind, at);
+            inner.take_in(target.key(), kind, at, true);
             true
         });
     }
 
     /// Before a connection's first fetch in this process: the state another replica stored
-    /// for it, so a broken one is known broken here too.
+    /// for it, so a broken one is known broken here too (no event: the change was told when
+    /// it happened; `health()` shows it).
     async fn catch_up(&self, key: Key<'_>) {
         let Some(fleet) = &self.fleet else { return };
         self.listen();
@@ -138,7 +142,7 @@ impl ClientInner {
             return;
         }
         if let Some((_, kind, at)) = fleet.stored(&self.cache.health_key(key)).await {
-            self.take_in(key, kind, at);
+            self.take_in(key, kind, at, false);
         }
     }
 
