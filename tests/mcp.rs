@@ -193,6 +193,40 @@ async fn calls_whose_client_hung_up_stop_and_give_their_places_back() {
     assert_eq!(answer.status().as_u16(), 200);
 }
 
+/// What the official TypeScript MCP SDK lists from a server of `tools`: `{"tools": [names]}`.
+async fn listed_by_the_typescript_sdk(tools: fastn_auth_agent::ToolSet) -> Value {
+    let mock = MockServer::start().await.unwrap();
+    let app: axum::Router = McpServer::builder(&mock.client(), tools)
+        .build()
+        .http()
+        .router()
+        .layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let output = tokio::process::Command::new("bash")
+        .arg(concat!(env!("FASTN_AUTH_MANIFEST_DIR"), "/scripts/mcp-ts-client.sh"))
+        .args([&url, "token-of-acme"])
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[cfg_attr(missing_node, ignore = "needs node and npm (for the official TypeScript MCP SDK)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_sdk_lists_every_tool_of_the_hard_and_the_sample_registry() {
+    for path in ["tests/fixtures/hard-registry.json", ".fastn/registry.json"] {
+        let json = std::fs::read_to_string(format!("{}/{path}", env!("FASTN_AUTH_MANIFEST_DIR"))).unwrap();
+        let tools = fastn_auth_agent::ToolSet::from_json(&json).unwrap();
+        let names: Vec<String> = tools.names().map(str::to_owned).collect();
+        let listed = listed_by_the_typescript_sdk(tools).await;
+        assert_eq!(listed["tools"], serde_json::json!(names), "{path}");
+    }
+}
+
 #[cfg_attr(missing_node, ignore = "needs node and npm (for the official TypeScript MCP SDK)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_sdk_lists_every_tool_of_a_registry_with_an_untyped_group() {
@@ -212,24 +246,7 @@ async fn the_typescript_sdk_lists_every_tool_of_a_registry_with_an_untyped_group
         tools.refused()
     );
     assert_eq!(tools.description("crm_list").unwrap(), r"List.\u{1b}[2J\u{202e}", "escaped for the model");
-    let mock = MockServer::start().await.unwrap();
-    let app: axum::Router = McpServer::builder(&mock.client(), tools)
-        .build()
-        .http()
-        .router()
-        .layer(axum::middleware::from_fn(bearer_auth));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let output = tokio::process::Command::new("bash")
-        .arg(concat!(env!("FASTN_AUTH_MANIFEST_DIR"), "/scripts/mcp-ts-client.sh"))
-        .args([&url, "token-of-acme"])
-        .output()
-        .await
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let listed: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let listed = listed_by_the_typescript_sdk(tools).await;
     assert_eq!(listed["tools"], serde_json::json!(["crm_create_note", "crm_list", "crm_search"]));
 }
 
