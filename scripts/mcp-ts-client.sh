@@ -6,9 +6,15 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${CARGO_TARGET_DIR:-$root/target}/mcp-ts"
 mkdir -p "$dir"
-if ! cmp -s "$root/scripts/mcp-ts/package.json" "$dir/package.json" || [ ! -d "$dir/node_modules/@modelcontextprotocol/sdk" ]; then
+# Tests run side by side: one installs while the others wait for it, never two at once.
+exec 9>"$dir/.install.lock"
+flock 9
+if ! cmp -s "$root/scripts/mcp-ts/package.json" "$dir/package.json" || [ ! -f "$dir/.installed" ]; then
+    rm -f "$dir/.installed"
     cp "$root/scripts/mcp-ts/package.json" "$dir/package.json"
     (cd "$dir" && npm install --silent --no-audit --no-fund --no-package-lock >&2)
+    touch "$dir/.installed"
 fi
+flock -u 9
 cp "$root/scripts/mcp-ts/list_tools.mjs" "$dir/list_tools.mjs"
 exec node "$dir/list_tools.mjs" "$@"

@@ -19,8 +19,13 @@ for line in open(sys.argv[1]):
             sys.exit(1)
 PY
 }
+# Tests run side by side: one installs while the others wait for it, never two at once.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ] || ! pinned 2>/dev/null; then
     python3 -m venv "$venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
 fi
+flock -u 9
 echo "$venv/bin/python"
