@@ -170,11 +170,13 @@ pub(crate) struct Stored {
     pub(crate) fetched_at: SystemTime,
 }
 
-fn millis(at: SystemTime) -> u64 {
+/// `at` as Unix milliseconds (0 before 1970).
+pub(crate) fn millis(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn from_millis(ms: u64) -> SystemTime {
+/// Unix milliseconds as a time.
+pub(crate) fn from_millis(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
 }
 

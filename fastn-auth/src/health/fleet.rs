@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use super::{BreakReason, ConnectionEvent, EventKind};
-use crate::store::SharedLevel;
+use crate::store::{self, SharedLevel};
 use crate::target::Target;
 
 /// How long a connection's state is kept in the store after its last change.
@@ -54,10 +54,7 @@ impl Message {
             kind: event.kind.as_str().to_owned(),
             reason,
             fastn_code,
-            at_ms: event
-                .at
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |at| u64::try_from(at.as_millis()).unwrap_or(0)),
+            at_ms: store::millis(event.at),
         }
     }
 
@@ -83,7 +80,7 @@ impl Message {
             tenant_id: message.tenant_id,
             connection_id: message.connection_id,
         };
-        Some((message.origin, target, kind, UNIX_EPOCH + Duration::from_millis(message.at_ms)))
+        Some((message.origin, target, kind, store::from_millis(message.at_ms)))
     }
 }
 

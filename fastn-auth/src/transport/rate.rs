@@ -28,6 +28,14 @@ pub struct RateLimit {
     pub reset: SystemTime,
 }
 
+/// A reset at `secs` (Unix seconds, as announced or shared) and the wait until it, when it
+/// is believed: not more than [`MAX_RESET_WAIT`] away (a year, or a bad clock, is not).
+fn believed(secs: u64) -> Option<(SystemTime, Duration)> {
+    let reset = UNIX_EPOCH + Duration::from_secs(secs.min(u64::from(u32::MAX)));
+    let wait = reset.duration_since(SystemTime::now()).unwrap_or_default();
+    (wait <= MAX_RESET_WAIT).then_some((reset, wait))
+}
+
 /// How often a client reads the limit its replicas shared: a spent limit reaches the others
 /// within this, without a store read per request.
 pub(crate) const SHARED_READ_INTERVAL: Duration = Duration::from_secs(1);
@@ -81,11 +89,7 @@ impl RateState {
         else {
             return None;
         };
-        let reset = UNIX_EPOCH + Duration::from_secs(reset.min(u64::from(u32::MAX)));
-        let wait = reset.duration_since(SystemTime::now()).unwrap_or_default();
-        if wait > MAX_RESET_WAIT {
-            return None;
-        }
+        let (reset, wait) = believed(reset)?;
         let seen = RateLimit { limit: number("x-ratelimit-limit"), remaining, reset };
         *self.lock() = Some((seen, Instant::now() + wait));
         let shared = self.shared.as_ref().filter(|_| remaining == 0 && !wait.is_zero())?;
@@ -125,11 +129,7 @@ impl RateState {
         let Some(reset) = std::str::from_utf8(&bytes).ok().and_then(|text| text.parse::<u64>().ok()) else {
             return;
         };
-        let reset = UNIX_EPOCH + Duration::from_secs(reset.min(u64::from(u32::MAX)));
-        let wait = reset.duration_since(SystemTime::now()).unwrap_or_default();
-        if wait.is_zero() || wait > MAX_RESET_WAIT {
-            return;
-        }
+        let Some((reset, wait)) = believed(reset).filter(|(_, wait)| !wait.is_zero()) else { return };
         let mut seen = self.lock();
         let limit = seen.as_ref().and_then(|(limit, _)| limit.limit);
         *seen = Some((RateLimit { limit, remaining: 0, reset }, Instant::now() + wait));
