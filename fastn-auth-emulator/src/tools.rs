@@ -169,8 +169,11 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
     .await
 }
 
+/// The most distinct words of a prompt `getTools` scores.
+const MAX_PROMPT_WORDS: usize = 64;
+
 /// How well a tool answers `prompt`: the words of the prompt (letters and digits, three or
-/// more, lowercased) found in the tool's key, name and description and its connector's key,
+/// more, lowercased, the first 64 distinct in sorted order) found in the tool's key, name and description and its connector's key,
 /// each counted once. A documented toy, not Fastn's ranking.
 fn score(prompt: &str, connector: &RegistryConnector, tool: &RegistryTool) -> usize {
     let haystack = format!(
@@ -189,6 +192,8 @@ fn score(prompt: &str, connector: &RegistryConnector, tool: &RegistryTool) -> us
         .collect();
     words.sort_unstable();
     words.dedup();
+    // A prompt of a megabyte is still a handful of comparisons per tool.
+    words.truncate(MAX_PROMPT_WORDS);
     words.iter().filter(|word| haystack.contains(word.as_str())).count()
 }
 
