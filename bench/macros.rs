@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A crate `name` under the target directory whose lib is `connectors!("connectors.yaml")`
-/// on the workspace's fastn-auth; its directory.
+/// on the workspace's fastn-auth (and fastn-auth-agent, which generated tools check their
+/// input with); its directory.
 pub(crate) fn macro_crate(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
     // The workspace root: this package is its `bench/`.
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -16,8 +17,10 @@ pub(crate) fn macro_crate(name: &str) -> Result<PathBuf, Box<dyn std::error::Err
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\nfastn-auth = {{ path = {:?} }}\n\n[workspace]\n",
-            root.join("fastn-auth")
+             [dependencies]\nfastn-auth = {{ path = {:?} }}\nfastn-auth-agent = {{ path = {:?} }}\n\n\
+             [workspace]\n",
+            root.join("fastn-auth"),
+            root.join("fastn-auth-agent")
         ),
     )?;
     std::fs::write(

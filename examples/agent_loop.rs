@@ -6,7 +6,7 @@
 //! the app connects it (here the emulator approves at once) and the model's call runs again.
 //!
 //! ```text
-//! cargo run --example agent_loop --features agent
+//! cargo run --example agent_loop
 //! ```
 
 use std::collections::VecDeque;

@@ -3,7 +3,7 @@
 //! and the same tools as a model provider's tool list.
 //!
 //! ```text
-//! cargo run --example tools --features agent   # offline, against the emulator
+//! cargo run --example tools   # offline, against the emulator
 //! ```
 
 use fastn_auth_agent::ToolSet;

@@ -46,7 +46,8 @@ FEATURES = [
     ("tower", re.compile(r"\bTokenLayer\b")),
     ("google-apis", re.compile(r"\bGoogleToken\b")),
     # Not features of fastn-auth: crates the block's crate needs beside it.
-    ("agent", re.compile(r"\bfastn_auth_agent\b")),
+    # The workspace's manifest selects tools, whose typed calls check their input with it.
+    ("agent", re.compile(r"\bfastn_auth_agent\b|\bconnectors!")),
     ("mcp", re.compile(r"\bfastn_auth_mcp\b")),
     ("octocrab", re.compile(r"\boctocrab::")),
     ("futures", re.compile(r"\bfutures_util::")),

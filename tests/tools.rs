@@ -256,6 +256,41 @@ async fn a_typed_call_sends_exactly_the_schemas_structure() {
 }
 
 #[tokio::test]
+async fn a_typed_call_is_checked_like_an_untyped_one_and_fastns_own_refusal_reads_alike() {
+    use fastn_auth_tests::{Slack, SlackListChannels};
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = Slack::tools(&client).tenant_id("acme");
+    // `limit` has a maximum of 1000: refused here, nothing sent.
+    let err = slack.list_channels(SlackListChannels::new().limit(5000)).send().await.unwrap_err();
+    assert!(err.is_invalid_arguments(), "{err}");
+    assert_eq!(err.code(), fastn_auth::ErrorCode::InvalidArguments);
+    let problem = |err: &fastn_auth::Error| match err.kind() {
+        fastn_auth::ErrorKind::InvalidArguments { tool, pointer, message, .. } => {
+            (tool.clone(), pointer.clone(), message.clone())
+        }
+        _ => panic!("{err:?}"),
+    };
+    let (tool, pointer, message) = problem(&err);
+    assert_eq!((tool.as_str(), pointer.as_str()), ("list_channels", "/limit"));
+    assert!(!err.to_string().contains("5000"), "the value is not quoted: {err}");
+    // The model's path refuses the same arguments with the same check.
+    let untyped = checked(&client).tenant_id("acme").call_tool("slack", "list_channels", json!({"limit": 5000}));
+    let (_, untyped_pointer, untyped_message) = problem(&untyped.unwrap_err());
+    assert_eq!((untyped_pointer, untyped_message), (pointer, message));
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
+    let output = slack.list_channels(SlackListChannels::new().limit(1000)).send().await.unwrap();
+    assert_eq!(output.body()["parameters"], json!({"query": {"limit": 1000}}));
+    // Sent unchecked by tool id, Fastn refuses it: the same predicate and code.
+    let tool_id = Registry::parse(REGISTRY).unwrap().connector("slack").unwrap().tool("list_channels").unwrap().id.clone();
+    let unchecked = client.tools("slack").tenant_id("acme").call_id(&tool_id, json!({"query": {"limit": 5000}}));
+    let err = unchecked.send().await.unwrap_err();
+    assert!(err.is_invalid_arguments(), "{err}");
+    assert_eq!((err.code(), err.status_code()), (fastn_auth::ErrorCode::InvalidArguments, Some(400)));
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
+}
+
+#[tokio::test]
 async fn keyword_and_clashing_names_compile_and_round_trip() {
     use edge::{EdgeSend, EdgeSendContact, EdgeSendKind, OtherSend};
     let mock = MockServer::builder().registry(edge::REGISTRY).start().await.unwrap();

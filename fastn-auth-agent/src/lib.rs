@@ -30,8 +30,12 @@
 //! # }
 //! ```
 //!
-//! Typed tool calls (a manifest's `Slack::tools(&client)`) and calls by Fastn's tool id
-//! (`client.tools(connector).call_id(…)`) are the runtime's and need nothing of this crate.
+//! - [`TypedChecks`]: the same check for the typed tool calls a manifest's `tools:`
+//!   generates (`Slack::tools(&client)`): a crate whose manifest selects tools depends on
+//!   this one.
+//!
+//! Calls by Fastn's tool id (`client.tools(connector).call_id(…)`) are the runtime's and
+//! checked by Fastn only.
 #![warn(missing_docs)]
 
 mod bound;
@@ -39,6 +43,7 @@ mod check;
 mod format;
 mod set;
 mod sync;
+mod typed;
 
 pub use bound::{BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, ModelReply};
 /// The registry's format, shared with the code generator and the emulator.
@@ -49,3 +54,4 @@ pub use fastn_auth_rules::registry::{
 pub use format::{ModelFormat, drop_optional_nulls, strict_schema};
 pub use set::ToolSet;
 pub use sync::{RegistrySync, SourceFailure};
+pub use typed::TypedChecks;

@@ -240,6 +240,11 @@ impl ToolSet {
         })
     }
 
+    /// The entry of tool key `tool` of the connector of Fastn id `connector_id`.
+    pub(crate) fn entry_by_id(&self, connector_id: &str, tool: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.connector_id == connector_id && entry.tool.key == tool)
+    }
+
     /// The entry of tool key `tool` of `connector` (a manifest id or registry key).
     pub(crate) fn entry_of(&self, connector: &str, tool: &str) -> Result<&Entry> {
         let key = registry_key(connector);

@@ -83,7 +83,9 @@ const MANIFEST_DIR_OVERRIDE: &str = "FASTN_AUTH_MANIFEST_DIR";
 /// With `tools:`, per tool an input type generated from its schema
 /// (`GoogleSheetsAppendValues`) and per connector `GoogleSheets::tools(&client)`, a
 /// `GoogleSheetsTools` with one method per tool; once, `REGISTRY` (the selected tools, for
-/// the emulator, and for language models as `fastn_auth_agent::ToolSet::from_json(REGISTRY)`). An unknown
+/// the emulator, and for language models as `fastn_auth_agent::ToolSet::from_json(REGISTRY)`)
+/// and `TOOL_CHECKS`, which checks each typed call's input against its schema before it is
+/// sent: a crate whose manifest selects tools depends on `fastn-auth-agent`. An unknown
 /// tool or connector, or a registry that is missing or malformed, is a compile error at
 /// its manifest position (`docs/tools.md` of the repository).
 ///

@@ -1,7 +1,9 @@
 //! The items of the selected tools: per tool an input type (and the types nested in it)
 //! implementing `fastn_auth::tools::ToolInput`; per connector a `…Tools` client with one
 //! method per tool; once, `REGISTRY` (the selected part of the registry).
-//! Each method is one line into `fastn_auth::tools::ToolClient::run`.
+//! Each method is one line into `fastn_auth::tools::ToolClient::run`, its input checked by
+//! `TOOL_CHECKS` (`fastn_auth_agent::TypedChecks` over `REGISTRY`): a crate whose manifest
+//! selects tools depends on `fastn-auth-agent`.
 
 use std::collections::HashSet;
 
@@ -25,7 +27,8 @@ pub(crate) fn tools(
     registry_path: Option<&str>,
 ) -> TokenStream {
     let mut names: HashSet<String> =
-        ["ConnectorId".to_owned(), "MANIFEST".to_owned(), "REGISTRY".to_owned()].into();
+        ["ConnectorId".to_owned(), "MANIFEST".to_owned(), "REGISTRY".to_owned(), "TOOL_CHECKS".to_owned()]
+            .into();
     for spec in &manifest.connectors {
         names.extend([spec.name.clone(), format!("{}Extra", spec.name), format!("{}Tools", spec.name)]);
     }
@@ -42,6 +45,10 @@ pub(crate) fn tools(
         /// format): for a language model, `fastn_auth_agent::ToolSet::from_json(REGISTRY)`;
         /// for the emulator, `MockServer::builder().registry(REGISTRY)`.
         pub const REGISTRY: &str = #registry;
+
+        /// The check of every typed call's input against its tool's schema in `REGISTRY`,
+        /// before anything is sent (the check a model's calls get).
+        pub static TOOL_CHECKS: ::fastn_auth_agent::TypedChecks = ::fastn_auth_agent::TypedChecks::new(REGISTRY);
 
         #(#clients)*
         #(#defs)*
@@ -83,7 +90,7 @@ fn connector_tools(
         quote! {
             #[doc = #doc]
             pub fn #method(&self, input: #input) -> ::fastn_auth::tools::ToolCall {
-                self.0.run(&input)
+                self.0.run(&input, &TOOL_CHECKS)
             }
         }
     });

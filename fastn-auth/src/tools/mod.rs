@@ -61,6 +61,21 @@ pub trait ToolInput: ToolValue {
     const SPEC: ToolSpec;
 }
 
+/// Checks a typed input against its tool's schema before the call is sent: the one check
+/// of `fastn-auth-agent` (its `TypedChecks`, which the code `connectors!` generates for a
+/// manifest's `tools:` passes to [`ToolClient::run`]), the same as a model's untyped call
+/// gets. This crate compiles no schema validator.
+pub trait ArgumentCheck: Sync {
+    /// `Ok` when `arguments` — the input's fields, as [`ToolInput::to_value`](ToolValue::to_value)
+    /// writes them (inside no group) — match the schema of `spec`'s tool.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArguments`](crate::ErrorKind::InvalidArguments) naming the first
+    /// offending field; [`ErrorKind::Config`](crate::ErrorKind::Config) when the tool's
+    /// schema cannot be used.
+    fn check(&self, spec: &ToolSpec, arguments: &Value) -> Result<()>;
+}
+
 /// The `tenant_id` and `connection_id` setters of a builder holding a `scope: ToolScope`,
 /// with their docs.
 macro_rules! scope_setters {
@@ -138,11 +153,15 @@ impl ToolClient {
         })
     }
 
-    /// Runs a generated tool input (what a generated `SlackTools::send_message` calls).
-    pub fn run<I: ToolInput>(&self, input: &I) -> ToolCall {
+    /// Runs a generated tool input (what a generated `SlackTools::send_message` calls),
+    /// checked by `check` first: input that does not match its schema is refused by the
+    /// call's `send` with [`ErrorKind::InvalidArguments`](crate::ErrorKind::InvalidArguments),
+    /// and nothing is sent.
+    pub fn run<I: ToolInput>(&self, input: &I, check: &dyn ArgumentCheck) -> ToolCall {
         let spec = I::SPEC;
         let fields = input.to_value();
-        self.prepared(Prepared {
+        let refused = check.check(&spec, &fields).err();
+        let mut call = self.prepared(Prepared {
             label: spec.key.to_owned(),
             connector_id: spec.connector_id.to_owned(),
             tool_id: spec.tool_id.to_owned(),
@@ -150,7 +169,9 @@ impl ToolClient {
                 Some(group) => Value::Object(Map::from_iter([(group.to_owned(), fields)])),
                 None => fields,
             },
-        })
+        });
+        call.refused = refused;
+        call
     }
 
     fn prepared(&self, prepared: Prepared) -> ToolCall {
@@ -158,6 +179,7 @@ impl ToolClient {
             inner: self.inner.clone(),
             connector: self.connector.clone(),
             prepared,
+            refused: None,
             scope: self.scope.clone(),
             idempotent: false,
             timeout: None,
@@ -204,6 +226,8 @@ pub struct ToolCall {
     /// the connection's health is kept by.
     connector: Arc<str>,
     prepared: Prepared,
+    /// Why the call is refused unsent: its input did not pass its [`ArgumentCheck`].
+    refused: Option<Error>,
     scope: ToolScope,
     idempotent: bool,
     timeout: Option<Duration>,
@@ -270,6 +294,9 @@ impl ToolCall {
         decode: fn(&[u8]) -> std::result::Result<T, wire::DecodeError>,
     ) -> Result<T> {
         transport::in_runtime()?;
+        if let Some(refused) = self.refused {
+            return Err(refused);
+        }
         let prepared = self.prepared;
         if self.scope.tenant_id.is_none() && !self.scope.no_tenant {
             return Err(Error::config(format!(
