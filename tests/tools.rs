@@ -275,19 +275,69 @@ async fn a_typed_call_is_checked_like_an_untyped_one_and_fastns_own_refusal_read
     assert_eq!((tool.as_str(), pointer.as_str()), ("list_channels", "/limit"));
     assert!(!err.to_string().contains("5000"), "the value is not quoted: {err}");
     // The model's path refuses the same arguments with the same check.
-    let untyped = checked(&client).tenant_id("acme").call_tool("slack", "list_channels", json!({"limit": 5000}));
+    let untyped =
+        checked(&client).tenant_id("acme").call_tool("slack", "list_channels", json!({"limit": 5000}));
     let (_, untyped_pointer, untyped_message) = problem(&untyped.unwrap_err());
     assert_eq!((untyped_pointer, untyped_message), (pointer, message));
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
     let output = slack.list_channels(SlackListChannels::new().limit(1000)).send().await.unwrap();
     assert_eq!(output.body()["parameters"], json!({"query": {"limit": 1000}}));
     // Sent unchecked by tool id, Fastn refuses it: the same predicate and code.
-    let tool_id = Registry::parse(REGISTRY).unwrap().connector("slack").unwrap().tool("list_channels").unwrap().id.clone();
-    let unchecked = client.tools("slack").tenant_id("acme").call_id(&tool_id, json!({"query": {"limit": 5000}}));
+    let tool_id = Registry::parse(REGISTRY)
+        .unwrap()
+        .connector("slack")
+        .unwrap()
+        .tool("list_channels")
+        .unwrap()
+        .id
+        .clone();
+    let unchecked =
+        client.tools("slack").tenant_id("acme").call_id(&tool_id, json!({"query": {"limit": 5000}}));
     let err = unchecked.send().await.unwrap_err();
     assert!(err.is_invalid_arguments(), "{err}");
     assert_eq!((err.code(), err.status_code()), (fastn_auth::ErrorCode::InvalidArguments, Some(400)));
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 2);
+}
+
+#[tokio::test]
+async fn a_typed_calls_answer_reads_as_its_output_type_and_one_that_does_not_fit_is_an_error() {
+    use fastn_auth_tests::{
+        Slack, SlackListChannels, SlackListChannelsOutput, SlackSendMessage, SlackSendMessageOutput,
+    };
+    let mock = emulator().await;
+    let client = client(&mock);
+    let slack = Slack::tools(&client).tenant_id("acme");
+    let sent: SlackSendMessageOutput =
+        slack.send_message(SlackSendMessage::new("C1", "hi")).send().await.unwrap().typed().unwrap();
+    assert!(sent.ok);
+    assert_eq!(sent.channel, "C1", "the emulator answers with the call's channel");
+    // Fields the schema does not name are kept: here the emulator's echo of the call.
+    assert_eq!(sent.other_fields["parameters"], json!({"body": {"channel": "C1", "text": "hi"}}));
+    let listed: SlackListChannelsOutput =
+        slack.list_channels(SlackListChannels::new()).send().await.unwrap().typed().unwrap();
+    assert_eq!(listed.channels.len(), 1);
+    assert_eq!((listed.channels[0].id.as_str(), listed.channels[0].num_members), ("example", Some(0)));
+    assert!(listed.response_metadata.is_some_and(|page| page.next_cursor.is_some()));
+    // A body that does not fit: an error naming where, the body held, never quoted.
+    let odd = r#"{"statusCode": 200, "body": {"ok": true, "channels": [{"id": "C1", "name": 7}]}}"#;
+    mock.inject(Endpoint::ExecuteTool, fastn_auth_emulator::Fault::body(odd));
+    let output = slack.list_channels(SlackListChannels::new()).send().await.unwrap();
+    let err = output.typed::<SlackListChannelsOutput>().unwrap_err();
+    assert_eq!(err.code(), fastn_auth::ErrorCode::InvalidResponse);
+    assert!(err.to_string().contains("/channels/0/name: expected a string"), "{err}");
+    assert!(!err.to_string().contains("C1"), "{err}");
+    assert!(
+        err.response_body().is_some_and(|body| body.contains(r#""name":7"#)),
+        "{:?}",
+        err.response_body()
+    );
+    // A provider's error status is no output.
+    let failed = r#"{"statusCode": 404, "body": {"ok": false, "error": "channel_not_found"}}"#;
+    mock.inject(Endpoint::ExecuteTool, fastn_auth_emulator::Fault::body(failed));
+    let output = slack.list_channels(SlackListChannels::new()).send().await.unwrap();
+    let err = output.typed::<SlackListChannelsOutput>().unwrap_err();
+    assert!(err.to_string().contains("answered 404"), "{err}");
+    assert!(err.response_body().is_some_and(|body| body.contains("channel_not_found")));
 }
 
 #[tokio::test]

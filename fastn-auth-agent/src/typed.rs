@@ -52,7 +52,10 @@ impl ArgumentCheck for TypedChecks {
                 .refused()
                 .iter()
                 .find(|refused| refused.path.ends_with(&format!("tools.{}.inputSchema", spec.key)))
-                .map_or_else(|| "the registry has no such tool".to_owned(), |refused| refused.message.clone());
+                .map_or_else(
+                    || "the registry has no such tool".to_owned(),
+                    |refused| refused.message.clone(),
+                );
             return Err(Error::config(format!(
                 "tool `{}` of connector `{}` cannot be checked: {why}",
                 shown(spec.key),

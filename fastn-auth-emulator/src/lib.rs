@@ -43,6 +43,7 @@ mod config;
 mod connections;
 mod consent;
 mod control;
+mod example;
 mod faults;
 mod generate;
 mod json;

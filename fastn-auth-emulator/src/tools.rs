@@ -1,5 +1,6 @@
 //! Fastn's tools, served from a registry: `executeTool` (parameters checked against the
-//! tool's input schema, the tenant's connection required, an echo envelope), `getTools`
+//! tool's input schema, the tenant's connection required, an answer following the output
+//! schema with an echo of the call, [`crate::example`]), `getTools`
 //! (ranked by the prompt's words, in both shapes Fastn's clients read),
 //! and the registry's GraphQL queries (`searchDataSourceGroups`, `callCoreProjectFlow`),
 //! as `fastn-auth tools sync` and Fastn's own CLI ask them.
@@ -92,6 +93,7 @@ fn answer_execute(app: &App, headers: &HeaderMap, body: &Bytes) -> Response {
     }
     let echo = json!({"tool": tool.key, "toolId": tool.id, "connector": connector.key, "tenant": tenant,
         "connectionId": connection, "agentId": text("agentId"), "parameters": parameters});
+    let echo = crate::example::answer(tool.output_schema.as_ref(), echo);
     axum::Json(json!({"statusCode": 200, "body": echo, "rawBody": echo.to_string()})).into_response()
 }
 

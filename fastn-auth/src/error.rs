@@ -220,6 +220,10 @@ pub enum ErrorKind {
         request: Option<Box<RequestInfo>>,
         /// What was expected and what came.
         message: String,
+        /// The body as it came, when kept: a tool's answer that does not fit its typed
+        /// output ([`ToolOutput::typed`](crate::tools::ToolOutput::typed)). Never in the
+        /// message.
+        body: Option<String>,
         /// The JSON parser's error, when the body did not parse.
         #[source]
         source: Option<serde_json::Error>,
@@ -377,6 +381,16 @@ impl Error {
         match self.kind() {
             ErrorKind::Network { status_code, .. } => *status_code,
             ErrorKind::ToolRefused { status_code, .. } => Some(*status_code),
+            _ => None,
+        }
+    }
+
+    /// The body of an answer that did not fit what was expected, as it came, when the error
+    /// kept it ([`ErrorKind::InvalidResponse`]: a tool's body that is not its typed output).
+    /// Untrusted text, never in the error's message.
+    pub fn response_body(&self) -> Option<&str> {
+        match self.kind() {
+            ErrorKind::InvalidResponse { body, .. } => body.as_deref(),
             _ => None,
         }
     }
@@ -594,14 +608,27 @@ impl Error {
 
     pub(crate) fn decode(endpoint: Endpoint, request: Option<&RequestInfo>, err: DecodeError) -> Self {
         let (message, source) = err.into_parts();
-        ErrorKind::InvalidResponse { endpoint, request: request.cloned().map(Box::new), message, source }
-            .into()
+        ErrorKind::InvalidResponse {
+            endpoint,
+            request: request.cloned().map(Box::new),
+            message,
+            body: None,
+            source,
+        }
+        .into()
     }
 
     /// An [`ErrorKind::InvalidResponse`] of `endpoint` that is no parse error: for crates built
     /// on this one that read an answer further.
     pub fn invalid(endpoint: Endpoint, message: impl Into<String>) -> Self {
-        ErrorKind::InvalidResponse { endpoint, request: None, message: message.into(), source: None }.into()
+        ErrorKind::InvalidResponse {
+            endpoint,
+            request: None,
+            message: message.into(),
+            body: None,
+            source: None,
+        }
+        .into()
     }
 
     pub(crate) fn network(request: &RequestInfo, message: impl Into<String>) -> Self {
@@ -647,12 +674,15 @@ impl Error {
                 timed_out: *timed_out,
                 source: None,
             },
-            ErrorKind::InvalidResponse { endpoint, request, message, .. } => ErrorKind::InvalidResponse {
-                endpoint: *endpoint,
-                request: request.clone(),
-                message: message.clone(),
-                source: None,
-            },
+            ErrorKind::InvalidResponse { endpoint, request, message, body, .. } => {
+                ErrorKind::InvalidResponse {
+                    endpoint: *endpoint,
+                    request: request.clone(),
+                    message: message.clone(),
+                    body: body.clone(),
+                    source: None,
+                }
+            }
             ErrorKind::ConnectionBroken {
                 connector_id,
                 tenant_id,

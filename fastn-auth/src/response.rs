@@ -225,6 +225,7 @@ impl ApiResponse {
                     err.column()
                 ),
                 request: Some(request),
+                body: None,
                 source: Some(err),
             }
             .into()

@@ -75,6 +75,7 @@ fn connector_tools(
     let methods = selected.tools.iter().map(|tool| {
         let (input, spec_impl) = input_type(&spec.name, selected, tool, types);
         impls.push(spec_impl);
+        let output = output_type(&spec.name, selected, tool, types);
         let wanted = naming::field_name(&tool.key).unwrap_or_else(|| "tool".to_owned());
         let base =
             if RESERVED_METHODS.contains(&wanted.as_str()) { format!("{wanted}_tool") } else { wanted };
@@ -86,7 +87,12 @@ fn connector_tools(
         }
         let method = naming::ident(&method);
         let input = format_ident!("{input}");
-        let doc = tool_doc(&spec.id, tool);
+        let mut doc = tool_doc(&spec.id, tool);
+        if let Some(output) = output {
+            doc.push_str(&format!(
+                "\n\nIts answer's body is a `{output}`: `.send().await?.typed::<{output}>()`."
+            ));
+        }
         quote! {
             #[doc = #doc]
             pub fn #method(&self, input: #input) -> ::fastn_auth::tools::ToolCall {
@@ -170,6 +176,7 @@ fn input_type(
                 doc,
                 fields: vec![body],
                 required_order: vec![0],
+                rest: None,
             }));
             none
         }
@@ -187,6 +194,33 @@ fn input_type(
         }
     };
     (name, spec)
+}
+
+/// Adds the type of what `tool` answers to `types`, when its `outputSchema` says more than
+/// "an object": its name.
+fn output_type(
+    connector: &str,
+    selected: &Selected<'_>,
+    tool: &RegistryTool,
+    types: &mut Types<'_>,
+) -> Option<String> {
+    let schema = tool.output_schema.as_ref()?;
+    let described =
+        schema.get("properties").and_then(serde_json::Value::as_object).is_some_and(|p| !p.is_empty());
+    if !described || schema.get("type").is_some_and(|kind| kind != "object") {
+        return None;
+    }
+    let tool_name = naming::type_name(&tool.key).unwrap_or_else(|| "Tool".to_owned());
+    let name = types.claim(&format!("{connector}{tool_name}Output"));
+    let doc = format!(
+        "The body of what {} answers (its `outputSchema`); fields it does not name are kept in \
+         `other_fields`.",
+        tool_doc(&selected.registry.key, tool)
+    );
+    types.output = true;
+    types.object(name.clone(), doc, schema);
+    types.output = false;
+    Some(name)
 }
 
 fn tool_doc(connector: &str, tool: &RegistryTool) -> String {
@@ -232,6 +266,21 @@ fn struct_def(def: &StructDef) -> TokenStream {
         let wire = &field.wire;
         quote! { #ident: fields.take(#wire)? }
     });
+    let map =
+        quote! { ::fastn_auth::serde_json::Map<::std::string::String, ::fastn_auth::serde_json::Value> };
+    let rest = def.rest.as_ref().map(|rest| naming::ident(rest));
+    let rest_field = rest.as_ref().map(|rest| {
+        quote! {
+            /// The fields the schema does not name, as they came.
+            pub #rest: #map,
+        }
+    });
+    let rest_read = rest.as_ref().map(|rest| quote! { #rest: fields.rest(), });
+    let rest_init = rest.as_ref().map(|rest| quote! { #rest: ::fastn_auth::serde_json::Map::new(), });
+    let to_value = match &rest {
+        Some(rest) => quote! { ::fastn_auth::tools::object_with(&[#(#values),*], &self.#rest) },
+        None => quote! { ::fastn_auth::tools::object(&[#(#values),*]) },
+    };
     // In the schema's `required` order, as its author listed them.
     let required: Vec<&FieldDef> = def.required_order.iter().map(|&at| &def.fields[at]).collect();
     let params = required.iter().map(|field| {
@@ -263,7 +312,7 @@ fn struct_def(def: &StructDef) -> TokenStream {
         }
     });
     let new_doc = if required.is_empty() {
-        "The input with every (optional) field unset; set them with the methods named after them.".to_owned()
+        "A value with every (optional) field unset; set them with the methods named after them.".to_owned()
     } else {
         let names: Vec<String> = required.iter().map(|field| format!("`{}`", field.ident)).collect();
         let optional = if required.len() < def.fields.len() {
@@ -271,26 +320,26 @@ fn struct_def(def: &StructDef) -> TokenStream {
         } else {
             ""
         };
-        format!("The input with its required fields ({}){optional}.", names.join(", "))
+        format!("A value with its required fields ({}){optional}.", names.join(", "))
     };
     let serde = serde_impls(&name);
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #default)]
         #[non_exhaustive]
-        pub struct #name { #(#fields,)* }
+        pub struct #name { #(#fields,)* #rest_field }
 
         impl #name {
             #[doc = #new_doc]
             pub fn new(#(#params),*) -> Self {
-                Self { #(#inits,)* }
+                Self { #(#inits,)* #rest_init }
             }
             #(#setters)*
         }
 
         impl ::fastn_auth::tools::ToolValue for #name {
             fn to_value(&self) -> ::fastn_auth::serde_json::Value {
-                ::fastn_auth::tools::object(&[#(#values),*])
+                #to_value
             }
         }
 
@@ -299,7 +348,7 @@ fn struct_def(def: &StructDef) -> TokenStream {
                 value: ::fastn_auth::serde_json::Value,
             ) -> ::core::result::Result<Self, ::fastn_auth::tools::ValueError> {
                 let mut fields = ::fastn_auth::tools::Fields::of(value)?;
-                ::core::result::Result::Ok(Self { #(#reads,)* })
+                ::core::result::Result::Ok(Self { #(#reads,)* #rest_read })
             }
         }
 

@@ -37,6 +37,8 @@ pub(crate) struct StructDef {
     /// The required fields (indices into `fields`) in the order the schema's `required`
     /// lists them: the constructor's parameters.
     pub(crate) required_order: Vec<usize>,
+    /// The field keeping the fields the schema does not name (an output's), by its Rust name.
+    pub(crate) rest: Option<String>,
 }
 
 /// One field of a generated struct.
@@ -70,12 +72,15 @@ pub(crate) enum Def {
 pub(crate) struct Types<'n> {
     pub(crate) defs: Vec<Def>,
     names: &'n mut HashSet<String>,
+    /// Types of what a tool answers, not of what it is given: unknown fields are kept (a
+    /// provider adds some), a string `enum` is a `String` (a provider adds values).
+    pub(crate) output: bool,
 }
 
 impl<'n> Types<'n> {
     /// Types whose names avoid every name in `names` (which they are added to).
     pub(crate) fn new(names: &'n mut HashSet<String>) -> Self {
-        Types { defs: Vec::new(), names }
+        Types { defs: Vec::new(), names, output: false }
     }
 
     /// A type name from `wanted`, made unique with a number when taken.
@@ -111,7 +116,8 @@ impl<'n> Types<'n> {
         let mut required_order: Vec<usize> =
             listed.filter_map(|wire| fields.iter().position(|field| field.wire == wire)).collect();
         required_order.dedup();
-        self.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields, required_order }));
+        let rest = self.output.then(|| field_ident("other_fields", &mut idents));
+        self.defs.push(Def::Struct(StructDef { name: name.clone(), doc, fields, required_order, rest }));
         name
     }
 
@@ -169,7 +175,7 @@ impl<'n> Types<'n> {
         if strings.len() != values.len() || strings.is_empty() {
             return Ty::Json("the enum's values are not all strings");
         }
-        if strings.len() > MAX_VARIANTS {
+        if strings.len() > MAX_VARIANTS || self.output {
             return Ty::String;
         }
         let mut taken = HashSet::new();

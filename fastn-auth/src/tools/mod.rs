@@ -32,7 +32,7 @@ use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, Endpoint};
 
 pub use output::{RawToolOutput, ToolOutput};
-pub use value::{Fields, FromToolValue, ToolValue, ValueError, deserialize, object, serialize};
+pub use value::{Fields, FromToolValue, ToolValue, ValueError, deserialize, object, object_with, serialize};
 
 /// The largest answer of `executeTool` read, unless a call sets its own
 /// ([`ToolCall::max_body`]): 16 MiB.

@@ -5,6 +5,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::tools::FromToolValue;
 use crate::wire::{self, DecodeError, Endpoint};
 
 /// The answer of a tool Fastn ran: the provider's status and body, as Fastn's envelope
@@ -44,6 +45,39 @@ impl ToolOutput {
         T::deserialize(&self.body).map_err(|err| {
             Error::invalid(Endpoint::ExecuteTool, format!("the tool's body is not the type asked for: {err}"))
         })
+    }
+
+    /// The provider's answer as a generated output type (`SlackListChannelsOutput`, made
+    /// from the tool's `outputSchema`): what `.send().await?.typed()?` gives.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) when the provider
+    /// answered a status of 400 or more (its body is an error, not the output), or the
+    /// body does not fit `O`: the message names the JSON pointer and what was expected,
+    /// never a value; [`Error::response_body`] holds the body as it came.
+    pub fn typed<O: FromToolValue>(&self) -> Result<O> {
+        let refused = |message: String| -> Error {
+            let body = match &self.raw_body {
+                Some(raw) => raw.clone(),
+                None => self.body.to_string(),
+            };
+            ErrorKind::InvalidResponse {
+                endpoint: Endpoint::ExecuteTool,
+                request: None,
+                message,
+                body: Some(body),
+                source: None,
+            }
+            .into()
+        };
+        if !self.is_success() {
+            let status = self.status.unwrap_or_default();
+            return Err(refused(format!(
+                "the provider answered {status}: its body is an error, not the tool's output"
+            )));
+        }
+        O::from_value(self.body.clone())
+            .map_err(|err| refused(format!("the tool's body does not fit its output type: {err}")))
     }
 
     /// The provider's answer as Fastn received it (`rawBody`), when the envelope has it.

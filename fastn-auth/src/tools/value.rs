@@ -80,6 +80,18 @@ pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
     Value::Object(fields.collect())
 }
 
+/// As [`object`], with `rest` — the fields a generated output type does not name, kept as
+/// they came — added where `fields` has no field of their name.
+pub fn object_with(fields: &[(&str, &dyn ToolValue)], rest: &Map<String, Value>) -> Value {
+    let mut value = object(fields);
+    if let Value::Object(map) = &mut value {
+        for (name, field) in rest {
+            map.entry(name.clone()).or_insert_with(|| field.clone());
+        }
+    }
+    value
+}
+
 /// Why a value does not read as a generated type: where (a JSON pointer) and what was
 /// expected; never the value itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +231,11 @@ impl Fields {
     /// [`ValueError`] under the field's pointer.
     pub fn take<T: FromToolValue>(&mut self, name: &str) -> Result<T, ValueError> {
         T::from_field(self.0.remove(name)).map_err(|err| err.under(name))
+    }
+
+    /// The fields not taken, as they came (what a generated output type keeps).
+    pub fn rest(self) -> Map<String, Value> {
+        self.0
     }
 }
 
