@@ -19,9 +19,10 @@ use crate::{Cli, Failure, usage};
 /// The arguments of `mcp`.
 #[derive(clap::Args)]
 pub(crate) struct McpArgs {
-    /// The tenant every call runs for.
-    #[arg(long)]
-    tenant: String,
+    /// The tenant every call runs for. Not with --issuer, where each request's token says
+    /// its tenant.
+    #[arg(long, required_unless_present = "issuer", conflicts_with = "issuer")]
+    tenant: Option<String>,
     /// The manifest: its connectors' `tools:` are served, from its `registry:`.
     #[arg(long, default_value = "connectors.yaml")]
     manifest: PathBuf,
@@ -42,8 +43,25 @@ pub(crate) struct McpArgs {
     /// an access token in FASTN_MCP_ACCESS_TOKEN (at least 32 characters), which every
     /// client must send as `Authorization: Bearer …`: the server runs the tenant's tools
     /// for whoever holds it.
-    #[arg(long, requires = "http")]
+    #[arg(long, requires = "http", conflicts_with = "issuer")]
     public: bool,
+    /// Remote clients sign in: the OAuth authorization server (its issuer URL) whose JWTs
+    /// are accepted, checked against its JWKS; the tenant of a request is its token's
+    /// --tenant-claim. The server publishes its protected resource metadata (RFC 9728) and
+    /// answers a request without a good token 401 pointing at it. Allowed off loopback.
+    #[arg(long, requires_all = ["http", "audience"])]
+    issuer: Option<String>,
+    /// The audience (`aud`) tokens must be issued for: this server's identifier at the
+    /// issuer.
+    #[arg(long, requires = "issuer")]
+    audience: Option<String>,
+    /// The claim of a token holding the tenant.
+    #[arg(long, default_value = "sub", requires = "issuer")]
+    tenant_claim: String,
+    /// The URL clients reach the MCP endpoint at (the metadata's `resource`); default
+    /// `http://ADDR/mcp` of the address served.
+    #[arg(long, requires = "issuer")]
+    resource: Option<String>,
 }
 
 /// The variable holding the access token an HTTP client must send.
@@ -95,12 +113,17 @@ fn load_manifest(path: &Path) -> Result<Option<(fastn_auth_codegen::Manifest, St
 }
 
 /// The token clients must send, from [`ACCESS_TOKEN_VAR`]: required off loopback (with
-/// --public, which a non-loopback address requires), used on loopback when set.
-fn access_token(addr: SocketAddr, public: bool) -> Result<Option<String>, Failure> {
+/// --public, which a non-loopback address requires unless clients sign in with --issuer),
+/// used on loopback when set.
+fn access_token(addr: SocketAddr, public: bool, signed_in: bool) -> Result<Option<String>, Failure> {
+    if signed_in {
+        return Ok(None);
+    }
     if !addr.ip().is_loopback() && !public {
         return Err(usage(format!(
             "--http {addr} is not a loopback address: anyone who reaches it could run the tenant's tools. \
-             Serve on 127.0.0.1, or pass --public with an access token in {ACCESS_TOKEN_VAR}"
+             Serve on 127.0.0.1, let clients sign in with --issuer, or pass --public with an access token in \
+             {ACCESS_TOKEN_VAR}"
         )));
     }
     let token = std::env::var(ACCESS_TOKEN_VAR).ok().filter(|token| !token.is_empty());
@@ -133,30 +156,60 @@ async fn bearer(State(token): State<Arc<str>>, request: Request, next: Next) -> 
     next.run(request).await
 }
 
+/// The resource server of --issuer: tokens of `issuer` for --audience, the tenant from
+/// --tenant-claim, the metadata's `resource` --resource or the URL served.
+fn sign_in(
+    args: &McpArgs,
+    issuer: &str,
+    local: SocketAddr,
+) -> Result<fastn_auth_mcp::auth::McpAuth, Failure> {
+    let parse = |what: &str, url: &str| {
+        fastn_auth::Url::parse(url).map_err(|err| {
+            usage(format!("{what} `{}` is not a URL: {err}", fastn_auth_rules::escape(url, 200)))
+        })
+    };
+    parse("--issuer", issuer)?;
+    let resource = parse("--resource", args.resource.as_deref().unwrap_or(&format!("http://{local}/mcp")))?;
+    let verifier = fastn_auth_mcp::auth::JwtVerifier::builder(issuer)
+        .audience(args.audience.clone().unwrap_or_default())
+        .tenant_claim(args.tenant_claim.clone())
+        .build()
+        .map_err(|err| usage(err.to_string()))?;
+    Ok(fastn_auth_mcp::auth::McpAuth::new(resource, issuer, verifier))
+}
+
 /// `mcp`: serves until the client closes stdin (stdio) or Ctrl-C (HTTP).
 pub(crate) async fn run(cli: &Cli, args: &McpArgs) -> Result<(), Failure> {
     let (set, ids) = tools(args)?;
     let client = crate::client(cli)?;
-    let server = McpServer::builder(&client, set).tenant(args.tenant.clone()).connectors(ids).build();
+    let mut builder = McpServer::builder(&client, set).connectors(ids);
+    if let Some(tenant) = &args.tenant {
+        builder = builder.tenant(tenant.clone());
+    }
+    let server = builder.build();
     let Some(addr) = args.http else {
         return server.serve_stdio().await.map_err(|err| Failure { code: 3, message: err.to_string() });
     };
-    let token = access_token(addr, args.public)?;
+    let token = access_token(addr, args.public, args.issuer.is_some())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| usage(format!("cannot listen on {addr}: {err}")))?;
     let local = listener.local_addr().map_err(|err| usage(err.to_string()))?;
     let mut hosts: Vec<String> = fastn_auth_rules::api::LOOPBACK_HOSTS.map(str::to_owned).into();
     hosts.extend(args.allowed_hosts.iter().cloned());
-    let mut router: axum::Router = server.http().allowed_hosts(hosts).router();
+    let mut http = server.http().allowed_hosts(hosts);
+    if let Some(issuer) = &args.issuer {
+        http = http.auth(sign_in(args, issuer, local)?);
+    }
+    let mut router: axum::Router = http.router();
     if let Some(token) = token {
         router = router.layer(axum::middleware::from_fn_with_state(Arc::<str>::from(token), bearer));
     }
-    if !local.ip().is_loopback() {
+    if !local.ip().is_loopback() && args.issuer.is_none() {
         eprintln!(
             "warning: serving tenant `{}`'s tools on {local}, reachable from other hosts; only clients \
              sending {ACCESS_TOKEN_VAR} are served",
-            fastn_auth_rules::escape(&args.tenant, 64)
+            fastn_auth_rules::escape(args.tenant.as_deref().unwrap_or_default(), 64)
         );
     }
     println!("http://{local}/mcp");

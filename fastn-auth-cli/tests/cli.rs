@@ -743,3 +743,95 @@ async fn tools_list_and_schema_give_the_tools_the_manifest_selects_unless_all() 
     assert_eq!(code(&refused), 1);
     assert!(stderr(&refused).contains("--strict is OpenAI's mode"), "{}", stderr(&refused));
 }
+
+/// `scripts/mcp-ts-client.sh script args…`: a script of the TypeScript MCP SDK's package
+/// (the SDK and oauth2-mock-server installed from npm first).
+fn mcp_ts(script: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("bash");
+    command.arg(root().join("scripts/mcp-ts-client.sh")).arg(script).args(args);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_with_an_issuer_lets_the_typescript_sdks_oauth_client_sign_in_and_refuses_every_bad_token() {
+    const AUDIENCE: &str = "fastn-mcp-test";
+    let mock = emulator_with_tools().await;
+    // A real OAuth server from npm, issuing tokens for AUDIENCE with the client id as `sub`.
+    let mut oauth =
+        mcp_ts("oauth_server.mjs", &[AUDIENCE]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut first_line = String::new();
+    std::io::BufReader::new(oauth.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let started: serde_json::Value = serde_json::from_str(&first_line).expect(&first_line);
+    let issuer = started["issuer"].as_str().unwrap().to_owned();
+    let args = ["mcp", "--http", "127.0.0.1:0", "--issuer", &issuer, "--audience", AUDIENCE];
+    let (mut server, addr) = mcp_http(cli(Some(&mock), &args));
+    let url = format!("http://{addr}/mcp");
+
+    // No token: 401 naming the metadata, which names the issuer.
+    let anonymous = http_exchange(&addr, mcp_list(&addr, "")).await;
+    let metadata_url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(
+        anonymous.contains(&format!(r#"www-authenticate: Bearer resource_metadata="{metadata_url}""#)),
+        "{anonymous}"
+    );
+    let get = format!(
+        "GET /.well-known/oauth-protected-resource/mcp HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    let metadata = http_exchange(&addr, get).await;
+    let body: serde_json::Value =
+        serde_json::from_str(metadata.split("\r\n\r\n").nth(1).unwrap()).expect(&metadata);
+    assert_eq!(
+        (body["resource"].as_str(), body["authorization_servers"][0].as_str()),
+        (Some(url.as_str()), Some(issuer.as_str()))
+    );
+    // Tokens the same server made, each wrong in one way: 401, never served.
+    for bad in ["other_audience", "expired", "other_key", "alg_none"] {
+        let token = started["tokens"][bad].as_str().unwrap();
+        let answer =
+            http_exchange(&addr, mcp_list(&addr, &format!("Authorization: Bearer {token}\r\n"))).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 401") && answer.contains(r#"error="invalid_token""#),
+            "{bad}: {answer}"
+        );
+    }
+    let token = started["tokens"]["valid"].as_str().unwrap();
+    let good = http_exchange(&addr, mcp_list(&addr, &format!("Authorization: Bearer {token}\r\n"))).await;
+    assert!(good.starts_with("HTTP/1.1 200") && good.contains("slack_send_message"), "{good}");
+
+    // The official client signs in by itself: discovery, a token, the list, a call. Two
+    // users are two tenants: acme's call runs as acme; globex has no connection and gets
+    // its own consent link.
+    let arguments = r#"{"channel": "C1", "text": "hi"}"#;
+    let signed_in = |user: &'static str| {
+        let mut command = tokio::process::Command::from(mcp_ts(
+            "oauth_client.mjs",
+            &[&url, user, "slack_send_message", arguments],
+        ));
+        async move { command.output().await.unwrap() }
+    };
+    let (acme, globex) = tokio::join!(signed_in("acme"), signed_in("globex"));
+    oauth.kill().unwrap();
+    drop(oauth.wait());
+    server.kill().unwrap();
+    drop(server.wait());
+    for output in [&acme, &globex] {
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let acme: serde_json::Value = serde_json::from_slice(&acme.stdout).unwrap();
+    let globex: serde_json::Value = serde_json::from_slice(&globex.stdout).unwrap();
+    assert!(acme["tools"].as_array().unwrap().iter().any(|name| name == "slack_send_message"), "{acme}");
+    assert_eq!(acme["call"]["isError"], false, "{acme}");
+    assert!(acme["call"]["text"].as_str().unwrap().contains(r#""tenant":"acme""#), "{acme}");
+    assert_eq!(globex["call"]["isError"], true, "{globex}");
+    assert!(globex["call"]["text"].as_str().unwrap().contains("http"), "a consent link: {globex}");
+    // acme's call ran; globex's was refused by Fastn (no connection of its own), and answered
+    // with a flow of globex's.
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool), 2);
+    assert!(!globex["call"]["text"].as_str().unwrap().contains("acme"), "{globex}");
+}

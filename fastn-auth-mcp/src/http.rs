@@ -51,6 +51,8 @@ pub struct McpHttp {
     max_per_tenant: usize,
     max_total: usize,
     max_body: usize,
+    #[cfg(feature = "auth")]
+    auth: Option<Arc<crate::auth::McpAuth>>,
 }
 
 impl McpHttp {
@@ -62,7 +64,21 @@ impl McpHttp {
             max_per_tenant: DEFAULT_MAX_REQUESTS_PER_TENANT,
             max_total: DEFAULT_MAX_REQUESTS,
             max_body: DEFAULT_MAX_BODY,
+            #[cfg(feature = "auth")]
+            auth: None,
         }
+    }
+
+    /// Remote clients sign in ([`crate::auth`]): each request needs a bearer token `auth`'s
+    /// verifier accepts, whose tenant claim is the request's tenant (the server's own
+    /// [`tenant`](crate::McpServerBuilder::tenant) and any [`Tenant`] an app layer inserted
+    /// are not used); the protected resource metadata is served at
+    /// [`McpAuth::metadata_url`](crate::auth::McpAuth::metadata_url)'s path, and a request
+    /// without a usable token is `401` with `WWW-Authenticate` pointing there.
+    #[cfg(feature = "auth")]
+    pub fn auth(mut self, auth: crate::auth::McpAuth) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
     }
 
     /// The `Host` values served: hostnames, or `host:port` authorities. Default loopback
@@ -113,8 +129,13 @@ impl McpHttp {
         } else {
             config.with_allowed_origins(self.allowed_origins)
         };
+        #[cfg(feature = "auth")]
+        let signed_in = self.auth.is_some();
+        #[cfg(not(feature = "auth"))]
+        let signed_in = false;
         let admission = Arc::new(Admission {
-            fixed: self.server.inner.tenant.clone(),
+            // Signed in, the token's tenant is the only one.
+            fixed: if signed_in { None } else { self.server.inner.tenant.clone() },
             per_tenant: self.max_per_tenant,
             total: self.max_total,
             counts: Mutex::new(Counts::default()),
@@ -125,9 +146,17 @@ impl McpHttp {
             Arc::new(NeverSessionManager::default()),
             config,
         );
-        axum::Router::new()
+        let router = axum::Router::new()
             .route_service("/mcp", service)
-            .layer(axum::middleware::from_fn_with_state(admission, admit))
+            .layer(axum::middleware::from_fn_with_state(admission, admit));
+        #[cfg(feature = "auth")]
+        if let Some(auth) = self.auth {
+            let metadata = auth.routes();
+            return router
+                .layer(axum::middleware::from_fn_with_state(auth, crate::auth::authenticate))
+                .merge(metadata);
+        }
+        router
     }
 }
 

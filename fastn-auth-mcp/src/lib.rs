@@ -31,6 +31,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "auth")]
+pub mod auth;
 mod connect;
 mod handler;
 mod http;
