@@ -7,6 +7,7 @@ tests) start the server and the emulator, run this and judge the output.
     mcp_client.py EMULATOR_ORIGIN http   TENANT URL BEARER
     mcp_client.py EMULATOR_ORIGIN tenants URL BEARER_A BEARER_B
     mcp_client.py EMULATOR_ORIGIN broken URL BEARER
+    mcp_client.py EMULATOR_ORIGIN approval URL BEARER
 
 `stdio` and `http` run, and judge, the whole scenario for one tenant: list, a valid call, a malformed
 call, three calls for an app the tenant has not connected (the consent URL as a tool
@@ -14,7 +15,8 @@ error, approved by a user on the emulator's page, then the call again), and a ca
 answered by a URL elicitation that the user approves (legacy handshake on stdio, the
 2026-07-28 protocol over HTTP). `tenants` checks two tenants on one HTTP server. `broken` breaks the tenant's Slack connection on the
 emulator (its refresh failed) between two calls, then approves the consent link the second
-call answers with, and calls again.
+call answers with, and calls again. `approval` calls a tool that needs the user's approval
+from a client that cannot ask, one whose user declines the form, and one whose user approves.
 """
 
 import asyncio
@@ -242,6 +244,31 @@ async def broken(origin, url, bearer):
              third_error=third.is_error, third_text=text_of(third))
 
 
+async def approval(origin, url, bearer):
+    arguments = {"channel": "C1", "text": "approve me"}
+    call = lambda session: session.call_tool("slack_send_message", arguments)  # noqa: E731
+    async with client("http", url, bearer) as plain:
+        unasked, unasked_delta = await measured(origin, lambda: call(plain))
+    asked = []
+
+    def answering(action, content=None):
+        async def on_elicit(context, params):
+            asked.append({"mode": params.mode, "message": params.message,
+                          "schema": params.requested_schema if params.mode == "form" else None})
+            return types.ElicitResult(action=action, content=content)
+        return on_elicit
+
+    async with client("http", url, bearer, elicitation_callback=answering("decline")) as declining:
+        declined, declined_delta = await measured(origin, lambda: call(declining))
+    async with client("http", url, bearer, elicitation_callback=answering("accept", {"approve": True})) as yes:
+        approved, approved_delta = await measured(origin, lambda: call(yes))
+        protocol = str(yes.protocol_version)
+    emit("approval", unasked_error=unasked.is_error, unasked_text=text_of(unasked), unasked_delta=unasked_delta,
+         declined_error=declined.is_error, declined_text=text_of(declined), declined_delta=declined_delta,
+         approved_error=approved.is_error, approved_text=text_of(approved), approved_delta=approved_delta,
+         asked=asked, protocol=protocol)
+
+
 async def main():
     origin, kind, *rest = sys.argv[1:]
     if kind == "stdio":
@@ -252,6 +279,8 @@ async def main():
         judge("http")
     elif kind == "broken":
         await broken(origin, *rest)
+    elif kind == "approval":
+        await approval(origin, *rest)
     else:
         await two_tenants(origin, *rest)
 

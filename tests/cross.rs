@@ -10,6 +10,8 @@ mod example_agent_loop;
 #[path = "../examples/web_app.rs"]
 mod example_web_app;
 
+#[path = "agents.rs"]
+mod agents;
 #[path = "api.rs"]
 mod api;
 #[path = "blocking.rs"]

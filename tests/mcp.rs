@@ -299,3 +299,47 @@ async fn a_broken_connection_is_answered_with_the_consent_link_and_works_after_r
     assert_eq!((&step["approved"], &step["third_error"]), (&json!(200), &json!(false)), "{step}");
     assert!(step["third_text"].as_str().unwrap().contains("\"tenant\":\"acme\""), "the call ran: {step}");
 }
+
+#[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_that_needs_approval_runs_once_on_the_users_yes_to_its_exact_arguments_and_never_else() {
+    let mock = MockServer::builder()
+        .connectors(fastn_auth_tests::MANIFEST)
+        .registry(fastn_auth_tests::REGISTRY)
+        .start()
+        .await
+        .unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let tools = fastn_auth_tests::tool_set().require_approval(["slack_send_message"]).unwrap();
+    let server = McpServer::builder(&mock.client(), tools)
+        .approvals(fastn_auth_agent::Approvals::new([42; 32]))
+        .build();
+    let app: axum::Router = server.http().router().layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let steps = client_steps(&mock, &["approval", &url, "token-of-acme"]).await;
+    let step = &steps["approval"];
+    let executed = |delta: &Value| delta.get("executeTool").and_then(Value::as_u64).unwrap_or(0);
+    assert_eq!(step["unasked_error"], true, "{step}");
+    assert_eq!(executed(&step["unasked_delta"]), 0, "{step}");
+    assert_eq!(
+        (step["declined_error"].as_bool(), executed(&step["declined_delta"])),
+        (Some(true), 0),
+        "{step}"
+    );
+    assert_eq!(
+        (step["approved_error"].as_bool(), executed(&step["approved_delta"])),
+        (Some(false), 1),
+        "{step}"
+    );
+    assert!(step["approved_text"].as_str().unwrap().contains("approve me"), "{step}");
+    let asked = step["asked"].as_array().unwrap();
+    assert!(asked.iter().all(|ask| ask["mode"] == "form"), "{step}");
+    let message = asked.last().unwrap()["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"{"channel":"C1","text":"approve me"}"#),
+        "the exact arguments are shown: {message}"
+    );
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
+}

@@ -6,6 +6,8 @@ use fastn_auth::{ErrorKind, FastnAuth, Result};
 use fastn_auth_rules::shown_id as shown;
 use serde_json::{Map, Value};
 
+use crate::approval::{Approvals, PendingApproval, Receipt};
+use crate::budget::{Budget, OverBudget};
 use crate::set::{Entry, ToolSet};
 
 /// The most characters of a tool's answer handed back to a model unless
@@ -29,6 +31,21 @@ pub struct BoundTools {
     connection_id: Option<String>,
     max_output: usize,
     max_answer: usize,
+    budget: Option<Budget>,
+    approvals: Option<Approvals>,
+}
+
+/// Why a call was held back rather than run: for the app to act on (the model reads the
+/// reply's text).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Held {
+    /// A limit of the [`Budget`] was met; nothing was sent.
+    OverBudget(Box<OverBudget>),
+    /// The tool runs only with a person's approval: show them this, and on their yes run
+    /// it with [`BoundTools::call_approved`] and the receipt of
+    /// [`Approvals::approve`].
+    NeedsApproval(Box<PendingApproval>),
 }
 
 /// What to hand back to the model for one of its calls.
@@ -45,12 +62,18 @@ pub struct ModelReply {
     pub truncated: bool,
     /// The tool's whole answer, when it ran.
     pub output: Option<ToolOutput>,
+    /// Why the call was held back, when it was: over budget, or waiting for a person.
+    pub held: Option<Held>,
 }
 
 impl ModelReply {
     fn rejected(text: String, max: usize) -> Self {
         let (text, truncated) = bounded(text, max);
-        ModelReply { text, is_error: true, truncated, output: None }
+        ModelReply { text, is_error: true, truncated, output: None, held: None }
+    }
+
+    fn held(text: String, held: Held, max: usize) -> Self {
+        ModelReply { held: Some(held), ..ModelReply::rejected(text, max) }
     }
 }
 
@@ -66,6 +89,8 @@ impl ToolSet {
             connection_id: None,
             max_output: DEFAULT_MAX_MODEL_OUTPUT,
             max_answer: DEFAULT_MAX_MODEL_ANSWER_BYTES,
+            budget: None,
+            approvals: None,
         }
     }
 }
@@ -108,6 +133,22 @@ impl BoundTools {
         self
     }
 
+    /// Caps the calls of each tenant ([`Budget`]): a call over a limit is held back
+    /// ([`Held::OverBudget`]) with nothing sent, and the model reads when to try again.
+    /// Counted by [`call`](Self::call), [`call_value`](Self::call_value) and
+    /// [`call_approved`](Self::call_approved).
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// How tools marked by [`ToolSet::require_approval`] are approved: without this, such
+    /// a tool never runs.
+    pub fn approvals(mut self, approvals: Approvals) -> Self {
+        self.approvals = Some(approvals);
+        self
+    }
+
     /// The tools.
     pub fn tool_set(&self) -> &ToolSet {
         &self.set
@@ -147,10 +188,70 @@ impl BoundTools {
     /// # Errors
     /// As [`call`](Self::call).
     pub async fn call_value(&self, name: &str, arguments: Value) -> Result<ModelReply> {
-        let call = match self.prepare(name, arguments) {
-            Ok(call) => call,
+        self.run(name, arguments, None).await
+    }
+
+    /// Runs a call a person approved: `receipt` ([`Approvals::approve`] of the
+    /// [`PendingApproval`] the call was held with) must be for this tenant, this tool and
+    /// exactly these arguments, unexpired and unused; else the reply says why and nothing
+    /// is sent. A tool that needs no approval runs as with [`call_value`](Self::call_value).
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub async fn call_approved(&self, name: &str, arguments: Value, receipt: &Receipt) -> Result<ModelReply> {
+        self.run(name, arguments, Some(receipt)).await
+    }
+
+    async fn run(&self, name: &str, arguments: Value, receipt: Option<&Receipt>) -> Result<ModelReply> {
+        let (entry, arguments) = match self.checked(name, arguments) {
+            Ok(checked) => checked,
             Err(rejected) => return Ok(rejected),
         };
+        if entry.approve {
+            let tenant = self.tenant_id.as_deref();
+            match (&self.approvals, receipt) {
+                (None, _) => {
+                    let text = format!(
+                        "`{}` runs only with a person's approval, which this app does not take: it was not run",
+                        entry.name
+                    );
+                    return Ok(ModelReply::rejected(text, self.max_output));
+                }
+                (Some(_), None) => {
+                    let pending = PendingApproval {
+                        tool: entry.name.clone(),
+                        tool_id: entry.tool.id.clone(),
+                        tenant: tenant.map(str::to_owned),
+                        arguments,
+                    };
+                    let text = format!(
+                        "`{}` waits for the user's approval of exactly these arguments; the user has been asked. \
+                         It has not run: do not call it again unless the user asks.",
+                        entry.name
+                    );
+                    #[cfg(feature = "metrics")]
+                    ::metrics::counter!("fastn_auth_agent_calls_held_total", "reason" => "approval")
+                        .increment(1);
+                    return Ok(ModelReply::held(text, Held::NeedsApproval(Box::new(pending)), self.max_output));
+                }
+                (Some(approvals), Some(receipt)) => {
+                    if let Err(why) = approvals.redeem(receipt, tenant, &entry.tool.id, &arguments).await {
+                        let text = format!("`{}` was not run: {why}", entry.name);
+                        return Ok(ModelReply::rejected(text, self.max_output));
+                    }
+                }
+            }
+        }
+        if let Some(budget) = &self.budget
+            && let Err(over) = budget.spend(self.tenant_id.as_deref().unwrap_or_default(), &entry.name).await
+        {
+            return Ok(ModelReply::held(
+                format!("`{}` was not run: {over}", entry.name),
+                Held::OverBudget(Box::new(over)),
+                self.max_output,
+            ));
+        }
+        let call = self.scoped(entry, arguments);
         let output = match call.max_body(self.max_answer).send().await {
             Err(err) if err.is_too_large() => {
                 let text = format!(
@@ -164,16 +265,31 @@ impl BoundTools {
             answer => answer?,
         };
         let (text, truncated) = bounded(output_text(&output), self.max_output);
-        Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output) })
+        Ok(ModelReply { text, is_error: !output.is_success(), truncated, output: Some(output), held: None })
     }
 
     /// The checked call of `name`, not yet sent, or the error reply for the model. A `null`
     /// for an optional field whose schema takes none (what a strict-mode model sends for a
-    /// field it leaves out) is dropped first.
+    /// field it leaves out) is dropped first. The [`budget`](Self::budget) is not counted
+    /// here: it counts the calls this set runs itself.
     ///
     /// # Errors
-    /// The reply for a name the set does not have or arguments that do not match.
-    pub fn prepare(&self, name: &str, mut arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
+    /// The reply for a name the set does not have, arguments that do not match, or a tool
+    /// that runs only with a person's approval (run it with
+    /// [`call_approved`](Self::call_approved)).
+    pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
+        let (entry, arguments) = self.checked(name, arguments)?;
+        if entry.approve {
+            let text =
+                format!("`{}` runs only with a person's approval: it is run with call_approved", entry.name);
+            return Err(ModelReply::rejected(text, self.max_output));
+        }
+        Ok(self.scoped(entry, arguments))
+    }
+
+    /// The entry of `name` and its arguments, checked (a strict-mode model's `null`s
+    /// dropped), or the reply for the model.
+    fn checked(&self, name: &str, mut arguments: Value) -> std::result::Result<(&Entry, Value), ModelReply> {
         let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
         // A strict-mode model's `null` for a field it leaves out, as the schema reads it.
         crate::drop_optional_nulls(entry.arguments.schema(), &mut arguments);
@@ -186,7 +302,7 @@ impl BoundTools {
             };
             return Err(ModelReply::rejected(text, self.max_output));
         }
-        Ok(self.scoped(entry, arguments))
+        Ok((entry, arguments))
     }
 
     /// The call of the tool `tool` (its registry key, `send_message`) of `connector` (a
@@ -197,9 +313,15 @@ impl BoundTools {
     ///
     /// # Errors
     /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) for a connector or tool the set does not have (with the nearest
-    /// names), [`ErrorKind::InvalidArguments`](fastn_auth::ErrorKind::InvalidArguments) naming the field; nothing is sent.
+    /// names) or one that runs only with a person's approval, [`ErrorKind::InvalidArguments`](fastn_auth::ErrorKind::InvalidArguments) naming the field; nothing is sent.
     pub fn call_tool(&self, connector: &str, tool: &str, arguments: Value) -> Result<ToolCall> {
         let entry = self.set.entry_of(connector, tool)?;
+        if entry.approve {
+            return Err(fastn_auth::Error::config(format!(
+                "`{}` runs only with a person's approval: run it with call_approved",
+                entry.name
+            )));
+        }
         entry.arguments.check(&entry.name, &arguments)?;
         Ok(self.scoped(entry, arguments))
     }

@@ -38,14 +38,18 @@
 //! checked by Fastn only.
 #![warn(missing_docs)]
 
+pub mod approval;
 mod bound;
+mod budget;
 mod check;
 mod format;
 mod set;
 mod sync;
 mod typed;
 
-pub use bound::{BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, ModelReply};
+pub use approval::{Approvals, PendingApproval, Receipt};
+pub use bound::{BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, Held, ModelReply};
+pub use budget::{Budget, OverBudget, Window};
 /// The registry's format, shared with the code generator and the emulator.
 pub use fastn_auth_rules::registry::{
     Grouping, MAX_REGISTRY_BYTES, Registry, RegistryConnector, RegistryError, RegistryTool, model_name,

@@ -40,6 +40,8 @@ pub(crate) struct Entry {
     pub(crate) connector_id: String,
     pub(crate) tool: RegistryTool,
     pub(crate) arguments: Checked,
+    /// Runs only with a person's approval ([`ToolSet::require_approval`]).
+    pub(crate) approve: bool,
 }
 
 impl Entry {
@@ -86,6 +88,7 @@ impl ToolSet {
                         connector_id: connector.id.clone(),
                         arguments,
                         tool: tool.clone(),
+                        approve: false,
                     }),
                     Err(mut err) => {
                         err.path = format!("connectors.{}.{}", model_text(&connector.key, 80), err.path);
@@ -127,6 +130,28 @@ impl ToolSet {
         kept.sort_by(|a, b| a.name.cmp(&b.name));
         kept.dedup_by(|a, b| a.name == b.name);
         Ok(ToolSet { entries: kept.into(), refused: Arc::default() })
+    }
+
+    /// This set with the tools named in `names` (model names) running only with a person's
+    /// approval of their exact arguments ([`crate::approval`]): tools that write, send or
+    /// delete.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](fastn_auth::ErrorKind::Config) for a name the set does not have, with the nearest one.
+    pub fn require_approval<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) -> Result<ToolSet> {
+        let mut entries = self.entries.to_vec();
+        for name in names {
+            let name = &self.entry(name.as_ref()).map_err(Error::config)?.name;
+            if let Some(entry) = entries.iter_mut().find(|entry| &entry.name == name) {
+                entry.approve = true;
+            }
+        }
+        Ok(ToolSet { entries: entries.into(), refused: self.refused.clone() })
+    }
+
+    /// Whether the tool a model knows as `name` runs only with a person's approval.
+    pub fn needs_approval(&self, name: &str) -> bool {
+        self.find(name).is_some_and(|entry| entry.approve)
     }
 
     /// How many tools.

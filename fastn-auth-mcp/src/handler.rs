@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use fastn_auth::Url;
-use fastn_auth_agent::{BoundTools, ModelReply, ToolSet};
+use fastn_auth_agent::{BoundTools, Held, ModelReply, PendingApproval, Receipt, ToolSet};
 use fastn_auth_axum::Tenant;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ElicitRequest,
-    ElicitRequestParams, ElicitationAction, InputRequest, InputRequests, InputRequiredResult, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ElicitRequestParams, ElicitationAction, ElicitationSchema, InputRequest, InputRequests,
+    InputRequiredResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::{ElicitationMode, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -20,6 +21,20 @@ use crate::McpServer;
 
 /// The key of the consent elicitation in an `InputRequiredResult` (and of its answer).
 const CONNECT: &str = "connect";
+
+/// The key of the approval elicitation in an `InputRequiredResult` (and of its answer), and
+/// of the yes in its form.
+const APPROVE: &str = "approve";
+
+/// What running a call came to.
+enum Ran {
+    /// An answer for the client.
+    Done(CallToolResult),
+    /// The tenant has not connected the tool's connector, or its connection is broken.
+    NotConnected,
+    /// The tool waits for the user's approval of these arguments.
+    NeedsApproval(PendingApproval),
+}
 
 /// The most tools in one `tools/list` page.
 const PAGE: usize = 500;
@@ -91,7 +106,92 @@ impl McpServer {
     }
 
     fn bound(&self, tenant: &str) -> BoundTools {
-        self.inner.tools.bind(&self.inner.client).tenant_id(tenant).max_output(self.inner.max_output)
+        let mut bound =
+            self.inner.tools.bind(&self.inner.client).tenant_id(tenant).max_output(self.inner.max_output);
+        if let Some(budget) = &self.inner.budget {
+            bound = bound.budget(budget.clone());
+        }
+        if let Some(approvals) = &self.inner.approvals {
+            bound = bound.approvals(approvals.clone());
+        }
+        bound
+    }
+
+    /// Whether the client can show the user a form: it declared form elicitation, or
+    /// elicitation with no mode (which means form).
+    fn can_show_form(context: &RequestContext<RoleServer>) -> bool {
+        context
+            .client_capabilities()
+            .and_then(|capabilities| capabilities.elicitation)
+            .is_some_and(|elicitation| elicitation.form.is_some() || elicitation.url.is_none())
+    }
+
+    /// Asks the user to approve `pending` with a form showing its exact arguments: in an
+    /// `InputRequiredResult` whose state is the receipt (bound to those arguments: a retry
+    /// with others is refused), or with an `elicitation/create` of the server's own; a
+    /// client that can show no form gets a tool error, and the tool does not run.
+    async fn ask_approval(
+        &self,
+        context: &RequestContext<RoleServer>,
+        tenant: &str,
+        name: &str,
+        arguments: Value,
+        pending: PendingApproval,
+    ) -> CallToolResponse {
+        let Some(approvals) = &self.inner.approvals else {
+            return error_text(format!(
+                "`{}` runs only with the user's approval: it was not run",
+                shown(name)
+            ));
+        };
+        let receipt = match approvals.approve(&pending) {
+            Ok(receipt) => receipt,
+            Err(err) => return error_text(format!("`{}` was not run: {}", shown(name), err.brief())),
+        };
+        let message = format!("Allow this? {}", pending.summary());
+        let schema = ElicitationSchema::builder()
+            .required_bool_property(APPROVE, |yes| yes.description("Run it with exactly these arguments"))
+            .build_unchecked();
+        let params =
+            ElicitRequestParams::FormElicitationParams { meta: None, message, requested_schema: schema };
+        let modern = context.protocol_version().is_some_and(|version| !version.has_initialize());
+        // Stateless HTTP has no channel for the client's answer to a request of ours.
+        let sessionful = context.extensions.get::<axum::http::request::Parts>().is_none();
+        match (Self::can_show_form(context), modern, sessionful) {
+            (true, true, _) => {
+                let asks = InputRequests::from([(
+                    APPROVE.to_owned(),
+                    InputRequest::Elicitation(ElicitRequest::new(params)),
+                )]);
+                InputRequiredResult::new(Some(asks), Some(format!("{APPROVE}:{}", receipt.as_str()))).into()
+            }
+            (true, false, true) => {
+                let asked =
+                    context.peer.create_elicitation_with_timeout(params, Some(self.inner.connect_wait));
+                match asked.await {
+                    Ok(answer) if approved(&answer.action, answer.content.as_ref()) => {
+                        match self.run(tenant, name, arguments, Some(&receipt)).await {
+                            Ran::Done(done) => done.into(),
+                            _ => error_text(format!("`{}` could not run for this user", shown(name))),
+                        }
+                    }
+                    Ok(_) => {
+                        error_text(format!("The user did not approve `{}`, so it was not run.", shown(name)))
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, "the client did not take the approval elicitation");
+                        error_text(format!(
+                            "`{}` was not run: the user could not be asked to approve it",
+                            shown(name)
+                        ))
+                    }
+                }
+            }
+            _ => error_text(format!(
+                "`{}` runs only with the user's approval, and this client cannot ask them: it was not run",
+                shown(name)
+            )),
+        }
     }
 
     /// The connect id of the connector of tool `name`.
@@ -100,24 +200,31 @@ impl McpServer {
         Some(self.inner.connect_ids.get(key).map_or(key, String::as_str))
     }
 
-    /// Runs the call; `None` when the tenant has not connected the tool's connector, or its
-    /// connection is broken.
-    async fn run(&self, tenant: &str, name: &str, arguments: Value) -> Option<CallToolResult> {
+    /// Runs the call (with the receipt of the user's approval, when it has one).
+    async fn run(&self, tenant: &str, name: &str, arguments: Value, receipt: Option<&Receipt>) -> Ran {
         let _turn = self.inner.shares.turn(tenant).await;
+        let bound = self.bound(tenant);
+        let ran = match receipt {
+            Some(receipt) => bound.call_approved(name, arguments, receipt).await,
+            None => bound.call_value(name, arguments).await,
+        };
         // `name` is the client's (a model's): shown escaped and cut, never as written.
-        match self.bound(tenant).call_value(name, arguments).await {
+        match ran {
+            Ok(ModelReply { held: Some(Held::NeedsApproval(pending)), .. }) => Ran::NeedsApproval(*pending),
             Ok(reply) => {
-                if let Some(connector) = self.connector_of(name) {
+                if reply.output.is_some()
+                    && let Some(connector) = self.connector_of(name)
+                {
                     self.inner.flows.connected(tenant, connector);
                 }
-                Some(result(&reply))
+                Ran::Done(result(&reply))
             }
             // Not connected, or broken until the tenant connects again: the consent link.
-            Err(err) if err.is_not_connected() || err.needs_reconnect() => None,
+            Err(err) if err.is_not_connected() || err.needs_reconnect() => Ran::NotConnected,
             Err(err) => {
                 // Fastn's own words go to the operator's log, never to the model.
                 tracing::warn!(error = %err, tenant, "a tool call failed");
-                Some(CallToolResult::error(vec![ContentBlock::text(format!(
+                Ran::Done(CallToolResult::error(vec![ContentBlock::text(format!(
                     "`{}` could not run: {}",
                     shown(name),
                     err.brief()
@@ -135,13 +242,45 @@ impl McpServer {
         let name = request.name.as_ref();
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let connector = self.connector_of(name).map(str::to_owned);
+        if let (Some(answers), Some(receipt)) = (
+            &request.input_responses,
+            request.request_state.as_deref().and_then(|state| state.strip_prefix("approve:")),
+        ) {
+            // The retry of a call held for approval: the receipt binds the arguments the user
+            // saw, so a retry with others is refused when it is redeemed.
+            let answer = answers.get(APPROVE).cloned().unwrap_or(Value::Null);
+            let action =
+                if answer.accepted() { ElicitationAction::Accept } else { ElicitationAction::Decline };
+            if !approved(&action, answer.get("content")) {
+                return Ok(error_text(format!(
+                    "The user did not approve `{}`, so it was not run.",
+                    shown(name)
+                )));
+            }
+            return Ok(
+                match self.run(&tenant, name, arguments, Some(&Receipt::from(receipt.to_owned()))).await {
+                    Ran::Done(done) => done.into(),
+                    Ran::NeedsApproval(_) => {
+                        error_text(format!("`{}` was not run: the approval is not for it", shown(name)))
+                    }
+                    Ran::NotConnected => error_text(format!(
+                        "`{}` could not run: connect its app, then call it again",
+                        shown(name)
+                    )),
+                },
+            );
+        }
         if let (Some(connector), Some(answers)) = (&connector, &request.input_responses) {
             // The retry of a call answered with an InputRequiredResult: the user saw the URL.
             let answer = answers.get(CONNECT).cloned().unwrap_or(Value::Null);
             return Ok(self.after_consent(&tenant, connector, name, arguments, &answer).await);
         }
-        if let Some(done) = self.run(&tenant, name, arguments.clone()).await {
-            return Ok(done.into());
+        match self.run(&tenant, name, arguments.clone(), None).await {
+            Ran::Done(done) => return Ok(done.into()),
+            Ran::NeedsApproval(pending) => {
+                return Ok(self.ask_approval(&context, &tenant, name, arguments, pending).await);
+            }
+            Ran::NotConnected => {}
         }
         let Some(connector) = connector else {
             return Ok(error_text(format!("`{}` is not one of this server's tools", shown(name))));
@@ -202,8 +341,14 @@ impl McpServer {
             return error_text(format!("The user did not connect {connector}, so `{name}` was not run."));
         }
         inner.flows.wait(tenant, connector, inner.poll_interval, inner.connect_wait).await;
-        if let Some(done) = self.run(tenant, name, arguments).await {
-            return done.into();
+        match self.run(tenant, name, arguments, None).await {
+            Ran::Done(done) => return done.into(),
+            Ran::NeedsApproval(_) => {
+                return error_text(format!(
+                    "{connector} is connected now: call `{name}` again to approve it"
+                ));
+            }
+            Ran::NotConnected => {}
         }
         match inner.flows.consent(&inner.client, tenant, connector).await {
             Ok(url) => not_connected(connector, name, &url),
@@ -228,6 +373,12 @@ impl Accepted for Value {
     fn accepted(&self) -> bool {
         self.get("action").and_then(Value::as_str) == Some("accept")
     }
+}
+
+/// Whether the user said yes in the approval form: accepted, with `approve: true`.
+fn approved(action: &ElicitationAction, content: Option<&Value>) -> bool {
+    *action == ElicitationAction::Accept
+        && content.and_then(|content| content.get(APPROVE)) == Some(&Value::Bool(true))
 }
 
 /// A client's text (a tool name) as an answer may hold it: escaped, at most 100 characters.

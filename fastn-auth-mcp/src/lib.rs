@@ -84,6 +84,8 @@ struct Inner {
     max_output: usize,
     connect_wait: Duration,
     poll_interval: Duration,
+    budget: Option<fastn_auth_agent::Budget>,
+    approvals: Option<fastn_auth_agent::Approvals>,
 }
 
 /// Builds an [`McpServer`].
@@ -100,6 +102,8 @@ pub struct McpServerBuilder {
     flow_ttl: Duration,
     connect_wait: Duration,
     poll_interval: Duration,
+    budget: Option<fastn_auth_agent::Budget>,
+    approvals: Option<fastn_auth_agent::Approvals>,
 }
 
 impl McpServer {
@@ -117,6 +121,8 @@ impl McpServer {
             flow_ttl: DEFAULT_FLOW_TTL,
             connect_wait: DEFAULT_CONNECT_WAIT,
             poll_interval: Duration::from_secs(1),
+            budget: None,
+            approvals: None,
         }
     }
 
@@ -228,6 +234,22 @@ impl McpServerBuilder {
         self
     }
 
+    /// Caps each tenant's calls ([`Budget`](fastn_auth_agent::Budget)): a call over a
+    /// limit is a tool error the model reads (when to try again), and nothing is sent.
+    pub fn budget(mut self, budget: fastn_auth_agent::Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// How the tools the set marks ([`ToolSet::require_approval`]) are approved: the server
+    /// asks the user with a form elicitation showing the exact arguments, and runs the call
+    /// only on their yes, with a receipt bound to those arguments. A client that cannot be
+    /// asked gets a tool error, and the tool never runs; without this, neither do such tools.
+    pub fn approvals(mut self, approvals: fastn_auth_agent::Approvals) -> Self {
+        self.approvals = Some(approvals);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> McpServer {
         let listed = handler::listed(&self.tools);
@@ -243,6 +265,8 @@ impl McpServerBuilder {
                 max_output: self.max_output,
                 connect_wait: self.connect_wait,
                 poll_interval: self.poll_interval,
+                budget: self.budget,
+                approvals: self.approvals,
             }),
         }
     }

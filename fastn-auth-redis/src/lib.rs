@@ -34,6 +34,16 @@ static UNLOCK: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
+/// Adds one to a counter, giving it a lifetime of `ARGV[1]` ms when it is new (or has
+/// none), and returns its value.
+static INCREMENT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"local n = redis.call("incr", KEYS[1])
+if n == 1 or redis.call("pttl", KEYS[1]) == -1 then redis.call("pexpire", KEYS[1], ARGV[1]) end
+return n"#,
+    )
+});
+
 /// Takes a lease lock for `ARGV[2]` ms, or returns nil when it is held. A lock held with no
 /// expiry or a longer one than ours (left by a crashed tool, or planted) is given ours, so
 /// no lock outlives a lease.
@@ -205,6 +215,10 @@ impl RedisStore {
 
     fn lock_key(&self, key: &str) -> String {
         format!("{}:l:{{{key}}}", self.prefix)
+    }
+
+    fn counter_key(&self, key: &str) -> String {
+        format!("{}:n:{{{key}}}", self.prefix)
     }
 
     fn channel_name(&self, channel: &str) -> String {
@@ -520,6 +534,19 @@ impl CacheStore for RedisStore {
                 .await
                 .map_err(redis_error)?;
             Ok((taken == 1).then(|| LockToken::new(token)))
+        })
+    }
+
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<u64>> {
+        Box::pin(async move {
+            let mut connection = self.connection().await?;
+            let count: u64 = INCREMENT
+                .key(self.counter_key(key))
+                .arg(millis(ttl))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(redis_error)?;
+            Ok(Some(count))
         })
     }
 

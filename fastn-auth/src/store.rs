@@ -78,6 +78,15 @@ pub trait CacheStore: fmt::Debug + Send + Sync + 'static {
         let _ = channel;
         Box::pin(async { Ok(None) })
     }
+
+    /// Adds one to the counter `key` — made with a lifetime of `ttl` when it is new — and
+    /// gives its new value, atomically across every client of the store: how replicas
+    /// share a budget (`fastn-auth-agent`'s `Budget`). `None`, the default: the store does
+    /// not count, and each replica counts on its own.
+    fn increment<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, Option<u64>> {
+        let _ = (key, ttl);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The messages of a [`CacheStore::subscribe`].
