@@ -343,3 +343,61 @@ async fn a_tool_that_needs_approval_runs_once_on_the_users_yes_to_its_exact_argu
     );
     assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
 }
+
+#[tokio::test]
+async fn search_mode_lists_two_tools_and_a_found_tool_runs_by_name_with_the_same_checks() {
+    let mock = MockServer::builder().registry(fastn_auth_tests::REGISTRY).start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let server = McpServer::builder(
+        &mock.client(),
+        fastn_auth_agent::ToolSet::from_json(fastn_auth_tests::REGISTRY).unwrap(),
+    )
+    .search_mode(true)
+    .build();
+    let app: axum::Router = server.http().router().layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let rpc = |method: &str, params: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth("token-of-acme")
+            .body(body.to_string());
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["result"].clone() }
+    };
+    let listed = rpc("tools/list", json!({})).await;
+    let names: Vec<&str> =
+        listed["tools"].as_array().unwrap().iter().map(|tool| tool["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["find_tools", "call_tool"]);
+    let found = rpc(
+        "tools/call",
+        json!({"name": "find_tools", "arguments": {"query": "send a Slack message", "limit": 3}}),
+    )
+    .await;
+    let found: Value = serde_json::from_str(found["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(found[0]["name"], "slack_send_message", "{found}");
+    assert_eq!(found[0]["inputSchema"]["required"], json!(["channel", "text"]));
+    assert!(found.as_array().unwrap().len() <= 3);
+    let call = |arguments: Value| {
+        rpc(
+            "tools/call",
+            json!({"name": "call_tool", "arguments": {"name": "slack_send_message", "arguments": arguments}}),
+        )
+    };
+    let bad = call(json!({"channel": 5})).await;
+    assert_eq!(bad["isError"], true);
+    assert!(bad["content"][0]["text"].as_str().unwrap().contains("/channel"), "{bad}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0, "checked before anything is sent");
+    let ran = call(json!({"channel": "C1", "text": "found"})).await;
+    assert_eq!(ran["isError"], false, "{ran}");
+    let direct =
+        rpc("tools/call", json!({"name": "slack_send_message", "arguments": {"channel": "C1", "text": "x"}}))
+            .await;
+    assert_eq!(direct["isError"], true, "only the two tools are callable: {direct}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
+}

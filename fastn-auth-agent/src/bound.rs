@@ -232,7 +232,11 @@ impl BoundTools {
                     #[cfg(feature = "metrics")]
                     ::metrics::counter!("fastn_auth_agent_calls_held_total", "reason" => "approval")
                         .increment(1);
-                    return Ok(ModelReply::held(text, Held::NeedsApproval(Box::new(pending)), self.max_output));
+                    return Ok(ModelReply::held(
+                        text,
+                        Held::NeedsApproval(Box::new(pending)),
+                        self.max_output,
+                    ));
                 }
                 (Some(approvals), Some(receipt)) => {
                     if let Err(why) = approvals.redeem(receipt, tenant, &entry.tool.id, &arguments).await {

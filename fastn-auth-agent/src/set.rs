@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::check::Checked;
 use crate::format::ModelFormat;
 use fastn_auth_rules::registry::{
-    MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, registry_key,
+    MAX_DESCRIPTION_CHARS, MAX_MODEL_NAME, Registry, RegistryError, RegistryTool, model_name, prompt_words,
+    registry_key, relevance,
 };
 
 /// The most tool names listed in an error about an unknown one.
@@ -152,6 +153,33 @@ impl ToolSet {
     /// Whether the tool a model knows as `name` runs only with a person's approval.
     pub fn needs_approval(&self, name: &str) -> bool {
         self.find(name).is_some_and(|entry| entry.approve)
+    }
+
+    /// The tools of this set most relevant to `prompt`, at most `limit`: for a model whose
+    /// context should not hold 500 tools (hand it `search(prompt, 20).openai()`). The
+    /// ranking is [`ranked`](Self::ranked)'s.
+    pub fn search(&self, prompt: &str, limit: usize) -> ToolSet {
+        let names = self.ranked(prompt, limit);
+        let entries: Vec<Entry> =
+            self.entries.iter().filter(|entry| names.contains(&entry.name.as_str())).cloned().collect();
+        ToolSet { entries: entries.into(), refused: Arc::default() }
+    }
+
+    /// The model names of the tools most relevant to `prompt`, best first, at most `limit`;
+    /// none when no word matches. A local, documented ranking
+    /// ([`relevance`](fastn_auth_rules::registry::relevance)): how many of the prompt's
+    /// words (three letters or more, at most 64) occur in the connector's key and the tool's
+    /// key, name and description; ties in name order.
+    pub fn ranked(&self, prompt: &str, limit: usize) -> Vec<&str> {
+        let words = prompt_words(prompt);
+        let mut scored: Vec<(usize, &str)> = self
+            .entries
+            .iter()
+            .map(|entry| (relevance(&words, &entry.connector_key, &entry.tool), entry.name.as_str()))
+            .filter(|(score, _)| *score > 0)
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored.into_iter().take(limit).map(|(_, name)| name).collect()
     }
 
     /// How many tools.
@@ -323,6 +351,24 @@ mod tests {
         assert_eq!(set.bedrock()[1]["toolSpec"]["inputSchema"]["json"]["type"], "object");
         assert_eq!(set.connector_of("slack_send_message"), Some("slack"));
         assert_eq!(set.tool("hubspot_send_message").unwrap().id, "t-hub");
+    }
+
+    #[test]
+    fn search_ranks_by_the_prompts_words_and_keeps_only_matches() {
+        let set = ToolSet::from_json(
+            r#"{"connectors": {
+                "slack": {"id": "c-slack", "tools": {
+                    "send_message": {"toolId": "t1", "description": "Posts a message to a channel."},
+                    "list_channels": {"toolId": "t2", "description": "Lists the channels."}}},
+                "hubspot": {"id": "c-hub", "tools": {"create_contact": {"toolId": "t3", "description": "Creates a contact."}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(set.ranked("send a Slack message", 10), ["slack_send_message", "slack_list_channels"]);
+        assert_eq!(set.ranked("new CRM contact", 10), ["hubspot_create_contact"]);
+        assert!(set.ranked("the weather in Paris", 10).is_empty());
+        let found = set.search("slack channels", 1);
+        assert_eq!(found.names().collect::<Vec<_>>(), ["slack_list_channels"]);
+        assert_eq!(found.openai().as_array().unwrap().len(), 1);
     }
 
     #[test]

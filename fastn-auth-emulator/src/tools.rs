@@ -17,7 +17,9 @@ use crate::app::{App, header_text};
 use crate::key::ConnectionBreak;
 use crate::registry::ToolRegistry;
 use fastn_auth::wire::{self, Endpoint};
-use fastn_auth_rules::registry::{Registry, RegistryConnector, RegistryTool, model_name, registry_key};
+use fastn_auth_rules::registry::{
+    Registry, RegistryConnector, RegistryTool, model_name, prompt_words, registry_key, relevance,
+};
 
 /// The largest request body read.
 const MAX_TOOL_REQUEST: usize = 1024 * 1024;
@@ -133,6 +135,8 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
         let filter = |key: &str| input[key].as_str().filter(|text| !text.is_empty());
         let limit = input["limit"].as_u64().map_or(MAX_LISTED, |n| (n as usize).min(MAX_LISTED));
         let prompt = input["prompt"].as_str().unwrap_or_default();
+        // The documented ranking `ToolSet::search` shares (`relevance`).
+        let words = prompt_words(prompt);
         let mut found: Vec<(usize, &RegistryConnector, &RegistryTool)> = tools
             .registry
             .connectors
@@ -143,7 +147,7 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
             .filter(|(_, t)| {
                 filter("toolName").is_none_or(|name| t.key == name || t.name.as_deref() == Some(name))
             })
-            .map(|(c, t)| (score(prompt, c, t), c, t))
+            .map(|(c, t)| (relevance(&words, &c.key, t), c, t))
             .collect();
         // Best first; ties in registry order (the sort is stable).
         found.sort_by_key(|(score, _, _)| std::cmp::Reverse(*score));
@@ -169,34 +173,6 @@ pub(crate) async fn get_tools(State(app): State<Arc<App>>, headers: HeaderMap, b
         axum::Json(Value::Array(listed)).into_response()
     })
     .await
-}
-
-/// The most distinct words of a prompt `getTools` scores.
-const MAX_PROMPT_WORDS: usize = 64;
-
-/// How well a tool answers `prompt`: the words of the prompt (letters and digits, three or
-/// more, lowercased, the first 64 distinct in sorted order) found in the tool's key, name and description and its connector's key,
-/// each counted once. A documented toy, not Fastn's ranking.
-fn score(prompt: &str, connector: &RegistryConnector, tool: &RegistryTool) -> usize {
-    let haystack = format!(
-        "{} {} {} {}",
-        connector.key,
-        tool.key,
-        tool.name.as_deref().unwrap_or_default(),
-        tool.description.as_deref().unwrap_or_default()
-    )
-    .to_lowercase()
-    .replace('_', " ");
-    let mut words: Vec<String> = prompt
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| word.chars().count() >= 3)
-        .map(str::to_lowercase)
-        .collect();
-    words.sort_unstable();
-    words.dedup();
-    // A prompt of a megabyte is still a handful of comparisons per tool.
-    words.truncate(MAX_PROMPT_WORDS);
-    words.iter().filter(|word| haystack.contains(word.as_str())).count()
 }
 
 /// `POST /api/graphql`: the two queries a registry is built from.

@@ -39,6 +39,37 @@ enum Ran {
 /// The most tools in one `tools/list` page.
 const PAGE: usize = 500;
 
+/// The tool that finds tools, in search mode.
+const FIND_TOOLS: &str = "find_tools";
+/// The tool that runs a found tool by name, in search mode.
+const CALL_TOOL: &str = "call_tool";
+/// The tools `find_tools` gives unless asked for fewer, and the most it gives.
+const FOUND: (u64, u64) = (10, 50);
+
+/// The two tools of search mode.
+pub(crate) fn search_tools() -> Arc<[Tool]> {
+    let schema = |value: Value| match value {
+        Value::Object(schema) => Arc::new(schema),
+        _ => Arc::new(JsonObject::new()),
+    };
+    let find = schema(serde_json::json!({"type": "object", "properties": {
+        "query": {"type": "string", "description": "What the user wants done, in a few words (send a Slack message)."},
+        "limit": {"type": "integer", "minimum": 1, "maximum": FOUND.1, "description": "At most this many tools (default 10)."}},
+        "required": ["query"]}));
+    let call = schema(serde_json::json!({"type": "object", "properties": {
+        "name": {"type": "string", "description": "A tool's name, as find_tools gave it."},
+        "arguments": {"type": "object", "description": "Its arguments, as its inputSchema says."}},
+        "required": ["name", "arguments"]}));
+    Arc::from([
+        Tool::new(
+            FIND_TOOLS,
+            "Finds the tools that can do what the user asks: their names, descriptions and argument schemas. Call it first.",
+            find,
+        ),
+        Tool::new(CALL_TOOL, "Runs a tool find_tools gave, by its name, with its arguments.", call),
+    ])
+}
+
 /// The MCP tools of `set`: name, description (escaped and cut) and the unwrapped arguments
 /// schema, always an object schema (a tool set serves no other).
 pub(crate) fn listed(set: &ToolSet) -> Arc<[Tool]> {
@@ -239,8 +270,27 @@ impl McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tenant = self.tenant(&context)?;
-        let name = request.name.as_ref();
-        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let given = Value::Object(request.arguments.clone().unwrap_or_default());
+        let (name, arguments) = match (self.inner.search, request.name.as_ref()) {
+            (false, name) => (name.to_owned(), given),
+            (true, FIND_TOOLS) => return Ok(self.find_tools(&given).into()),
+            (true, CALL_TOOL) => match (given.get("name"), given.get("arguments")) {
+                (Some(Value::String(called)), Some(arguments @ Value::Object(_))) => {
+                    (called.clone(), arguments.clone())
+                }
+                _ => {
+                    let text = "call_tool takes {\"name\": a tool's name, \"arguments\": an object}";
+                    return Ok(error_text(text.to_owned()));
+                }
+            },
+            (true, other) => {
+                return Ok(error_text(format!(
+                    "no tool `{}` here: find tools with find_tools, run them with call_tool",
+                    shown(other)
+                )));
+            }
+        };
+        let name = name.as_str();
         let connector = self.connector_of(name).map(str::to_owned);
         if let (Some(answers), Some(receipt)) = (
             &request.input_responses,
@@ -372,6 +422,34 @@ impl Accepted for ElicitationAction {
 impl Accepted for Value {
     fn accepted(&self) -> bool {
         self.get("action").and_then(Value::as_str) == Some("accept")
+    }
+}
+
+impl McpServer {
+    /// `find_tools`: the tools most relevant to the query, as JSON a model reads.
+    fn find_tools(&self, arguments: &Value) -> CallToolResult {
+        let Some(query) = arguments.get("query").and_then(Value::as_str) else {
+            return CallToolResult::error(vec![ContentBlock::text(
+                "find_tools takes a `query`: what the user wants done",
+            )]);
+        };
+        let limit = arguments.get("limit").and_then(Value::as_u64).unwrap_or(FOUND.0).clamp(1, FOUND.1);
+        let tools = &self.inner.tools;
+        let found: Vec<Value> = tools
+            .ranked(query, usize::try_from(limit).unwrap_or(usize::MAX))
+            .into_iter()
+            .map(|name| {
+                serde_json::json!({"name": name, "description": tools.description(name),
+                    "inputSchema": tools.arguments_schema(name)})
+            })
+            .collect();
+        if found.is_empty() {
+            let text = "no tool matches: say what to do in other words (the app and the action)";
+            return CallToolResult::success(vec![ContentBlock::text(text)]);
+        }
+        let text = Value::Array(found).to_string();
+        let text: String = text.chars().take(self.inner.max_output).collect();
+        CallToolResult::success(vec![ContentBlock::text(text)])
     }
 }
 

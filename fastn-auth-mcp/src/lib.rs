@@ -86,6 +86,8 @@ struct Inner {
     poll_interval: Duration,
     budget: Option<fastn_auth_agent::Budget>,
     approvals: Option<fastn_auth_agent::Approvals>,
+    /// `tools/list` gives `find_tools` and `call_tool` instead of every tool.
+    search: bool,
 }
 
 /// Builds an [`McpServer`].
@@ -104,6 +106,8 @@ pub struct McpServerBuilder {
     poll_interval: Duration,
     budget: Option<fastn_auth_agent::Budget>,
     approvals: Option<fastn_auth_agent::Approvals>,
+    /// `tools/list` gives `find_tools` and `call_tool` instead of every tool.
+    search: bool,
 }
 
 impl McpServer {
@@ -123,6 +127,7 @@ impl McpServer {
             poll_interval: Duration::from_secs(1),
             budget: None,
             approvals: None,
+            search: false,
         }
     }
 
@@ -250,9 +255,20 @@ impl McpServerBuilder {
         self
     }
 
+    /// For a large tool set: `tools/list` gives two tools instead of every one —
+    /// `find_tools` (`query`, `limit`: the tools most relevant to the query, with their
+    /// descriptions and arguments schemas, ranked by [`ToolSet::ranked`]) and `call_tool`
+    /// (`name`, `arguments`: runs a tool by name with the same checks, approvals, budget
+    /// and connect on demand as a listed one) — so a model's context does not hold 500
+    /// tools. Default off.
+    pub fn search_mode(mut self, on: bool) -> Self {
+        self.search = on;
+        self
+    }
+
     /// The server.
     pub fn build(self) -> McpServer {
-        let listed = handler::listed(&self.tools);
+        let listed = if self.search { handler::search_tools() } else { handler::listed(&self.tools) };
         McpServer {
             inner: Arc::new(Inner {
                 client: self.client,
@@ -267,6 +283,7 @@ impl McpServerBuilder {
                 poll_interval: self.poll_interval,
                 budget: self.budget,
                 approvals: self.approvals,
+                search: self.search,
             }),
         }
     }

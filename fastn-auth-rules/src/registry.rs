@@ -448,6 +448,59 @@ pub fn registry_key(name: &str) -> String {
     name.chars().map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() }).collect()
 }
 
+/// The most distinct words of a prompt [`relevance`] looks at.
+pub const MAX_PROMPT_WORDS: usize = 64;
+
+/// English words too common to say which tool is meant.
+const STOP_WORDS: [&str; 32] = [
+    "about", "all", "and", "any", "are", "can", "could", "for", "from", "have", "how", "into", "its", "our",
+    "please", "should", "that", "the", "their", "them", "then", "this", "using", "was", "what", "when",
+    "where", "which", "who", "will", "with", "you",
+];
+
+/// The words of `prompt` a tool ranking looks for: its runs of letters and digits of three
+/// characters or more, lowercased, common English words (`the`, `with`, …) left out, the
+/// first [`MAX_PROMPT_WORDS`] distinct ones in sorted order (a prompt of a megabyte is still
+/// a handful of comparisons per tool).
+pub fn prompt_words(prompt: &str) -> Vec<String> {
+    let mut words: Vec<String> = prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| word.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .filter(|word| !STOP_WORDS.contains(&word.as_str()))
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words.truncate(MAX_PROMPT_WORDS);
+    words
+}
+
+/// How relevant `tool` of the connector `connector` (its registry key) is to a prompt of
+/// `words` ([`prompt_words`]): how many of them occur in the connector's key and the tool's
+/// key, name and description (lowercased, `_` read as a space), each counted once. The
+/// ranking of the emulator's `getTools` and of `fastn-auth-agent`'s `ToolSet::search`: a
+/// documented, predictable one, not Fastn's own.
+///
+/// ```
+/// use fastn_auth_rules::registry::{Registry, prompt_words, relevance};
+/// let registry = Registry::parse(r#"{"connectors": {"slack": {"id": "c1", "tools": {"send_message":
+///     {"toolId": "t1", "description": "Posts a message to a channel."}}}}}"#).unwrap();
+/// let tool = &registry.connectors[0].tools[0];
+/// assert_eq!(relevance(&prompt_words("Send a Slack message to #general"), "slack", tool), 3);
+/// assert_eq!(relevance(&prompt_words("create a HubSpot contact"), "slack", tool), 0);
+/// ```
+pub fn relevance(words: &[String], connector: &str, tool: &RegistryTool) -> usize {
+    let haystack = format!(
+        "{connector} {} {} {}",
+        tool.key,
+        tool.name.as_deref().unwrap_or_default(),
+        tool.description.as_deref().unwrap_or_default()
+    )
+    .to_lowercase()
+    .replace('_', " ");
+    words.iter().filter(|word| haystack.contains(word.as_str())).count()
+}
+
 /// The name a language model is given for tool `tool` of connector `connector` (registry
 /// keys): `slack_send_message`. Unique across connectors, the same for the same pair
 /// whatever else a tool set holds, and within every provider's rules (ASCII letters, digits
