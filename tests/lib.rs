@@ -34,6 +34,7 @@ macro_rules! guides {
 }
 
 guides! {
+    AgentsDoctests = "../docs/agents.md";
     ApiCallsDoctests = "../docs/api-calls.md";
     CachingDoctests = "../docs/caching.md";
     EmulatorDoctests = "../docs/emulator.md";

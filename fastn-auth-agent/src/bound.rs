@@ -281,6 +281,9 @@ impl BoundTools {
     /// The reply for a name the set does not have, arguments that do not match, or a tool
     /// that runs only with a person's approval (run it with
     /// [`call_approved`](Self::call_approved)).
+    // The reply is what a model is handed, once per call; larger than clippy's bound only
+    // where serde_json's `preserve_order` (which rig turns on) makes every `Value` larger.
+    #[allow(clippy::result_large_err)]
     pub fn prepare(&self, name: &str, arguments: Value) -> std::result::Result<ToolCall, ModelReply> {
         let (entry, arguments) = self.checked(name, arguments)?;
         if entry.approve {
@@ -293,6 +296,7 @@ impl BoundTools {
 
     /// The entry of `name` and its arguments, checked (a strict-mode model's `null`s
     /// dropped), or the reply for the model.
+    #[allow(clippy::result_large_err)] // As `prepare`'s.
     fn checked(&self, name: &str, mut arguments: Value) -> std::result::Result<(&Entry, Value), ModelReply> {
         let entry = self.set.entry(name).map_err(|text| ModelReply::rejected(text, self.max_output))?;
         // A strict-mode model's `null` for a field it leaves out, as the schema reads it.

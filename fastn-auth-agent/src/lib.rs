@@ -46,6 +46,10 @@ mod format;
 mod set;
 mod sync;
 mod typed;
+#[cfg(feature = "async-openai")]
+mod with_async_openai;
+#[cfg(feature = "rig")]
+mod with_rig;
 
 pub use approval::{Approvals, PendingApproval, Receipt};
 pub use bound::{BoundTools, DEFAULT_MAX_MODEL_ANSWER_BYTES, DEFAULT_MAX_MODEL_OUTPUT, Held, ModelReply};
