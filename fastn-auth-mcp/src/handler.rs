@@ -107,10 +107,15 @@ enum Ask {
 
 impl McpServer {
     fn tenant(&self, context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        // A signed-in request's tenant is its token's, whatever else the server was given.
+        #[cfg(feature = "auth")]
+        if let Some(identity) = parts.and_then(|parts| parts.extensions.get::<crate::auth::Identity>()) {
+            return Ok(identity.tenant.clone());
+        }
         if let Some(tenant) = &self.inner.tenant {
             return Ok(tenant.clone());
         }
-        let parts = context.extensions.get::<axum::http::request::Parts>();
         match parts.and_then(|parts| parts.extensions.get::<Tenant>()) {
             Some(Tenant(tenant)) => Ok(tenant.clone()),
             None => Err(ErrorData::invalid_request("the request has no tenant", None)),

@@ -182,3 +182,51 @@ async fn another_issuers_metadata_and_an_issuer_off_https_are_refused() {
     let err = JwtVerifier::builder("https://id.example.com").build().unwrap_err();
     assert!(err.to_string().contains("audience"), "{err}");
 }
+
+/// A verifier of the app's own: opaque tokens looked up in a table.
+#[derive(Debug)]
+struct Table;
+
+impl fastn_auth_mcp::auth::TokenVerifier for Table {
+    fn verify<'a>(&'a self, token: &'a str) -> fastn_auth_mcp::auth::VerifyFuture<'a> {
+        Box::pin(async move {
+            match token {
+                "opaque-acme" => Ok(fastn_auth_mcp::auth::Identity::new("acme")),
+                _ => Err(AuthError::Refused("unknown token".into())),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_verifier_of_the_apps_own_decides_the_tenant_over_the_servers_fixed_one() {
+    use fastn_auth_emulator::{ConnectionKey, MockServer, SAMPLE_REGISTRY};
+    let mock = MockServer::start().await.unwrap();
+    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let tools = fastn_auth_agent::ToolSet::from_json(SAMPLE_REGISTRY).unwrap();
+    let server = fastn_auth_mcp::McpServer::builder(&mock.client(), tools).tenant("not-this-one").build();
+    let resource: fastn_auth::Url = "http://127.0.0.1/mcp".parse().unwrap();
+    let auth = fastn_auth_mcp::auth::McpAuth::new(resource, "https://id.example.com", Table);
+    let app: axum::Router = server.http().auth(auth).router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "slack_send_message", "arguments": {"channel": "C1", "text": "hi"}}});
+    let send = |token: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth(token)
+            .body(call.to_string())
+            .send()
+    };
+    let refused = send("opaque-globex").await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let answer: Value =
+        serde_json::from_str(&send("opaque-acme").await.unwrap().text().await.unwrap()).unwrap();
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains(r#""tenant":"acme""#), "{answer}");
+}
