@@ -27,9 +27,8 @@ async fn bearer_auth(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The emulator (acme has Slack connected), and an MCP server for every tenant of the app
-/// on a loopback port; its endpoint URL.
-async fn served() -> (MockServer, McpServer, String) {
+/// The emulator of the workspace's manifest and registry; acme has Slack connected.
+async fn emulator() -> MockServer {
     let mock = MockServer::builder()
         .connectors(fastn_auth_tests::MANIFEST)
         .registry(fastn_auth_tests::REGISTRY)
@@ -37,16 +36,28 @@ async fn served() -> (MockServer, McpServer, String) {
         .await
         .unwrap();
     mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    mock
+}
+
+/// `server` over HTTP on a loopback port behind the app's bearer auth: its endpoint URL.
+async fn serve(server: McpServer) -> String {
+    let app: axum::Router = server.http().router().layer(axum::middleware::from_fn(bearer_auth));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/mcp")
+}
+
+/// The emulator, and an MCP server for every tenant of the app; its endpoint URL.
+async fn served() -> (MockServer, McpServer, String) {
+    let mock = emulator().await;
     let ids = fastn_auth_tests::ConnectorId::ALL.iter().map(|id| id.as_str());
     let server = McpServer::builder(&mock.client(), fastn_auth_tests::tool_set())
         .connectors(ids)
         .poll_interval(std::time::Duration::from_millis(50))
         .build();
-    let app: axum::Router = server.clone().http().router().layer(axum::middleware::from_fn(bearer_auth));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (mock, server, format!("http://{addr}/mcp"))
+    let url = serve(server.clone()).await;
+    (mock, server, url)
 }
 
 /// Runs `scripts/mcp_client.py` (in the project's venv) with `args` after the emulator's
@@ -303,21 +314,12 @@ async fn a_broken_connection_is_answered_with_the_consent_link_and_works_after_r
 #[cfg_attr(missing_python, ignore = "needs python3 (for the official MCP client)")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_that_needs_approval_runs_once_on_the_users_yes_to_its_exact_arguments_and_never_else() {
-    let mock = MockServer::builder()
-        .connectors(fastn_auth_tests::MANIFEST)
-        .registry(fastn_auth_tests::REGISTRY)
-        .start()
-        .await
-        .unwrap();
-    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
+    let mock = emulator().await;
     let tools = fastn_auth_tests::tool_set().require_approval(["slack_send_message"]).unwrap();
     let server = McpServer::builder(&mock.client(), tools)
         .approvals(fastn_auth_agent::Approvals::new([42; 32]))
         .build();
-    let app: axum::Router = server.http().router().layer(axum::middleware::from_fn(bearer_auth));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve(server).await;
     let steps = client_steps(&mock, &["approval", &url, "token-of-acme"]).await;
     let step = &steps["approval"];
     let executed = |delta: &Value| delta.get("executeTool").and_then(Value::as_u64).unwrap_or(0);
@@ -346,18 +348,9 @@ async fn a_tool_that_needs_approval_runs_once_on_the_users_yes_to_its_exact_argu
 
 #[tokio::test]
 async fn search_mode_lists_two_tools_and_a_found_tool_runs_by_name_with_the_same_checks() {
-    let mock = MockServer::builder().registry(fastn_auth_tests::REGISTRY).start().await.unwrap();
-    mock.insert_connection(ConnectionKey::new(MockServer::SPACE_ID, "slack").tenant_id("acme"), None);
-    let server = McpServer::builder(
-        &mock.client(),
-        fastn_auth_agent::ToolSet::from_json(fastn_auth_tests::REGISTRY).unwrap(),
-    )
-    .search_mode(true)
-    .build();
-    let app: axum::Router = server.http().router().layer(axum::middleware::from_fn(bearer_auth));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mock = emulator().await;
+    let tools = fastn_auth_agent::ToolSet::from_json(fastn_auth_tests::REGISTRY).unwrap();
+    let url = serve(McpServer::builder(&mock.client(), tools).search_mode(true).build()).await;
     let http = reqwest::Client::new();
     let rpc = |method: &str, params: Value| {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
