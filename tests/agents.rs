@@ -138,3 +138,22 @@ async fn a_budget_shared_on_redis_holds_over_two_replicas() {
     let value: Value = json!(held.iter().map(|over| over.limit).collect::<Vec<_>>());
     assert_eq!(value, json!([5, 5, 5]));
 }
+
+#[tokio::test]
+async fn a_tool_the_registry_marks_needs_approval_without_being_told() {
+    let mock = emulator().await;
+    let marked = r#"{"connectors": {"slack": {"id": "f5d70885-7121-5321-ac06-52e9a2d5c8b1", "tools": {
+        "send_message": {"toolId": "b3e4f675-2620-597d-aa2e-3f5a1a65c2e9", "annotations": {"destructiveHint": true},
+            "inputSchema": {"type": "object", "properties": {"body": {"type": "object",
+                "properties": {"channel": {"type": "string"}}}}}},
+        "list_channels": {"toolId": "aaae53cf-d1fc-57e2-a271-0512d2dae439", "requiresApproval": false}}}}}"#;
+    let set = ToolSet::from_json(marked).unwrap();
+    assert!(set.needs_approval("slack_send_message") && !set.needs_approval("slack_list_channels"));
+    let bound = set.bind(&mock.client()).tenant_id("acme").approvals(Approvals::new([9; 32]));
+    let reply = bound.call_value("slack_send_message", json!({"channel": "C1"})).await.unwrap();
+    assert!(matches!(reply.held, Some(Held::NeedsApproval(_))), "{reply:?}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 0);
+    let err =
+        ToolSet::from_json(&marked.replace(r#""requiresApproval": false"#, r#""requiresApproval": "yes""#));
+    assert!(err.unwrap_err().to_string().contains("list_channels.requiresApproval`: expected true or false"));
+}

@@ -67,7 +67,10 @@ impl Entry {
 }
 
 impl ToolSet {
-    /// Every tool of `registry` whose arguments can be described to a model and checked: a
+    /// Every tool of `registry` whose arguments can be described to a model and checked (a
+    /// tool the registry marks — `requiresApproval`, a manifest's `approve:`, or MCP's
+    /// `destructiveHint` — runs only with a person's approval, as after
+    /// [`require_approval`](Self::require_approval)): a
     /// tool whose input schema is not an object schema, or has a `pattern` the linear-time
     /// engine cannot take, is left out (and logged), never served half-typed; the others are
     /// all served ([`refused`](Self::refused) says which and why).
@@ -89,7 +92,7 @@ impl ToolSet {
                         connector_id: connector.id.clone(),
                         arguments,
                         tool: tool.clone(),
-                        approve: false,
+                        approve: tool.requires_approval,
                     }),
                     Err(mut err) => {
                         err.path = format!("connectors.{}.{}", model_text(&connector.key, 80), err.path);

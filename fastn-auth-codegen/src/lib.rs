@@ -244,6 +244,48 @@ mod tests {
         formatted(tools::generate(&manifest, &selected, None))
     }
 
+    #[test]
+    fn approve_marks_selected_tools_in_the_registry_and_names_only_selected_ones() {
+        let dir = std::env::temp_dir().join(format!("fastn-auth-codegen-approve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.fastn/registry.json"),
+            dir.join("r.json"),
+        )
+        .unwrap();
+        let select = |yaml: &str| {
+            let path = dir.join("m.yaml");
+            std::fs::write(&path, yaml).unwrap();
+            let text = read_text(&path, "m.yaml").unwrap();
+            let manifest = parse_at(&text, "m.yaml").map_err(|err| err.to_string())?;
+            let loaded = tools::load_registry(&manifest, &path, &text, "m.yaml").unwrap().unwrap();
+            let selected =
+                tools::select(&manifest, &loaded.registry, &text, "m.yaml").map_err(|err| err.to_string())?;
+            let registry = tools::selected_registry(&selected);
+            let marked: Vec<String> = registry.connectors[0]
+                .tools
+                .iter()
+                .map(|tool| format!("{}={}", tool.key, tool.requires_approval))
+                .collect();
+            Ok::<_, String>((marked, registry.to_json()))
+        };
+        let head =
+            "version: 1\nregistry: r.json\nconnectors:\n  slack:\n    tools: [send_message, list_channels]\n";
+        let (marked, json) = select(&format!("{head}    approve: [send_message]\n")).unwrap();
+        assert_eq!(marked, ["list_channels=false", "send_message=true"]);
+        assert_eq!(json["connectors"]["slack"]["tools"]["send_message"]["requiresApproval"], true);
+        let read_back = fastn_auth_rules::registry::Registry::parse(&json.to_string()).unwrap();
+        assert!(read_back.connector("slack").unwrap().tool("send_message").unwrap().requires_approval);
+        let (marked, _) = select(&format!("{head}    approve: all\n")).unwrap();
+        assert_eq!(marked, ["list_channels=true", "send_message=true"]);
+        let err = select(&format!("{head}    approve: [add_reaction]\n")).unwrap_err();
+        assert!(err.contains("m.yaml:6:") && err.contains("`add_reaction` is not one of the tools"), "{err}");
+        let err =
+            select("version: 1\nregistry: r.json\nconnectors:\n  slack:\n    approve: all\n").unwrap_err();
+        assert!(err.contains("add `tools:`"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// The tools the workspace's manifest selects from the sample registry, and a registry
     /// of the names and schemas Fastn's own client fails on (keywords, clashes, no schema).
     #[test]

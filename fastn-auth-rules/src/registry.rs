@@ -73,6 +73,10 @@ pub struct RegistryTool {
     pub input_schema: Option<Value>,
     /// The JSON Schema of its answer, when given.
     pub output_schema: Option<Value>,
+    /// It runs only with a person's approval of its arguments: `"requiresApproval": true`
+    /// (what a manifest's `approve:` writes into the `REGISTRY` it generates), or the MCP
+    /// hint `"annotations": {"destructiveHint": true}`.
+    pub requires_approval: bool,
 }
 
 /// Why a registry was refused: the JSON path of the offending value and what is wrong.
@@ -295,6 +299,7 @@ impl Registry {
                 put(&mut tool, "description", t.description.clone().map(Value::from));
                 put(&mut tool, "inputSchema", t.input_schema.clone());
                 put(&mut tool, "outputSchema", t.output_schema.clone());
+                put(&mut tool, "requiresApproval", t.requires_approval.then_some(Value::Bool(true)));
                 (t.key.clone(), Value::Object(tool))
             });
             let mut connector = Map::new();
@@ -394,7 +399,25 @@ fn read_tool(key: &str, value: &Value, path: &str) -> Result<RegistryTool, Regis
             .map(|text| text.chars().take(MAX_DESCRIPTION_CHARS).collect()),
         input_schema: schema("inputSchema")?,
         output_schema: schema("outputSchema")?,
+        requires_approval: requires_approval(map, path)?,
     })
+}
+
+/// `requiresApproval`, or the MCP annotation `destructiveHint`, each a boolean when given.
+fn requires_approval(map: &Map<String, Value>, path: &str) -> Result<bool, RegistryError> {
+    let flag = |value: Option<&Value>, at: &str| match value {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(flag)) => Ok(*flag),
+        Some(_) => Err(error(&format!("{path}.{at}"), "expected true or false")),
+    };
+    let explicit = flag(map.get("requiresApproval"), "requiresApproval")?;
+    let destructive = match map.get("annotations") {
+        Some(Value::Object(annotations)) => {
+            flag(annotations.get("destructiveHint"), "annotations.destructiveHint")?
+        }
+        _ => false,
+    };
+    Ok(explicit || destructive)
 }
 
 fn check_key(key: &str, path: &str) -> Result<(), RegistryError> {

@@ -174,6 +174,12 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
                 })?),
                 None => None,
             };
+            if raw.approve.is_some() && raw.tools.is_none() {
+                let message = format!(
+                    "{id}.approve: names tools that need a person's approval, of those `tools:` selects: add `tools:`"
+                );
+                return Err(key_path_error(&[id.as_str(), "approve"], message));
+            }
             connectors.push(ConnectorSpec {
                 id,
                 name,
@@ -183,6 +189,7 @@ impl<'de> Visitor<'de> for ConnectorsVisitor {
                 extra: raw.extra.0,
                 api,
                 tools: raw.tools.map(|tools| tools.0),
+                approve: raw.approve.map(|tools| tools.0),
             });
         }
         Ok(Connectors(connectors))
@@ -254,7 +261,7 @@ impl<'de> DeserializeSeed<'de> for IdSeed {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a connector: a map of description, auth, org_id, name, extra, api, tools"
+    expecting = "a connector: a map of description, auth, org_id, name, extra, api, tools, approve"
 )]
 pub(super) struct RawConnector {
     #[serde(default)]
@@ -271,6 +278,8 @@ pub(super) struct RawConnector {
     api: Option<RawApi>,
     #[serde(default)]
     tools: Option<RawTools>,
+    #[serde(default)]
+    approve: Option<RawTools>,
 }
 
 /// A string value checked by `check`, whose message becomes the error at the value's

@@ -87,6 +87,10 @@ pub struct ConnectorSpec {
     pub api: Option<ApiSpec>,
     /// The tools to generate (`tools:`), when declared.
     pub tools: Option<ToolSelection>,
+    /// Those of them that run only with a person's approval of their arguments
+    /// (`approve: [send_message]`, or `approve: all`): marked `requiresApproval` in the
+    /// generated `REGISTRY`.
+    pub approve: Option<ToolSelection>,
 }
 
 /// `api:` of a connector, and its `token:`: the types the runtime takes, so that what the

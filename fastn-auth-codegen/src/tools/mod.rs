@@ -34,6 +34,8 @@ pub struct Selected<'r> {
     pub registry: &'r RegistryConnector,
     /// The selected tools, in registry order for `all`, manifest order otherwise.
     pub tools: Vec<&'r RegistryTool>,
+    /// The keys of those that run only with a person's approval (`approve:`).
+    pub approve: Vec<&'r str>,
 }
 
 /// Reads the registry `manifest` names (relative to `manifest_path`'s directory), or `None`
@@ -127,7 +129,31 @@ pub fn select<'r>(
                 tools
             }
         };
-        selected.push(Selected { connector: index, registry: connector, tools });
+        let approve = match &spec.approve {
+            None => Vec::new(),
+            Some(ToolSelection::All) => tools.iter().map(|tool| tool.key.as_str()).collect(),
+            Some(ToolSelection::Named(names)) => {
+                let approve_at = locate_path(text, 1, &[spec.id.clone(), "approve".to_owned()]);
+                let mut approve = Vec::with_capacity(names.len());
+                for name in names {
+                    let Some(tool) = tools.iter().find(|tool| &tool.key == name) else {
+                        let keys: Vec<&str> = tools.iter().map(|t| t.key.as_str()).collect();
+                        let at =
+                            approve_at.and_then(|(line, _)| locate_word(text, line, name)).or(approve_at);
+                        return Err(LoadError::Invalid(format!(
+                            "{}connectors.{}.approve: `{}` is not one of the tools `tools:` selects{}",
+                            position(written, at),
+                            spec.id,
+                            fastn_auth_rules::shown_id(name),
+                            hint(name, &keys)
+                        )));
+                    };
+                    approve.push(tool.key.as_str());
+                }
+                approve
+            }
+        };
+        selected.push(Selected { connector: index, registry: connector, tools, approve });
     }
     Ok(selected)
 }
@@ -148,11 +174,20 @@ pub fn generate(
 pub fn select_found<'r>(manifest: &Manifest, registry: &'r Registry) -> Vec<Selected<'r>> {
     let found = manifest.connectors.iter().enumerate().filter_map(|(index, spec)| {
         let connector = registry.connector(&registry_key(&spec.id))?;
-        let tools = match spec.tools.as_ref()? {
+        let tools: Vec<&RegistryTool> = match spec.tools.as_ref()? {
             ToolSelection::All => connector.tools.iter().collect(),
             ToolSelection::Named(names) => names.iter().filter_map(|name| connector.tool(name)).collect(),
         };
-        Some(Selected { connector: index, registry: connector, tools })
+        let approve = tools
+            .iter()
+            .map(|tool| tool.key.as_str())
+            .filter(|key| match &spec.approve {
+                None => false,
+                Some(ToolSelection::All) => true,
+                Some(ToolSelection::Named(names)) => names.iter().any(|name| name == key),
+            })
+            .collect();
+        Some(Selected { connector: index, registry: connector, tools, approve })
     });
     found.collect()
 }
@@ -161,7 +196,14 @@ pub fn select_found<'r>(manifest: &Manifest, registry: &'r Registry) -> Vec<Sele
 /// `REGISTRY` holds, for a `ToolSet` of `fastn-auth-agent` and the emulator.
 pub fn selected_registry(selected: &[Selected<'_>]) -> Registry {
     let connectors = selected.iter().map(|s| {
-        let mut tools: Vec<RegistryTool> = s.tools.iter().map(|tool| (*tool).clone()).collect();
+        let mut tools: Vec<RegistryTool> = s
+            .tools
+            .iter()
+            .map(|tool| RegistryTool {
+                requires_approval: tool.requires_approval || s.approve.contains(&tool.key.as_str()),
+                ..(*tool).clone()
+            })
+            .collect();
         tools.sort_by(|a, b| a.key.cmp(&b.key));
         RegistryConnector { tools, ..s.registry.clone() }
     });
