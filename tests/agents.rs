@@ -157,3 +157,17 @@ async fn a_tool_the_registry_marks_needs_approval_without_being_told() {
         ToolSet::from_json(&marked.replace(r#""requiresApproval": false"#, r#""requiresApproval": "yes""#));
     assert!(err.unwrap_err().to_string().contains("list_channels.requiresApproval`: expected true or false"));
 }
+
+#[tokio::test]
+async fn fastns_own_ranking_finds_tools_and_the_set_stays_the_allow_list() {
+    let mock = emulator().await;
+    let client = mock.client();
+    let found = client.find_tools("send a message on Slack", 3).await.unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[0].name, "send_message", "best first: {found:?}");
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1, "one getTools request");
+    let only_hubspot = tools().only(["hubspot_create_contact", "slack_list_channels"]).unwrap();
+    let searched = only_hubspot.search_fastn(&client, "send a message on Slack", 3).await.unwrap();
+    let names: Vec<&str> = searched.names().collect();
+    assert!(!names.contains(&"slack_send_message"), "never a tool outside the set: {names:?}");
+}

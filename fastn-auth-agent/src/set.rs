@@ -168,6 +168,24 @@ impl ToolSet {
         ToolSet { entries: entries.into(), refused: Arc::default() }
     }
 
+    /// As [`search`](Self::search), ranked by Fastn's own `getTools`
+    /// ([`FastnAuth::find_tools`]): the tools of this set among the `limit` Fastn finds for
+    /// `prompt`. A tool Fastn names that the set does not have is left out — the set is the
+    /// allow-list.
+    ///
+    /// # Errors
+    /// What [`FastnAuth::find_tools`] fails with.
+    pub async fn search_fastn(&self, client: &FastnAuth, prompt: &str, limit: usize) -> Result<ToolSet> {
+        let found = client.find_tools(prompt, limit).await?;
+        let entries: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|entry| found.iter().any(|tool| tool.tool_id == entry.tool.id))
+            .cloned()
+            .collect();
+        Ok(ToolSet { entries: entries.into(), refused: Arc::default() })
+    }
+
     /// The model names of the tools most relevant to `prompt`, best first, at most `limit`;
     /// none when no word matches. A local, documented ranking
     /// ([`relevance`](fastn_auth_rules::registry::relevance)): how many of the prompt's

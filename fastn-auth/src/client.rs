@@ -187,6 +187,20 @@ impl FastnAuth {
         self.inner.graphql(query, variables, space, max_body).await
     }
 
+    /// The tools Fastn's `getTools` ranks for `prompt` (what the user asked, in words), best
+    /// first, at most `limit` (at most [`MAX_FOUND_TOOLS`](crate::wire::tools::MAX_FOUND_TOOLS)):
+    /// Fastn's own ranking, for a set too large to hand a model whole
+    /// (`fastn-auth-agent`'s `ToolSet::search_fastn` keeps those of its set).
+    ///
+    /// # Errors
+    /// Network failures and Fastn's refusals, as any call; an answer that lists more than
+    /// the limit or a tool without a usable id is [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
+    pub async fn find_tools(&self, prompt: &str, limit: usize) -> Result<Vec<crate::wire::tools::FoundTool>> {
+        transport::in_runtime()?;
+        let limit = limit.min(crate::wire::tools::MAX_FOUND_TOOLS);
+        self.inner.find_tools(prompt, limit).await
+    }
+
     /// Starts a flow for the connector `connector_id` (untyped credentials); set the
     /// tenant and the rest on the request, then `.send().await`.
     #[doc(alias = "initialize")]

@@ -271,6 +271,19 @@ impl ClientInner {
         self.post_json(post, &body, Scope::default(), None, wire::decode_graphql).await
     }
 
+    /// `POST {base}/ucl/getTools` with `prompt`: the tools Fastn ranks for it, best first (a
+    /// read, retried as one).
+    pub(crate) async fn find_tools(&self, prompt: &str, limit: usize) -> Result<Vec<wire::tools::FoundTool>> {
+        let body = json!({"input": {"prompt": prompt, "limit": limit, "agentId": self.tools.agent_id}});
+        let post = Post {
+            endpoint: Endpoint::ExecuteTool,
+            url: self.transport.url_of(["ucl", "getTools"])?,
+            headers: HeaderMap::new(),
+            max_body: transport::MAX_BODY_BYTES,
+        };
+        self.post_json(post, &body, Scope::default(), None, wire::tools::decode_found).await
+    }
+
     /// `POST {base}/connections/{verb}` with `body` (the connections API), retried as the
     /// connect API's calls are (a repeated `initiate` only makes a flow the user never sees).
     pub(crate) async fn connections<T>(

@@ -31,6 +31,7 @@ use crate::target::Scope;
 use crate::transport::{self, Budget, Outgoing, Resend};
 use crate::wire::{self, Endpoint};
 
+pub use crate::wire::tools::FoundTool;
 pub use output::{RawToolOutput, ToolOutput};
 pub use value::{Fields, FromToolValue, ToolValue, ValueError, deserialize, object, object_with, serialize};
 

@@ -45,6 +45,63 @@ pub(crate) fn request_body(
     serde_json::to_vec(&serde_json::json!({ "input": input }))
 }
 
+/// The most tools a `getTools` answer may list.
+pub const MAX_FOUND_TOOLS: usize = 500;
+
+/// A tool Fastn's `getTools` ranked for a prompt ([`FastnAuth::find_tools`](crate::FastnAuth::find_tools)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FoundTool {
+    /// Fastn's id of the tool (`toolId`, or an older answer's `actionId`).
+    pub tool_id: String,
+    /// Its name as the answer gives it (`function.name`, else `name`), sanitised; empty when
+    /// it gives none.
+    pub name: String,
+}
+
+/// `getTools`' answer: a list of tools, bare or as `tools`/`data` (under a `body` too), each
+/// with a sendable `toolId` or `actionId`; best first, as Fastn ranked them.
+pub(crate) fn decode_found(body: &[u8]) -> Result<Vec<FoundTool>, DecodeError> {
+    let answer: Value = serde_json::from_slice(body)
+        .map_err(|err| DecodeError::new(format!("the answer is not JSON: {err}")))?;
+    let answer = match answer {
+        Value::Object(mut wrapped) if wrapped.contains_key("body") => {
+            wrapped.remove("body").unwrap_or_default()
+        }
+        other => other,
+    };
+    let list = match answer {
+        Value::Array(list) => list,
+        Value::Object(mut answer) => match answer.remove("tools").or_else(|| answer.remove("data")) {
+            Some(Value::Array(list)) => list,
+            _ => return Err(DecodeError::new("expected a list of tools (or `tools`/`data` holding one)")),
+        },
+        _ => return Err(DecodeError::new("expected a list of tools (or `tools`/`data` holding one)")),
+    };
+    if list.len() > MAX_FOUND_TOOLS {
+        return Err(DecodeError::new(format!(
+            "{} tools, more than the {MAX_FOUND_TOOLS} an answer may list",
+            list.len()
+        )));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(at, tool)| {
+            let text = |value: &Value| value.as_str().map(str::to_owned);
+            let id = tool.get("toolId").or_else(|| tool.get("actionId")).and_then(text).unwrap_or_default();
+            if let Some(problem) = fastn_auth_rules::id_problem(&id, false) {
+                return Err(DecodeError::new(format!("tool {at}: its `toolId` is not usable: {problem}")));
+            }
+            let name = tool
+                .pointer("/function/name")
+                .or_else(|| tool.get("name"))
+                .and_then(text)
+                .unwrap_or_default();
+            Ok(FoundTool { tool_id: id, name: super::sanitize(&name) })
+        })
+        .collect()
+}
+
 /// What Fastn's envelope of an answer carries: the provider's status, its body (a tree, or
 /// the JSON text), and the raw body Fastn received.
 pub(crate) struct Answer<B> {
@@ -123,5 +180,30 @@ fn raw_body(value: Option<Value>) -> Result<Option<String>, DecodeError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(raw)) => Ok(Some(raw)),
         Some(_) => Err(DecodeError::new("`rawBody` is not a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_tools_answers_are_read_in_every_shape_and_bounded() {
+        let one = r#"{"toolId": "t1", "type": "function", "function": {"name": "send_message"}}"#;
+        for body in [
+            format!("[{one}]"),
+            format!(r#"{{"tools": [{one}]}}"#),
+            format!(r#"{{"body": {{"data": [{one}]}}}}"#),
+        ] {
+            let found = decode_found(body.as_bytes()).unwrap();
+            assert_eq!((found[0].tool_id.as_str(), found[0].name.as_str()), ("t1", "send_message"), "{body}");
+        }
+        let older = decode_found(br#"[{"actionId": "a1", "name": "listChannels"}]"#).unwrap();
+        assert_eq!((older[0].tool_id.as_str(), older[0].name.as_str()), ("a1", "listChannels"));
+        let err = decode_found(br#"[{"name": "x"}]"#).unwrap_err();
+        assert!(err.message().contains("tool 0"), "{err:?}");
+        let many = format!("[{}]", vec![r#"{"toolId": "t"}"#; MAX_FOUND_TOOLS + 1].join(","));
+        assert!(decode_found(many.as_bytes()).unwrap_err().message().contains("more than"));
+        assert!(decode_found(b"{}").is_err() && decode_found(b"<html>").is_err());
     }
 }
