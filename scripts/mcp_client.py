@@ -8,6 +8,7 @@ tests) start the server and the emulator, run this and judge the output.
     mcp_client.py EMULATOR_ORIGIN tenants URL BEARER_A BEARER_B
     mcp_client.py EMULATOR_ORIGIN broken URL BEARER
     mcp_client.py EMULATOR_ORIGIN approval URL BEARER
+    mcp_client.py EMULATOR_ORIGIN approval-stdio COMMAND ARG...
 
 `stdio` and `http` run, and judge, the whole scenario for one tenant: list, a valid call, a malformed
 call, three calls for an app the tenant has not connected (the consent URL as a tool
@@ -244,10 +245,13 @@ async def broken(origin, url, bearer):
              third_error=third.is_error, third_text=text_of(third))
 
 
-async def approval(origin, url, bearer):
+async def approval(origin, kind, target, bearer=None):
+    # Over HTTP on 2026-07-28 (an InputRequiredResult), over stdio on the legacy handshake
+    # (the server's own elicitation/create).
+    options = {"mode": "legacy"} if kind == "stdio" else {}
     arguments = {"channel": "C1", "text": "approve me"}
     call = lambda session: session.call_tool("slack_send_message", arguments)  # noqa: E731
-    async with client("http", url, bearer) as plain:
+    async with client(kind, target, bearer, **options) as plain:
         unasked, unasked_delta = await measured(origin, lambda: call(plain))
     asked = []
 
@@ -258,9 +262,10 @@ async def approval(origin, url, bearer):
             return types.ElicitResult(action=action, content=content)
         return on_elicit
 
-    async with client("http", url, bearer, elicitation_callback=answering("decline")) as declining:
+    async with client(kind, target, bearer, elicitation_callback=answering("decline"), **options) as declining:
         declined, declined_delta = await measured(origin, lambda: call(declining))
-    async with client("http", url, bearer, elicitation_callback=answering("accept", {"approve": True})) as yes:
+    yes_callback = answering("accept", {"approve": True})
+    async with client(kind, target, bearer, elicitation_callback=yes_callback, **options) as yes:
         approved, approved_delta = await measured(origin, lambda: call(yes))
         protocol = str(yes.protocol_version)
     emit("approval", unasked_error=unasked.is_error, unasked_text=text_of(unasked), unasked_delta=unasked_delta,
@@ -280,7 +285,9 @@ async def main():
     elif kind == "broken":
         await broken(origin, *rest)
     elif kind == "approval":
-        await approval(origin, *rest)
+        await approval(origin, "http", rest[0], rest[1])
+    elif kind == "approval-stdio":
+        await approval(origin, "stdio", rest)
     else:
         await two_tenants(origin, *rest)
 

@@ -97,6 +97,19 @@ impl Approvals {
         Approvals { key: Arc::new(key), ttl: DEFAULT_APPROVAL_TTL, store: None, used: Arc::default() }
     }
 
+    /// Approvals signed with a random key of this process's own: for a server that both
+    /// asks and runs (the MCP server's default), where a receipt never has to be checked by
+    /// another replica.
+    ///
+    /// # Errors
+    /// [`fastn_auth::ErrorKind::Config`] when the system has no randomness.
+    pub fn ephemeral() -> fastn_auth::Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|err| fastn_auth::Error::config(format!("no randomness for an approval key: {err}")))?;
+        Ok(Approvals::new(key))
+    }
+
     /// How long a receipt is good for; default [`DEFAULT_APPROVAL_TTL`].
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;

@@ -600,6 +600,60 @@ async fn mcp_serves_the_manifests_tools_on_stdio_to_the_official_mcp_client() {
     assert!(stdout(&output).contains(r#""step": "elicited""#), "{}", stdout(&output));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_on_stdio_asks_the_user_before_a_tool_the_manifest_marks_and_runs_it_once_on_their_yes() {
+    let mock = emulator_with_tools().await;
+    // The workspace's manifest with Slack's send_message marked `approve:`.
+    let dir = std::env::temp_dir().join(format!("fastn-auth-cli-approve-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".fastn")).unwrap();
+    std::fs::copy(root().join(".fastn/registry.json"), dir.join(".fastn/registry.json")).unwrap();
+    let manifest = std::fs::read_to_string(root().join("connectors.yaml")).unwrap();
+    let marked = manifest.replace(
+        "    tools: [send_message, list_channels]\n",
+        "    tools: [send_message, list_channels]\n    approve: [send_message]\n",
+    );
+    assert_ne!(marked, manifest, "the manifest's slack selection moved");
+    std::fs::write(dir.join("connectors.yaml"), marked).unwrap();
+    let manifest = dir.join("connectors.yaml");
+    let mut command = cli(Some(&mock), &[]);
+    command.env_remove("FASTN_API_GATEWAY");
+    let origin = mock.base_url().trim_end_matches("/api").to_owned();
+    let mut script = Command::new("bash");
+    script.arg(root().join("scripts/mcp-client.sh")).args([
+        &origin,
+        "approval-stdio",
+        BIN,
+        "mcp",
+        "--tenant",
+        "acme",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    script.current_dir(root()).envs(command.get_envs().filter_map(|(name, value)| Some((name, value?))));
+    let output = run(script).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let step: serde_json::Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+    let executed = |delta: &serde_json::Value| delta["executeTool"].as_u64().unwrap_or(0);
+    assert_eq!(
+        (step["unasked_error"].as_bool(), executed(&step["unasked_delta"])),
+        (Some(true), 0),
+        "{step}"
+    );
+    assert_eq!(
+        (step["declined_error"].as_bool(), executed(&step["declined_delta"])),
+        (Some(true), 0),
+        "{step}"
+    );
+    assert_eq!(
+        (step["approved_error"].as_bool(), executed(&step["approved_delta"])),
+        (Some(false), 1),
+        "{step}"
+    );
+    assert!(step["asked"].as_array().unwrap().iter().all(|ask| ask["mode"] == "form"), "{step}");
+    assert_eq!(mock.requests_to(fastn_auth::wire::Endpoint::ExecuteTool), 1);
+}
+
 #[test]
 fn mcp_without_a_tenant_or_tools_says_what_is_missing() {
     let output = cli(None, &["mcp"]).output().unwrap();

@@ -246,10 +246,13 @@ impl McpServerBuilder {
         self
     }
 
-    /// How the tools the set marks ([`ToolSet::require_approval`]) are approved: the server
-    /// asks the user with a form elicitation showing the exact arguments, and runs the call
-    /// only on their yes, with a receipt bound to those arguments. A client that cannot be
-    /// asked gets a tool error, and the tool never runs; without this, neither do such tools.
+    /// How the tools the set marks ([`ToolSet::require_approval`], a manifest's `approve:`)
+    /// are approved: the server asks the user with a form elicitation showing the exact
+    /// arguments, and runs the call only on their yes, with a receipt bound to those
+    /// arguments. A client that cannot be asked gets a tool error, and the tool never runs.
+    /// Default: [`Approvals::ephemeral`](fastn_auth_agent::Approvals::ephemeral), a key of
+    /// the process's own — give replicas behind one URL a shared key, since a 2026-07-28
+    /// client's answer may reach another replica.
     pub fn approvals(mut self, approvals: fastn_auth_agent::Approvals) -> Self {
         self.approvals = Some(approvals);
         self
@@ -266,8 +269,16 @@ impl McpServerBuilder {
         self
     }
 
-    /// The server.
+    /// The server. When the set has tools that need approval and no
+    /// [`approvals`](Self::approvals) were given, a key of the process's own signs them; a
+    /// system without randomness leaves such tools refused (logged).
     pub fn build(self) -> McpServer {
+        let approvals = self.approvals.or_else(|| {
+            let needed = self.tools.names().any(|name| self.tools.needs_approval(name));
+            needed.then(fastn_auth_agent::Approvals::ephemeral).and_then(|made| {
+                made.map_err(|err| tracing::warn!(error = %err, "tools that need approval will not run")).ok()
+            })
+        });
         let listed = if self.search { handler::search_tools() } else { handler::listed(&self.tools) };
         McpServer {
             inner: Arc::new(Inner {
@@ -282,7 +293,7 @@ impl McpServerBuilder {
                 connect_wait: self.connect_wait,
                 poll_interval: self.poll_interval,
                 budget: self.budget,
-                approvals: self.approvals,
+                approvals,
                 search: self.search,
             }),
         }
