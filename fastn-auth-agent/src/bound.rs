@@ -238,12 +238,7 @@ impl BoundTools {
                         self.max_output,
                     ));
                 }
-                (Some(approvals), Some(receipt)) => {
-                    if let Err(why) = approvals.redeem(receipt, tenant, &entry.tool.id, &arguments).await {
-                        let text = format!("`{}` was not run: {why}", entry.name);
-                        return Ok(ModelReply::rejected(text, self.max_output));
-                    }
-                }
+                (Some(_), Some(_)) => {}
             }
         }
         if let Some(budget) = &self.budget
@@ -254,6 +249,14 @@ impl BoundTools {
                 Held::OverBudget(Box::new(over)),
                 self.max_output,
             ));
+        }
+        // Redeemed last: a receipt is used up only by a call that runs.
+        if let (true, Some(approvals), Some(receipt)) = (entry.approve, &self.approvals, receipt)
+            && let Err(why) =
+                approvals.redeem(receipt, self.tenant_id.as_deref(), &entry.tool.id, &arguments).await
+        {
+            let text = format!("`{}` was not run: {why}", entry.name);
+            return Ok(ModelReply::rejected(text, self.max_output));
         }
         let call = self.scoped(entry, arguments);
         let output = match call.max_body(self.max_answer).send().await {
