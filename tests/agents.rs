@@ -171,3 +171,21 @@ async fn fastns_own_ranking_finds_tools_and_the_set_stays_the_allow_list() {
     let names: Vec<&str> = searched.names().collect();
     assert!(!names.contains(&"slack_send_message"), "never a tool outside the set: {names:?}");
 }
+
+#[tokio::test]
+async fn a_call_held_over_budget_leaves_its_approval_good_for_the_retry() {
+    let mock = emulator().await;
+    let approvals = Approvals::new([5; 32]);
+    let guarded = tools().require_approval(["slack_send_message"]).unwrap();
+    let bound = guarded.bind(&mock.client()).tenant_id("acme").approvals(approvals.clone());
+    let arguments = json!({"channel": "C1", "text": "later"});
+    let held = bound.call_value("slack_send_message", arguments.clone()).await.unwrap();
+    let Some(Held::NeedsApproval(pending)) = held.held else { panic!("{held:?}") };
+    let receipt = approvals.approve(&pending).unwrap();
+    let spent = bound.clone().budget(Budget::new().per_minute(0));
+    let over = spent.call_approved("slack_send_message", arguments.clone(), &receipt).await.unwrap();
+    assert!(matches!(over.held, Some(Held::OverBudget(_))), "{over:?}");
+    let ran = bound.call_approved("slack_send_message", arguments, &receipt).await.unwrap();
+    assert!(!ran.is_error, "{}", ran.text);
+    assert_eq!(mock.requests_to(Endpoint::ExecuteTool), 1);
+}
