@@ -135,6 +135,25 @@ def judge(kind):
         sys.exit("the MCP scenario failed:\n- " + "\n- ".join(failures))
 
 
+def judge_approval(kind):
+    """The approval scenario: never run unasked or declined, once on a yes to the form that
+    shows the exact arguments."""
+    step = steps["approval"]
+    executed = lambda delta: delta.get("executeTool", 0)  # noqa: E731
+    failures = [what for ok, what in [
+        (step["unasked_error"] and executed(step["unasked_delta"]) == 0, "a client that cannot be asked runs nothing"),
+        (step["declined_error"] and executed(step["declined_delta"]) == 0, "a declined approval runs nothing"),
+        (not step["approved_error"] and executed(step["approved_delta"]) == 1, "an approved call runs exactly once"),
+        ("approve me" in step["approved_text"], "the approved call's answer is the tool's"),
+        (step["asked"] and all(ask["mode"] == "form" for ask in step["asked"]), "the user is asked with a form"),
+        (all('{"channel":"C1","text":"approve me"}' in ask["message"] for ask in step["asked"]),
+         "the form shows the exact arguments"),
+        (step["protocol"] == ("2025-11-25" if kind == "stdio" else "2026-07-28"), f"the protocol is {step['protocol']}"),
+    ] if not ok]
+    if failures:
+        sys.exit(f"the approval scenario failed: {step}\n- " + "\n- ".join(failures))
+
+
 async def measured(origin, call):
     before = counts(origin)
     result = await call()
@@ -286,8 +305,10 @@ async def main():
         await broken(origin, *rest)
     elif kind == "approval":
         await approval(origin, "http", rest[0], rest[1])
+        judge_approval("http")
     elif kind == "approval-stdio":
         await approval(origin, "stdio", rest)
+        judge_approval("stdio")
     else:
         await two_tenants(origin, *rest)
 
