@@ -163,9 +163,18 @@ impl ToolSet {
     /// ranking is [`ranked`](Self::ranked)'s.
     pub fn search(&self, prompt: &str, limit: usize) -> ToolSet {
         let names = self.ranked(prompt, limit);
-        let entries: Vec<Entry> =
-            self.entries.iter().filter(|entry| names.contains(&entry.name.as_str())).cloned().collect();
+        self.subset(|entry| names.contains(&entry.name.as_str()))
+    }
+
+    /// The tools of this set `keep` keeps, in the set's order.
+    fn subset(&self, keep: impl Fn(&Entry) -> bool) -> ToolSet {
+        let entries: Vec<Entry> = self.entries.iter().filter(|entry| keep(entry)).cloned().collect();
         ToolSet { entries: entries.into(), refused: Arc::default() }
+    }
+
+    /// Every entry, in name order.
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// As [`search`](Self::search), ranked by Fastn's own `getTools`
@@ -177,13 +186,7 @@ impl ToolSet {
     /// What [`FastnAuth::find_tools`] fails with.
     pub async fn search_fastn(&self, client: &FastnAuth, prompt: &str, limit: usize) -> Result<ToolSet> {
         let found = client.find_tools(prompt, limit).await?;
-        let entries: Vec<Entry> = self
-            .entries
-            .iter()
-            .filter(|entry| found.iter().any(|tool| tool.tool_id == entry.tool.id))
-            .cloned()
-            .collect();
-        Ok(ToolSet { entries: entries.into(), refused: Arc::default() })
+        Ok(self.subset(|entry| found.iter().any(|tool| tool.tool_id == entry.tool.id)))
     }
 
     /// The model names of the tools most relevant to `prompt`, best first, at most `limit`;
@@ -312,11 +315,6 @@ impl ToolSet {
             let more = if more > 0 { format!(" and {more} more") } else { String::new() };
             format!("no tool `{}`{hint}; the tools are: {listed}{more}", shown(name))
         })
-    }
-
-    /// The entry of tool key `tool` of the connector of Fastn id `connector_id`.
-    pub(crate) fn entry_by_id(&self, connector_id: &str, tool: &str) -> Option<&Entry> {
-        self.entries.iter().find(|entry| entry.connector_id == connector_id && entry.tool.key == tool)
     }
 
     /// The entry of tool key `tool` of `connector` (a manifest id or registry key).
