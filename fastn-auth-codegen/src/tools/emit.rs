@@ -256,16 +256,26 @@ fn struct_def(def: &StructDef) -> TokenStream {
         };
         quote! { #[doc = #doc] pub #ident: #ty }
     });
-    let values = def.fields.iter().map(|field| {
-        let ident = naming::ident(&field.ident);
-        let wire = &field.wire;
-        quote! { (#wire, &self.#ident) }
-    });
-    let reads = def.fields.iter().map(|field| {
-        let ident = naming::ident(&field.ident);
-        let wire = &field.wire;
-        quote! { #ident: fields.take(#wire)? }
-    });
+    let written = |required: bool| {
+        let fields = def.fields.iter().filter(move |field| field.required == required);
+        fields.map(|field| {
+            let ident = naming::ident(&field.ident);
+            let wire = &field.wire;
+            quote! { (#wire, &self.#ident) }
+        })
+    };
+    let (required_values, optional_values) = (written(true), written(false));
+    let wires = def.fields.iter().map(|field| &field.wire);
+    let taken = nested(
+        def.fields
+            .iter()
+            .map(|field| {
+                let ident = naming::ident(&field.ident);
+                quote! { #ident }
+            })
+            .collect(),
+    );
+    let idents = def.fields.iter().map(|field| naming::ident(&field.ident));
     let map =
         quote! { ::fastn_auth::serde_json::Map<::std::string::String, ::fastn_auth::serde_json::Value> };
     let rest = def.rest.as_ref().map(|rest| naming::ident(rest));
@@ -275,12 +285,12 @@ fn struct_def(def: &StructDef) -> TokenStream {
             pub #rest: #map,
         }
     });
-    let rest_read = rest.as_ref().map(|rest| quote! { #rest: fields.rest(), });
-    let rest_init = rest.as_ref().map(|rest| quote! { #rest: ::fastn_auth::serde_json::Map::new(), });
-    let to_value = match &rest {
-        Some(rest) => quote! { ::fastn_auth::tools::object_with(&[#(#values),*], &self.#rest) },
-        None => quote! { ::fastn_auth::tools::object(&[#(#values),*]) },
+    let (rest_read, rest_written) = match &rest {
+        Some(rest) => (quote! { #rest }, quote! { ::core::option::Option::Some(&self.#rest) }),
+        None => (quote! { _ }, quote! { ::core::option::Option::None }),
     };
+    let rest_built = rest.as_ref().map(|rest| quote! { #rest, });
+    let rest_init = rest.as_ref().map(|rest| quote! { #rest: ::fastn_auth::serde_json::Map::new(), });
     // In the schema's `required` order, as its author listed them.
     let required: Vec<&FieldDef> = def.required_order.iter().map(|&at| &def.fields[at]).collect();
     let params = required.iter().map(|field| {
@@ -322,7 +332,7 @@ fn struct_def(def: &StructDef) -> TokenStream {
         };
         format!("A value with its required fields ({}){optional}.", names.join(", "))
     };
-    let serde = serde_impls(&name);
+    let deserialize = deserialize_impl(&name);
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #default)]
@@ -337,9 +347,17 @@ fn struct_def(def: &StructDef) -> TokenStream {
             #(#setters)*
         }
 
-        impl ::fastn_auth::tools::ToolValue for #name {
-            fn to_value(&self) -> ::fastn_auth::serde_json::Value {
-                #to_value
+        impl ::fastn_auth::generated::serde::Serialize for #name {
+            fn serialize<S: ::fastn_auth::generated::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                ::fastn_auth::tools::write(
+                    serializer,
+                    &[#(#required_values),*],
+                    &[#(#optional_values),*],
+                    #rest_written,
+                )
             }
         }
 
@@ -347,28 +365,28 @@ fn struct_def(def: &StructDef) -> TokenStream {
             fn from_value(
                 value: ::fastn_auth::serde_json::Value,
             ) -> ::core::result::Result<Self, ::fastn_auth::tools::ValueError> {
-                let mut fields = ::fastn_auth::tools::Fields::of(value)?;
-                ::core::result::Result::Ok(Self { #(#reads,)* #rest_read })
+                ::fastn_auth::tools::read(value, &[#(#wires),*], |#taken, #rest_read| Self { #(#idents,)* #rest_built })
             }
         }
 
-        #serde
+        #deserialize
     }
 }
 
-/// serde's traits for a generated type, over its `ToolValue` and `FromToolValue` (the wire
-/// names, unknown fields ignored).
-fn serde_impls(name: &proc_macro2::Ident) -> TokenStream {
-    quote! {
-        impl ::fastn_auth::generated::serde::Serialize for #name {
-            fn serialize<S: ::fastn_auth::generated::serde::Serializer>(
-                &self,
-                serializer: S,
-            ) -> ::core::result::Result<S::Ok, S::Error> {
-                ::fastn_auth::tools::serialize(self, serializer)
-            }
-        }
+/// The tuple pattern of `items` that `fastn_auth::tools::read` fills: flat up to 12, nested
+/// in tuples of at most 12 beyond (the runtime's `TakeFields` has tuples up to 12).
+fn nested(items: Vec<TokenStream>) -> TokenStream {
+    const MOST: usize = 12;
+    if items.len() <= MOST {
+        return quote! { (#(#items,)*) };
+    }
+    nested(items.chunks(MOST).map(|chunk| nested(chunk.to_vec())).collect())
+}
 
+/// serde's `Deserialize` of a generated type, over its `FromToolValue` (the wire names,
+/// unknown fields ignored).
+fn deserialize_impl(name: &proc_macro2::Ident) -> TokenStream {
+    quote! {
         impl<'de> ::fastn_auth::generated::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::fastn_auth::generated::serde::Deserializer<'de>>(
                 deserializer: D,
@@ -391,7 +409,7 @@ fn enum_def(def: &EnumDef) -> TokenStream {
     let listed: Vec<String> =
         def.variants.iter().map(|(_, wire)| format!("\"{}\"", fastn_auth_rules::escape(wire, 60))).collect();
     let expected = format!("one of {}", listed.join(", "));
-    let serde = serde_impls(&name);
+    let deserialize = deserialize_impl(&name);
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq)]
@@ -404,9 +422,12 @@ fn enum_def(def: &EnumDef) -> TokenStream {
             }
         }
 
-        impl ::fastn_auth::tools::ToolValue for #name {
-            fn to_value(&self) -> ::fastn_auth::serde_json::Value {
-                ::fastn_auth::serde_json::Value::from(self.as_str())
+        impl ::fastn_auth::generated::serde::Serialize for #name {
+            fn serialize<S: ::fastn_auth::generated::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
 
@@ -421,7 +442,7 @@ fn enum_def(def: &EnumDef) -> TokenStream {
             }
         }
 
-        #serde
+        #deserialize
     }
 }
 

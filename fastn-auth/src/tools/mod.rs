@@ -33,7 +33,7 @@ use crate::wire::{self, Endpoint};
 
 pub use crate::wire::tools::FoundTool;
 pub use output::{RawToolOutput, ToolOutput};
-pub use value::{Fields, FromToolValue, ToolValue, ValueError, deserialize, object, object_with, serialize};
+pub use value::{Field, FromToolValue, OptionalField, TakeFields, ValueError, deserialize, read, write};
 
 /// The largest answer of `executeTool` read, unless a call sets its own
 /// ([`ToolCall::max_body`]): 16 MiB.
@@ -57,7 +57,7 @@ pub struct ToolSpec {
 
 /// A generated tool input: its fields are the tool's parameters (inside
 /// [`ToolSpec::group`] when there is one).
-pub trait ToolInput: ToolValue {
+pub trait ToolInput: serde::Serialize {
     /// The tool this is the input of.
     const SPEC: ToolSpec;
 }
@@ -67,8 +67,8 @@ pub trait ToolInput: ToolValue {
 /// manifest's `tools:` passes to [`ToolClient::run`]), the same as a model's untyped call
 /// gets. This crate compiles no schema validator.
 pub trait ArgumentCheck: Sync {
-    /// `Ok` when `arguments` — the input's fields, as [`ToolInput::to_value`](ToolValue::to_value)
-    /// writes them (inside no group) — match the schema of `spec`'s tool.
+    /// `Ok` when `arguments` — the input's fields, as its `Serialize` writes them (inside
+    /// no group) — match the schema of `spec`'s tool.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidArguments`](crate::ErrorKind::InvalidArguments) naming the first
@@ -160,8 +160,20 @@ impl ToolClient {
     /// and nothing is sent.
     pub fn run<I: ToolInput>(&self, input: &I, check: &dyn ArgumentCheck) -> ToolCall {
         let spec = I::SPEC;
-        let fields = input.to_value();
-        let refused = check.check(&spec, &fields).err();
+        let (fields, refused) = match serde_json::to_value(input) {
+            Ok(fields) => {
+                let refused = check.check(&spec, &fields).err();
+                (fields, refused)
+            }
+            Err(err) => (
+                Value::Null,
+                Some(Error::invalid_arguments(
+                    spec.key,
+                    "",
+                    format!("the input does not serialize as JSON: {err}"),
+                )),
+            ),
+        };
         let mut call = self.prepared(Prepared {
             label: spec.key.to_owned(),
             connector_id: spec.connector_id.to_owned(),
@@ -364,21 +376,65 @@ impl ToolCall {
 
 #[cfg(test)]
 mod tests {
+    use serde::ser::{Serialize, Serializer};
+
     use super::*;
+
+    /// What a generated struct's `Serialize` is: `write` over its fields.
+    struct Input {
+        text: String,
+        count: i64,
+        ratio: f64,
+        tags: Vec<Option<bool>>,
+        absent: Option<String>,
+        present: Option<i64>,
+    }
+
+    impl Serialize for Input {
+        fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+            write(
+                serializer,
+                &[("text", &self.text), ("count", &self.count), ("ratio", &self.ratio), ("tags", &self.tags)],
+                &[("absent", &self.absent), ("present", &self.present)],
+                None,
+            )
+        }
+    }
 
     #[test]
     fn generated_values_are_the_json_the_schema_declares() {
-        let none: Option<String> = None;
-        let fields: [(&str, &dyn ToolValue); 5] = [
-            ("text", &"hi".to_owned()),
-            ("count", &3_i64),
-            ("ratio", &f64::NAN),
-            ("tags", &vec![Some(true), None]),
-            ("absent", &none),
-        ];
+        let input = Input {
+            text: "hi".to_owned(),
+            count: 3,
+            ratio: f64::NAN,
+            tags: vec![Some(true), None],
+            absent: None,
+            present: Some(7),
+        };
         assert_eq!(
-            object(&fields),
-            serde_json::json!({"text": "hi", "count": 3, "ratio": null, "tags": [true, null]})
+            serde_json::to_value(&input).unwrap(),
+            serde_json::json!({"text": "hi", "count": 3, "ratio": null, "tags": [true, null], "present": 7})
+        );
+    }
+
+    #[test]
+    fn a_generated_struct_reads_back_with_a_pointer_to_what_does_not_fit() {
+        let build = |(text, (count, tags)): (String, (Option<i64>, Vec<Option<bool>>)),
+                     rest: Map<String, Value>| { (text, count, tags, rest) };
+        let value = serde_json::json!({"text": "hi", "tags": [true, null], "extra": 1});
+        assert_eq!(
+            read(value, &["text", "count", "tags"], build).unwrap(),
+            ("hi".to_owned(), None, vec![Some(true), None], Map::from_iter([("extra".to_owned(), 1.into())]))
+        );
+        let err =
+            read(serde_json::json!({"text": "hi", "tags": [true, 2]}), &["text", "count", "tags"], build)
+                .unwrap_err();
+        assert_eq!(err.to_string(), "/tags/1: expected true or false");
+        let err = read(serde_json::json!({"tags": []}), &["text", "count", "tags"], build).unwrap_err();
+        assert_eq!(err.to_string(), "/text: expected a value (the field is required)");
+        assert_eq!(
+            read(serde_json::json!([]), &["text", "count", "tags"], build).unwrap_err().to_string(),
+            "the value: expected an object"
         );
     }
 }

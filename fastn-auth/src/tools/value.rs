@@ -1,95 +1,76 @@
-//! The values of generated tool inputs: [`ToolValue`] writes one as the JSON its schema
-//! declares, [`FromToolValue`] reads it back, and [`serialize`] / [`deserialize`] give
-//! generated types serde's traits over them — one generic implementation instead of a
-//! serde derive per tool (far less code to compile).
+//! The values of generated tool types: [`write`] is their `Serialize` (the JSON object their
+//! schema declares), [`read`] their [`FromToolValue`] (reading it back with a pointer to
+//! what does not fit), and [`deserialize`] their `Deserialize` over it — generic bodies the
+//! generated impls call, instead of a serde derive per type (far less code to compile).
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// A value of a generated tool input as the JSON its schema declares. Generated types
-/// implement it (instead of a serde derive: far less code to compile per tool); so do the
-/// types their fields have.
-pub trait ToolValue {
-    /// The JSON of this value.
-    fn to_value(&self) -> Value;
+/// A field of a generated type, as JSON: any `Serialize` value, behind one object-safe
+/// trait so that a generated type lists its fields in one slice (see [`write`]).
+pub trait Field {
+    /// The field's JSON.
+    ///
+    /// # Errors
+    /// serde_json's, when the value does not serialize as JSON.
+    fn to_json(&self) -> Result<Value, serde_json::Error>;
+}
 
-    /// The JSON of this value as an object's field: `None` leaves the field out (an
-    /// optional field that is `None`).
-    fn to_field(&self) -> Option<Value> {
-        Some(self.to_value())
+impl<T: Serialize + ?Sized> Field for T {
+    fn to_json(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
     }
 }
 
-impl ToolValue for String {
-    fn to_value(&self) -> Value {
-        Value::String(self.clone())
+/// An optional field of a generated type: `None` is left out of the object, not `null`.
+pub trait OptionalField {
+    /// The field's JSON, or `None` when it is unset.
+    ///
+    /// # Errors
+    /// serde_json's, when the value does not serialize as JSON.
+    fn to_json_if_set(&self) -> Option<Result<Value, serde_json::Error>>;
+}
+
+impl<T: Serialize> OptionalField for Option<T> {
+    fn to_json_if_set(&self) -> Option<Result<Value, serde_json::Error>> {
+        self.as_ref().map(serde_json::to_value)
     }
 }
 
-impl ToolValue for i64 {
-    fn to_value(&self) -> Value {
-        Value::from(*self)
-    }
+/// serde's `Serialize` of a generated struct: the JSON object of its `required` and
+/// `optional` fields (wire name, value; unset optional ones left out), then the fields of
+/// `rest` — what a generated output type keeps unnamed — where no field has their name.
+/// One generic body for every generated type: each type's own impl is this one call.
+///
+/// # Errors
+/// The serializer's, or serde_json's for a field that does not serialize.
+pub fn write<S: serde::Serializer>(
+    serializer: S,
+    required: &[(&str, &dyn Field)],
+    optional: &[(&str, &dyn OptionalField)],
+    rest: Option<&Map<String, Value>>,
+) -> Result<S::Ok, S::Error> {
+    object(required, optional, rest).map_err(serde::ser::Error::custom)?.serialize(serializer)
 }
 
-/// A number that is not finite is `null`, as JSON has no such number.
-impl ToolValue for f64 {
-    fn to_value(&self) -> Value {
-        Value::from(*self)
+fn object(
+    required: &[(&str, &dyn Field)],
+    optional: &[(&str, &dyn OptionalField)],
+    rest: Option<&Map<String, Value>>,
+) -> Result<Value, serde_json::Error> {
+    let mut map = Map::new();
+    for (name, field) in required {
+        map.insert((*name).to_owned(), field.to_json()?);
     }
-}
-
-impl ToolValue for bool {
-    fn to_value(&self) -> Value {
-        Value::Bool(*self)
-    }
-}
-
-impl ToolValue for Value {
-    fn to_value(&self) -> Value {
-        self.clone()
-    }
-}
-
-impl ToolValue for Map<String, Value> {
-    fn to_value(&self) -> Value {
-        Value::Object(self.clone())
-    }
-}
-
-impl<T: ToolValue> ToolValue for Vec<T> {
-    fn to_value(&self) -> Value {
-        Value::Array(self.iter().map(ToolValue::to_value).collect())
-    }
-}
-
-/// `None` is `null` as a value, and left out as a field.
-impl<T: ToolValue> ToolValue for Option<T> {
-    fn to_value(&self) -> Value {
-        self.as_ref().map_or(Value::Null, ToolValue::to_value)
-    }
-
-    fn to_field(&self) -> Option<Value> {
-        self.as_ref().map(ToolValue::to_value)
-    }
-}
-
-/// The JSON object of `fields` (wire name, value), those whose [`ToolValue::to_field`] is
-/// `None` left out: what a generated struct's `to_value` is.
-pub fn object(fields: &[(&str, &dyn ToolValue)]) -> Value {
-    let fields = fields.iter().filter_map(|(name, value)| Some(((*name).to_owned(), value.to_field()?)));
-    Value::Object(fields.collect())
-}
-
-/// As [`object`], with `rest` — the fields a generated output type does not name, kept as
-/// they came — added where `fields` has no field of their name.
-pub fn object_with(fields: &[(&str, &dyn ToolValue)], rest: &Map<String, Value>) -> Value {
-    let mut value = object(fields);
-    if let Value::Object(map) = &mut value {
-        for (name, field) in rest {
-            map.entry(name.clone()).or_insert_with(|| field.clone());
+    for (name, field) in optional {
+        if let Some(value) = field.to_json_if_set() {
+            map.insert((*name).to_owned(), value?);
         }
     }
-    value
+    for (name, value) in rest.into_iter().flatten() {
+        map.entry(name.clone()).or_insert_with(|| value.clone());
+    }
+    Ok(Value::Object(map))
 }
 
 /// Why a value does not read as a generated type: where (a JSON pointer) and what was
@@ -212,39 +193,75 @@ impl<T: FromToolValue> FromToolValue for Option<T> {
     }
 }
 
-/// The fields of a JSON object, taken one by one as a generated struct reads itself.
-#[derive(Debug)]
-pub struct Fields(Map<String, Value>);
-
-impl Fields {
-    /// The fields of `value`.
+/// The fields of a generated struct, read from a JSON object as a tuple — the struct's
+/// fields in the order [`read`] is given their wire names (nested tuples of at most 12 for
+/// longer structs). A field is any [`FromToolValue`].
+pub trait TakeFields: Sized {
+    /// The fields named by the next wire names of `names`, taken out of `map`.
     ///
     /// # Errors
-    /// [`ValueError`] when `value` is not an object.
-    pub fn of(value: Value) -> Result<Fields, ValueError> {
-        Map::from_value(value).map(Fields)
-    }
+    /// [`ValueError`] under the first field that does not read.
+    fn take_fields(
+        map: &mut Map<String, Value>,
+        names: &mut std::slice::Iter<'_, &str>,
+    ) -> Result<Self, ValueError>;
+}
 
-    /// Field `name` (its wire name) as `T`.
-    ///
-    /// # Errors
-    /// [`ValueError`] under the field's pointer.
-    pub fn take<T: FromToolValue>(&mut self, name: &str) -> Result<T, ValueError> {
-        T::from_field(self.0.remove(name)).map_err(|err| err.under(name))
-    }
-
-    /// The fields not taken, as they came (what a generated output type keeps).
-    pub fn rest(self) -> Map<String, Value> {
-        self.0
+impl<T: FromToolValue> TakeFields for T {
+    fn take_fields(
+        map: &mut Map<String, Value>,
+        names: &mut std::slice::Iter<'_, &str>,
+    ) -> Result<Self, ValueError> {
+        // Generated code gives as many names as fields; fewer is a bug of the generator.
+        let name = names.next().ok_or_else(|| ValueError::expected("as many wire names as fields"))?;
+        T::from_field(map.remove(*name)).map_err(|err| err.under(name))
     }
 }
 
-/// serde's `Serialize` of a generated type: its [`ToolValue`] JSON.
+/// `TakeFields` for tuples of up to 12 elements.
+macro_rules! take_tuples {
+    ($($name:ident)*) => {
+        impl<$($name: TakeFields),*> TakeFields for ($($name,)*) {
+            #[allow(unused_variables)]
+            fn take_fields(
+                map: &mut Map<String, Value>,
+                names: &mut std::slice::Iter<'_, &str>,
+            ) -> Result<Self, ValueError> {
+                Ok(($($name::take_fields(map, names)?,)*))
+            }
+        }
+    };
+}
+
+take_tuples!();
+take_tuples!(A);
+take_tuples!(A B);
+take_tuples!(A B C);
+take_tuples!(A B C D);
+take_tuples!(A B C D E);
+take_tuples!(A B C D E F);
+take_tuples!(A B C D E F G);
+take_tuples!(A B C D E F G H);
+take_tuples!(A B C D E F G H I);
+take_tuples!(A B C D E F G H I J);
+take_tuples!(A B C D E F G H I J K);
+take_tuples!(A B C D E F G H I J K L);
+
+/// [`FromToolValue`] of a generated struct: `value` must be an object; its fields named
+/// `names` (wire names) are read as `F`, and `build` makes the struct of them and of the
+/// fields left (what a generated output type keeps). One generic body for every generated
+/// type: each type's own impl is this one call.
 ///
 /// # Errors
-/// The serializer's.
-pub fn serialize<T: ToolValue, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&value.to_value(), serializer)
+/// [`ValueError`] when `value` is not an object, or under the first field that does not read.
+pub fn read<F: TakeFields, R>(
+    value: Value,
+    names: &[&str],
+    build: impl FnOnce(F, Map<String, Value>) -> R,
+) -> Result<R, ValueError> {
+    let mut map = Map::from_value(value)?;
+    let fields = F::take_fields(&mut map, &mut names.iter())?;
+    Ok(build(fields, map))
 }
 
 /// serde's `Deserialize` of a generated type: any JSON read as [`FromToolValue`].
