@@ -35,6 +35,7 @@ mod fastn {
 mod cache;
 mod emulator;
 mod flows;
+mod impls;
 mod macros;
 mod tools;
 
@@ -182,6 +183,16 @@ enum Part {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// What each impl of a generated tool type costs `cargo check`: structs shaped like a
+    /// generated input, bare and with one kind of impl at a time.
+    MacroImpls {
+        /// Structs in the crate.
+        #[arg(long, default_value_t = 3000)]
+        types: usize,
+        /// Timed runs per row (the fastest is reported).
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+    },
     /// Runs the emulator in this process and prints its base URL (used by the other parts).
     #[command(hide = true)]
     ServeEmulator {
@@ -234,6 +245,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Part::Tools { calls, rounds } => client()?.block_on(tools::tools_part(calls, rounds)),
         Part::ToolValidation { calls } => tools::validation_part(calls),
         Part::MacroTools { sizes, runs } => tools::macro_tools(&sizes, runs),
+        Part::MacroImpls { types, runs } => impls::macro_impls(types, runs),
         Part::ModelAnswers { calls, mib } => client()?.block_on(tools::model_answers(calls, mib)),
         Part::ServeEmulator { approve_polls, approve_after, flow_ttl } => runtime("BENCH_EMULATOR_THREADS")?
             .block_on(serve_emulator(approve_polls, approve_after, flow_ttl)),

@@ -192,7 +192,7 @@ pub(crate) fn macro_tools(sizes: &[usize], runs: usize) -> Result<(), Box<dyn st
     for &size in sizes {
         std::fs::write(dir.join("connectors.yaml"), manifest(size))?;
         std::fs::write(dir.join("registry.json"), registry(size, 0).to_string())?;
-        cargo_check(&dir)?; // the dependencies, and the first expansion
+        cargo_check(&dir, true)?; // the dependencies, and the first expansion
         // "First": the crate itself checked from scratch, dependencies built.
         let status = std::process::Command::new(env!("CARGO"))
             .args(["clean", "-q", "-p", "macro-tools"])
@@ -201,11 +201,11 @@ pub(crate) fn macro_tools(sizes: &[usize], runs: usize) -> Result<(), Box<dyn st
         if !status.success() {
             return Err("cargo clean failed".into());
         }
-        let first = cargo_check(&dir)?;
+        let first = cargo_check(&dir, true)?;
         let mut times: Vec<Duration> = (1..=runs)
             .map(|run| {
                 std::fs::write(dir.join("registry.json"), registry(size, run).to_string())?;
-                cargo_check(&dir)
+                cargo_check(&dir, true)
             })
             .collect::<Result<_, _>>()?;
         times.sort();
