@@ -1,5 +1,5 @@
-//! The values of generated tool types: [`write`] is their `Serialize` (the JSON object their
-//! schema declares), [`read`] their [`FromToolValue`] (reading it back with a pointer to
+//! The values of generated tool types: [`write`](fn@write) is their `Serialize` (the JSON object their
+//! schema declares), [`read`](fn@read) their [`FromToolValue`] (reading it back with a pointer to
 //! what does not fit), and [`deserialize`] their `Deserialize` over it — generic bodies the
 //! generated impls call, instead of a serde derive per type (far less code to compile).
 
@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A field of a generated type, as JSON: any `Serialize` value, behind one object-safe
-/// trait so that a generated type lists its fields in one slice (see [`write`]).
+/// trait so that a generated type lists its fields in one slice (see [`write`](fn@write)).
 pub trait Field {
     /// The field's JSON.
     ///
@@ -194,7 +194,7 @@ impl<T: FromToolValue> FromToolValue for Option<T> {
 }
 
 /// The fields of a generated struct, read from a JSON object as a tuple — the struct's
-/// fields in the order [`read`] is given their wire names (nested tuples of at most 12 for
+/// fields in the order [`read`](fn@read) is given their wire names (nested tuples of at most 12 for
 /// longer structs). A field is any [`FromToolValue`].
 pub trait TakeFields: Sized {
     /// The fields named by the next wire names of `names`, taken out of `map`.

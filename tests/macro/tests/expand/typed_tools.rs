@@ -51,3 +51,24 @@ fn the_input_types_have_constructors_setters_and_serde_in_the_users_crate_too() 
         .lifecyclestage(fastn::HubspotCreateContactPropertiesLifecyclestage::Customer);
     assert_eq!(fastn::HubspotCreateContact::new(contact.clone()).properties, contact);
 }
+
+/// A tool of 14 parameters: its read fills nested tuples (the runtime's reader takes at most
+/// 12 at a level).
+mod wide {
+    fastn_auth::connectors!("tests/ui/manifests/wide.yaml");
+}
+
+#[test]
+fn an_input_of_more_than_twelve_fields_writes_and_reads_every_one() {
+    let input = wide::WideFillForm::new("first", 13).field_05(5).field_12(12);
+    let json = fastn_auth::serde_json::to_value(&input).unwrap();
+    assert_eq!(
+        json,
+        fastn_auth::serde_json::json!({"field_00": "first", "field_05": 5, "field_12": 12, "field_13": 13})
+    );
+    let back: wide::WideFillForm = fastn_auth::serde_json::from_value(json).unwrap();
+    assert_eq!(back, input);
+    let wrong = fastn_auth::serde_json::json!({"field_00": "first", "field_13": 13, "field_12": "twelve"});
+    let err = fastn_auth::serde_json::from_value::<wide::WideFillForm>(wrong).unwrap_err();
+    assert_eq!(err.to_string(), "/field_12: expected an integer");
+}
