@@ -266,16 +266,8 @@ fn struct_def(def: &StructDef) -> TokenStream {
     };
     let (required_values, optional_values) = (written(true), written(false));
     let wires = def.fields.iter().map(|field| &field.wire);
-    let taken = nested(
-        def.fields
-            .iter()
-            .map(|field| {
-                let ident = naming::ident(&field.ident);
-                quote! { #ident }
-            })
-            .collect(),
-    );
-    let idents = def.fields.iter().map(|field| naming::ident(&field.ident));
+    let idents: Vec<_> = def.fields.iter().map(|field| naming::ident(&field.ident)).collect();
+    let taken = nested(idents.iter().map(|ident| quote! { #ident }).collect());
     let map =
         quote! { ::fastn_auth::serde_json::Map<::std::string::String, ::fastn_auth::serde_json::Value> };
     let rest = def.rest.as_ref().map(|rest| naming::ident(rest));
